@@ -1,0 +1,72 @@
+"""Database configuration, start-up and migrations (SQLite with WAL, or PostgreSQL)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from tortoise import Tortoise
+from tortoise.migrations.api.migrate import migrate as _migrate
+
+APP = "appeals"
+MODELS = ["storage.models"]
+MIGRATIONS = "storage.migrations"
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+def sqlite_path(url: str) -> Path | None:
+    """Return the file path of a sqlite:// URL, or None for another database or memory."""
+    if not url.startswith("sqlite://"):
+        return None
+    path = url[len("sqlite://"):].split("?", 1)[0]
+    return None if path in ("", ":memory:") else Path(path)
+
+
+def tortoise_config(database_url: str) -> dict[str, Any]:
+    """Build the Tortoise configuration for a database URL."""
+    path = sqlite_path(database_url)
+    if database_url.startswith("sqlite://"):
+        connection: dict[str, Any] | str = {
+            "engine": "tortoise.backends.sqlite",
+            "credentials": {
+                "file_path": str(path) if path else ":memory:",
+                "journal_mode": "WAL",
+                "busy_timeout": SQLITE_BUSY_TIMEOUT_MS,
+                "synchronous": "NORMAL",
+                "foreign_keys": "ON",
+            },
+        }
+    else:
+        parts = urlsplit(database_url)
+        connection = parts._replace(scheme="asyncpg").geturl()
+    return {
+        "connections": {"default": connection},
+        "apps": {APP: {"models": MODELS, "migrations": MIGRATIONS, "default_connection": "default"}},
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+def _ensure_parent(database_url: str) -> None:
+    path = sqlite_path(database_url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+
+async def migrate(database_url: str, target: str | None = None) -> None:
+    """Create or upgrade the schema to the latest (or the named) migration."""
+    _ensure_parent(database_url)
+    await _migrate(config=tortoise_config(database_url), target=target)
+    await Tortoise.close_connections()
+
+
+async def init(database_url: str) -> None:
+    """Open the ORM's connections for an already migrated database."""
+    _ensure_parent(database_url)
+    await Tortoise.init(config=tortoise_config(database_url))
+
+
+async def close() -> None:
+    """Close every database connection."""
+    await Tortoise.close_connections()

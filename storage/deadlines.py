@@ -1,0 +1,160 @@
+"""Working-day arithmetic on the mainland calendar (holidays and 调休) and time-limit policy lookup."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+import chinese_calendar
+
+from .models import CaseKind, Policy, Urgency
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+UTC = dt.UTC
+log = logging.getLogger(__name__)
+_warned_years: set[int] = set()
+
+
+def is_workday(day: dt.date) -> bool:
+    """Tell whether ``day`` is a working day on the mainland, make-up workdays included."""
+    try:
+        return bool(chinese_calendar.is_workday(day))
+    except NotImplementedError:
+        # The package knows the years the State Council has published; beyond them, Mon–Fri.
+        if day.year not in _warned_years:
+            _warned_years.add(day.year)
+            log.warning("no official holiday calendar for %s; counting Monday to Friday", day.year)
+        return day.weekday() < 5
+
+
+def add_working_days(start: dt.datetime, days: int) -> dt.datetime:
+    """Return the end of the ``days``-th working day after ``start`` (the start day is not counted)."""
+    if start.tzinfo is None:
+        raise ValueError("start must be timezone-aware")
+    if days < 0:
+        raise ValueError("days must not be negative")
+    day = start.astimezone(SHANGHAI).date()
+    if days == 0:
+        while not is_workday(day):
+            day += dt.timedelta(days=1)
+    counted = 0
+    while counted < days:
+        day += dt.timedelta(days=1)
+        if is_workday(day):
+            counted += 1
+    end = dt.datetime.combine(day, dt.time(23, 59, 59), tzinfo=SHANGHAI)
+    return end.astimezone(UTC)
+
+
+def working_days_between(start: dt.datetime, end: dt.datetime) -> int:
+    """Count working days after ``start``'s date up to and including ``end``'s date."""
+    a = start.astimezone(SHANGHAI).date()
+    b = end.astimezone(SHANGHAI).date()
+    count = 0
+    while a < b:
+        a += dt.timedelta(days=1)
+        count += is_workday(a)
+    return count
+
+
+def add_limit(start: dt.datetime, amount: int, unit: str) -> dt.datetime:
+    """Add a policy limit (``hours``, ``days`` or ``working_days``) to a UTC time."""
+    if unit == "hours":
+        return start + dt.timedelta(hours=amount)
+    if unit == "days":
+        end = start.astimezone(SHANGHAI).date() + dt.timedelta(days=amount)
+        return dt.datetime.combine(end, dt.time(23, 59, 59), tzinfo=SHANGHAI).astimezone(UTC)
+    if unit == "working_days":
+        return add_working_days(start, amount)
+    raise ValueError(f"unknown time-limit unit {unit!r}")
+
+
+def local(moment: dt.datetime | None) -> str:
+    """Format a stored UTC time in Asia/Shanghai for people."""
+    if moment is None:
+        return ""
+    return moment.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+
+
+@dataclass(frozen=True)
+class PolicyDefault:
+    """One default time-limit rule (DOMAIN.md), loaded into the policy table on first start."""
+
+    name: str
+    handle_amount: int
+    handle_unit: str
+    category: str | None = None
+    kind: CaseKind | None = None
+    urgency: Urgency | None = None
+
+
+#: Defaults from the domain reference; a city edits the ``policy`` table, never this code.
+DEFAULT_POLICIES: tuple[PolicyDefault, ...] = (
+    PolicyDefault("紧急/危及生命 2小时反馈", 2, "hours", urgency=Urgency.EMERGENCY),
+    PolicyDefault("水电气热 24小时反馈", 24, "hours", category="水电气热"),
+    PolicyDefault("咨询 1个工作日", 1, "working_days", kind=CaseKind.CONSULTATION),
+    PolicyDefault("求助 5个工作日", 5, "working_days", kind=CaseKind.REQUEST),
+    PolicyDefault("建议 5个工作日", 5, "working_days", kind=CaseKind.SUGGESTION),
+    PolicyDefault("表扬 5个工作日", 5, "working_days", kind=CaseKind.PRAISE),
+    PolicyDefault("投诉 10个工作日", 10, "working_days", kind=CaseKind.COMPLAINT),
+    PolicyDefault("举报 10个工作日", 10, "working_days", kind=CaseKind.REPORT),
+    PolicyDefault("加急 3个工作日", 3, "working_days", urgency=Urgency.URGENT),
+    PolicyDefault("默认 10个工作日", 10, "working_days"),
+)
+
+UTILITY_CATEGORIES = frozenset({"水电气热", "供水", "供电", "燃气", "供暖"})
+
+
+async def ensure_default_policies() -> int:
+    """Insert the default policies when the table is empty; return how many were added."""
+    if await Policy.exists():
+        return 0
+    for p in DEFAULT_POLICIES:
+        await Policy.create(
+            name=p.name, category=p.category, kind=p.kind, urgency=p.urgency,
+            handle_amount=p.handle_amount, handle_unit=p.handle_unit,
+        )
+    return len(DEFAULT_POLICIES)
+
+
+def _specificity(policy: Policy, category: str | None, kind: CaseKind, urgency: Urgency) -> int | None:
+    score = 0
+    if policy.urgency is not None:
+        if policy.urgency != urgency:
+            return None
+        score += 8  # urgency decides first: an emergency is an emergency whatever its kind
+    if policy.category is not None:
+        wanted = "水电气热" if category in UTILITY_CATEGORIES else category
+        if policy.category != wanted:
+            return None
+        score += 4
+    if policy.kind is not None:
+        if policy.kind != kind:
+            return None
+        score += 2
+    return score
+
+
+def choose_policy(
+    policies: Iterable[Policy], category: str | None, kind: CaseKind, urgency: Urgency
+) -> Policy | None:
+    """Return the most specific active policy matching a case, newest version first on ties."""
+    best: tuple[int, int, Policy] | None = None
+    for policy in policies:
+        if not policy.active:
+            continue
+        score = _specificity(policy, category, kind, urgency)
+        if score is None:
+            continue
+        key = (score, policy.version)
+        if best is None or key > best[:2]:
+            best = (score, policy.version, policy)
+    return best[2] if best else None
+
+
+async def policy_for(category: str | None, kind: CaseKind, urgency: Urgency) -> Policy | None:
+    """Look up the time-limit policy for a case in the policy table."""
+    return choose_policy(await Policy.filter(active=True), category, kind, urgency)

@@ -1,0 +1,37 @@
+"""Readable case numbers (8890-20261126-00042) and unguessable tracking codes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import F
+from tortoise.transactions import in_transaction
+
+from .deadlines import SHANGHAI
+from .models import CaseCounter
+
+#: Unambiguous characters only: no 0/O, 1/I/L, so a code read over the phone survives.
+_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+TRACKING_CODE_LENGTH = 10  # 31**10 ≈ 8e14 codes
+
+
+def tracking_code() -> str:
+    """Return a fresh random 10-character tracking code."""
+    return "".join(secrets.choice(_ALPHABET) for _ in range(TRACKING_CODE_LENGTH))
+
+
+async def next_case_number(prefix: str, now: dt.datetime) -> str:
+    """Hand out the next case number of the local day; call inside the submitting transaction."""
+    day = now.astimezone(SHANGHAI).strftime("%Y%m%d")
+    key = f"{prefix}-{day}"
+    if not await CaseCounter.filter(day=key).update(serial=F("serial") + 1):
+        try:
+            async with in_transaction():
+                await CaseCounter.create(day=key, serial=1)
+        except IntegrityError:
+            # Another writer created the day's row first; take the next serial after theirs.
+            await CaseCounter.filter(day=key).update(serial=F("serial") + 1)
+    counter = await CaseCounter.get(day=key)
+    return f"{key}-{counter.serial:05d}"

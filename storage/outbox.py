@@ -1,0 +1,98 @@
+"""The notification outbox: rows written with each event, claimed and sent after commit."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from tortoise.expressions import Q
+from tortoise.transactions import in_transaction
+
+from .lifecycle import Audience, Role
+from .models import Case, CaseAssignment, CaseEvent, Channel, ChannelIdentity, Notification, NotificationStatus
+
+MAX_ATTEMPTS = 8
+BACKOFF_SECONDS = (10, 30, 60, 300, 900, 1800, 3600)
+CLAIM_SECONDS = 60
+
+
+async def enqueue(
+    case: Case, event: CaseEvent, audiences: Iterable[Audience], params: Mapping[str, Any]
+) -> list[Notification]:
+    """Write one outbox row per recipient of an event; call inside the event's transaction."""
+    rows: list[Notification] = []
+    template = event.action.value
+    common = {"case_id": case.id, "event_id": event.id, "template": template, "params": dict(params)}
+    for audience in dict.fromkeys(audiences):
+        if audience is Audience.CITIZEN:
+            if case.citizen_id is None:
+                continue
+            identities = await ChannelIdentity.filter(citizen_id=case.citizen_id).order_by("id")
+            preferred = [i for i in identities if i.channel == case.channel] or identities[:1]
+            if not preferred:
+                continue
+            for identity in preferred:
+                rows.append(Notification(
+                    audience=audience.value, citizen_id=case.citizen_id, channel=identity.channel,
+                    address=identity.external_id, **common,
+                ))
+        elif audience in (Audience.LEAD_UNIT, Audience.CO_UNITS):
+            assignments = await CaseAssignment.filter(
+                case_id=case.id, active=True, lead=audience is Audience.LEAD_UNIT
+            )
+            for a in assignments:
+                rows.append(Notification(
+                    audience=audience.value, unit_id=a.unit_id, channel=Channel.BACKOFFICE, **common
+                ))
+        else:
+            role = Role.DISPATCHER if audience is Audience.DISPATCHERS else Role.SUPERVISOR
+            rows.append(Notification(
+                audience=audience.value, role=role.value, channel=Channel.BACKOFFICE, **common
+            ))
+    for row in rows:
+        await row.save()
+    return rows
+
+
+async def claim(worker: str, now: dt.datetime, channels: Iterable[Channel], limit: int = 50) -> list[Notification]:
+    """Claim due rows for ``worker`` so that no other process sends them; return the claimed rows."""
+    due = (
+        Q(status__in=[NotificationStatus.PENDING, NotificationStatus.FAILED])
+        & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        & (Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+        & Q(channel__in=list(channels))
+    )
+    claimed: list[Notification] = []
+    async with in_transaction():
+        candidates = await Notification.filter(due).order_by("id").limit(limit).select_for_update(skip_locked=True)
+        until = now + dt.timedelta(seconds=CLAIM_SECONDS)
+        for row in candidates:
+            # Compare-and-set on the claim: a second claimer on another process gets 0 rows.
+            taken = await Notification.filter(id=row.id, claimed_until=row.claimed_until).update(
+                claimed_by=worker, claimed_until=until
+            )
+            if taken:
+                row.claimed_by, row.claimed_until = worker, until
+                claimed.append(row)
+    return claimed
+
+
+async def mark_sent(row: Notification, now: dt.datetime) -> None:
+    """Record a successful delivery."""
+    await Notification.filter(id=row.id).update(
+        status=NotificationStatus.SENT, sent_at=now, attempts=row.attempts + 1, claimed_until=None
+    )
+
+
+async def mark_failed(row: Notification, now: dt.datetime, error: str) -> None:
+    """Record a failed delivery and schedule a retry with backoff, or give up after the last."""
+    attempts = row.attempts + 1
+    if attempts >= MAX_ATTEMPTS:
+        status, next_at = NotificationStatus.DEAD, None
+    else:
+        delay = BACKOFF_SECONDS[min(attempts - 1, len(BACKOFF_SECONDS) - 1)]
+        status, next_at = NotificationStatus.FAILED, now + dt.timedelta(seconds=delay)
+    await Notification.filter(id=row.id).update(
+        status=status, attempts=attempts, next_attempt_at=next_at, last_error=error[:2000], claimed_until=None
+    )

@@ -1,0 +1,97 @@
+"""Frozen settings read once from the environment; every variable is documented in README.md."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: Every environment variable the platform reads, with its default (None: no default).
+ENV_VARS: dict[str, str | None] = {
+    "APPEALS_DATABASE_URL": "sqlite://data/appeals.db",
+    "APPEALS_HOST": "127.0.0.1",
+    "APPEALS_PORT": "8080",
+    "APPEALS_SECRET_KEY": None,
+    "APPEALS_ADMIN_PASSWORD": None,
+    "APPEALS_DATA_DIR": "data",
+    "APPEALS_HOTLINE_PREFIX": "8890",
+    "APPEALS_TIMEZONE": "Asia/Shanghai",
+    "APPEALS_LANGUAGE": "zh-CN",
+    "APPEALS_MODEL_PATH": None,
+    "APPEALS_PUBLIC_URL": None,
+    "APPEALS_LOG_LEVEL": "INFO",
+}
+
+
+class SettingsError(ValueError):
+    """A setting holds a value the platform cannot use."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Configuration of one platform process."""
+
+    database_url: str = "sqlite://data/appeals.db"
+    host: str = "127.0.0.1"
+    port: int = 8080
+    secret_key: str | None = field(default=None, repr=False)
+    admin_password: str | None = field(default=None, repr=False)
+    data_dir: Path = Path("data")
+    hotline_prefix: str = "8890"
+    timezone: str = "Asia/Shanghai"
+    language: str = "zh-CN"
+    model_path: Path | None = None
+    public_url: str | None = None
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from environment variables, validating each one."""
+        env = os.environ if environ is None else environ
+
+        def get(name: str) -> str | None:
+            value = env.get(name)
+            if value is None or value.strip() == "":
+                return ENV_VARS[name]
+            return value.strip()
+
+        port_text = get("APPEALS_PORT") or "8080"
+        try:
+            port = int(port_text)
+        except ValueError:
+            raise SettingsError(f"APPEALS_PORT must be a number, not {port_text!r}") from None
+        if not 0 <= port <= 65535:
+            raise SettingsError(f"APPEALS_PORT must be between 0 and 65535, not {port}")
+        url = get("APPEALS_DATABASE_URL") or ""
+        if not url.startswith(("sqlite://", "postgres://", "postgresql://", "asyncpg://")):
+            raise SettingsError("APPEALS_DATABASE_URL must start with sqlite:// or postgres://")
+        prefix = get("APPEALS_HOTLINE_PREFIX") or "8890"
+        if not prefix.isdigit() or not 2 <= len(prefix) <= 8:
+            raise SettingsError(f"APPEALS_HOTLINE_PREFIX must be 2-8 digits, not {prefix!r}")
+        language = get("APPEALS_LANGUAGE") or "zh-CN"
+        if language not in ("zh-CN", "en"):
+            raise SettingsError(f"APPEALS_LANGUAGE must be zh-CN or en, not {language!r}")
+        secret = get("APPEALS_SECRET_KEY")
+        if secret is not None and len(secret) < 32:
+            raise SettingsError("APPEALS_SECRET_KEY must be at least 32 characters")
+        model = get("APPEALS_MODEL_PATH")
+        return cls(
+            database_url=url,
+            host=get("APPEALS_HOST") or "127.0.0.1",
+            port=port,
+            secret_key=secret,
+            admin_password=get("APPEALS_ADMIN_PASSWORD"),
+            data_dir=Path(get("APPEALS_DATA_DIR") or "data"),
+            hotline_prefix=prefix,
+            timezone=get("APPEALS_TIMEZONE") or "Asia/Shanghai",
+            language=language,
+            model_path=Path(model) if model else None,
+            public_url=get("APPEALS_PUBLIC_URL"),
+            log_level=(get("APPEALS_LOG_LEVEL") or "INFO").upper(),
+        )
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Tell whether the database is an embedded SQLite file."""
+        return self.database_url.startswith("sqlite://")
