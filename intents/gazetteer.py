@@ -138,7 +138,16 @@ class Gazetteer:
         for place in items:
             if districts and place.district not in districts:
                 raise GazetteerError(f"place {place.name!r}: unknown district {place.district!r}")
-        return cls(items, city)
+        # Roads and communities name their district and street: those become places too.
+        streets = {(p.district, p.name) for p in items if p.kind == "street"}
+        implied: dict[tuple[str, str | None], Place] = {}
+        for place in items:
+            if place.district and place.district not in districts:
+                implied.setdefault((place.district, None), Place(place.district, "district"))
+            if place.street and place.kind != "street" and (place.district, place.street) not in streets:
+                implied.setdefault((place.district or "", place.street),
+                                   Place(place.street, "street", place.district))
+        return cls(items + tuple(implied.values()), city)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Gazetteer:

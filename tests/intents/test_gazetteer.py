@@ -145,3 +145,15 @@ def test_demo_city_is_shipped():
     for street in streets:
         kids = [p for p in gaz.places if p.street == street and p.kind in ("road", "community")]
         assert len(kids) >= 2, street
+
+
+def test_districts_and_streets_implied_by_lower_places():
+    gaz = Gazetteer.from_dict({"places": [
+        {"name": "湖滨路", "kind": "road", "district": "东湖区", "street": "湖滨街道"},
+        {"name": "幸福里小区", "kind": "community", "district": "东湖区", "street": "湖滨街道",
+         "aliases": ["幸福里"]},
+    ]})
+    assert {p.name for p in gaz.places} == {"湖滨路", "幸福里小区", "东湖区", "湖滨街道"}
+    assert gaz.resolve("湖滨街道").district == "东湖区"
+    assert gaz.resolve("东湖区有个问题").district == "东湖区"
+    assert gaz.resolve("幸福里").street == "湖滨街道"
