@@ -91,6 +91,8 @@ class Staff(Model):
     unit: fields.ForeignKeyNullableRelation[Unit] = fields.ForeignKeyField(
         "appeals.Unit", related_name="staff", null=True, on_delete=fields.RESTRICT
     )
+    # db_default: rows written before this column existed get it too (see migration 0002).
+    language = fields.CharField(max_length=8, default="zh-CN", db_default="zh-CN")
     active = fields.BooleanField(default=True)
     failed_logins = fields.IntField(default=0)
     locked_until = fields.DatetimeField(null=True)
@@ -388,3 +390,20 @@ class AuditEntry(Model):
 
     class Meta:
         table = "audit_entry"
+
+
+class CatalogueEntry(Model):
+    """A dispatch-catalogue rule: this category (in this district, if set) goes to this unit."""
+
+    id = fields.IntField(primary_key=True)
+    category = fields.CharField(max_length=32)
+    district = fields.CharField(max_length=64, null=True)  # None: city-wide
+    unit: fields.ForeignKeyRelation[Unit] = fields.ForeignKeyField(
+        "appeals.Unit", related_name="catalogue", on_delete=fields.CASCADE
+    )
+    active = fields.BooleanField(default=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "catalogue_entry"
+        unique_together = (("category", "district", "unit"),)

@@ -1,0 +1,125 @@
+"""Working days on the mainland calendar, policy lookup, and extensions moving the deadline."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from storage.cases import CaseService
+from storage.deadlines import (
+    SHANGHAI,
+    add_limit,
+    add_working_days,
+    choose_policy,
+    is_workday,
+    working_days_between,
+)
+from storage.errors import InvalidField
+from storage.lifecycle import Action, CaseStatus, Role
+from storage.models import Case, CaseKind, Policy, Urgency
+from tests.support.builders import make_case, make_world
+
+
+def at(y: int, m: int, d: int, hour: int = 10) -> dt.datetime:
+    return dt.datetime(y, m, d, hour, tzinfo=SHANGHAI).astimezone(dt.UTC)
+
+
+def test_national_day_2026_holidays_and_make_up_workdays() -> None:
+    assert not is_workday(dt.date(2026, 10, 1)) and not is_workday(dt.date(2026, 10, 7))
+    assert is_workday(dt.date(2026, 9, 20))  # Sunday made a workday (调休)
+    assert is_workday(dt.date(2026, 10, 10))  # Saturday made a workday (调休)
+    assert not is_workday(dt.date(2026, 9, 25))  # Mid-Autumn Festival
+
+
+def test_five_working_days_across_national_day() -> None:
+    # Dispatched Wed 30 Sep: Oct 1–7 are holidays, so the days are Oct 8, 9, 10 (Sat, 调休), 12, 13.
+    due = add_working_days(at(2026, 9, 30, 16), 5)
+    assert due.astimezone(SHANGHAI) == dt.datetime(2026, 10, 13, 23, 59, 59, tzinfo=SHANGHAI)
+    assert due.tzinfo == dt.UTC
+
+
+def test_the_start_day_is_not_counted_and_weekends_are_skipped() -> None:
+    due = add_working_days(at(2026, 11, 27, 9), 1)  # Friday → Monday
+    assert due.astimezone(SHANGHAI).date() == dt.date(2026, 11, 30)
+    assert add_working_days(at(2026, 11, 28), 0).astimezone(SHANGHAI).date() == dt.date(2026, 11, 30)
+
+
+def test_a_make_up_sunday_counts_as_a_working_day() -> None:
+    due = add_working_days(at(2026, 9, 18), 1)  # Fri 18 Sep → Sun 20 Sep is a workday
+    assert due.astimezone(SHANGHAI).date() == dt.date(2026, 9, 20)
+
+
+def test_working_days_between_counts_across_the_holiday() -> None:
+    assert working_days_between(at(2026, 9, 30), at(2026, 10, 13)) == 5
+
+
+def test_hours_and_calendar_days() -> None:
+    start = at(2026, 10, 1, 8)
+    assert add_limit(start, 2, "hours") == start + dt.timedelta(hours=2)
+    assert add_limit(start, 15, "days").astimezone(SHANGHAI).date() == dt.date(2026, 10, 16)
+    with pytest.raises(ValueError):
+        add_limit(start, 1, "fortnights")
+    with pytest.raises(ValueError):
+        add_working_days(dt.datetime(2026, 10, 1), 1)
+
+
+def test_the_most_specific_policy_wins() -> None:
+    rows = [
+        Policy(id=1, name="default", handle_amount=10, handle_unit="working_days", active=True, version=1),
+        Policy(id=2, name="consult", kind=CaseKind.CONSULTATION, handle_amount=1, handle_unit="working_days",
+               active=True, version=1),
+        Policy(id=3, name="emergency", urgency=Urgency.EMERGENCY, handle_amount=2, handle_unit="hours",
+               active=True, version=1),
+        Policy(id=4, name="utilities", category="水电气热", handle_amount=24, handle_unit="hours",
+               active=True, version=1),
+        Policy(id=5, name="consult v2", kind=CaseKind.CONSULTATION, handle_amount=2, handle_unit="working_days",
+               active=True, version=2),
+        Policy(id=6, name="retired", kind=CaseKind.COMPLAINT, handle_amount=99, handle_unit="days",
+               active=False, version=9),
+    ]
+    pick = lambda cat, kind, urg: choose_policy(rows, cat, kind, urg).name  # noqa: E731
+    assert pick("城乡建设", CaseKind.COMPLAINT, Urgency.NORMAL) == "default"
+    assert pick("城乡建设", CaseKind.CONSULTATION, Urgency.NORMAL) == "consult v2"
+    assert pick("供水", CaseKind.COMPLAINT, Urgency.NORMAL) == "utilities"
+    assert pick("供水", CaseKind.CONSULTATION, Urgency.EMERGENCY) == "emergency"
+
+
+async def test_dispatch_writes_the_policy_deadline_and_an_approved_extension_moves_it(database_url: str) -> None:
+    world = await make_world()
+    now = at(2026, 9, 30, 16)
+    service = CaseService(clock=lambda: now)
+    case = await make_case(world, CaseStatus.ACCEPTED, kind=CaseKind.REQUEST)
+    await service.apply(case.id, Action.DISPATCH, world.actor(Role.DISPATCHER), {"lead_unit": "lead"})
+    case = await Case.get(id=case.id)
+    assert case.due_at.astimezone(SHANGHAI).date() == dt.date(2026, 10, 13)  # 求助: 5 working days
+    assert case.return_due_at.astimezone(SHANGHAI).date() == dt.date(2026, 10, 9)
+    await service.apply(case.id, Action.SIGN, world.actor(Role.HANDLER))
+    await service.apply(case.id, Action.REQUEST_EXTENSION, world.actor(Role.HANDLER), {"days": 3, "reason": "需协调"})
+    await service.apply(case.id, Action.APPROVE_EXTENSION, world.actor(Role.SUPERVISOR))
+    case = await Case.get(id=case.id)
+    assert case.due_at.astimezone(SHANGHAI).date() == dt.date(2026, 10, 16)  # Oct 14, 15, 16
+    assert case.extended_days == 3 and case.extension_pending_days is None
+
+
+async def test_extension_is_bounded_and_must_be_asked_before_the_deadline(database_url: str) -> None:
+    world = await make_world()
+    now = dt.datetime.now(dt.UTC)
+    service = CaseService(clock=lambda: now)
+    case = await make_case(world, CaseStatus.IN_PROGRESS)
+    with pytest.raises(InvalidField):
+        await service.apply(case.id, Action.REQUEST_EXTENSION, world.actor(Role.HANDLER), {"days": 11, "reason": "久"})
+    late = await make_case(world, CaseStatus.IN_PROGRESS, due_at=now - dt.timedelta(hours=1))
+    with pytest.raises(InvalidField) as refused:
+        await service.apply(late.id, Action.REQUEST_EXTENSION, world.actor(Role.HANDLER), {"days": 2, "reason": "久"})
+    assert "届满前" in refused.value.message()
+
+
+async def test_denied_extension_keeps_the_deadline(database_url: str) -> None:
+    world = await make_world()
+    case = await make_case(world, CaseStatus.IN_PROGRESS)
+    service = CaseService()
+    await service.apply(case.id, Action.REQUEST_EXTENSION, world.actor(Role.HANDLER), {"days": 2, "reason": "需协调"})
+    await service.apply(case.id, Action.DENY_EXTENSION, world.actor(Role.SUPERVISOR), {"reason": "不符合条件"})
+    stored = await Case.get(id=case.id)
+    assert stored.due_at == case.due_at and stored.extended_days == 0 and stored.extension_pending_days is None

@@ -1,0 +1,72 @@
+"""Migrations create a database and upgrade an existing one without losing rows."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from tortoise import connections
+
+from storage import db
+from storage.models import CatalogueEntry, Staff, Unit
+from tests.conftest import PG_URL, _pg_admin_url
+
+
+@pytest.fixture
+def empty_database_url(tmp_path: Path) -> Iterator[str]:
+    """An empty database with no schema at all."""
+    if not PG_URL:
+        yield f"sqlite://{tmp_path / 'old.db'}"
+        return
+    name = f"appeals_mig_{uuid.uuid4().hex[:8]}"
+
+    async def run(sql: str) -> None:
+        conn = await asyncpg.connect(_pg_admin_url(PG_URL, "postgres"))
+        await conn.execute(sql)
+        await conn.close()
+
+    asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    yield _pg_admin_url(PG_URL, name)
+    asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def test_upgrade_from_the_first_release_keeps_rows(empty_database_url: str) -> None:
+    url = empty_database_url
+    await db.migrate(url, target=f"{db.APP}.0001_initial")
+    await db.init(url)
+    conn = connections.get("default")
+    # Rows written by the first release, in its own schema (no staff.language column yet).
+    await conn.execute_query(
+        "INSERT INTO unit (code, name_zh, name_en, kind, matters, areas, phone, active, created_at)"
+        " VALUES ('zjj', '市住建局', 'Housing', 'bureau', '[]', '[]', '', TRUE, CURRENT_TIMESTAMP)"
+    )
+    await conn.execute_query(
+        "INSERT INTO staff (username, display_name, password_hash, roles, active, failed_logins, created_at)"
+        " VALUES ('wang', '王派单', '!', '[\"dispatcher\"]', TRUE, 0, CURRENT_TIMESTAMP)"
+    )
+    await db.close()
+
+    await db.migrate(url)
+    await db.init(url)
+    try:
+        staff = await Staff.get(username="wang")
+        assert staff.display_name == "王派单" and staff.language == "zh-CN"
+        unit = await Unit.get(code="zjj")
+        await CatalogueEntry.create(category="城乡建设", unit=unit)
+        assert await CatalogueEntry.filter(unit=unit).count() == 1
+    finally:
+        await db.close()
+
+
+async def test_migrate_twice_is_a_no_op(empty_database_url: str) -> None:
+    await db.migrate(empty_database_url)
+    await db.migrate(empty_database_url)
+    await db.init(empty_database_url)
+    try:
+        assert await Unit.all().count() == 0
+    finally:
+        await db.close()
