@@ -16,7 +16,7 @@ _WIDTH.update({0x3000: 0x20, 0x2010: 0x2D, 0x2011: 0x2D, 0x2012: 0x2D, 0x2013: 0
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
 
-_SEP = r"[ \-]?"
+_SEP = r"[ \-\u200b\u200c\u200d\u2060\ufeff]?"  # a space, dash or invisible character between digits
 _MOBILE = re.compile(
     r"(?<![0-9A-Za-z])(?P<cc>(?:\+|00)?86" + _SEP + r")?(?P<num>1[3-9]\d(?:" + _SEP + r"\d){8})(?!\d)"
 )

@@ -102,6 +102,8 @@ class SimilarIndex:
     def add(self, case_id: CaseId, text: str, district: str | None = None, street: str | None = None,
             created_at: datetime | None = None) -> None:
         """Add (or replace) an open case."""
+        if case_id is None:
+            raise ValueError("case_id must not be None")
         if created_at is None or created_at.tzinfo is None:
             raise ValueError(f"case {case_id!r}: created_at must be a timezone-aware datetime")
         if case_id in self._slot_of:

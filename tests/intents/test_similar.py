@@ -69,9 +69,11 @@ def test_replacing_a_case_updates_its_text(index):
     assert all(m.case_id != "A2" for m in index.query("樱花大道的路灯坏了一个多月"))
 
 
-def test_naive_datetime_is_refused():
+def test_naive_datetime_and_missing_id_are_refused():
     with pytest.raises(ValueError, match="timezone-aware"):
         SimilarIndex().add("X", "文本", created_at=datetime(2026, 11, 26))
+    with pytest.raises(ValueError, match="case_id"):
+        SimilarIndex().add(None, "文本", created_at=NOW)
 
 
 def test_empty_index_and_empty_query(index):
