@@ -100,9 +100,9 @@ class Gazetteer:
 
     places: tuple[Place, ...]
     city: str | None = None
-    _forms: dict[str, list[tuple[Place, float]]] = field(default_factory=dict, repr=False)
-    _by_prefix: dict[str, list[str]] = field(default_factory=dict, repr=False)
-    _by_bigram: dict[str, list[tuple[str, int]]] = field(default_factory=dict, repr=False)
+    _forms: dict[str, list[tuple[Place, float]]] = field(default_factory=dict, init=False, repr=False)
+    _by_prefix: dict[str, list[str]] = field(default_factory=dict, init=False, repr=False)
+    _by_bigram: dict[str, list[tuple[str, int]]] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         forms: dict[str, list[tuple[Place, float]]] = defaultdict(list)

@@ -82,6 +82,9 @@ class SimilarIndex:
         self.candidates = candidates
         self.max_df = max_df
         self.min_score = min_score
+        self._reset()
+
+    def _reset(self) -> None:
         self._postings: dict[str, array] = {}
         self._slot_of: dict[CaseId, int] = {}
         self._ids: list[CaseId | None] = []
@@ -142,8 +145,7 @@ class SimilarIndex:
         """Rebuild without removed cases, so postings do not fill up with dead slots."""
         live = [(cid, self._slot_of[cid]) for cid in self._ids if cid is not None]
         old = (self._texts, self._places, self._ts.data.copy())
-        self.__init__(candidates=self.candidates, max_df=self.max_df,  # type: ignore[misc]
-                      min_score=self.min_score)
+        self._reset()
         for cid, slot in live:
             created = datetime.fromtimestamp(float(old[2][slot]), UTC)
             self.add(cid, old[0][slot], *old[1][slot], created_at=created)
@@ -156,6 +158,9 @@ class SimilarIndex:
               since: datetime | None = None, until: datetime | None = None, limit: int = 5,
               exclude: Collection[CaseId] = ()) -> list[Match]:
         """Find the open cases most likely to be the same matter, best first."""
+        for bound in (since, until):
+            if bound is not None and bound.tzinfo is None:
+                raise ValueError("since and until must be timezone-aware datetimes")
         norm = normalize(text)
         grams = shingles(norm)
         total = len(self._ids)

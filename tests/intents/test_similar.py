@@ -74,6 +74,8 @@ def test_naive_datetime_and_missing_id_are_refused():
         SimilarIndex().add("X", "文本", created_at=datetime(2026, 11, 26))
     with pytest.raises(ValueError, match="case_id"):
         SimilarIndex().add(None, "文本", created_at=NOW)
+    with pytest.raises(ValueError, match="timezone-aware"):
+        SimilarIndex().query("文本", since=datetime(2026, 11, 1))
 
 
 def test_empty_index_and_empty_query(index):
