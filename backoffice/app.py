@@ -1,0 +1,76 @@
+"""The aiohttp application factory: one process hosts the back-office and the channels' routes."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from storage import db
+from storage.cases import CaseService
+from storage.models import Case, Unit
+from storage.settings import Settings
+
+SETTINGS = web.AppKey("settings", Settings)
+CASES = web.AppKey("cases", CaseService)
+READY = web.AppKey("ready", dict)
+
+
+def _database(manage_orm: bool):
+    async def database(app: web.Application) -> AsyncIterator[None]:
+        if manage_orm:
+            await db.init(app[SETTINGS].database_url)
+        app[READY]["database"] = True
+        yield
+        app[READY]["database"] = False
+        if manage_orm:
+            await db.close()
+
+    return database
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """Answer 200 once the database is open and a query succeeds, 503 before."""
+    if not request.app[READY].get("database"):
+        return web.json_response({"status": "starting"}, status=503)
+    try:
+        cases = await Case.all().count()
+    except Exception as exc:  # noqa: BLE001 - report any database failure as not ready
+        return web.json_response({"status": "database error", "error": type(exc).__name__}, status=503)
+    return web.json_response({"status": "ok", "cases": cases})
+
+
+async def index(request: web.Request) -> web.Response:
+    """Show what this server is and where its parts live."""
+    units = await Unit.all().count()
+    settings = request.app[SETTINGS]
+    body = f"""<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width,initial-scale=1"><title>群众诉求办理平台</title></head>
+<body><h1>群众诉求办理平台 <small>Citizen Appeals Platform</small></h1>
+<p>热线 {html.escape(settings.hotline_prefix)} · 已登记单位 {units} 个 / {units} units</p>
+<p>健康检查 Health: <a href="/healthz">/healthz</a></p></body></html>"""
+    return web.Response(text=body, content_type="text/html")
+
+
+@web.middleware
+async def security_headers(request: web.Request, handler) -> web.StreamResponse:
+    """Add headers that keep untrusted content inert in browsers."""
+    response = await handler(request)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("Content-Security-Policy", "default-src 'self'; img-src 'self' data:")
+    return response
+
+
+def create_app(settings: Settings, *, manage_orm: bool = True) -> web.Application:
+    """Build the application; ``manage_orm=False`` when the caller has already opened the ORM."""
+    app = web.Application(middlewares=[security_headers], client_max_size=12 * 1024 * 1024)
+    app[SETTINGS] = settings
+    app[CASES] = CaseService(hotline_prefix=settings.hotline_prefix)
+    app[READY] = {}
+    app.cleanup_ctx.append(_database(manage_orm))
+    app.router.add_get("/", index, name="index")
+    app.router.add_get("/healthz", healthz, name="healthz")
+    return app

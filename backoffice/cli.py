@@ -1,0 +1,226 @@
+"""The ``appeals`` console script: run, serve, migrate, create staff, seed the demo city, NLP tools."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+
+from aiohttp import web
+
+from storage import db
+from storage.accounts import AccountError, create_staff, ensure_admin, generate_password, hash_password
+from storage.deadlines import ensure_default_policies
+from storage.labels import ROLE
+from storage.lifecycle import STAFF_ROLES, Role
+from storage.models import AuditEntry, Staff
+from storage.seed import DemoDataError, is_seeded, seed_demo
+from storage.settings import Settings, SettingsError
+
+from .app import create_app
+
+log = logging.getLogger("appeals")
+
+
+def _run(coro_fn: Callable[[], Awaitable[int]]) -> int:
+    return asyncio.run(coro_fn())
+
+
+async def _with_db(settings: Settings, body: Callable[[], Awaitable[int]]) -> int:
+    await db.init(settings.database_url)
+    try:
+        return await body()
+    finally:
+        await db.close()
+
+
+def _banner(settings: Settings, admin_line: str) -> Callable[[str], None]:
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+    url = f"http://{host}:{settings.port}"
+
+    def show(_message: str) -> None:
+        print(f"\n群众诉求办理平台已启动 / Citizen Appeals Platform is running: {url}", flush=True)
+        print(f"  群众网页留言 Web chat:   {url}/chat", flush=True)
+        print(f"  工作人员后台 Back-office: {url}/login", flush=True)
+        print(f"  {admin_line}", flush=True)
+        print("  按 Ctrl+C 停止 / press Ctrl+C to stop\n", flush=True)
+
+    return show
+
+
+def _serve(settings: Settings, admin_line: str) -> int:
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=_banner(settings, admin_line))
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """Create or upgrade the database schema."""
+    settings: Settings = args.settings
+    asyncio.run(db.migrate(settings.database_url, target=args.target))
+    print(f"数据库已是最新结构 / database schema is up to date ({_safe_url(settings)})")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Serve the platform on an already migrated database."""
+    settings: Settings = args.settings
+    return _serve(settings, "登录账号见首次启动时的输出 / log in with the accounts printed at first start")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Migrate, create the first admin and the demo city on first start, then serve."""
+    settings: Settings = args.settings
+    asyncio.run(db.migrate(settings.database_url))
+
+    async def prepare() -> int:
+        await ensure_default_policies()
+        admin = await ensure_admin(settings.admin_password)
+        password = settings.admin_password or admin.generated_password
+        if not await is_seeded() and not args.no_demo:
+            print("首次启动：正在创建演示城市“江澜市”… / first start: creating the demo city…", flush=True)
+            report = await seed_demo(password or generate_password(), cases=args.demo_cases)
+            print(f"  {report.units} 个单位, {report.cases} 件诉求, {len(report.staff)} 个演示账号"
+                  f" / units, cases, demo accounts", flush=True)
+            for username, roles, unit in report.staff[:8]:
+                print(f"    {username:<20} {roles:<12} {unit}", flush=True)
+        if admin.generated_password:
+            args.admin_line = (f"管理员 admin 的初始密码（只显示这一次）/ admin's first password (shown once): "
+                               f"{admin.generated_password}  — 演示账号使用同一密码 / demo accounts share it")
+        elif settings.admin_password:
+            args.admin_line = "管理员 admin，密码为 APPEALS_ADMIN_PASSWORD / admin, password from APPEALS_ADMIN_PASSWORD"
+        else:
+            args.admin_line = (f"管理员 {admin.username}：密码在首次启动时显示；忘记可运行 appeals set-password "
+                               f"{admin.username} / password was shown at first start")
+        return 0
+
+    _run(lambda: _with_db(settings, prepare))
+    return _serve(settings, args.admin_line)
+
+
+def cmd_create_staff(args: argparse.Namespace) -> int:
+    """Create a staff account; the password comes from stdin or is generated and printed once."""
+    settings: Settings = args.settings
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else generate_password()
+
+    async def body() -> int:
+        await create_staff(args.username, password, [Role(r) for r in args.role], args.name or "", args.unit)
+        print(f"已创建账号 / created: {args.username} ({', '.join(args.role)})")
+        if not args.password_stdin:
+            print(f"初始密码（只显示这一次）/ first password (shown once): {password}")
+        return 0
+
+    return _run(lambda: _with_db(settings, body))
+
+
+def cmd_set_password(args: argparse.Namespace) -> int:
+    """Set a new password for a staff account (read from stdin, or generated and printed)."""
+    settings: Settings = args.settings
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else generate_password()
+
+    async def body() -> int:
+        staff = await Staff.get_or_none(username=args.username)
+        if staff is None:
+            print(f"没有这个账号 / no such account: {args.username}", file=sys.stderr)
+            return 2
+        await Staff.filter(id=staff.id).update(password_hash=hash_password(password), failed_logins=0,
+                                                locked_until=None)
+        await AuditEntry.create(staff=staff, action="password_set_cli", target=staff.username)
+        print(f"已设置新密码 / password set for {args.username}")
+        if not args.password_stdin:
+            print(f"新密码（只显示这一次）/ new password (shown once): {password}")
+        return 0
+
+    return _run(lambda: _with_db(settings, body))
+
+
+def cmd_seed_demo(args: argparse.Namespace) -> int:
+    """Create the demo city on an empty database."""
+    settings: Settings = args.settings
+    asyncio.run(db.migrate(settings.database_url))
+    password = settings.admin_password or generate_password()
+
+    async def body() -> int:
+        await ensure_default_policies()
+        report = await seed_demo(password, cases=args.cases)
+        print(f"演示城市已创建 / demo city created: {report.units} units, {report.catalogue} catalogue rules, "
+              f"{report.cases} cases")
+        for username, roles, unit in report.staff:
+            print(f"  {username:<22} {roles:<12} {unit}")
+        if not settings.admin_password:
+            print(f"演示账号密码（只显示这一次）/ demo accounts' password (shown once): {password}")
+        return 0
+
+    return _run(lambda: _with_db(settings, body))
+
+
+def _safe_url(settings: Settings) -> str:
+    url = settings.database_url
+    if "@" in url:  # never print a password that sits in the URL
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="appeals",
+        description="群众诉求办理平台 / Citizen Appeals Platform. 设置见 README（环境变量 APPEALS_*）.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    p = sub.add_parser("run", help="迁移数据库、首次启动时创建演示城市，然后启动服务 / migrate, seed on first start, serve")
+    p.add_argument("--no-demo", action="store_true", help="不创建演示数据 / do not create the demo city")
+    p.add_argument("--demo-cases", type=int, default=300, help="演示诉求件数 / number of demo cases (300)")
+    p.set_defaults(func=cmd_run)
+    p = sub.add_parser("serve", help="启动服务（数据库须已迁移）/ serve on a migrated database")
+    p.set_defaults(func=cmd_serve)
+    p = sub.add_parser("migrate", help="创建或升级数据库结构 / create or upgrade the database schema")
+    p.add_argument("--target", help="迁移到指定版本，如 appeals.0001_initial / migrate to a named migration")
+    p.set_defaults(func=cmd_migrate)
+    roles = sorted(r.value for r in STAFF_ROLES)
+    p = sub.add_parser("create-staff", help="创建工作人员账号 / create a staff account",
+                       description="角色 roles: " + ", ".join(f"{r}={ROLE[Role(r)][0]}" for r in roles))
+    p.add_argument("username")
+    p.add_argument("--role", action="append", required=True, choices=roles, help="可重复 / repeatable")
+    p.add_argument("--unit", help="单位代码（承办人、单位负责人必填）/ unit code, needed by handlers and unit heads")
+    p.add_argument("--name", help="显示名 / display name")
+    p.add_argument("--password-stdin", action="store_true", help="从标准输入读取密码 / read the password from stdin")
+    p.set_defaults(func=cmd_create_staff)
+    p = sub.add_parser("set-password", help="重设工作人员密码 / set a staff member's password")
+    p.add_argument("username")
+    p.add_argument("--password-stdin", action="store_true", help="从标准输入读取密码 / read the password from stdin")
+    p.set_defaults(func=cmd_set_password)
+    p = sub.add_parser("seed-demo", help="在空数据库上创建演示城市 / create the demo city on an empty database")
+    p.add_argument("--cases", type=int, default=300, help="诉求件数 / number of cases (300)")
+    p.set_defaults(func=cmd_seed_demo)
+    try:
+        from intents import cli as intents_cli
+    except ImportError:  # the NLP commands are optional until their package is installed
+        intents_cli = None
+    if intents_cli is not None and hasattr(intents_cli, "register"):
+        intents_cli.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``appeals`` command line."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"设置有误 / bad setting: {exc}", file=sys.stderr)
+        return 2
+    try:
+        args.settings = settings
+        return int(args.func(args) or 0)
+    except (AccountError, DemoDataError) as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
