@@ -1,0 +1,71 @@
+"""The outbox: claimed once, retried with backoff, given up after the last attempt."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+from storage import outbox
+from storage.cases import CaseService
+from storage.lifecycle import Action, CaseStatus, Role
+from storage.models import Channel, Notification, NotificationStatus
+from tests.support.builders import make_case, make_world
+
+
+async def _pending(n: int) -> None:
+    world = await make_world()
+    service = CaseService()
+    for _ in range(n):
+        case = await make_case(world, CaseStatus.SUBMITTED)
+        await service.apply(case.id, Action.ACCEPT, world.actor(Role.DISPATCHER))
+
+
+async def test_each_row_is_claimed_by_one_worker_only(database_url: str) -> None:
+    await _pending(12)
+    now = dt.datetime.now(dt.UTC)
+    first, second = await asyncio.gather(
+        outbox.claim("worker-a", now, [Channel.WEBCHAT], limit=8),
+        outbox.claim("worker-b", now, [Channel.WEBCHAT], limit=8),
+    )
+    ids_a, ids_b = {r.id for r in first}, {r.id for r in second}
+    assert not ids_a & ids_b
+    assert len(ids_a | ids_b) == 12
+    assert await outbox.claim("worker-c", now, [Channel.WEBCHAT]) == []
+    # Rows for another channel are not claimed by this sender.
+    assert await outbox.claim("worker-d", now, [Channel.TELEGRAM]) == []
+
+
+async def test_sent_rows_are_never_claimed_again(database_url: str) -> None:
+    await _pending(2)
+    now = dt.datetime.now(dt.UTC)
+    rows = await outbox.claim("w", now, [Channel.WEBCHAT])
+    for row in rows:
+        await outbox.mark_sent(row, now)
+    later = now + dt.timedelta(hours=1)
+    assert await outbox.claim("w", later, [Channel.WEBCHAT]) == []
+    assert await Notification.filter(status=NotificationStatus.SENT).count() == 2
+
+
+async def test_a_failed_row_waits_for_its_backoff_and_dies_after_the_last_attempt(database_url: str) -> None:
+    await _pending(1)
+    now = dt.datetime.now(dt.UTC)
+    (row,) = await outbox.claim("w", now, [Channel.WEBCHAT])
+    await outbox.mark_failed(row, now, "connection refused")
+    assert await outbox.claim("w", now + dt.timedelta(seconds=5), [Channel.WEBCHAT]) == []
+    for attempt in range(2, outbox.MAX_ATTEMPTS + 1):
+        now += dt.timedelta(hours=2)
+        (row,) = await outbox.claim("w", now, [Channel.WEBCHAT])
+        assert row.attempts == attempt - 1
+        await outbox.mark_failed(row, now, "still down")
+    stored = await Notification.get(id=row.id)
+    assert stored.status == NotificationStatus.DEAD and stored.last_error == "still down"
+    assert await outbox.claim("w", now + dt.timedelta(days=1), [Channel.WEBCHAT]) == []
+
+
+async def test_a_claim_that_expired_is_taken_over(database_url: str) -> None:
+    await _pending(1)
+    now = dt.datetime.now(dt.UTC)
+    (row,) = await outbox.claim("crashed-worker", now, [Channel.WEBCHAT])
+    assert await outbox.claim("other", now + dt.timedelta(seconds=10), [Channel.WEBCHAT]) == []
+    (again,) = await outbox.claim("other", now + dt.timedelta(seconds=outbox.CLAIM_SECONDS + 1), [Channel.WEBCHAT])
+    assert again.id == row.id and again.claimed_by == "other"
