@@ -90,7 +90,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             args.admin_line = (f"管理员 admin 的初始密码（只显示这一次）/ admin's first password (shown once): "
                                f"{admin.generated_password}  — 演示账号使用同一密码 / demo accounts share it")
         elif settings.admin_password:
-            args.admin_line = "管理员 admin，密码为 APPEALS_ADMIN_PASSWORD / admin, password from APPEALS_ADMIN_PASSWORD"
+            args.admin_line = "管理员 admin，密码为 APPEALS_ADMIN_PASSWORD / admin, password: APPEALS_ADMIN_PASSWORD"
         else:
             args.admin_line = (f"管理员 {admin.username}：密码在首次启动时显示；忘记可运行 appeals set-password "
                                f"{admin.username} / password was shown at first start")
@@ -171,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="群众诉求办理平台 / Citizen Appeals Platform. 设置见 README（环境变量 APPEALS_*）.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    p = sub.add_parser("run", help="迁移数据库、首次启动时创建演示城市，然后启动服务 / migrate, seed on first start, serve")
+    p = sub.add_parser("run", help="迁移数据库、首次启动时创建演示城市，然后启动服务 / migrate, seed, serve")
     p.add_argument("--no-demo", action="store_true", help="不创建演示数据 / do not create the demo city")
     p.add_argument("--demo-cases", type=int, default=300, help="演示诉求件数 / number of demo cases (300)")
     p.set_defaults(func=cmd_run)

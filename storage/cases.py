@@ -161,7 +161,10 @@ async def _reject(c: _Change) -> None:
 
 async def _merge(c: _Change) -> None:
     ref = str(c.payload["parent"]).strip()
-    parent = await (Case.get_or_none(number=ref) if "-" in ref else Case.get_or_none(id=int(ref) if ref.isdigit() else 0))
+    if "-" in ref:
+        parent = await Case.get_or_none(number=ref)
+    else:
+        parent = await Case.get_or_none(id=int(ref)) if ref.isdigit() else None
     if parent is None or parent.id == c.case.id:
         raise InvalidField("parent", "找不到可并入的诉求", "no such case to merge into")
     while parent.parent_id is not None and parent.status == CaseStatus.MERGED:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from .lifecycle import Action, CaseStatus, RejectClass, Rating, Role, SuperviseLevel
+from .lifecycle import Action, CaseStatus, Rating, RejectClass, Role, SuperviseLevel
 
 Label = tuple[str, str]  # (zh-CN, en)
 

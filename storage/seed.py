@@ -24,7 +24,6 @@ from .models import (
     Citizen,
     Notification,
     NotificationStatus,
-    Staff,
     Unit,
     UnitKind,
     Urgency,

@@ -11,7 +11,7 @@ import pytest
 from storage import cases as cases_module
 from storage.cases import CaseService, NewCase
 from storage.errors import CaseError, CaseNotFound, Conflict, InvalidField, MissingFields, NotAllowed
-from storage.lifecycle import TRANSITIONS, Action, Actor, Audience, CaseStatus, Role
+from storage.lifecycle import TRANSITIONS, Action, Actor, CaseStatus, Role
 from storage.models import (
     Case,
     CaseAssignment,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from storage import labels
+from storage.cases import CaseView
 from storage.lifecycle import (
     OPEN_STATUSES,
     TERMINAL_STATUSES,
@@ -18,7 +19,6 @@ from storage.lifecycle import (
     allowed_actions,
     missing_fields,
 )
-from storage.cases import CaseView
 
 
 def view(status: CaseStatus, **kw: object) -> CaseView:
