@@ -7,6 +7,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 
 from aiohttp import web
 
@@ -18,6 +19,7 @@ from storage.lifecycle import STAFF_ROLES, Role
 from storage.models import AuditEntry, Staff
 from storage.seed import DemoDataError, is_seeded, seed_demo
 from storage.settings import Settings, SettingsError
+from storage.training import export_decisions
 
 from .app import create_app
 
@@ -156,6 +158,18 @@ def cmd_seed_demo(args: argparse.Namespace) -> int:
     return _run(lambda: _with_db(settings, body))
 
 
+def cmd_export_decisions(args: argparse.Namespace) -> int:
+    """Export staff's dispatch decisions for ``appeals train --corrections`` (logged, with a reason)."""
+    settings: Settings = args.settings
+
+    async def body() -> int:
+        n = await export_decisions(Path(args.out), None, args.reason, only_corrections=args.only_corrections)
+        print(f"已导出 {n} 条派单决定 / exported {n} dispatch decisions to {args.out}")
+        return 0
+
+    return _run(lambda: _with_db(settings, body))
+
+
 def _safe_url(settings: Settings) -> str:
     url = settings.database_url
     if "@" in url:  # never print a password that sits in the URL
@@ -196,6 +210,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("seed-demo", help="在空数据库上创建演示城市 / create the demo city on an empty database")
     p.add_argument("--cases", type=int, default=300, help="诉求件数 / number of cases (300)")
     p.set_defaults(func=cmd_seed_demo)
+    p = sub.add_parser("export-decisions",
+                       help="导出派单员的最终分类作为训练数据 / export staff's dispatch decisions as training data")
+    p.add_argument("--out", required=True, help="CSV 文件 / CSV file (title, body, label, suggested)")
+    p.add_argument("--reason", required=True, help="导出理由（记入审计日志）/ reason, written to the audit log")
+    p.add_argument("--only-corrections", action="store_true", help="只导出改过分类的 / only changed categories")
+    p.set_defaults(func=cmd_export_decisions)
     try:
         from intents import cli as intents_cli
     except ImportError:  # the NLP commands are optional until their package is installed
