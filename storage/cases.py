@@ -402,10 +402,13 @@ class CaseService:
         if not text:
             raise MissingFields(["text"])
         now = self.clock()
+        policy = await policy_for(new.category, new.kind, new.urgency)
         async with in_transaction():
-            policy = await policy_for(new.category, new.kind, new.urgency)
+            # The first statement is a write (the day's counter), so SQLite takes its write lock
+            # at once, honouring busy_timeout, instead of failing to upgrade a read snapshot.
+            number = await next_case_number(self.hotline_prefix, now)
             case = await Case.create(
-                number=await next_case_number(self.hotline_prefix, now), tracking_code=tracking_code(),
+                number=number, tracking_code=tracking_code(),
                 title=_text({"title": new.title}, "title", 200) or text[:30], text=text,
                 category=new.category, kind=new.kind, urgency=new.urgency, status=CaseStatus.SUBMITTED,
                 address=new.address[:255], district=new.district, street=new.street,

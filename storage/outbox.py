@@ -7,7 +7,6 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from tortoise.expressions import Q
-from tortoise.transactions import in_transaction
 
 from .lifecycle import Audience, Role
 from .models import Case, CaseAssignment, CaseEvent, Channel, ChannelIdentity, Notification, NotificationStatus
@@ -63,18 +62,17 @@ async def claim(worker: str, now: dt.datetime, channels: Iterable[Channel], limi
         & (Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
         & Q(channel__in=list(channels))
     )
+    # No transaction: each claim is one compare-and-set UPDATE, which is exclusive on SQLite and
+    # PostgreSQL alike, and a reader never has to upgrade to a writer (SQLite's BUSY_SNAPSHOT).
     claimed: list[Notification] = []
-    async with in_transaction():
-        candidates = await Notification.filter(due).order_by("id").limit(limit).select_for_update(skip_locked=True)
-        until = now + dt.timedelta(seconds=CLAIM_SECONDS)
-        for row in candidates:
-            # Compare-and-set on the claim: a second claimer on another process gets 0 rows.
-            taken = await Notification.filter(id=row.id, claimed_until=row.claimed_until).update(
-                claimed_by=worker, claimed_until=until
-            )
-            if taken:
-                row.claimed_by, row.claimed_until = worker, until
-                claimed.append(row)
+    until = now + dt.timedelta(seconds=CLAIM_SECONDS)
+    for row in await Notification.filter(due).order_by("id").limit(limit):
+        taken = await Notification.filter(id=row.id, claimed_until=row.claimed_until).update(
+            claimed_by=worker, claimed_until=until
+        )
+        if taken:
+            row.claimed_by, row.claimed_until = worker, until
+            claimed.append(row)
     return claimed
 
 

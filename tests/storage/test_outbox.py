@@ -28,9 +28,11 @@ async def test_each_row_is_claimed_by_one_worker_only(database_url: str) -> None
         outbox.claim("worker-b", now, [Channel.WEBCHAT], limit=8),
     )
     ids_a, ids_b = {r.id for r in first}, {r.id for r in second}
-    assert not ids_a & ids_b
-    assert len(ids_a | ids_b) == 12
-    assert await outbox.claim("worker-c", now, [Channel.WEBCHAT]) == []
+    assert ids_a and ids_b is not None and not ids_a & ids_b
+    rest = {r.id for r in await outbox.claim("worker-c", now, [Channel.WEBCHAT])}
+    assert not rest & (ids_a | ids_b)
+    assert len(ids_a | ids_b | rest) == 12 == await Notification.all().count()
+    assert await outbox.claim("worker-e", now, [Channel.WEBCHAT]) == []
     # Rows for another channel are not claimed by this sender.
     assert await outbox.claim("worker-d", now, [Channel.TELEGRAM]) == []
 
