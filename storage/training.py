@@ -27,9 +27,9 @@ class Decision:
 
 async def dispatch_decisions(only_corrections: bool = False) -> list[Decision]:
     """Return the final category of every dispatched case, newest dispatch per case."""
-    case_ids = await CaseEvent.filter(action=Action.DISPATCH).distinct().values_list("case_id", flat=True)
+    case_ids = set(await CaseEvent.filter(action=Action.DISPATCH).values_list("case_id", flat=True))
     out = []
-    for case in await Case.filter(id__in=list(case_ids), category__isnull=False).order_by("id"):
+    for case in await Case.filter(id__in=case_ids, category__isnull=False).order_by("id"):
         decision = Decision(
             title=case.title, body=case.text, label=case.category or "",
             suggested=str((case.suggestion or {}).get("category") or ""),

@@ -70,3 +70,19 @@ async def test_migrate_twice_is_a_no_op(empty_database_url: str) -> None:
         assert await Unit.all().count() == 0
     finally:
         await db.close()
+
+
+async def test_the_timeline_is_append_only_in_the_database(database_url: str) -> None:
+    from storage.lifecycle import CaseStatus
+    from storage.models import CaseEvent
+    from tests.support.builders import make_case, make_world
+
+    world = await make_world()
+    case = await make_case(world, CaseStatus.SUBMITTED)
+    event = await CaseEvent.create(case=case, action="note", to_status="submitted", actor_role="dispatcher",
+                                   data={"note": "原始记录"}, version=1)
+    with pytest.raises(Exception, match="append-only"):  # the driver's own error class differs per database
+        await CaseEvent.filter(id=event.id).update(data={"note": "篡改"})
+    with pytest.raises(Exception, match="append-only"):
+        await CaseEvent.filter(id=event.id).delete()
+    assert (await CaseEvent.get(id=event.id)).data == {"note": "原始记录"}
