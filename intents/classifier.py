@@ -1,0 +1,419 @@
+"""Category classifier: hashed word + character n-gram TF-IDF and a linear SVM, shipped as npz + json.
+
+The model file holds only numbers (int8 coefficients with per-label scales, float16 IDF weights) and a
+JSON header with the labels and feature parameters, so loading it runs no pickle and no training text
+is stored: features are hashed, never listed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.feature_extraction import FeatureHasher
+from sklearn.svm import LinearSVC
+from sklearn.utils import murmurhash3_32
+
+from intents.tokenize import cut
+
+DEFAULT_MODEL_PATH = Path(__file__).parent / "models" / "classifier.npz"
+FORMAT = "intents.classifier/1"
+
+Progress = Callable[[str, float], None]
+
+_SPACE = re.compile(r"\s+")
+_TITLE_MAX = 80  # a first line longer than this is not a title
+
+
+@dataclass(frozen=True)
+class Record:
+    """One labelled message; either text may be empty, weight scales its influence."""
+
+    title: str
+    body: str
+    label: str
+    weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """One ranked category for a text, with the n-grams that pushed it up most."""
+
+    category: str
+    score: float
+    evidence: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Params:
+    """Feature and training parameters; stored in the model file."""
+
+    word_ngrams: tuple[int, int] = (1, 2)
+    char_ngrams: tuple[int, int] = (1, 3)
+    title_repeat: int = 3
+    word_chars: int = 100
+    char_chars: int = 1000
+    word_bits: int = 18
+    char_bits: int = 19
+    title_space: bool = True
+    C: float = 1.0
+    temperature: float = 0.3
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+def normalize(text: str) -> str:
+    """Fold width and case and drop whitespace, as done for training text."""
+    return _SPACE.sub("", unicodedata.normalize("NFKC", text or "")).lower()
+
+
+def split_text(text: str) -> tuple[str, str]:
+    """Split free text into (title, body): a short first line followed by more lines is a title."""
+    head, sep, rest = (text or "").strip().partition("\n")
+    if sep and rest.strip() and len(head.strip()) <= _TITLE_MAX:
+        return head, rest
+    return "", text or ""
+
+
+def _ngrams(seq: Sequence[str], lo: int, hi: int, joiner: str) -> list[str]:
+    out: list[str] = []
+    for n in range(lo, hi + 1):
+        out.extend(joiner.join(seq[i : i + n]) for i in range(len(seq) - n + 1))
+    return out
+
+
+def word_features(title: str, body: str, params: Params) -> list[str]:
+    """Return jieba word n-grams of the title (repeated, and title-marked) and the start of the body."""
+    lo, hi = params.word_ngrams
+    feats: list[str] = []
+    if title:
+        grams = _ngrams(cut(title), lo, hi, " ")
+        feats = grams * params.title_repeat
+        if params.title_space:
+            feats += ["T:" + g for g in grams]
+    if body:
+        feats += _ngrams(cut(body[: params.word_chars]), lo, hi, " ")
+    return feats
+
+
+def char_grams(text: str, params: Params) -> list[str]:
+    """Return the character n-grams of a text (used to explain a score)."""
+    lo, hi = params.char_ngrams
+    return _ngrams(text, lo, hi, "")
+
+
+_P = np.uint64(1_000_003)
+_M1 = np.uint64(0xFF51AFD7ED558CCD)
+_M2 = np.uint64(0xC4CEB9FE1A85EC53)
+_TITLE_SALT = np.uint64(0x5F3759DF)
+
+
+def _mix(h: np.ndarray) -> np.ndarray:
+    """Scramble 64-bit hashes (murmur3's finalizer) so the top bits are well spread."""
+    h = h ^ (h >> np.uint64(33))
+    h = h * _M1
+    h = h ^ (h >> np.uint64(33))
+    h = h * _M2
+    return h ^ (h >> np.uint64(33))
+
+
+def _char_hashes(codes: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return (start positions, 64-bit hashes) of all n-grams of a 0-separated code array."""
+    length = len(codes) - n + 1
+    if length <= 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.uint64)
+    h = np.full(length, np.uint64(n))
+    for k in range(n):
+        h = h * _P + codes[k : k + length]
+    zeros = np.concatenate([[0], np.cumsum(codes == 0)])
+    valid = np.flatnonzero(zeros[n : n + length] - zeros[:length] == 0)
+    return valid, h[valid]
+
+
+def char_bucket(gram: str, bits: int, title: bool = False) -> int:
+    """Return the hash bucket of one character n-gram (title=True for the title namespace)."""
+    codes = np.frombuffer(gram.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    _, h = _char_hashes(codes, len(gram))
+    if title:
+        h = h ^ _TITLE_SALT
+    return int(_mix(h)[0] >> np.uint64(64 - bits))
+
+
+def bucket(feature: str, bits: int) -> int:
+    """Return the hash bucket sklearn's FeatureHasher gives a word feature string."""
+    return abs(murmurhash3_32(feature, seed=0)) % (1 << bits)
+
+
+class _Featurizer:
+    """Turn (title, body) pairs into hashed count matrices, one per feature family."""
+
+    def __init__(self, params: Params) -> None:
+        self.params = params
+        self.word = FeatureHasher(1 << params.word_bits, input_type="string", alternate_sign=False)
+
+    def counts(self, pairs: Sequence[tuple[str, str]]) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+        """Return word and character count matrices for normalized (title, body) pairs."""
+        p = self.params
+        words = self.word.transform(word_features(t, b, p) for t, b in pairs).tocsr()
+        return words, self.chars(pairs)
+
+    def chars(self, pairs: Sequence[tuple[str, str]]) -> sp.csr_matrix:
+        """Count hashed character n-grams of all pairs at once, vectorised over one code array."""
+        p = self.params
+        segments: list[str] = []
+        for title, body in pairs:
+            segments.append(title.replace("\0", ""))
+            segments.append(body[: p.char_chars].replace("\0", ""))
+        joined = "\0".join(segments) + "\0"
+        codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+        seps = np.flatnonzero(codes == 0)  # the end of each segment
+        segment_of = np.zeros(len(codes), dtype=np.int64)
+        segment_of[seps[:-1] + 1] = 1
+        segment_of = np.cumsum(segment_of)
+        rows, cols, vals = [], [], []
+        shift = np.uint64(64 - p.char_bits)
+        lo, hi = p.char_ngrams
+        for n in range(lo, hi + 1):
+            start, h = _char_hashes(codes, n)
+            seg = segment_of[start]
+            is_title = seg % 2 == 0
+            rows.append(seg // 2)
+            cols.append(_mix(h) >> shift)
+            vals.append(np.where(is_title, float(p.title_repeat), 1.0))
+            if p.title_space and is_title.any():
+                rows.append(seg[is_title] // 2)
+                cols.append(_mix(h[is_title] ^ _TITLE_SALT) >> shift)
+                vals.append(np.ones(int(is_title.sum())))
+        matrix = sp.csr_matrix(
+            (np.concatenate(vals).astype(np.float32), (np.concatenate(rows), np.concatenate(cols).astype(np.int64))),
+            shape=(len(pairs), 1 << p.char_bits),
+        )
+        matrix.sum_duplicates()
+        return matrix
+
+
+def _tfidf(counts: sp.csr_matrix, idf: np.ndarray) -> sp.csr_matrix:
+    x = counts.astype(np.float32, copy=True)
+    np.log(x.data, out=x.data)
+    x.data += 1.0
+    x = x @ sp.diags(idf.astype(np.float32))
+    norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
+    norms[norms == 0] = 1.0
+    return sp.csr_matrix(sp.diags(1.0 / norms) @ x, dtype=np.float32)
+
+
+def _idf(counts: sp.csr_matrix, weights: np.ndarray | None = None) -> np.ndarray:
+    n = counts.shape[0]
+    df = np.bincount(counts.indices, minlength=counts.shape[1]).astype(np.float64)
+    return (np.log((1.0 + n) / (1.0 + df)) + 1.0).astype(np.float32)
+
+
+def _softmax(scores: np.ndarray, temperature: float) -> np.ndarray:
+    z = scores / max(temperature, 1e-6)
+    z -= z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _quantize(coef: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    scale = np.abs(coef).max(axis=1) / 127.0
+    scale[scale == 0] = 1.0
+    q = np.clip(np.rint(coef / scale[:, None]), -127, 127).astype(np.int8)
+    return q, scale.astype(np.float32)
+
+
+class Model:
+    """A trained classifier: labels, IDF weights and linear coefficients over hashed n-grams."""
+
+    def __init__(
+        self,
+        labels: Sequence[str],
+        params: Params,
+        idf_word: np.ndarray,
+        idf_char: np.ndarray,
+        coef: np.ndarray,
+        intercept: np.ndarray,
+        info: dict | None = None,
+    ) -> None:
+        self.labels = tuple(labels)
+        self.params = params
+        self.idf_word = np.asarray(idf_word, dtype=np.float32)
+        self.idf_char = np.asarray(idf_char, dtype=np.float32)
+        self.coef = np.asarray(coef, dtype=np.float32)
+        self.intercept = np.asarray(intercept, dtype=np.float32)
+        self.info = dict(info or {})
+        self._featurizer = _Featurizer(params)
+        self._coef_t = np.ascontiguousarray(self.coef.T)
+
+    def _matrix(self, pairs: Sequence[tuple[str, str]]) -> sp.csr_matrix:
+        words, chars = self._featurizer.counts(pairs)
+        return sp.hstack([_tfidf(words, self.idf_word), _tfidf(chars, self.idf_char)], format="csr")
+
+    def decision(self, texts: Sequence[str]) -> np.ndarray:
+        """Return raw linear scores, one row per text and one column per label."""
+        pairs = [tuple(map(normalize, split_text(t))) for t in texts]
+        return np.asarray(self._matrix(pairs) @ self._coef_t) + self.intercept
+
+    def predict_proba_many(self, texts: Sequence[str]) -> np.ndarray:
+        """Return label probabilities (columns in `labels` order) for many texts."""
+        if not texts:
+            return np.zeros((0, len(self.labels)), dtype=np.float32)
+        return _softmax(self.decision(texts), self.params.temperature)
+
+    def predict_many(self, texts: Sequence[str]) -> list[str]:
+        """Return the most likely label of each text."""
+        proba = self.predict_proba_many(texts)
+        return [self.labels[i] for i in proba.argmax(axis=1)]
+
+    def suggest(self, text: str, limit: int = 3) -> list[Suggestion]:
+        """Rank the labels for one text, best first, each with its strongest evidence."""
+        proba = self.predict_proba_many([text])[0]
+        order = np.argsort(-proba)[: max(limit, 0)]
+        title, body = (normalize(s) for s in split_text(text))
+        contrib = self._contributions(title, body)
+        return [
+            Suggestion(self.labels[i], float(proba[i]), _evidence(contrib, self.coef[i])) for i in order
+        ]
+
+    def _contributions(self, title: str, body: str) -> dict[str, dict[int, float]]:
+        """Map each word or word pair of a text to the columns it fired and their tf-idf values."""
+        p = self.params
+        x = self._matrix([(title, body)])
+        values = dict(zip(x.indices.tolist(), x.data.tolist(), strict=True))
+        fired = set(word_features(title, body, p))
+        offset = 1 << p.word_bits
+        lo, hi = p.char_ngrams
+        out: dict[str, dict[int, float]] = {}
+        for text in (title, body[: p.char_chars]):
+            for gram in _ngrams(cut(text), *p.word_ngrams, " "):
+                shown = gram.replace(" ", "")
+                if shown in out or not all(any(ch.isalnum() for ch in w) for w in gram.split(" ")):
+                    continue
+                cols = [bucket(f, p.word_bits) for f in (gram, "T:" + gram) if f in fired]
+                if lo <= len(shown) <= hi:
+                    cols.append(offset + char_bucket(shown, p.char_bits))
+                    if p.title_space and shown in title:
+                        cols.append(offset + char_bucket(shown, p.char_bits, title=True))
+                found = {c: values[c] for c in cols if c in values}
+                if found:
+                    out[shown] = found
+        return out
+
+    def save(self, path: str | Path) -> Path:
+        """Write the model as a compressed npz with a JSON header; return the path."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        q, scale = _quantize(self.coef)
+        header = {"format": FORMAT, "labels": list(self.labels), "params": asdict(self.params), "info": self.info}
+        with path.open("wb") as fh:
+            np.savez_compressed(
+                fh,
+                header=np.frombuffer(json.dumps(header, ensure_ascii=False).encode("utf-8"), dtype=np.uint8),
+                idf_word=self.idf_word.astype(np.float16),
+                idf_char=self.idf_char.astype(np.float16),
+                coef=q,
+                scale=scale,
+                intercept=self.intercept,
+            )
+        return path
+
+
+def _evidence(contrib: dict[str, dict[int, float]], weights: np.ndarray, top: int = 5) -> tuple[str, ...]:
+    scored = sorted(
+        ((sum(v * float(weights[c]) for c, v in cols.items()), shown) for shown, cols in contrib.items()),
+        reverse=True,
+    )
+    picked: list[str] = []
+    for score, shown in scored:
+        if score <= 0 or len(picked) >= top:
+            break
+        if len(shown) < 2 or any(shown in p or p in shown for p in picked):
+            continue  # single characters and overlapping n-grams explain little
+        picked.append(shown)
+    return tuple(picked)
+
+
+def read_model(path: str | Path) -> Model:
+    """Read a model file written by `Model.save` (no pickle involved)."""
+    with np.load(Path(path), allow_pickle=False) as z:
+        header = json.loads(z["header"].tobytes().decode("utf-8"))
+        if header.get("format") != FORMAT:
+            raise ValueError(f"{path}: not a classifier model file ({header.get('format')!r})")
+        raw = header["params"]
+        params = Params(
+            **{k: tuple(v) if isinstance(v, list) else v for k, v in raw.items() if k in Params.__dataclass_fields__}
+        )
+        coef = z["coef"].astype(np.float32) * z["scale"][:, None]
+        return Model(
+            header["labels"],
+            params,
+            z["idf_word"],
+            z["idf_char"],
+            coef,
+            z["intercept"],
+            header.get("info"),
+        )
+
+
+@lru_cache(maxsize=4)
+def _cached(path: str, mtime: float) -> Model:
+    return read_model(path)
+
+
+def load(path: str | Path = DEFAULT_MODEL_PATH) -> Model:
+    """Load a model file, reusing the loaded model while the file is unchanged."""
+    path = Path(path)
+    return _cached(str(path.resolve()), path.stat().st_mtime)
+
+
+def record_pair(record: Record) -> tuple[str, str]:
+    """Return the normalized (title, body) of a record; a lone title counts as body-free text."""
+    return normalize(record.title), normalize(record.body)
+
+
+def train(
+    records: Iterable[Record],
+    params: Params | None = None,
+    progress: Progress | None = None,
+) -> Model:
+    """Train a model on labelled records, reporting (stage, fraction done) to progress."""
+    params = params or Params()
+    report = progress or (lambda stage, fraction: None)
+    records = [r for r in records if (r.title or r.body) and r.label]
+    labels = sorted({r.label for r in records})
+    if len(labels) < 2:
+        raise ValueError("training needs at least two labels with text")
+    featurizer = _Featurizer(params)
+    pairs = [record_pair(r) for r in records]
+    chunk = max(1, math.ceil(len(pairs) / 20))
+    words, chars = [], []
+    for start in range(0, len(pairs), chunk):
+        w, c = featurizer.counts(pairs[start : start + chunk])
+        words.append(w)
+        chars.append(c)
+        report("features", min(1.0, (start + chunk) / len(pairs)))
+    word_counts, char_counts = sp.vstack(words, format="csr"), sp.vstack(chars, format="csr")
+    idf_word, idf_char = _idf(word_counts), _idf(char_counts)
+    # Round through float16 so training sees exactly the IDF the saved file will hold.
+    idf_word, idf_char = idf_word.astype(np.float16).astype(np.float32), idf_char.astype(np.float16).astype(np.float32)
+    x = sp.hstack([_tfidf(word_counts, idf_word), _tfidf(char_counts, idf_char)], format="csr")
+    y = np.array([labels.index(r.label) for r in records])
+    weights = np.array([r.weight for r in records], dtype=np.float64)
+    report("fit", 0.0)
+    svm = LinearSVC(C=params.C, max_iter=5000)
+    svm.fit(x, y, sample_weight=weights)
+    report("fit", 1.0)
+    coef = svm.coef_.astype(np.float32)
+    intercept = svm.intercept_.astype(np.float32)
+    if len(labels) == 2:  # sklearn returns one row for two classes; keep one row per label
+        coef = np.vstack([-coef[0] / 2, coef[0] / 2])
+        intercept = np.array([-intercept[0] / 2, intercept[0] / 2], dtype=np.float32)
+    info = {"records": len(records), "per_label": {lab: int((y == i).sum()) for i, lab in enumerate(labels)}}
+    return Model(labels, params, idf_word, idf_char, coef, intercept, info)

@@ -1,0 +1,111 @@
+"""Classifier: learns a toy set, round-trips through its file, ranks with evidence; metrics by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from intents import classifier, evaluation
+from intents.classifier import Params, Record, Suggestion
+
+TOY = {
+    "劳动和社会保障": ["社保缴费基数怎么算", "养老保险断缴了怎么办", "公司拖欠工资不发", "失业保险金如何领取",
+                 "工伤认定需要什么材料", "退休工资调整什么时候发放"],
+    "教育文体": ["学校乱收补课费", "孩子入学学位不够", "幼儿园收费太高", "老师体罚学生",
+             "小学划片入学不合理", "中学教辅资料强制购买"],
+    "交通运输": ["公交车司机开车玩手机", "出租车拒载绕路", "公交线路太少等车太久", "货车超载上路",
+             "网约车乱收费", "地铁站没有公交接驳"],
+}
+SMALL = Params(word_bits=12, char_bits=13)
+
+
+def toy_records() -> list[Record]:
+    return [Record(t, "", label) for label, titles in TOY.items() for t in titles]
+
+
+@pytest.fixture(scope="module")
+def model() -> classifier.Model:
+    return classifier.train(toy_records(), params=SMALL)
+
+
+def test_learns_toy_set(model: classifier.Model) -> None:
+    assert model.predict_many(["我的社保断缴了", "学校收补课费", "公交车太少"]) == [
+        "劳动和社会保障", "教育文体", "交通运输"]
+
+
+def test_suggest_ranks_probabilities_with_evidence(model: classifier.Model) -> None:
+    out = model.suggest("单位拖欠工资，社保也没交", limit=3)
+    assert [type(s) for s in out] == [Suggestion] * 3
+    assert out[0].category == "劳动和社会保障"
+    assert out[0].score >= out[1].score >= out[2].score
+    assert sum(s.score for s in out) == pytest.approx(1.0, abs=1e-5)
+    assert all(0.0 <= s.score <= 1.0 for s in out)
+    assert any("工资" in e or "社保" in e for e in out[0].evidence)
+    assert len(model.suggest("公交车", limit=1)) == 1
+
+
+def test_progress_reports_stages() -> None:
+    seen: list[tuple[str, float]] = []
+    classifier.train(toy_records(), params=SMALL, progress=lambda s, f: seen.append((s, f)))
+    assert ("fit", 1.0) in seen and any(s == "features" for s, _ in seen)
+
+
+def test_save_load_round_trip(model: classifier.Model, tmp_path) -> None:
+    path = model.save(tmp_path / "m.npz")
+    again = classifier.load(path)
+    texts = ["社保怎么交", "学校收费", "出租车绕路", ""]
+    assert again.labels == model.labels and again.params == model.params
+    assert again.predict_many(texts) == model.predict_many(texts)
+    assert np.allclose(again.predict_proba_many(texts), model.predict_proba_many(texts), atol=0.02)
+    assert classifier.load(path) is again  # cached while unchanged
+
+
+def test_buckets_match_the_feature_matrix() -> None:
+    featurizer = classifier._Featurizer(SMALL)
+    for feature in ("社保", "a", "交通运输"):
+        assert classifier.bucket(feature, SMALL.word_bits) == featurizer.word.transform([[feature]]).indices[0]
+    chars = featurizer.chars([("", "社保卡"), ("ab", "")])
+    assert chars[0].nnz == 6 and chars[0].sum() == 6  # 社 保 卡 社保 保卡 社保卡
+    expected = {classifier.char_bucket(g, SMALL.char_bits) for g in ("社", "保", "卡", "社保", "保卡", "社保卡")}
+    assert set(chars[0].indices) == expected
+    title = {classifier.char_bucket(g, SMALL.char_bits, title=t) for g in ("a", "b", "ab") for t in (False, True)}
+    assert set(chars[1].indices) == title and chars[1].sum() == 3 * SMALL.title_repeat + 3
+
+
+def test_split_text_takes_short_first_line_as_title() -> None:
+    assert classifier.split_text("标题\n正文内容") == ("标题", "正文内容")
+    assert classifier.split_text("只有一行") == ("", "只有一行")
+
+
+def test_train_needs_two_labels() -> None:
+    with pytest.raises(ValueError):
+        classifier.train([Record("a", "", "x")], params=SMALL)
+
+
+def test_metrics_match_hand_computation() -> None:
+    truth = ["a", "a", "a", "b", "b", "c"]
+    pred = ["a", "a", "b", "b", "c", "c"]
+    # a: tp2 fp0 fn1 -> p1 r2/3 f0.8; b: tp1 fp1 fn1 -> .5 .5 .5; c: tp1 fp1 fn0 -> p.5 r1 f2/3
+    scores = evaluation.per_label(truth, pred)
+    assert scores["a"] == evaluation.LabelScores(1.0, 2 / 3, 0.8, 3)
+    assert scores["b"].f1 == pytest.approx(0.5) and scores["c"].f1 == pytest.approx(2 / 3)
+    assert evaluation.accuracy(truth, pred) == pytest.approx(4 / 6)
+    assert evaluation.macro_f1(truth, pred) == pytest.approx((0.8 + 0.5 + 2 / 3) / 3)
+    ranked = [["b", "a"], ["a"], ["b", "c", "a"], ["b"], ["c", "a", "b"], ["c"]]
+    assert evaluation.top_k_accuracy(truth, ranked, 1) == pytest.approx(3 / 6)
+    assert evaluation.top_k_accuracy(truth, ranked, 3) == pytest.approx(6 / 6)
+    rep = evaluation.report(truth, [[p] for p in pred])
+    assert rep["n"] == 6 and rep["per_label"]["c"] == {"precision": 0.5, "recall": 1.0, "f1": 2 / 3, "support": 1}
+
+
+def test_metrics_reject_length_mismatch() -> None:
+    with pytest.raises(ValueError):
+        evaluation.accuracy(["a"], [])
+
+
+def test_shipped_model_classifies_an_obvious_message() -> None:
+    if not classifier.DEFAULT_MODEL_PATH.exists():
+        pytest.fail(f"shipped model missing: {classifier.DEFAULT_MODEL_PATH}")
+    model = classifier.load()
+    top = model.suggest("我的社保断缴了三个月，养老保险怎么补缴？")[0]
+    assert top.category == "劳动和社会保障" and top.score > 0.5
