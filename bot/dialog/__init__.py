@@ -1,0 +1,1 @@
+"""The dialog engine: flows as data, a per-user lease, sessions saved at every step."""

@@ -1,0 +1,185 @@
+"""The dialog engine: lease the user's session, run global commands and one step, save, reply."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import weakref
+from collections.abc import Mapping
+from typing import Any
+
+from tortoise.transactions import in_transaction
+
+from storage.models import DialogSession
+
+from ..messages import Choice, Inbound, Outbound
+from ..services import Services
+from ..texts import t
+from . import session as sessions
+from .flow import MENU, Ctx, Flow, Reask, split_target
+from .parsers import command_word
+
+log = logging.getLogger("appeals.bot")
+
+COMMANDS: dict[str, str] = {
+    "取消": "cancel", "cancel": "cancel", "退出": "cancel", "/cancel": "cancel",
+    "菜单": "menu", "menu": "menu", "主菜单": "menu", "/start": "menu", "/menu": "menu",
+    "帮助": "help", "help": "help", "?": "help", "/help": "help",
+    "人工": "agent", "人工服务": "agent", "转人工": "agent", "agent": "agent", "human": "agent",
+}
+MAX_HOPS = 8  # steps a single message may pass through (skipped prompts)
+
+
+class ConcurrentUpdate(RuntimeError):
+    """The lease was lost while a step ran; the change was rolled back."""
+
+
+class DialogEngine:
+    """Turn one inbound message into replies, with the session row as the only state."""
+
+    def __init__(
+        self, services: Services, flows: Mapping[str, Flow], *, idle: dt.timedelta = dt.timedelta(minutes=30),
+        lease: dt.timedelta = dt.timedelta(seconds=30), wait: float = 10.0, language: str = "zh-CN",
+    ) -> None:
+        self.services = services
+        self.flows = dict(flows)
+        self.idle = idle
+        self.lease = lease
+        self.wait = wait
+        self.language = language
+        self._local: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    async def handle(self, inbound: Inbound) -> list[Outbound]:
+        """Answer one message; messages of one user are handled one at a time across processes."""
+        key = f"{inbound.channel}\x00{inbound.user_key}"
+        lock = self._local.get(key)
+        if lock is None:
+            lock = self._local[key] = asyncio.Lock()
+        async with lock:  # within a process: queue, do not poll the database
+            row = await sessions.load_or_create(inbound.channel, inbound.user_key, self.language)
+            token = sessions.new_token()
+            held = await sessions.acquire_waiting(row, token, self.services.clock, self.lease, self.wait)
+            if held is None:
+                return [Outbound(t("busy", row.language))]
+            try:
+                return await self._run(held, token, inbound)
+            except Exception:
+                log.exception("dialog step failed for %s", inbound.channel)
+                await sessions.release(held, token)
+                return [Outbound(t("error", held.language))]
+
+    async def _run(self, row: DialogSession, token: str, inbound: Inbound) -> list[Outbound]:
+        slots: dict[str, Any] = dict(row.slots or {})
+        if inbound.key and inbound.key == row.last_inbound_key:
+            await sessions.release(row, token)  # a redelivery: answer as before, change nothing
+            return [Outbound.from_json(o) for o in slots.get("_out", [])]
+        now = self.services.clock()
+        ctx = Ctx(self.services, inbound.channel, inbound.user_key, row.citizen_id or 0, row.language, slots, now)
+        flow, step = row.flow, row.step
+        if flow not in self.flows:
+            flow, step = "menu", "start"
+        expired = row.expires_at is not None and now > row.expires_at and flow != "menu"
+        if inbound.resume and not expired:
+            replies = await self._prompt(ctx, flow, step)
+            await sessions.release(row, token)
+            return replies
+        if expired:
+            slots["_resume"] = {"flow": flow, "step": step}
+            flow, step = "menu", "resume"
+            replies = await self._prompt(ctx, flow, step)
+            return await self._save(row, token, ctx, flow, step, replies, inbound.key)
+        jump = self._global(ctx, inbound, flow)
+        if jump == "":
+            pass  # help or agent: say it, then ask the current question again
+        elif jump is not None:
+            flow, step = await self._enter(ctx, flow, jump)
+        else:
+            current = self.flows[flow].step(step)
+            result = await current.parse(ctx, inbound)
+            if isinstance(result, Reask):
+                ctx.replies.append(Outbound(ctx.text(result.key, **result.params)))
+            else:
+                if current.slot:
+                    slots[current.slot] = result.value
+                target = result.next or current.target(ctx)
+                if current.commit is not None:
+                    return await self._commit(row, token, ctx, flow, current, target, inbound.key)
+                flow, step = await self._enter(ctx, flow, target)
+        replies = ctx.replies + await self._prompt(ctx, flow, step)
+        return await self._save(row, token, ctx, flow, step, replies, inbound.key)
+
+    def _global(self, ctx: Ctx, inbound: Inbound, flow: str) -> str | None:
+        """Return where a global command or a 'go:' button leads, or None for the current step."""
+        word = inbound.choice if inbound.choice and inbound.choice.startswith("cmd:") else None
+        command = word[4:] if word else COMMANDS.get(command_word(inbound)) if not inbound.choice else None
+        if command in ("cancel", "menu"):
+            if command == "cancel" and flow != "menu":
+                ctx.say("cancel.done")
+            self._reset(ctx)
+            return MENU
+        if command == "help":
+            ctx.say("help.text")
+            return ""
+        if command == "agent":
+            ctx.say("agent.text", hotline=ctx.services.hotline)
+            return ""
+        if inbound.choice and inbound.choice.startswith("go:"):
+            _, target, _, arg = (inbound.choice + "::").split(":", 3)
+            self._reset(ctx)
+            if target in self.flows:
+                ctx.carry["case_id"] = arg.rstrip(":")
+                return f"{target}:"
+        return None
+
+    @staticmethod
+    def _reset(ctx: Ctx) -> None:
+        for name in [k for k in ctx.slots if not k.startswith("_") or k == "_resume"]:
+            del ctx.slots[name]
+
+    async def _enter(self, ctx: Ctx, flow: str, target: str) -> tuple[str, str]:
+        """Move to ``target``; entering another flow clears the old flow's slots (``carry`` survives)."""
+        new_flow, step = split_target(flow, target)
+        if new_flow != flow:
+            self._reset(ctx)
+        ctx.slots.update(ctx.carry)
+        ctx.carry.clear()
+        return new_flow, step or self.flows[new_flow].first
+
+    async def _prompt(self, ctx: Ctx, flow: str, step: str) -> list[Outbound]:
+        """Ask the question of ``step``; steps with nothing to ask pass on to their next step."""
+        for _ in range(MAX_HOPS):
+            current = self.flows[flow].step(step)
+            asked = await current.prompt(ctx)
+            if asked is not None:
+                ctx.slots["_flow"], ctx.slots["_step"] = flow, step
+                return asked
+            flow, step = await self._enter(ctx, flow, current.target(ctx))
+        raise RuntimeError(f"too many skipped steps at {flow}:{step}")
+
+    async def _save(
+        self, row: DialogSession, token: str, ctx: Ctx, flow: str, step: str,
+        replies: list[Outbound], key: str | None,
+    ) -> list[Outbound]:
+        flow, step = ctx.slots.get("_flow", flow), ctx.slots.get("_step", step)
+        ctx.slots["_out"] = [o.to_json() for o in replies]
+        expires = None if flow == "menu" else ctx.now + self.idle
+        if not await sessions.save(row, token, flow=flow, step=step, slots=ctx.slots,
+                                   inbound_key=key or row.last_inbound_key, expires_at=expires):
+            raise ConcurrentUpdate(row.user_key)
+        return replies
+
+    async def _commit(
+        self, row: DialogSession, token: str, ctx: Ctx, flow: str, current: Any, target: str, key: str | None
+    ) -> list[Outbound]:
+        """Run a step's commit and the session save in one transaction: both happen or neither."""
+        async with in_transaction():
+            override = await current.commit(ctx)
+            new_flow, step = await self._enter(ctx, flow, override if override is not None else target)
+            replies = ctx.replies + await self._prompt(ctx, new_flow, step)
+            return await self._save(row, token, ctx, new_flow, step, replies, key)
+
+
+def choices(*pairs: tuple[str, str]) -> tuple[Choice, ...]:
+    """Build buttons from (value, label) pairs."""
+    return tuple(Choice(v, label) for v, label in pairs)

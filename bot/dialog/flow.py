@@ -1,0 +1,114 @@
+"""Flows as data: named steps, each with a prompt, a parser, the slot it fills and the next step."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..messages import Choice, Inbound, Outbound
+from ..texts import t
+
+if TYPE_CHECKING:
+    from ..services import Services
+
+MENU = "menu:start"
+
+
+@dataclass
+class Ctx:
+    """What a step sees: the language, the slots, the citizen and the services."""
+
+    services: Services
+    channel: str
+    user_key: str
+    citizen_id: int
+    language: str
+    slots: dict[str, Any]
+    now: dt.datetime
+    replies: list[Outbound] = field(default_factory=list)
+    carry: dict[str, Any] = field(default_factory=dict)  # slots taken along into the next flow
+
+    def text(self, key: str, **params: object) -> str:
+        """Return a citizen-facing text in the conversation's language."""
+        return t(key, self.language, **params)
+
+    def say(self, key: str, **params: object) -> None:
+        """Queue a plain message before the next prompt."""
+        self.replies.append(Outbound(self.text(key, **params)))
+
+    def choice(self, value: str, key: str, **params: object) -> Choice:
+        """Build a button with a translated label."""
+        return Choice(value, self.text(key, **params))
+
+
+@dataclass(frozen=True)
+class Ok:
+    """A parser accepted the input; ``value`` goes into the step's slot."""
+
+    value: Any = None
+    next: str | None = None  # overrides the step's next
+
+
+@dataclass(frozen=True)
+class Reask:
+    """A parser refused the input: say why, politely, and ask the same question again."""
+
+    key: str
+    params: Mapping[str, object] = field(default_factory=dict)
+
+
+Result = Ok | Reask
+Prompt = Callable[[Ctx], Awaitable[list[Outbound] | None]]  # None: nothing to ask, skip the step
+Parser = Callable[[Ctx, Inbound], Awaitable[Result]]
+Commit = Callable[[Ctx], Awaitable[str | None]]  # may return a different next step
+
+
+@dataclass(frozen=True)
+class Step:
+    """One question of a flow."""
+
+    name: str
+    prompt: Prompt
+    parse: Parser
+    slot: str | None = None
+    next: str | Callable[[Ctx], str] = MENU
+    commit: Commit | None = None  # runs in the same transaction as the session save
+
+    def target(self, ctx: Ctx) -> str:
+        """Return the next step's name."""
+        return self.next(ctx) if callable(self.next) else self.next
+
+
+@dataclass(frozen=True)
+class Flow:
+    """A conversation: steps by name, the first one first."""
+
+    name: str
+    steps: tuple[Step, ...]
+
+    def __post_init__(self) -> None:
+        names = [s.name for s in self.steps]
+        if len(set(names)) != len(names):
+            raise ValueError(f"flow {self.name}: duplicate step names")
+
+    @property
+    def first(self) -> str:
+        """Return the name of the first step."""
+        return self.steps[0].name
+
+    def step(self, name: str) -> Step:
+        """Return the step called ``name``."""
+        for s in self.steps:
+            if s.name == name:
+                return s
+        raise KeyError(f"{self.name}:{name}")
+
+
+def split_target(current_flow: str, target: str) -> tuple[str, str | None]:
+    """Return (flow, step) for 'step', 'flow:step' or 'flow:' (the flow's first step)."""
+    if ":" in target:
+        flow, step = target.split(":", 1)
+        return flow, step or None
+    return current_flow, target

@@ -1,0 +1,95 @@
+"""Dialog sessions as rows: create, take a lease (compare-and-set), save and release."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import uuid
+from typing import Any
+
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
+from tortoise.transactions import in_transaction
+
+from storage.models import Channel, ChannelIdentity, Citizen, DialogSession
+
+
+async def citizen_for(channel: str, external_id: str, language: str) -> int:
+    """Return the citizen known as ``external_id`` on ``channel``, creating one on first contact."""
+    identity = await ChannelIdentity.get_or_none(channel=channel, external_id=external_id)
+    if identity is not None:
+        return identity.citizen_id
+    try:
+        async with in_transaction():
+            citizen = await Citizen.create(language=language)
+            await ChannelIdentity.create(citizen=citizen, channel=Channel(channel), external_id=external_id)
+            return citizen.id
+    except IntegrityError:
+        identity = await ChannelIdentity.get(channel=channel, external_id=external_id)
+        return identity.citizen_id
+
+
+async def load_or_create(channel: str, user_key: str, language: str) -> DialogSession:
+    """Return the session row of a user, creating it (and the citizen) on first contact."""
+    session = await DialogSession.get_or_none(channel=channel, user_key=user_key)
+    if session is not None and session.citizen_id is not None:
+        return session
+    citizen_id = await citizen_for(channel, user_key, language)
+    if session is not None:
+        await DialogSession.filter(id=session.id).update(citizen_id=citizen_id)
+        session.citizen_id = citizen_id
+        return session
+    try:
+        return await DialogSession.create(
+            channel=Channel(channel), user_key=user_key, citizen_id=citizen_id, language=language,
+            flow="menu", step="start", slots={},
+        )
+    except IntegrityError:
+        return await DialogSession.get(channel=channel, user_key=user_key)
+
+
+def new_token() -> str:
+    """Return a fresh lease token: unique per acquisition, so two holders never match."""
+    return uuid.uuid4().hex
+
+
+async def acquire(
+    session: DialogSession, token: str, now: dt.datetime, lease: dt.timedelta
+) -> DialogSession | None:
+    """Take the lease if it is free or expired; return the fresh row, or None if another holds it."""
+    free = Q(locked_until__isnull=True) | Q(locked_until__lt=now)
+    taken = await DialogSession.filter(Q(id=session.id) & free).update(locked_by=token, locked_until=now + lease)
+    if taken != 1:
+        return None
+    return await DialogSession.get(id=session.id)
+
+
+async def acquire_waiting(
+    session: DialogSession, token: str, clock: Any, lease: dt.timedelta, wait: float
+) -> DialogSession | None:
+    """Take the lease, retrying with backoff for up to ``wait`` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    delay = 0.005
+    while True:
+        fresh = await acquire(session, token, clock(), lease)
+        if fresh is not None or loop.time() >= deadline:
+            return fresh
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 0.1)
+
+
+async def save(
+    session: DialogSession, token: str, *, flow: str, step: str, slots: dict[str, Any],
+    inbound_key: str | None, expires_at: dt.datetime | None,
+) -> bool:
+    """Write the new state and release the lease, only if this holder still has it."""
+    return await DialogSession.filter(id=session.id, locked_by=token).update(
+        flow=flow, step=step, slots=slots, last_inbound_key=inbound_key, expires_at=expires_at,
+        version=session.version + 1, locked_by=None, locked_until=None,
+    ) == 1
+
+
+async def release(session: DialogSession, token: str) -> None:
+    """Give the lease back without changing the state."""
+    await DialogSession.filter(id=session.id, locked_by=token).update(locked_by=None, locked_until=None)

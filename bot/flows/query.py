@@ -1,0 +1,110 @@
+"""Query: my cases by channel identity, or any case by number and tracking code."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from storage.labels import label
+from storage.lifecycle import CaseStatus
+from storage.models import Case
+
+from ..dialog.flow import MENU, Ctx, Flow, Ok, Reask, Result, Step
+from ..dialog.parsers import case_number, tracking
+from ..messages import Choice, Inbound, Outbound
+from .facts import case_facts
+
+MY_CASES = 5
+MAX_CODE_FAILURES = 5
+CODE_LOCK = dt.timedelta(minutes=15)
+
+
+async def _mine(ctx: Ctx) -> list[Case]:
+    return await Case.filter(citizen_id=ctx.citizen_id).order_by("-id").limit(MY_CASES)
+
+
+async def mine_prompt(ctx: Ctx) -> list[Outbound] | None:
+    """List the citizen's own cases on this channel."""
+    cases = await _mine(ctx)
+    if not cases:
+        ctx.say("query.none")
+        return None
+    buttons = [Choice(f"case:{c.id}", f"{c.number} {label(c.status, ctx.language)}") for c in cases]
+    buttons.append(ctx.choice("other", "query.other"))
+    return [Outbound(ctx.text("query.mine"), tuple(buttons), "choice")]
+
+
+async def mine_parse(ctx: Ctx, inbound: Inbound) -> Result:
+    """Show one of the citizen's cases, or go on to number and code."""
+    if inbound.choice == "other":
+        return Ok(next="number")
+    own = {str(c.id): c for c in await _mine(ctx)}
+    if inbound.choice and inbound.choice.startswith("case:") and inbound.choice[5:] in own:
+        ctx.replies.append(await case_facts(ctx, own[inbound.choice[5:]]))
+        return Ok(next=MENU)
+    number = case_number(inbound.text) if not inbound.choice else None
+    if number:
+        for case in own.values():
+            if case.number == number:
+                ctx.replies.append(await case_facts(ctx, case))
+                return Ok(next=MENU)
+        ctx.slots["number"] = number
+        return Ok(next="code")
+    return Reask("choice.unknown")
+
+
+async def number_prompt(ctx: Ctx) -> list[Outbound]:
+    """Ask for the case number."""
+    return [Outbound(ctx.text("query.number"))]
+
+
+async def number_parse(ctx: Ctx, inbound: Inbound) -> Result:
+    """Accept a case number."""
+    number = case_number(inbound.text or "")
+    return Ok(number) if number else Reask("query.number.invalid")
+
+
+async def code_prompt(ctx: Ctx) -> list[Outbound]:
+    """Ask for the tracking code."""
+    return [Outbound(ctx.text("query.code"))]
+
+
+def _locked(ctx: Ctx) -> bool:
+    failures = ctx.slots.get("_code_fail") or {}
+    since = failures.get("since")
+    if since and ctx.now - dt.datetime.fromisoformat(since) > CODE_LOCK:
+        ctx.slots.pop("_code_fail", None)
+        return False
+    return failures.get("count", 0) >= MAX_CODE_FAILURES
+
+
+def _failed(ctx: Ctx) -> None:
+    failures = ctx.slots.setdefault("_code_fail", {"count": 0, "since": ctx.now.isoformat()})
+    failures["count"] += 1
+
+
+async def code_parse(ctx: Ctx, inbound: Inbound) -> Result:
+    """Show the case whose number and tracking code both match; a code fits one case only."""
+    if _locked(ctx):
+        ctx.say("query.locked")
+        return Ok(next=MENU)
+    code = tracking(inbound.text or "")
+    case = await Case.get_or_none(number=ctx.slots.get("number", ""), tracking_code=code) if code else None
+    if case is None:
+        _failed(ctx)
+        if _locked(ctx):
+            ctx.say("query.locked")
+            return Ok(next=MENU)
+        return Reask("query.not_found")
+    ctx.slots.pop("_code_fail", None)
+    if case.status is CaseStatus.ARCHIVED:
+        ctx.say("query.expired")
+    else:
+        ctx.replies.append(await case_facts(ctx, case))
+    return Ok(code)
+
+
+FLOW = Flow("query", (
+    Step("mine", mine_prompt, mine_parse, next="number"),
+    Step("number", number_prompt, number_parse, slot="number", next="code"),
+    Step("code", code_prompt, code_parse, next=MENU),
+))

@@ -1,0 +1,262 @@
+"""Submit an appeal: describe → category → where → contact → similar case → summary → case number."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from storage.cases import NewCase
+from storage.lifecycle import Actor
+from storage.models import Attachment, Case, Channel, Citizen, Urgency
+
+from ..dialog.flow import MENU, Ctx, Flow, Ok, Reask, Result, Step
+from ..dialog.parsers import MAX_TEXT, clean, phone, words
+from ..messages import Choice, Inbound, Outbound
+
+MIN_DESCRIPTION = 5
+CONFIRM_WORDS = ("confirm", "确认", "确认提交", "提交", "是", "yes", "submit", "ok")
+
+
+def warn(ctx: Ctx, text: str) -> bool:
+    """Tell the citizen to call the emergency number at once; return whether it is an emergency."""
+    found = ctx.services.advisor.urgency(text)
+    if found.level != "emergency":
+        return False
+    hotline = found.hotline or "110"
+    ctx.say("emergency", hotline=hotline, what=ctx.text(f"emergency.{hotline}"))
+    return True
+
+
+async def take_description(ctx: Ctx, text: str, carry: bool = False) -> None:
+    """Keep the description, warn about emergencies and ask intents for a category and unit."""
+    target = ctx.carry if carry else ctx.slots
+    target["text"] = text
+    target["urgency"] = Urgency.EMERGENCY.value if warn(ctx, text) else Urgency.NORMAL.value
+    target["suggested"] = await ctx.services.advisor.suggest(text)
+
+
+async def describe_prompt(ctx: Ctx) -> list[Outbound]:
+    """Ask what the problem is."""
+    return [Outbound(ctx.text("submit.describe", photos=ctx.services.max_photos), (), "text_or_photo")]
+
+
+async def describe_parse(ctx: Ctx, inbound: Inbound) -> Result:
+    """Accept a description (and photos)."""
+    if inbound.attachments:
+        photos: list[int] = list(ctx.slots.get("photos", []))
+        room = ctx.services.max_photos - len(photos)
+        photos += [a for a in inbound.attachments if a not in photos][: max(room, 0)]
+        ctx.slots["photos"] = photos
+        if len(inbound.attachments) > room:
+            ctx.say("submit.photo_limit", photos=ctx.services.max_photos)
+        if not clean(inbound.text):
+            return Reask("submit.photo_saved", {"count": len(photos)})
+    result = words(inbound, MAX_TEXT, MIN_DESCRIPTION)
+    if isinstance(result, Ok):
+        await take_description(ctx, result.value)
+    return result
+
+
+async def category_prompt(ctx: Ctx) -> list[Outbound] | None:
+    """Show the suggested category and unit for confirmation, or the category menu."""
+    suggested: list[dict[str, Any]] = ctx.slots.get("suggested") or []
+    if suggested and not ctx.slots.get("show_list"):
+        top = suggested[0]
+        key = "submit.category.suggest" if top.get("unit_name") else "submit.category.suggest_no_unit"
+        buttons = [ctx.choice("yes", "submit.category.yes")]
+        buttons += [Choice(f"cat:{s['category']}", s["category"]) for s in suggested[1:3]]
+        buttons.append(ctx.choice("list", "submit.category.other"))
+        return [Outbound(ctx.text(key, category=top["category"], unit=top.get("unit_name") or ""),
+                         tuple(buttons), "choice")]
+    categories = await ctx.services.advisor.categories()
+    if not categories:
+        return None
+    buttons = [Choice(f"cat:{c}", c) for c in categories] + [ctx.choice("unsure", "submit.category.unsure")]
+    return [Outbound(ctx.text("submit.category.menu"), tuple(buttons), "choice")]
+
+
+async def category_parse(ctx: Ctx, inbound: Inbound) -> Result:
+    """Accept the suggestion, another category, or 'let staff decide'."""
+    suggested: list[dict[str, Any]] = ctx.slots.get("suggested") or []
+    value = inbound.choice or ""
+    if value == "yes" and suggested:
+        ctx.slots["unit_code"] = suggested[0].get("unit_code")
+        return Ok(suggested[0]["category"])
+    if value == "list":
+        ctx.slots["show_list"] = True
+        return Ok(None, next="category")
+    if value == "unsure":
+        return Ok(None)
+    categories = await ctx.services.advisor.categories() + [s["category"] for s in suggested]
+    name = value[4:] if value.startswith("cat:") else clean(inbound.text)
+    if name in categories:
+        unit = next((s.get("unit_code") for s in suggested if s["category"] == name), None)
+        ctx.slots["unit_code"] = unit
+        return Ok(name)
+    if not value and name in ("对", "是", "yes", "好", "对的") and suggested:
+        ctx.slots["unit_code"] = suggested[0].get("unit_code")
+        return Ok(suggested[0]["category"])
+    return Reask("choice.unknown")
+
+
+async def location_prompt(ctx: Ctx) -> list[Outbound]:
+    """Ask where the problem is."""
+    return [Outbound(ctx.text("submit.location"), (), "location")]
+
+
+async def location_parse(ctx: Ctx, inbound: Inbound) -> Result:
+    """Accept an address (resolved to district and street) or a map pin."""
+    if inbound.location is not None:
+        lat, lon = inbound.location
+        if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+            return Reask("submit.location.too_short")
+        ctx.slots.update(latitude=lat, longitude=lon)
+        return Ok(ctx.text("submit.location.pin", lat=lat, lon=lon))
+    result = words(inbound, 200)
+    if isinstance(result, Reask):
+        return result
+    place = ctx.services.advisor.locate(result.value)
+    if len(result.value) < 4 and place.district is None:
+        return Reask("submit.location.too_short")
+    ctx.slots.update(district=place.district, street=place.street)
+    return result
+
+
+async def contact_prompt(ctx: Ctx) -> list[Outbound]:
+    """Offer phone, anonymous or confidential."""
+    return [Outbound(ctx.text("submit.contact"), (
+        ctx.choice("phone", "submit.contact.phone"), ctx.choice("anonymous", "submit.contact.anonymous"),
+        ctx.choice("confidential", "submit.contact.confidential"),
+    ), "choice")]
+
+
+async def contact_parse(ctx: Ctx, inbound: Inbound) -> Result:
+    """Take the contact mode, or a phone number typed straight away."""
+    if inbound.choice == "phone":
+        return Ok("named", next="phone")
+    if inbound.choice == "anonymous":
+        ctx.slots["phone"] = None
+        return Ok("anonymous")
+    if inbound.choice == "confidential":
+        return Ok("confidential", next="phone")
+    number = phone(inbound.text) if inbound.text and not inbound.choice else None
+    if number:
+        ctx.slots["phone"] = number
+        return Ok("named")
+    return Reask("choice.unknown")
+
+
+async def phone_prompt(ctx: Ctx) -> list[Outbound]:
+    """Ask for a phone number."""
+    return [Outbound(ctx.text("submit.phone"), (), "phone")]
+
+
+async def phone_parse(ctx: Ctx, inbound: Inbound) -> Result:
+    """Accept a mobile or landline number."""
+    number = phone(inbound.contact or inbound.text or "")
+    return Ok(number) if number else Reask("submit.phone.invalid")
+
+
+async def similar_prompt(ctx: Ctx) -> list[Outbound] | None:
+    """Offer a similar open case to follow instead (并单), once."""
+    if ctx.slots.get("similar_checked"):
+        return None
+    ctx.slots["similar_checked"] = True
+    case = await ctx.services.advisor.similar(ctx.slots["text"], ctx.slots.get("district"),
+                                              ctx.slots.get("street"), ctx.now)
+    if case is None:
+        return None
+    from storage.labels import label
+
+    ctx.slots["similar"] = {"id": case.id, "number": case.number, "status": case.status.value}
+    excerpt = case.title or case.text[:30]
+    return [Outbound(ctx.text("submit.similar", number=case.number, status=label(case.status, ctx.language),
+                              excerpt=excerpt), (
+        ctx.choice("follow", "submit.similar.follow"), ctx.choice("new", "submit.similar.new"),
+    ), "choice")]
+
+
+async def similar_parse(ctx: Ctx, inbound: Inbound) -> Result:
+    """Follow the similar case (no new case) or go on."""
+    if inbound.choice == "follow":
+        from storage.labels import label
+        from storage.lifecycle import CaseStatus
+
+        found = ctx.slots["similar"]
+        ctx.say("submit.similar.followed", number=found["number"],
+                status=label(CaseStatus(found["status"]), ctx.language))
+        return Ok(True, next=MENU)
+    if inbound.choice == "new":
+        return Ok(False)
+    return Reask("choice.unknown")
+
+
+def _contact_text(ctx: Ctx) -> str:
+    mode = ctx.slots.get("contact")
+    if mode == "anonymous":
+        return ctx.text("submit.contact.summary.anonymous")
+    key = "submit.contact.summary.confidential" if mode == "confidential" else "submit.contact.summary.phone"
+    return ctx.text(key, phone=ctx.slots.get("phone") or "")
+
+
+async def summary_prompt(ctx: Ctx) -> list[Outbound]:
+    """Show everything once more and ask for confirmation."""
+    s = ctx.slots
+    place = "".join(f" ({p})" for p in [" ".join(x for x in (s.get("district"), s.get("street")) if x)] if p)
+    text = ctx.text("submit.summary", text=s["text"], category=s.get("category") or ctx.text("submit.unsure_category"),
+                    address=s.get("address", ""), place=place, contact=_contact_text(ctx),
+                    photos=len(s.get("photos", [])))
+    return [Outbound(text, (ctx.choice("confirm", "submit.confirm"), ctx.choice("restart", "submit.restart"),
+                            ctx.choice("cmd:cancel", "cancel.label")), "choice")]
+
+
+async def summary_parse(ctx: Ctx, inbound: Inbound) -> Result:
+    """Confirm, or start again."""
+    word = inbound.choice or clean(inbound.text).lower()
+    if word in CONFIRM_WORDS:
+        return Ok(True)
+    if word in ("restart", "重新填写"):
+        for name in [k for k in ctx.slots if not k.startswith("_")]:
+            del ctx.slots[name]
+        return Ok(False, next="describe")
+    return Reask("choice.unknown")
+
+
+async def submit_commit(ctx: Ctx) -> str | None:
+    """Create the case (in the session's transaction), unless the citizen submits too often."""
+    s = ctx.slots
+    if not s.get("confirmed"):
+        return None
+    recent = await Case.filter(citizen_id=ctx.citizen_id, created_at__gte=ctx.now - dt.timedelta(hours=1)).count()
+    if recent >= ctx.services.submissions_per_hour:
+        ctx.say("submit.throttled", count=recent)
+        return "summary"
+    anonymous = s.get("contact") == "anonymous"
+    if not anonymous and s.get("phone"):
+        await Citizen.filter(id=ctx.citizen_id).update(phone=s["phone"])
+    suggested = s.get("suggested") or []
+    case = await ctx.services.cases.submit(NewCase(
+        text=s["text"], channel=Channel(ctx.channel), citizen_id=ctx.citizen_id, category=s.get("category"),
+        urgency=Urgency(s.get("urgency", "normal")), address=s.get("address", ""), district=s.get("district"),
+        street=s.get("street"), latitude=s.get("latitude"), longitude=s.get("longitude"), anonymous=anonymous,
+        confidential=s.get("contact") == "confidential",
+        suggestion={"category": suggested[0]["category"], "unit": suggested[0].get("unit_code"),
+                    "ranked": suggested} if suggested else {},
+    ), Actor.citizen(ctx.citizen_id))
+    if s.get("photos"):
+        await Attachment.filter(id__in=s["photos"], case_id=None).update(case_id=case.id)
+    hours = max(1, round(((case.accept_due_at or ctx.now) - ctx.now).total_seconds() / 3600))
+    ctx.say("submit.done", number=case.number, code=case.tracking_code, hours=hours)
+    ctx.services.advisor.remember(case)
+    return None
+
+
+FLOW = Flow("submit", (
+    Step("describe", describe_prompt, describe_parse, slot="text", next="category"),
+    Step("category", category_prompt, category_parse, slot="category", next="location"),
+    Step("location", location_prompt, location_parse, slot="address", next="contact"),
+    Step("contact", contact_prompt, contact_parse, slot="contact", next="similar"),
+    Step("phone", phone_prompt, phone_parse, slot="phone", next="similar"),
+    Step("similar", similar_prompt, similar_parse, slot="followed", next="summary"),
+    Step("summary", summary_prompt, summary_parse, slot="confirmed", next=MENU, commit=submit_commit),
+))

@@ -1,0 +1,131 @@
+"""What the flows use: the case service and the NLP advisor, wired once in a composition root."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from intents import gazetteer, routing, urgency
+from intents.similar import SimilarIndex
+from storage.cases import CaseService, utcnow
+from storage.lifecycle import OPEN_STATUSES
+from storage.models import Case, CatalogueEntry
+
+log = logging.getLogger("appeals.bot")
+
+SIMILAR_WINDOW = dt.timedelta(days=30)
+REFRESH_SECONDS = 30.0
+
+
+class Advisor:
+    """Ask intents/ for category, unit, place, urgency and similar open cases; degrade when a part is missing."""
+
+    def __init__(self, model_path: Path | None = None, suggester: Callable[[str], list[Any]] | None = None) -> None:
+        self._model_path = model_path
+        self._suggester = suggester
+        self._model_tried = suggester is not None
+        self.places = gazetteer.Gazetteer.demo()
+        self._catalogue: routing.Catalogue | None = None
+        self._categories: list[str] = []
+        self._loaded_at = -1e9
+        self._index = SimilarIndex()
+        self._index_max_id = 0
+        self._lock = asyncio.Lock()
+
+    def _load_model(self) -> Callable[[str], list[Any]] | None:
+        if not self._model_tried:
+            self._model_tried = True
+            try:
+                from intents import classifier
+
+                model = classifier.load(self._model_path or classifier.DEFAULT_MODEL_PATH)
+                self._suggester = model.suggest
+            except Exception as exc:  # noqa: BLE001 - no model (or no classifier yet): offer the category menu
+                log.warning("classifier unavailable, the bot offers a category menu: %s", exc)
+        return self._suggester
+
+    async def _refresh(self) -> None:
+        if time.monotonic() - self._loaded_at < REFRESH_SECONDS:
+            return
+        async with self._lock:
+            if time.monotonic() - self._loaded_at < REFRESH_SECONDS:
+                return
+            rows = await CatalogueEntry.filter(active=True).prefetch_related("unit").order_by("id")
+            entries = [{"category": r.category, "district": r.district, "unit_code": r.unit.code,
+                        "unit_name": r.unit.name_zh} for r in rows]
+            self._catalogue = routing.Catalogue.from_dict(entries) if entries else None
+            self._categories = list(dict.fromkeys(r.category for r in rows))
+            since = utcnow() - SIMILAR_WINDOW
+            fresh = await Case.filter(id__gt=self._index_max_id, created_at__gte=since,
+                                      status__in=list(OPEN_STATUSES)).order_by("id").limit(20000)
+            for case in fresh:
+                self._index.add(case.id, case.text, case.district, case.street, case.created_at)
+                self._index_max_id = max(self._index_max_id, case.id)
+            self._loaded_at = time.monotonic()
+
+    async def categories(self) -> list[str]:
+        """Return the categories of the dispatch catalogue, in catalogue order."""
+        await self._refresh()
+        return list(self._categories)
+
+    async def suggest(self, text: str, district: str | None = None) -> list[dict[str, Any]]:
+        """Return up to three suggestions {category, score, unit_code, unit_name}, or [] without a model."""
+        suggester = await asyncio.to_thread(self._load_model)
+        if suggester is None:
+            return []
+        await self._refresh()
+        try:
+            ranked = await asyncio.to_thread(suggester, text)
+        except Exception:  # noqa: BLE001 - a broken model must not break the conversation
+            log.exception("classifier failed")
+            return []
+        units = routing.suggest_units(ranked, district, self._catalogue) if self._catalogue else []
+        by_category = {u.category: u for u in units}
+        out = []
+        for s in ranked[:3]:
+            unit = by_category.get(s.category)
+            out.append({"category": s.category, "score": round(float(s.score), 3),
+                        "unit_code": unit.unit_code if unit else None, "unit_name": unit.unit_name if unit else None})
+        return out
+
+    def locate(self, text: str) -> gazetteer.Location:
+        """Resolve the district and street an address names."""
+        return self.places.resolve(text)
+
+    def urgency(self, text: str) -> urgency.Urgency:
+        """Assess whether a text reports an emergency."""
+        return urgency.assess(text)
+
+    async def similar(self, text: str, district: str | None, street: str | None, now: dt.datetime) -> Case | None:
+        """Return an open case within 30 days that is likely the same matter, or None."""
+        await self._refresh()
+        matches = self._index.query(text, district, street, since=now - SIMILAR_WINDOW, limit=3)
+        for match in matches:
+            case = await Case.get_or_none(id=match.case_id)
+            if case is not None and case.status in OPEN_STATUSES:
+                return case
+            self._index.remove(match.case_id)
+        return None
+
+    def remember(self, case: Case) -> None:
+        """Add a case this process just created to the similar-case index."""
+        self._index.add(case.id, case.text, case.district, case.street, case.created_at)
+
+
+@dataclass
+class Services:
+    """Dependencies of the flows."""
+
+    cases: CaseService
+    advisor: Advisor
+    hotline: str = "12345"
+    max_photos: int = 3
+    submissions_per_hour: int = 5
+    clock: Callable[[], dt.datetime] = utcnow
+    extra: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,44 @@
+"""A transcript driver for the dialog engine: say, tap, and read the replies as text."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+from bot.dialog.engine import DialogEngine
+from bot.messages import Inbound, Outbound
+
+_ids = itertools.count(1)
+
+
+@dataclass
+class Chat:
+    """One citizen talking to the engine on one channel."""
+
+    engine: DialogEngine
+    user_key: str = "web-user-1"
+    channel: str = "webchat"
+    last: list[Outbound] = field(default_factory=list)
+
+    async def send(self, **fields: object) -> list[Outbound]:
+        """Send one inbound message built from ``fields``; return the replies."""
+        fields.setdefault("key", f"m{next(_ids)}")
+        self.last = await self.engine.handle(Inbound(self.channel, self.user_key, **fields))  # type: ignore[arg-type]
+        return self.last
+
+    async def say(self, text: str) -> str:
+        """Send text; return the replies joined as one string."""
+        return joined(await self.send(text=text))
+
+    async def tap(self, value: str) -> str:
+        """Press a button; return the replies joined as one string."""
+        return joined(await self.send(choice=value))
+
+    def buttons(self) -> list[str]:
+        """Return the values of the buttons in the last replies."""
+        return [c.value for o in self.last for c in o.choices]
+
+
+def joined(replies: list[Outbound]) -> str:
+    """Join reply texts with newlines."""
+    return "\n".join(o.text for o in replies)
