@@ -407,3 +407,17 @@ class CatalogueEntry(Model):
     class Meta:
         table = "catalogue_entry"
         unique_together = (("category", "district", "unit"),)
+
+
+class JobRun(Model):
+    """A scheduler job done once for a key (a case, a unit and day …): the unique row is the claim."""
+
+    id = fields.IntField(primary_key=True)
+    job = fields.CharField(max_length=32)
+    key = fields.CharField(max_length=96)
+    data = fields.JSONField(default=dict)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "job_run"
+        unique_together = (("job", "key"),)
