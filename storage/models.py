@@ -421,3 +421,51 @@ class JobRun(Model):
     class Meta:
         table = "job_run"
         unique_together = (("job", "key"),)
+
+
+class StaffSession(Model):
+    """A back-office login: the cookie holds a random token, the table only its SHA-256."""
+
+    id = fields.IntField(primary_key=True)
+    token_hash = fields.CharField(max_length=64, unique=True)
+    staff: fields.ForeignKeyRelation[Staff] = fields.ForeignKeyField(
+        "appeals.Staff", related_name="sessions", on_delete=fields.CASCADE
+    )
+    csrf_token = fields.CharField(max_length=64)
+    data = fields.JSONField(default=dict)  # short-lived per-session state, e.g. unmasked cases
+    created_at = fields.DatetimeField(auto_now_add=True)
+    last_seen_at = fields.DatetimeField(null=True)
+    expires_at = fields.DatetimeField()
+
+    class Meta:
+        table = "staff_session"
+
+
+class LoginThrottle(Model):
+    """Failed logins per username or address, whether or not the account exists."""
+
+    id = fields.IntField(primary_key=True)
+    key = fields.CharField(max_length=160, unique=True)
+    failures = fields.IntField(default=0)
+    window_start = fields.DatetimeField(null=True)
+    locked_until = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "login_throttle"
+
+
+class CatalogueChange(Model):
+    """A versioned change to the dispatch catalogue: who changed what, and when."""
+
+    id = fields.IntField(primary_key=True)
+    staff: fields.ForeignKeyNullableRelation[Staff] = fields.ForeignKeyField(
+        "appeals.Staff", related_name="catalogue_changes", null=True, on_delete=fields.SET_NULL
+    )
+    change = fields.CharField(max_length=16)  # added | removed
+    category = fields.CharField(max_length=32)
+    district = fields.CharField(max_length=64, null=True)
+    unit_code = fields.CharField(max_length=64)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "catalogue_change"
