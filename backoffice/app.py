@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from bot.channels import webchat
 from storage import db
 from storage.cases import CaseService
 from storage.models import Case, Unit
@@ -73,4 +74,5 @@ def create_app(settings: Settings, *, manage_orm: bool = True) -> web.Applicatio
     app.cleanup_ctx.append(_database(manage_orm))
     app.router.add_get("/", index, name="index")
     app.router.add_get("/healthz", healthz, name="healthz")
+    webchat.setup(app, settings, app[CASES])
     return app

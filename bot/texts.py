@@ -34,6 +34,11 @@ TEXTS: dict[str, tuple[str, str]] = {
     "slow_down": ("您发送得太快了，请稍等几秒再发。已收到的内容不会丢失。", "You are sending too fast; wait a few seconds. Nothing you sent is lost."),
     "error": ("抱歉，系统暂时出了点问题，请稍后再试。您的对话已保存。", "Sorry, something went wrong; please try again shortly. Your conversation is saved."),
     "choice.unknown": ("请点选下面的按钮之一。", "Please tap one of the buttons below."),
+    "upload.type": ("只能上传照片（JPG、PNG、GIF、WebP）。", "Only photos (JPG, PNG, GIF, WebP) can be uploaded."),
+    "upload.size": ("照片太大了（最大5MB）。", "The photo is too large (at most 5 MB)."),
+    "upload.dimensions": ("照片尺寸过大，请压缩后再传。", "The photo's dimensions are too large; please shrink it."),
+    "upload.too_many": ("最多上传{photos}张照片。", "At most {photos} photos."),
+    "session.ended": ("会话已结束，下一位用户将开始新的对话。", "The conversation has ended; the next person starts a new one."),
     # input checks
     "input.empty": ("没有收到文字内容，请再说一次。", "We received no text; please try again."),
     "input.too_long": ("内容太长了（最多{limit}字），请精简后再发。", "That is too long (at most {limit} characters); please shorten it."),

@@ -1,0 +1,130 @@
+// Web chat client. Every text from the server or the user is shown with textContent, never as HTML.
+"use strict";
+(function () {
+  const log = document.getElementById("log");
+  const status = document.getElementById("status");
+  const choices = document.getElementById("choices");
+  const form = document.getElementById("composer");
+  const input = document.getElementById("text");
+  const photo = document.getElementById("photo");
+  let ws = null;
+  let retry = 500;
+  let seq = 0;
+  const pending = new Map(); // id -> frame, resent after a reconnect (the server drops duplicates)
+
+  function newId() {
+    seq += 1;
+    const rnd = (window.crypto && crypto.getRandomValues) ? crypto.getRandomValues(new Uint32Array(2)).join("") : String(Math.random()).slice(2);
+    return "c" + Date.now().toString(36) + rnd + "-" + seq;
+  }
+
+  function bubble(text, cls) {
+    const div = document.createElement("div");
+    div.className = "msg " + cls;
+    div.textContent = text;
+    log.appendChild(div);
+    log.scrollTop = log.scrollHeight;
+    return div;
+  }
+
+  function button(choice, parent) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.textContent = choice.label;
+    b.dataset.value = choice.value;
+    b.addEventListener("click", function () {
+      bubble(choice.label, "me");
+      send({ type: "choice", value: choice.value });
+    });
+    parent.appendChild(b);
+  }
+
+  function show(messages, cls) {
+    choices.replaceChildren();
+    for (const m of messages) {
+      const div = bubble(m.text, cls);
+      if (cls === "notice") {
+        for (const c of m.choices || []) button(c, div);
+      } else {
+        for (const c of m.choices || []) button(c, choices);
+      }
+      document.getElementById("locate").hidden = m.expect !== "location";
+    }
+  }
+
+  function send(frame) {
+    frame.id = frame.id || newId();
+    pending.set(frame.id, frame);
+    if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(frame));
+  }
+
+  function connect() {
+    const scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    ws = new WebSocket(scheme + location.host + "/chat/ws");
+    ws.onopen = function () {
+      retry = 500;
+      status.textContent = "已连接";
+      ws.send(JSON.stringify({ type: "hello" }));
+      for (const frame of pending.values()) ws.send(JSON.stringify(frame));
+    };
+    ws.onmessage = function (event) {
+      let data;
+      try { data = JSON.parse(event.data); } catch (e) { return; }
+      if (data.in_reply_to) pending.delete(data.in_reply_to);
+      if (data.type === "reply") show(data.messages || [], "bot");
+      else if (data.type === "notice") show(data.messages || [], "notice");
+      else if (data.type === "error") bubble(data.message || "消息格式有误，请重试。", "error");
+    };
+    ws.onclose = function () {
+      status.textContent = "连接已断开，正在重连…";
+      setTimeout(connect, retry);
+      retry = Math.min(retry * 2, 10000);
+    };
+  }
+
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    const text = input.value;
+    if (!text.trim()) return;
+    bubble(text, "me");
+    input.value = "";
+    send({ type: "message", text: text });
+  });
+  input.addEventListener("keydown", function (event) {
+    if (event.key === "Enter" && !event.shiftKey) { event.preventDefault(); form.requestSubmit(); }
+  });
+
+  photo.addEventListener("change", async function () {
+    const file = photo.files[0];
+    photo.value = "";
+    if (!file) return;
+    const body = new FormData();
+    body.append("file", file, file.name);
+    status.textContent = "正在上传照片…";
+    try {
+      const response = await fetch("/chat/upload", { method: "POST", body: body, credentials: "same-origin" });
+      const data = await response.json();
+      status.textContent = "";
+      if (!response.ok) { bubble(data.message || "上传失败", "error"); return; }
+      bubble("📷 " + data.filename, "me");
+      send({ type: "attachment", attachments: [data.attachment], text: "" });
+    } catch (e) {
+      bubble("上传失败，请重试。", "error");
+    }
+  });
+
+  document.getElementById("locate").addEventListener("click", function () {
+    if (!navigator.geolocation) return;
+    navigator.geolocation.getCurrentPosition(function (pos) {
+      bubble("📍 " + pos.coords.latitude.toFixed(5) + ", " + pos.coords.longitude.toFixed(5), "me");
+      send({ type: "location", lat: pos.coords.latitude, lon: pos.coords.longitude });
+    });
+  });
+
+  document.getElementById("end").addEventListener("click", async function () {
+    await fetch("/chat/logout", { method: "POST", credentials: "same-origin" });
+    location.reload();
+  });
+
+  connect();
+})();

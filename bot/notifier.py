@@ -1,0 +1,149 @@
+"""Drain the outbox to citizens: push to connected web-chat sockets, keep the rest for the next visit."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import os
+import uuid
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Iterable
+
+from storage import outbox
+from storage.cases import utcnow
+from storage.labels import label
+from storage.lifecycle import CaseStatus
+from storage.models import Channel, Notification, NotificationStatus
+
+from .messages import Choice, Outbound
+from .texts import TEXTS, t
+
+log = logging.getLogger("appeals.notifier")
+
+Send = Callable[[list[Outbound]], Awaitable[None]]
+SILENT = frozenset({"submit"})  # the dialog already told the citizen the number and code
+OFFLINE_RETRY = dt.timedelta(seconds=30)
+
+
+class _Params(dict):
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def render(row: Notification, language: str = "zh-CN") -> Outbound:
+    """Turn an outbox row into a message in plain words."""
+    params = _Params(row.params or {})
+    status = params.get("status")
+    if status in CaseStatus._value2member_map_:
+        params["status"] = label(CaseStatus(status), language)
+    if language == "en" and params.get("unit_en"):
+        params["unit"] = params["unit_en"]
+    key = f"notify.{row.template}" if f"notify.{row.template}" in TEXTS else "notify.other"
+    zh, en = TEXTS[key]
+    text = (en if language == "en" else zh).format_map(params)
+    choices: tuple[Choice, ...] = ()
+    if row.template == "approve_reply" and row.case_id:
+        choices = (Choice(f"go:evaluate:{row.case_id}", t("query.rate_it", language)),)
+    return Outbound(text, choices, "choice" if choices else "text")
+
+
+class Hub:
+    """The sockets connected to this process, by channel address."""
+
+    def __init__(self) -> None:
+        self._sockets: dict[str, set[Send]] = defaultdict(set)
+
+    def add(self, address: str, send: Send) -> None:
+        """Register a connected socket."""
+        self._sockets[address].add(send)
+
+    def remove(self, address: str, send: Send) -> None:
+        """Forget a socket that closed."""
+        senders = self._sockets.get(address)
+        if senders is not None:
+            senders.discard(send)
+            if not senders:
+                del self._sockets[address]
+
+    def connected(self, address: str) -> bool:
+        """Tell whether the address has a socket here."""
+        return address in self._sockets
+
+    async def push(self, address: str, messages: list[Outbound]) -> bool:
+        """Send to every socket of the address; return whether one took it."""
+        delivered = False
+        for send in list(self._sockets.get(address, ())):
+            try:
+                await send(messages)
+                delivered = True
+            except (ConnectionError, RuntimeError):
+                self.remove(address, send)
+        return delivered
+
+
+class Notifier:
+    """Claims web-chat outbox rows and pushes them; rows for absent citizens wait for their next visit."""
+
+    def __init__(self, hub: Hub, language: str = "zh-CN", clock: Callable[[], dt.datetime] = utcnow,
+                 channels: Iterable[Channel] = (Channel.WEBCHAT,)) -> None:
+        self.hub = hub
+        self.language = language
+        self.clock = clock
+        self.channels = tuple(channels)
+        self.worker = f"notifier-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+    async def _deliver(self, row: Notification, send: Callable[[str, list[Outbound]], Awaitable[bool]]) -> bool:
+        now = self.clock()
+        if row.template in SILENT or await send(row.address, [render(row, self.language)]):
+            await outbox.mark_sent(row, now)
+            return True
+        return False
+
+    async def drain_once(self) -> int:
+        """Claim due rows once and push what can be pushed; return how many were sent."""
+        now = self.clock()
+        sent = 0
+        for row in await outbox.claim(self.worker, now, self.channels):
+            if await self._deliver(row, self.hub.push):
+                sent += 1
+            else:
+                await Notification.filter(id=row.id, claimed_by=self.worker).update(
+                    claimed_by=None, claimed_until=None, next_attempt_at=now + OFFLINE_RETRY)
+        return sent
+
+    async def deliver_pending(self, address: str, send: Send) -> int:
+        """Give a citizen who just connected what arrived while away; return how many."""
+        now = self.clock()
+        rows = await Notification.filter(
+            channel__in=self.channels, address=address,
+            status__in=[NotificationStatus.PENDING, NotificationStatus.FAILED],
+        ).order_by("id").limit(50)
+        count = 0
+        for row in rows:
+            until = now + dt.timedelta(seconds=outbox.CLAIM_SECONDS)
+            if row.claimed_until is not None and row.claimed_until >= now:
+                continue  # another worker is sending it right now
+            taken = await Notification.filter(id=row.id, claimed_until=row.claimed_until).update(
+                claimed_by=self.worker, claimed_until=until)
+            if not taken:
+                continue
+
+            async def direct(_address: str, messages: list[Outbound]) -> bool:
+                await send(messages)
+                return True
+
+            if await self._deliver(row, direct):
+                count += 1
+        return count
+
+    async def run(self, interval: float = 1.0) -> None:
+        """Drain the outbox until cancelled."""
+        while True:
+            try:
+                await self.drain_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - a database hiccup must not stop the sender
+                log.exception("notifier pass failed")
+            await asyncio.sleep(interval)

@@ -1,0 +1,43 @@
+"""The web-chat channel over real websockets: a submission, a query, resume after reconnect."""
+
+from __future__ import annotations
+
+from storage.models import Case
+from tests.support.webchat import WebChat
+
+
+async def submit(chat: WebChat, text: str = "东湖区幸福里小区3栋门口路灯坏了一个月，晚上很黑") -> str:
+    """Run a whole submission; return the final reply."""
+    await chat.tap("submit")
+    await chat.say(text)
+    await chat.tap(chat.buttons()[0])
+    await chat.say("东湖区幸福里小区3栋")
+    await chat.tap("anonymous")
+    if "new" in chat.buttons():
+        await chat.tap("new")
+    return await chat.tap("confirm")
+
+
+async def test_a_submission_over_the_websocket_gives_one_case_number(base: str) -> None:
+    chat = await WebChat(base).open()
+    try:
+        assert "submit" in chat.buttons()
+        done = await submit(chat)
+        case = await Case.get()
+        assert case.number in done and case.tracking_code in done
+        assert "查询码" in done
+    finally:
+        await chat.close()
+
+
+async def test_reconnect_resumes_at_the_same_question(base: str) -> None:
+    chat = await WebChat(base).open()
+    try:
+        await chat.tap("submit")
+        await chat.say("西山区人民路夜间施工噪音很大，影响休息")
+        asked = [m["text"] for m in chat.last]
+        await chat.ws.close()
+        resumed = await chat.connect()
+        assert [m["text"] for m in resumed] == asked
+    finally:
+        await chat.close()
