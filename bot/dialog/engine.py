@@ -125,7 +125,7 @@ class DialogEngine:
             ctx.say("agent.text", hotline=ctx.services.hotline)
             return ""
         if inbound.choice and inbound.choice.startswith("go:"):
-            _, target, _, arg = (inbound.choice + "::").split(":", 3)
+            _, target, arg = (inbound.choice + "::").split(":", 2)
             self._reset(ctx)
             if target in self.flows:
                 ctx.carry["case_id"] = arg.rstrip(":")

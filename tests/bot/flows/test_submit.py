@@ -1,0 +1,131 @@
+"""Transcripts of the submit flow, including every bad input."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.dialog.parsers import MAX_TEXT
+from storage.models import Case, Citizen, DialogSession, Notification, Urgency
+from tests.support.chat import Chat
+
+DESCRIPTION = "东湖区幸福里小区3栋门口路灯坏了一个月，晚上很黑"
+
+
+async def to_describe(chat: Chat) -> None:
+    await chat.tap("submit")
+
+
+async def finish(chat: Chat, contact: str = "anonymous") -> str:
+    """From the category question to the case number."""
+    assert "哪里" in await chat.tap(chat.buttons()[0])
+    assert "联系" in await chat.say("东湖区幸福里小区3栋")
+    await chat.tap(contact)
+    if contact != "anonymous":
+        await chat.say("13812345678")
+    if "new" in chat.buttons():
+        await chat.tap("new")
+    assert "请确认" in chat.last[-1].text
+    return await chat.tap("confirm")
+
+
+async def test_full_submission_gives_number_and_tracking_code(chat: Chat) -> None:
+    await to_describe(chat)
+    assert "类别" in await chat.say(DESCRIPTION)
+    done = await finish(chat, "phone")
+    case = await Case.get()
+    assert case.number in done and case.tracking_code in done
+    assert case.text == DESCRIPTION and case.district == "东湖区" and case.category == "城乡建设"
+    assert not case.anonymous
+    assert (await Citizen.get(id=case.citizen_id)).phone == "13812345678"
+    assert await Notification.filter(case_id=case.id, template="submit").count() == 1
+    session = await DialogSession.get()
+    assert (session.flow, session.step) == ("menu", "start")
+
+
+async def test_confidential_and_anonymous_flags(chat: Chat) -> None:
+    await to_describe(chat)
+    await chat.say(DESCRIPTION)
+    await finish(chat, "confidential")
+    case = await Case.get()
+    assert case.confidential and not case.anonymous
+
+
+async def test_emergency_words_warn_at_once_and_flag_the_case(chat: Chat) -> None:
+    await to_describe(chat)
+    reply = await chat.say("我家楼下着火了，浓烟很大，有人被困")
+    assert "119" in chat.last[0].text and "紧急" in reply
+    await finish(chat)
+    assert (await Case.get()).urgency == Urgency.EMERGENCY
+
+
+async def test_emergency_at_the_menu_warns_before_anything_else(chat: Chat) -> None:
+    await chat.say("你好")
+    await chat.say("小区里燃气泄漏了，味道很大，我要投诉")
+    assert "119" in chat.last[0].text or "110" in chat.last[0].text
+
+
+async def test_a_similar_open_case_can_be_followed_instead(chat: Chat) -> None:
+    await to_describe(chat)
+    await chat.say(DESCRIPTION)
+    await finish(chat)
+    other = Chat(chat.engine, user_key="web-neighbour")
+    await other.tap("submit")
+    await other.say("东湖区幸福里小区3栋门口的路灯坏了快一个月了，晚上很黑")
+    await other.tap(other.buttons()[0])
+    await other.say("东湖区幸福里小区3栋")
+    reply = await other.tap("anonymous")
+    first = await Case.get()
+    assert first.number in reply and "follow" in other.buttons()
+    assert first.tracking_code not in reply
+    followed = await other.tap("follow")
+    assert first.number in followed
+    assert await Case.all().count() == 1
+
+
+@pytest.mark.parametrize("bad, answer", [
+    ("", "没有收到"),
+    ("   \u200b\u200d\u2060  ", "没有收到"),
+    ("😀😡🔥🔥", "文字"),
+    ("路灯" * (MAX_TEXT // 2 + 1), "太长"),
+    ("x" * 10_000, "太长"),
+    ("好", "太简短"),
+])
+async def test_bad_descriptions_are_refused_politely_and_asked_again(chat: Chat, bad: str, answer: str) -> None:
+    await to_describe(chat)
+    reply = await chat.say(bad)
+    assert answer in reply and "请描述" in reply
+    session = await DialogSession.get()
+    assert (session.flow, session.step) == ("submit", "describe")
+
+
+async def test_html_and_control_characters_are_kept_as_plain_text(chat: Chat) -> None:
+    await to_describe(chat)
+    text = "<img src=x onerror=alert(1)> 路灯\x00坏了\u202e很久\x07了，\u200b东湖区"
+    await chat.say(text)
+    await finish(chat)
+    case = await Case.get()
+    assert case.text == "<img src=x onerror=alert(1)> 路灯坏了很久了，东湖区"
+
+
+async def test_restart_clears_the_answers(chat: Chat) -> None:
+    await to_describe(chat)
+    await chat.say(DESCRIPTION)
+    await chat.tap(chat.buttons()[0])
+    await chat.say("东湖区幸福里小区3栋")
+    await chat.tap("anonymous")
+    assert "请描述" in await chat.tap("restart")
+    assert "text" not in (await DialogSession.get()).slots
+
+
+async def test_a_flood_of_submissions_is_throttled_and_nothing_is_lost(chat: Chat) -> None:
+    chat.engine.services.submissions_per_hour = 2
+    for i in range(2):
+        await chat.tap("submit")
+        await chat.say(f"{DESCRIPTION}，第{i}次反映")
+        await finish(chat)
+    await chat.tap("submit")
+    await chat.say(f"{DESCRIPTION}，第三次反映")
+    reply = await finish(chat)
+    assert "稍后" in reply and await Case.all().count() == 2
+    session = await DialogSession.get()
+    assert session.step == "summary" and "第三次" in session.slots["text"]
