@@ -79,6 +79,8 @@ async def resume_parse(ctx: Ctx, inbound: Inbound) -> Result:
     if resume and word not in ("restart", "重新开始", "start over", "否", "no"):
         ctx.slots["_resume"] = resume
         return Reask("choice.unknown")
+    for name in [k for k in ctx.slots if not k.startswith("_")]:
+        del ctx.slots[name]  # starting over forgets the unfinished answers
     return Ok(next=MENU)
 
 

@@ -32,7 +32,8 @@ async def take_description(ctx: Ctx, text: str, carry: bool = False) -> None:
     target = ctx.carry if carry else ctx.slots
     target["text"] = text
     target["urgency"] = Urgency.EMERGENCY.value if warn(ctx, text) else Urgency.NORMAL.value
-    target["suggested"] = await ctx.services.advisor.suggest(text)
+    district = ctx.services.advisor.locate(text).district
+    target["suggested"] = await ctx.services.advisor.suggest(text, district)
 
 
 async def describe_prompt(ctx: Ctx) -> list[Outbound]:

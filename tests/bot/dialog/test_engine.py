@@ -1,0 +1,124 @@
+"""The engine: sessions saved at every step, dedupe, global commands, idle expiry, the per-user lease."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from types import SimpleNamespace
+
+from bot.dialog.engine import DialogEngine
+from bot.messages import Inbound
+from storage.models import Case, DialogSession
+from tests.bot.conftest import make_engine
+from tests.support.chat import Chat
+
+
+async def test_the_session_row_follows_every_step(chat: Chat) -> None:
+    await chat.tap("submit")
+    assert (await DialogSession.get()).step == "describe"
+    await chat.say("西山区人民路夜间施工噪音很大")
+    row = await DialogSession.get()
+    assert row.step == "category" and row.slots["text"] == "西山区人民路夜间施工噪音很大"
+    assert row.locked_by is None and row.expires_at is not None
+
+
+async def test_a_redelivered_message_is_answered_once(chat: Chat) -> None:
+    await chat.tap("submit")
+    first = await chat.send(text="西山区人民路夜间施工噪音很大", key="dup-1")
+    version = (await DialogSession.get()).version
+    again = await chat.send(text="西山区人民路夜间施工噪音很大", key="dup-1")
+    assert again == first
+    row = await DialogSession.get()
+    assert row.version == version and row.step == "category"
+
+
+async def test_cancel_menu_help_and_agent_anywhere(chat: Chat) -> None:
+    await chat.tap("submit")
+    await chat.say("西山区人民路夜间施工噪音很大")
+    reply = await chat.say("帮助")
+    assert "取消" in reply and "类别" in reply  # the help, then the same question again
+    assert "12345" in await chat.say("人工")
+    assert (await DialogSession.get()).step == "category"
+    reply = await chat.say("取消")
+    assert "已取消" in reply and "请问需要办理什么" in reply
+    row = await DialogSession.get()
+    assert (row.flow, row.step) == ("menu", "start") and "text" not in row.slots
+    await chat.tap("submit")
+    assert "请问需要办理什么" in await chat.say("MENU")
+    await chat.tap("submit")
+    assert "已取消" in await chat.say(" cancel ")
+    assert "取消" in await chat.say("help")
+
+
+async def test_idle_expiry_offers_to_resume(chat: Chat) -> None:
+    now = [dt.datetime(2026, 11, 26, 2, 0, tzinfo=dt.UTC)]
+    chat.engine.services.clock = lambda: now[0]
+    await chat.tap("submit")
+    await chat.say("西山区人民路夜间施工噪音很大")
+    now[0] += dt.timedelta(hours=2)
+    reply = await chat.say("西山区")
+    assert "未完成" in reply and chat.buttons() == ["resume", "restart"]
+    assert "类别" in await chat.tap("resume")
+    row = await DialogSession.get()
+    assert row.step == "category" and row.slots["text"] == "西山区人民路夜间施工噪音很大"
+    now[0] += dt.timedelta(hours=2)
+    await chat.say("hello")
+    assert "请问需要办理什么" in await chat.tap("restart")
+    assert "text" not in (await DialogSession.get()).slots
+
+
+async def test_two_processes_take_turns_on_one_user(engine: DialogEngine) -> None:
+    other = make_engine()  # a second process: its own in-process locks, the same database
+    await engine.handle(Inbound("webchat", "u1", choice="submit"))
+    texts = ["西山区人民路夜间施工噪音很大", "cancel"] * 5
+    results = await asyncio.gather(*(
+        (engine if i % 2 else other).handle(Inbound("webchat", "u1", text=t, key=f"k{i}"))
+        for i, t in enumerate(texts)
+    ))
+    assert all(results)
+    assert not any("still being handled" in o.text or "还在处理" in o.text for r in results for o in r)
+    row = await DialogSession.get()
+    assert row.version == 2 + len(texts) and row.locked_by is None
+
+
+async def test_a_lease_held_elsewhere_makes_the_message_wait_then_say_busy(engine: DialogEngine) -> None:
+    await engine.handle(Inbound("webchat", "u1", choice="submit"))
+    until = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1)
+    await DialogSession.filter(user_key="u1").update(locked_by="someone-else", locked_until=until)
+    engine.wait = 0.05
+    reply = await engine.handle(Inbound("webchat", "u1", text="西山区人民路夜间施工噪音很大"))
+    assert "还在处理" in reply[0].text
+    assert (await DialogSession.get()).step == "describe"
+    await DialogSession.filter(user_key="u1").update(locked_until=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1))
+    reply = await engine.handle(Inbound("webchat", "u1", text="西山区人民路夜间施工噪音很大"))
+    assert (await DialogSession.get()).step == "category"
+
+
+async def test_a_classifier_suggestion_is_shown_with_its_unit(city: str) -> None:
+    def suggest(text: str) -> list[SimpleNamespace]:
+        return [SimpleNamespace(category="环境保护", score=0.8), SimpleNamespace(category="城乡建设", score=0.1)]
+
+    chat = Chat(make_engine(suggester=suggest))
+    await chat.tap("submit")
+    reply = await chat.say("西山区人民路夜间施工噪音很大")
+    assert "环境保护" in reply and "建议由「江澜市生态环境局」" in reply
+    assert chat.buttons()[:2] == ["yes", "cat:城乡建设"]
+    await chat.tap("yes")
+    await chat.say("西山区人民路")
+    await chat.tap("anonymous")
+    await chat.tap("confirm")
+    case = await Case.get()
+    assert case.category == "环境保护" and case.suggestion["category"] == "环境保护"
+    assert case.suggestion["unit"]
+
+
+async def test_a_broken_step_keeps_the_session_and_apologises(chat: Chat, monkeypatch) -> None:
+    await chat.tap("submit")
+
+    async def boom(*args: object) -> None:
+        raise RuntimeError("classifier exploded")
+
+    monkeypatch.setattr(chat.engine.services.advisor, "suggest", boom)
+    assert "出了点问题" in await chat.say("西山区人民路夜间施工噪音很大")
+    row = await DialogSession.get()
+    assert row.step == "describe" and row.locked_by is None
