@@ -1,0 +1,61 @@
+"""The outbox reaches the citizen: pushed to a connected socket, kept for the next visit otherwise."""
+
+from __future__ import annotations
+
+from bot.messages import Outbound
+from bot.notifier import Hub, Notifier, render
+from storage.cases import CaseService
+from storage.lifecycle import Action, CaseStatus, Role
+from storage.models import Notification, NotificationStatus
+from tests.support.builders import make_case, make_world
+
+
+async def _dispatched_notification() -> Notification:
+    world = await make_world()
+    case = await make_case(world, CaseStatus.ACCEPTED)
+    await CaseService().apply(case.id, Action.DISPATCH, world.actor(Role.DISPATCHER), {"lead_unit": "lead"})
+    return await Notification.get(channel="webchat", template="dispatch")
+
+
+async def test_render_says_what_happened_in_plain_words(database_url: str) -> None:
+    row = await _dispatched_notification()
+    out = render(row)
+    assert row.params["number"] in out.text and "市住房和城乡建设局" in out.text
+    row.params = {**row.params, "reply": "<b>已修好</b>"}
+    row.template = "approve_reply"
+    out = render(row)
+    assert "<b>已修好</b>" in out.text and out.choices[0].value == f"go:evaluate:{row.case_id}"
+    row.template = "something_new"
+    assert "已派单" in render(row).text
+
+
+async def test_connected_citizens_get_it_pushed_once(database_url: str) -> None:
+    row = await _dispatched_notification()
+    got: list[list[Outbound]] = []
+
+    async def socket(messages: list[Outbound]) -> None:
+        got.append(messages)
+
+    hub = Hub()
+    hub.add(row.address, socket)
+    notifier = Notifier(hub)
+    assert await notifier.drain_once() == 1
+    assert await notifier.drain_once() == 0
+    assert len(got) == 1
+    assert (await Notification.get(id=row.id)).status == NotificationStatus.SENT
+
+
+async def test_absent_citizens_get_it_at_their_next_visit(database_url: str) -> None:
+    row = await _dispatched_notification()
+    notifier = Notifier(Hub())
+    assert await notifier.drain_once() == 0
+    row = await Notification.get(id=row.id)
+    assert row.status == NotificationStatus.PENDING and row.claimed_until is None
+    got: list[list[Outbound]] = []
+
+    async def socket(messages: list[Outbound]) -> None:
+        got.append(messages)
+
+    assert await notifier.deliver_pending(row.address, socket) == 1
+    assert await notifier.deliver_pending(row.address, socket) == 0
+    assert len(got) == 1 and (await Notification.get(id=row.id)).status == NotificationStatus.SENT

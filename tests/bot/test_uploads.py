@@ -1,0 +1,69 @@
+"""Photo checks: real images pass; SVG, HTML named .jpg, double extensions, oversize and bombs do not."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from pathlib import Path
+
+import pytest
+
+from bot import uploads
+
+
+def png(width: int, height: int) -> bytes:
+    """Return a tiny valid PNG header claiming ``width`` × ``height``."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    chunk = b"IHDR" + ihdr
+    return (b"\x89PNG\r\n\x1a\n" + struct.pack(">I", len(ihdr)) + chunk
+            + struct.pack(">I", zlib.crc32(chunk)) + b"\x00" * 16)
+
+
+def jpeg(width: int, height: int) -> bytes:
+    """Return a minimal JPEG start with a SOF0 segment."""
+    app0 = b"\xff\xe0" + struct.pack(">H", 16) + b"JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
+    sof = b"\xff\xc0" + struct.pack(">HBHHB", 11, 8, height, width, 1) + b"\x01\x11\x00"
+    return b"\xff\xd8" + app0 + sof + b"\xff\xd9"
+
+
+def test_real_images_are_recognised_with_their_size() -> None:
+    assert uploads.sniff(png(640, 480)) == uploads.Sniffed("image/png", 640, 480)
+    assert uploads.sniff(jpeg(800, 600)) == uploads.Sniffed("image/jpeg", 800, 600)
+    assert uploads.sniff(b"GIF89a" + struct.pack("<HH", 10, 20) + b"\x00" * 8).content_type == "image/gif"
+
+
+@pytest.mark.parametrize("data", [
+    b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>',
+    b"<!doctype html><script>alert(1)</script>",
+    b"\x00\x01garbage",
+    b"",
+])
+def test_anything_but_a_photo_is_refused(data: bytes) -> None:
+    with pytest.raises(uploads.UploadRejected):
+        uploads.sniff(data)
+
+
+def test_decompression_bombs_are_refused() -> None:
+    with pytest.raises(uploads.UploadRejected) as err:
+        uploads.sniff(png(50_000, 50_000))
+    assert err.value.reason == "upload.dimensions"
+
+
+@pytest.mark.parametrize("name", ["photo.jpg.html", "x.svg", "a.php.jpg", "page.html"])
+def test_foreign_and_double_extensions_are_refused(name: str) -> None:
+    with pytest.raises(uploads.UploadRejected):
+        uploads.safe_name(name)
+
+
+def test_names_lose_paths_and_markup() -> None:
+    assert uploads.safe_name("../../etc/<b>门口</b>.jpg") == "b_.jpg"
+    assert uploads.safe_name("门口 <i>照片.JPG") == "门口__i_照片.JPG"
+
+
+async def test_store_keeps_one_file_per_content(database_url: str, tmp_path: Path) -> None:
+    first = await uploads.store(png(10, 10), "a.png", tmp_path)
+    second = await uploads.store(png(10, 10), "b.png", tmp_path)
+    assert first.path == second.path and Path(first.path).read_bytes() == png(10, 10)
+    assert first.case_id is None and first.content_type == "image/png"
+    with pytest.raises(uploads.UploadRejected):
+        await uploads.store(b"\xff\xd8\xff" + b"\x00" * (uploads.MAX_BYTES + 1), "big.jpg", tmp_path)
