@@ -51,7 +51,7 @@ def words(inbound: Inbound, limit: int = MAX_TEXT, minimum: int = 1) -> Result:
 
 def command_word(inbound: Inbound) -> str:
     """Return the message reduced to a comparable command word."""
-    return clean(inbound.text or "").strip(" 。.!！?？~").lower()
+    return unicodedata.normalize("NFKC", clean(inbound.text or "")).strip(" 。.!！?？~").lower()
 
 
 def phone(text: str) -> str | None:
