@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import html
 from collections.abc import AsyncIterator
 
@@ -11,11 +13,13 @@ from bot.channels import webchat
 from storage import db
 from storage.cases import CaseService
 from storage.models import Case, Unit
+from storage.scheduler import Scheduler
 from storage.settings import Settings
 
 SETTINGS = web.AppKey("settings", Settings)
 CASES = web.AppKey("cases", CaseService)
 READY = web.AppKey("ready", dict)
+SCHEDULER = web.AppKey("scheduler", Scheduler)
 
 
 def _database(manage_orm: bool):
@@ -29,6 +33,14 @@ def _database(manage_orm: bool):
             await db.close()
 
     return database
+
+
+async def _scheduler(app: web.Application) -> AsyncIterator[None]:
+    task = asyncio.create_task(app[SCHEDULER].run_forever(), name="scheduler")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -65,13 +77,19 @@ async def security_headers(request: web.Request, handler) -> web.StreamResponse:
     return response
 
 
-def create_app(settings: Settings, *, manage_orm: bool = True) -> web.Application:
-    """Build the application; ``manage_orm=False`` when the caller has already opened the ORM."""
+def create_app(settings: Settings, *, manage_orm: bool = True, background: bool | None = None) -> web.Application:
+    """Build the application; ``manage_orm=False`` when the caller has already opened the ORM.
+
+    ``background`` (default: same as ``manage_orm``) runs the scheduler inside this process.
+    """
     app = web.Application(middlewares=[security_headers], client_max_size=12 * 1024 * 1024)
     app[SETTINGS] = settings
     app[CASES] = CaseService(hotline_prefix=settings.hotline_prefix)
     app[READY] = {}
+    app[SCHEDULER] = Scheduler(app[CASES])
     app.cleanup_ctx.append(_database(manage_orm))
+    if manage_orm if background is None else background:
+        app.cleanup_ctx.append(_scheduler)
     app.router.add_get("/", index, name="index")
     app.router.add_get("/healthz", healthz, name="healthz")
     webchat.setup(app, settings, app[CASES])

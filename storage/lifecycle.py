@@ -252,7 +252,7 @@ TRANSITIONS: dict[Action, Transition] = {
         Transition(
             Action.SUPERVISE, UNIT_STATUSES | {CaseStatus.RETURNED}, None,
             _roles((Role.SUPERVISOR, Scope.ANY), (Role.SYSTEM, Scope.ANY)),
-            required=("level", "note"), notify=(Audience.LEAD_UNIT,),
+            required=("level", "note"), notify=(Audience.LEAD_UNIT, Audience.SUPERVISORS),
         ),
         Transition(
             Action.SUBMIT_REPLY, HANDLING_STATUSES, CaseStatus.PENDING_REVIEW,
