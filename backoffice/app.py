@@ -16,6 +16,8 @@ from storage.models import Case, Unit
 from storage.scheduler import Scheduler
 from storage.settings import Settings
 
+from . import metrics
+
 SETTINGS = web.AppKey("settings", Settings)
 CASES = web.AppKey("cases", CaseService)
 READY = web.AppKey("ready", dict)
@@ -92,5 +94,6 @@ def create_app(settings: Settings, *, manage_orm: bool = True, background: bool 
         app.cleanup_ctx.append(_scheduler)
     app.router.add_get("/", index, name="index")
     app.router.add_get("/healthz", healthz, name="healthz")
+    app.router.add_get("/metrics", metrics.handler(SCHEDULER), name="metrics")
     webchat.setup(app, settings, app[CASES])
     return app

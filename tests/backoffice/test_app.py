@@ -22,3 +22,27 @@ async def test_healthz_reports_ready_with_the_case_count(database_url: str) -> N
             assert resp.status == 200 and "群众诉求办理平台" in text
             assert resp.headers["X-Content-Type-Options"] == "nosniff"
             assert "default-src 'self'" in resp.headers["Content-Security-Policy"]
+
+
+async def test_metrics_show_backlog_dead_letters_and_overdue_cases(database_url: str) -> None:
+    import datetime as dt
+
+    from storage.lifecycle import CaseStatus
+    from storage.models import Channel, Notification, NotificationStatus
+    from tests.support.builders import make_case
+
+    world = await make_world()
+    await make_case(world, CaseStatus.IN_PROGRESS, due_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=1))
+    await Notification.create(audience="citizen", channel=Channel.WEBCHAT, template="submit")
+    await Notification.create(audience="citizen", channel=Channel.TELEGRAM, template="submit",
+                              status=NotificationStatus.DEAD)
+    app = create_app(Settings.from_env({"APPEALS_DATABASE_URL": database_url}), manage_orm=False)
+    async with serving(app) as base, aiohttp.ClientSession() as http:
+        async with http.get(f"{base}/metrics") as resp:
+            assert resp.status == 200
+            text = await resp.text()
+    assert 'appeals_outbox_notifications{status="pending",channel="webchat"} 1' in text
+    assert "appeals_outbox_dead_letters 1" in text
+    assert 'appeals_overdue_cases{unit="lead"} 1' in text
+    assert 'appeals_open_cases{status="in_progress"} 1' in text
+    assert "appeals_scheduler_lag_seconds -1" in text

@@ -1,0 +1,67 @@
+"""``/metrics`` in the Prometheus text format: outbox backlog, dead letters, overdue cases, scheduler lag."""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+
+from aiohttp import web
+from tortoise.functions import Count
+
+from storage.lifecycle import CaseStatus
+from storage.models import Case, Notification, NotificationStatus, Unit
+from storage.scheduler import SUPERVISED, Scheduler
+
+
+def _label(value: object) -> str:
+    text = str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'"{text}"'
+
+
+def _loopback(request: web.Request) -> bool:
+    try:
+        return ipaddress.ip_address(request.remote or "").is_loopback
+    except ValueError:
+        return False
+
+
+async def render(scheduler: Scheduler, now: dt.datetime) -> str:
+    """Collect the figures an operator alerts on, as Prometheus exposition text."""
+    lines = [
+        "# HELP appeals_outbox_notifications Outbox rows by status and channel.",
+        "# TYPE appeals_outbox_notifications gauge",
+    ]
+    rows = await Notification.annotate(n=Count("id")).group_by("status", "channel").values("status", "channel", "n")
+    for row in sorted(rows, key=lambda r: (str(r["status"]), str(r["channel"]))):
+        lines.append(f"appeals_outbox_notifications{{status={_label(row['status'])},"
+                     f"channel={_label(row['channel'])}}} {row['n']}")
+    dead = await Notification.filter(status=NotificationStatus.DEAD).count()
+    lines += ["# HELP appeals_outbox_dead_letters Notifications given up after the last attempt.",
+              "# TYPE appeals_outbox_dead_letters gauge", f"appeals_outbox_dead_letters {dead}"]
+    lines += ["# HELP appeals_overdue_cases Open cases past their deadline, by lead unit.",
+              "# TYPE appeals_overdue_cases gauge"]
+    overdue = await Case.filter(status__in=SUPERVISED, due_at__lt=now).annotate(n=Count("id")) \
+        .group_by("lead_unit_id").values("lead_unit_id", "n")
+    codes = dict(await Unit.all().values_list("id", "code"))
+    for row in sorted(overdue, key=lambda r: codes.get(r["lead_unit_id"], "")):
+        lines.append(f"appeals_overdue_cases{{unit={_label(codes.get(row['lead_unit_id'], 'none'))}}} {row['n']}")
+    lines += ["# HELP appeals_open_cases Cases by status.", "# TYPE appeals_open_cases gauge"]
+    by_status = dict(await Case.annotate(n=Count("id")).group_by("status").values_list("status", "n"))
+    for status in CaseStatus:
+        lines.append(f"appeals_open_cases{{status={_label(status.value)}}} {by_status.get(status, 0)}")
+    lag = (now - scheduler.last_tick).total_seconds() if scheduler.last_tick else -1
+    lines += ["# HELP appeals_scheduler_lag_seconds Seconds since the scheduler's last pass (-1: none yet).",
+              "# TYPE appeals_scheduler_lag_seconds gauge", f"appeals_scheduler_lag_seconds {lag:.1f}"]
+    return "\n".join(lines) + "\n"
+
+
+def handler(scheduler_key: web.AppKey[Scheduler]):  # noqa: ANN201 - returns an aiohttp handler
+    """Return the ``/metrics`` handler; it answers loopback clients only."""
+
+    async def metrics(request: web.Request) -> web.Response:
+        if not _loopback(request):
+            raise web.HTTPForbidden(text="metrics are served to loopback clients only")
+        body = await render(request.app[scheduler_key], dt.datetime.now(dt.UTC))
+        return web.Response(text=body, content_type="text/plain", charset="utf-8")
+
+    return metrics
