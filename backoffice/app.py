@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from bot.channels import webchat
+from intents.extract import mask_pii
 from storage import db
 from storage.cases import CaseService
 from storage.models import Case, Unit
@@ -17,10 +18,9 @@ from storage.scheduler import Scheduler
 from storage.settings import Settings
 
 from . import metrics
+from . import routes as backoffice_routes
+from .keys import CASES, READY, SETTINGS
 
-SETTINGS = web.AppKey("settings", Settings)
-CASES = web.AppKey("cases", CaseService)
-READY = web.AppKey("ready", dict)
 SCHEDULER = web.AppKey("scheduler", Scheduler)
 
 
@@ -88,12 +88,13 @@ def create_app(settings: Settings, *, manage_orm: bool = True, background: bool 
     app[SETTINGS] = settings
     app[CASES] = CaseService(hotline_prefix=settings.hotline_prefix)
     app[READY] = {}
-    app[SCHEDULER] = Scheduler(app[CASES])
+    app[SCHEDULER] = Scheduler(app[CASES], mask_text=mask_pii)
     app.cleanup_ctx.append(_database(manage_orm))
     if manage_orm if background is None else background:
         app.cleanup_ctx.append(_scheduler)
     app.router.add_get("/", index, name="index")
     app.router.add_get("/healthz", healthz, name="healthz")
+    backoffice_routes.setup(app, settings)
     app.router.add_get("/metrics", metrics.handler(SCHEDULER), name="metrics")
     webchat.setup(app, settings, app[CASES])
     return app

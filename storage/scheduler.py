@@ -10,13 +10,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from .cases import CaseService, utcnow
 from .deadlines import SHANGHAI, add_working_days, local, working_days_between
 from .errors import CaseError
 from .lifecycle import Action, Actor, CaseStatus, SuperviseLevel
-from .models import Case, Channel, ChannelIdentity, JobRun, Notification, Unit
+from .models import AuditEntry, Case, Channel, ChannelIdentity, Citizen, JobRun, Notification, Unit
 
 log = logging.getLogger(__name__)
 SUPERVISED = (CaseStatus.DISPATCHED, CaseStatus.IN_PROGRESS, CaseStatus.REOPENED)
@@ -33,6 +34,7 @@ class SchedulerConfig:
     callback_rate: float = 1.0  # share of resolved cases called back (回访率 target 100%)
     callback_rates: Mapping[str, float] = field(default_factory=dict)  # per category
     digest_hour: int = 8  # local hour from which the daily digest goes out
+    retention: dt.timedelta = dt.timedelta(days=180)  # after archiving, personal data is minimised
     interval_seconds: float = 60.0
 
 
@@ -67,10 +69,11 @@ class Scheduler:
     """Runs the deadline ladder, call-backs, rating requests, archiving and digests."""
 
     def __init__(self, service: CaseService, config: SchedulerConfig | None = None,
-                 clock: Callable[[], dt.datetime] = utcnow) -> None:
+                 clock: Callable[[], dt.datetime] = utcnow, mask_text: Callable[[str], str] = str) -> None:
         self.service = service
         self.config = config or SchedulerConfig()
         self.clock = clock
+        self.mask_text = mask_text  # e.g. intents.extract.mask_pii, given by the composition root
         self.last_tick: dt.datetime | None = None
 
     async def _supervise(self, case: Case, level: SuperviseLevel, note: str, report: TickReport) -> None:
@@ -140,6 +143,27 @@ class Scheduler:
             except CaseError:
                 pass
 
+    async def minimise(self, now: dt.datetime, report: TickReport) -> None:
+        """Minimise personal data of cases archived longer than the retention period."""
+        old = await Case.filter(status=CaseStatus.ARCHIVED, updated_at__lte=now - self.config.retention)
+        for case in old:
+            async with in_transaction():
+                try:
+                    await JobRun.create(job="minimise", key=str(case.id))
+                except IntegrityError:
+                    continue
+                await Case.filter(id=case.id).update(
+                    text=self.mask_text(case.text), title=self.mask_text(case.title),
+                    address=" ".join(p for p in (case.district, case.street) if p), latitude=None, longitude=None,
+                )
+                still_needed = Q(status__not=CaseStatus.ARCHIVED) | Q(updated_at__gt=now - self.config.retention)
+                if case.citizen_id is not None and not await Case.filter(
+                    still_needed, citizen_id=case.citizen_id
+                ).exists():
+                    await Citizen.filter(id=case.citizen_id).update(name=None, phone=None, id_number=None)
+                await AuditEntry.create(action="minimise", target=case.number, reason="retention period passed")
+            report.count("minimise")
+
     async def digests(self, now: dt.datetime, report: TickReport) -> None:
         """Send each unit, once a day, what is due today, overdue, returned and reopened."""
         today = now.astimezone(SHANGHAI)
@@ -177,7 +201,7 @@ class Scheduler:
         """Do everything that is due now, once."""
         now = self.clock()
         report = TickReport()
-        for job in (self.deadlines, self.callbacks, self.ratings, self.archive, self.digests):
+        for job in (self.deadlines, self.callbacks, self.ratings, self.archive, self.minimise, self.digests):
             await job(now, report)
         self.last_tick = now
         return report

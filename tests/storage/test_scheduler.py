@@ -153,3 +153,27 @@ async def test_two_scheduler_processes_do_no_job_twice(database_url: str) -> Non
     for case in cases:
         assert await supervision_levels(case.id) == ["order", "bulletin"]
     assert await JobRun.filter(job="supervise").count() == 16
+
+
+async def test_personal_data_is_minimised_after_the_retention_period(database_url: str) -> None:
+    from storage.models import AuditEntry, Citizen
+
+    world = await make_world()
+    clock = Clock(at(2027, 9, 1))
+    old = await make_case(world, CaseStatus.ARCHIVED, updated_at=at(2027, 1, 1),
+                          text="我的电话13812345678，住幸福里3栋", address="东湖区湖滨街道幸福里3栋2单元",
+                          district="东湖区", street="湖滨街道", latitude=28.1, longitude=112.9)
+    recent = await make_case(world, CaseStatus.ARCHIVED, updated_at=at(2027, 8, 1), address="幸福里5栋")
+    mask = lambda s: s.replace("13812345678", "138****5678")  # noqa: E731
+    masked = Scheduler(CaseService(clock=clock), clock=clock, mask_text=mask)
+    await masked.tick()
+    await masked.tick()
+    stored = await Case.get(id=old.id)
+    assert stored.text == "我的电话138****5678，住幸福里3栋" and stored.address == "东湖区 湖滨街道"
+    assert stored.latitude is None and (await Case.get(id=recent.id)).address == "幸福里5栋"
+    citizen = await Citizen.get(id=world.citizen.id)
+    assert citizen.phone == "13812345678"  # still has a case inside the retention period
+    assert await AuditEntry.filter(action="minimise", target=old.number).count() == 1
+    clock.now = at(2028, 3, 1)  # now the other case has passed the period too
+    await masked.tick()
+    assert (await Citizen.get(id=world.citizen.id)).phone is None

@@ -32,6 +32,8 @@ async def test_a_corrected_dispatch_is_exported_with_the_suggestion(database_url
     out = tmp_path / "corrections.csv"
     assert await export_decisions(out, None, "月度模型更新", only_corrections=True) == 1
     rows = list(csv.DictReader(out.open(encoding="utf-8")))
-    assert rows == [{"title": "公交线路", "body": "希望增开到高铁站的公交", "label": "交通运输", "suggested": "城乡建设"}]
+    assert rows == [
+        {"title": "公交线路", "body": "希望增开到高铁站的公交", "label": "交通运输", "suggested": "城乡建设"}
+    ]
     audit = await AuditEntry.get(action="export_training")
     assert audit.reason == "月度模型更新" and audit.data["rows"] == 1

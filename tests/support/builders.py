@@ -82,7 +82,11 @@ async def make_case(world: World, status: CaseStatus, now: dt.datetime | None = 
             return_due_at=now + dt.timedelta(days=2), sign_due_at=now + dt.timedelta(hours=2),
         )
     values.update(fields)
+    updated_at = values.pop("updated_at", None)
     case = await Case.create(**values)
+    if updated_at is not None:  # auto_now would overwrite it on create
+        await Case.filter(id=case.id).update(updated_at=updated_at)
+        case.updated_at = updated_at  # type: ignore[assignment]
     if dispatched:
         await CaseAssignment.create(case=case, unit=world.lead, lead=True)
         await CaseAssignment.create(case=case, unit=world.co, lead=False)
