@@ -1,0 +1,25 @@
+"""The application keys every part of the server shares (dependencies live on the app, not in globals)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from storage.cases import CaseService
+from storage.lifecycle import Actor
+from storage.models import Staff, StaffSession
+from storage.settings import Settings
+
+from .suggest import Suggester
+
+SETTINGS = web.AppKey("settings", Settings)
+CASES = web.AppKey("cases", CaseService)
+READY = web.AppKey("ready", dict)
+SUGGESTER = web.AppKey("suggester", Suggester)
+SECURE_COOKIES = web.AppKey("secure_cookies", bool)
+
+# Per-request values set by the session middleware.
+SESSION = web.RequestKey("session", StaffSession)
+STAFF = web.RequestKey("staff", Staff)
+ACTOR = web.RequestKey("actor", Actor)
+LANG = web.RequestKey("lang", str)
+LOGIN_CSRF = web.RequestKey("login_csrf", str)

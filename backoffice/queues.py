@@ -1,0 +1,239 @@
+"""The work queues per role, the list filters (allow-listed, 400 on anything else) and keyset pages."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from tortoise.expressions import Q
+from tortoise.queryset import QuerySet
+
+from storage.deadlines import SHANGHAI
+from storage.lifecycle import OPEN_STATUSES, UNIT_STATUSES, Actor, CaseStatus
+from storage.models import Case, Channel, Urgency
+
+from .access import sees_all, visible_cases
+
+PAGE_SIZE = 50
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+SOON = dt.timedelta(hours=24)
+Narrow = Callable[[QuerySet[Case], dt.datetime], QuerySet[Case]]
+
+
+@dataclass(frozen=True)
+class Queue:
+    """A named work list: a label and how it narrows the visible cases."""
+
+    key: str
+    zh: str
+    en: str
+    narrow: Narrow
+    platform: bool = True  # shown to platform staff
+    unit: bool = True  # shown to unit staff
+
+
+def _status(*statuses: CaseStatus) -> Narrow:
+    return lambda qs, now: qs.filter(status__in=[s.value for s in statuses])
+
+
+_CLOCKED = [s.value for s in UNIT_STATUSES | {CaseStatus.RETURNED}]
+
+QUEUES: tuple[Queue, ...] = (
+    Queue("submitted", "待受理", "To accept", _status(CaseStatus.SUBMITTED), unit=False),
+    Queue("to_dispatch", "待派单", "To dispatch", _status(CaseStatus.ACCEPTED, CaseStatus.RETURNED), unit=False),
+    Queue("to_sign", "待签收", "To sign for", _status(CaseStatus.DISPATCHED)),
+    Queue("in_progress", "办理中", "In progress", _status(CaseStatus.IN_PROGRESS, CaseStatus.REOPENED)),
+    Queue("review", "待审核", "Pending review", _status(CaseStatus.PENDING_REVIEW)),
+    Queue("due_soon", "即将超期", "Due soon",
+          lambda qs, now: qs.filter(status__in=_CLOCKED, due_at__gt=now, due_at__lte=now + SOON)),
+    Queue("overdue", "已超期", "Overdue", lambda qs, now: qs.filter(status__in=_CLOCKED, due_at__lte=now)),
+    Queue("callback", "待回访", "To call back", _status(CaseStatus.RESOLVED), unit=False),
+    Queue("mine", "本单位诉求", "My unit's cases", lambda qs, now: qs, platform=False),
+    Queue("all", "全部诉求", "All cases", lambda qs, now: qs, unit=False),
+)
+BY_KEY = {q.key: q for q in QUEUES}
+
+
+def queues_for(actor: Actor) -> list[Queue]:
+    """Return the queues this actor works from, in sidebar order."""
+    platform = sees_all(actor)
+    return [q for q in QUEUES if (q.platform if platform else q.unit)]
+
+
+class BadFilter(ValueError):
+    """A list filter or sort key is not allowed (answered with 400)."""
+
+
+SORTS = ("new", "old", "due")
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Validated list filters."""
+
+    status: CaseStatus | None = None
+    unit: int | None = None
+    category: str | None = None
+    district: str | None = None
+    channel: Channel | None = None
+    urgency: Urgency | None = None
+    since: dt.date | None = None
+    until: dt.date | None = None
+    q: str | None = None
+    sort: str = "new"
+    cursor: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def query_string(self, **override: str | None) -> str:
+        """Return the filters as a query string (for links to the next page)."""
+        from urllib.parse import urlencode
+
+        values = {
+            "status": self.status.value if self.status else None, "unit": self.unit, "category": self.category,
+            "district": self.district, "channel": self.channel.value if self.channel else None,
+            "urgency": self.urgency.value if self.urgency else None,
+            "since": self.since.isoformat() if self.since else None,
+            "until": self.until.isoformat() if self.until else None, "q": self.q,
+            "sort": None if self.sort == "new" else self.sort,
+        }
+        values.update(override)
+        return urlencode({k: v for k, v in values.items() if v not in (None, "")})
+
+
+ALLOWED = frozenset({"status", "unit", "category", "district", "channel", "urgency", "since", "until", "q",
+                     "sort", "cursor", "lang"})
+
+
+def _text(params: Mapping[str, str], name: str, limit: int) -> str | None:
+    value = params.get(name, "").strip()
+    if len(value) > limit or "\x00" in value:
+        raise BadFilter(name)
+    return value or None
+
+
+def _choice(enum: type, params: Mapping[str, str], name: str):  # noqa: ANN202
+    value = params.get(name, "").strip()
+    if not value:
+        return None
+    try:
+        return enum(value)
+    except ValueError:
+        raise BadFilter(name) from None
+
+
+def _date(params: Mapping[str, str], name: str) -> dt.date | None:
+    value = params.get(name, "").strip()
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise BadFilter(name) from None
+
+
+def parse_filters(params: Mapping[str, str]) -> Filters:
+    """Validate list parameters; unknown names, bad values and unknown sort keys raise BadFilter."""
+    unknown = set(params) - ALLOWED
+    if unknown:
+        raise BadFilter(sorted(unknown)[0])
+    unit_raw = params.get("unit", "").strip()
+    if unit_raw and not unit_raw.isdigit():
+        raise BadFilter("unit")
+    sort = params.get("sort", "new") or "new"
+    if sort not in SORTS:
+        raise BadFilter("sort")
+    cursor = params.get("cursor", "").strip() or None
+    if cursor is not None:
+        _decode_cursor(cursor, sort)
+    return Filters(
+        status=_choice(CaseStatus, params, "status"), unit=int(unit_raw) if unit_raw else None,
+        category=_text(params, "category", 32), district=_text(params, "district", 64),
+        channel=_choice(Channel, params, "channel"), urgency=_choice(Urgency, params, "urgency"),
+        since=_date(params, "since"), until=_date(params, "until"), q=_text(params, "q", 100),
+        sort=sort, cursor=cursor,
+    )
+
+
+def _decode_cursor(cursor: str, sort: str) -> tuple[dt.datetime, int]:
+    """Decode a cursor: "<id>", or "<epoch microseconds>_<id>" for the deadline order."""
+    try:
+        if sort != "due":
+            return dt.datetime.min.replace(tzinfo=dt.UTC), int(cursor)
+        moment, _, ident = cursor.partition("_")
+        return EPOCH + dt.timedelta(microseconds=int(moment)), int(ident)
+    except (ValueError, OverflowError, OSError):
+        raise BadFilter("cursor") from None
+
+
+def _local_midnight(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(), tzinfo=SHANGHAI).astimezone(dt.UTC)
+
+
+def apply_filters(qs: QuerySet[Case], f: Filters) -> QuerySet[Case]:
+    """Narrow a case query by validated filters (search is LIKE on number, title and text)."""
+    if f.status:
+        qs = qs.filter(status=f.status.value)
+    if f.unit is not None:
+        qs = qs.filter(lead_unit_id=f.unit)
+    if f.category:
+        qs = qs.filter(category=f.category)
+    if f.district:
+        qs = qs.filter(district=f.district)
+    if f.channel:
+        qs = qs.filter(channel=f.channel.value)
+    if f.urgency:
+        qs = qs.filter(urgency=f.urgency.value)
+    if f.since:
+        qs = qs.filter(created_at__gte=_local_midnight(f.since))
+    if f.until:
+        qs = qs.filter(created_at__lt=_local_midnight(f.until + dt.timedelta(days=1)))
+    if f.q:
+        qs = qs.filter(Q(number__icontains=f.q) | Q(title__icontains=f.q) | Q(text__icontains=f.q))
+    return qs
+
+
+@dataclass
+class Page:
+    """One page of a case list and the cursor of the next page."""
+
+    cases: list[Case]
+    next_cursor: str | None
+
+
+def _cursor_of(case: Case, sort: str) -> str:
+    if sort != "due":
+        return str(case.id)
+    assert case.due_at is not None
+    return f"{(case.due_at - EPOCH) // dt.timedelta(microseconds=1)}_{case.id}"
+
+
+async def page(actor: Actor, queue: Queue, f: Filters, now: dt.datetime, size: int = PAGE_SIZE) -> Page:
+    """Return one keyset page of a queue for an actor."""
+    qs = apply_filters(queue.narrow(visible_cases(actor), now), f)
+    if f.sort == "due":
+        # The deadline order lists the cases that have a deadline, earliest first.
+        qs = qs.filter(due_at__isnull=False)
+        if f.cursor:
+            when, ident = _decode_cursor(f.cursor, "due")
+            qs = qs.filter(Q(due_at__gt=when) | Q(due_at=when, id__gt=ident))
+        rows = await qs.order_by("due_at", "id").limit(size + 1)
+    else:
+        if f.cursor:
+            _, ident = _decode_cursor(f.cursor, f.sort)
+            qs = qs.filter(id__lt=ident) if f.sort == "new" else qs.filter(id__gt=ident)
+        rows = await qs.order_by("-id" if f.sort == "new" else "id").limit(size + 1)
+    more = len(rows) > size
+    rows = rows[:size]
+    return Page(rows, _cursor_of(rows[-1], f.sort) if more and rows else None)
+
+
+async def counts(actor: Actor, now: dt.datetime) -> dict[str, int]:
+    """Count each of the actor's queues (only cases the actor may see)."""
+    base = visible_cases(actor)
+    return {q.key: await q.narrow(base, now).count() for q in queues_for(actor)}
+
+
+def open_statuses() -> list[str]:
+    """Return the open statuses as values (for similar-case candidates)."""
+    return [s.value for s in OPEN_STATUSES]

@@ -1,0 +1,50 @@
+"""Wire the back-office into the application: templates, middlewares, dependencies and routes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+
+from storage.settings import Settings
+
+from .auth import session_middleware
+from .csrf import csrf_middleware
+from .keys import SECURE_COOKIES, SUGGESTER
+from .suggest import Suggester
+from .views import admin, api, cases, export, intake, login, queues
+
+HERE = Path(__file__).parent
+
+
+def setup(app: web.Application, settings: Settings) -> None:
+    """Add the back-office pages, the JSON API and their middlewares to ``app``."""
+    env = aiohttp_jinja2.setup(
+        app, loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
+    )
+    env.policies["json.dumps_kwargs"] = {"ensure_ascii": False, "sort_keys": True}
+    app.middlewares.append(session_middleware)
+    app.middlewares.append(csrf_middleware)
+    app[SUGGESTER] = Suggester(settings.model_path)
+    app[SECURE_COOKIES] = bool(settings.public_url and settings.public_url.startswith("https://"))
+    r = app.router
+    r.add_static("/static", HERE / "static", name="static")
+    r.add_get("/login", login.login_form, name="login_form")
+    r.add_post("/login", login.login, name="login")
+    r.add_post("/logout", login.logout_view, name="logout")
+    r.add_get("/account/password", login.password_form, name="password_form")
+    r.add_post("/account/password", login.change_password, name="change_password")
+    r.add_post("/account/language", login.set_language, name="set_language")
+    r.add_get("/queues", queues.home, name="queues_home")
+    r.add_get("/queues/{queue}", queues.queue_page, name="queue_page")
+    r.add_get("/cases/{case_id}", cases.case_page, name="case_page")
+    r.add_post("/cases/{case_id}/actions/{action}", cases.case_action, name="case_action")
+    r.add_get("/intake", intake.intake_form, name="intake_form")
+    r.add_post("/intake", intake.intake_submit, name="intake_submit")
+    r.add_get("/export", export.export_form, name="export_form")
+    r.add_post("/export", export.export_csv, name="export_csv")
+    admin.add_routes(r)
+    api.add_routes(r)

@@ -1,0 +1,1 @@
+"""Back-office pages and the JSON API, one module per resource."""

@@ -1,0 +1,111 @@
+"""Phone intake (代录): an operator records a call as a case, with the classifier's suggestion."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from multidict import MultiDictProxy
+
+from storage.cases import NewCase
+from storage.errors import CaseError
+from storage.lifecycle import Role
+from storage.models import CaseKind, Channel, Urgency
+
+from ..auth import current_actor
+from ..i18n import lang, tr
+from ..keys import CASES, SUGGESTER
+from ..operations import record_call
+from .common import error_page, redirect, render
+
+KINDS = {CaseKind.COMPLAINT: ("投诉", "Complaint"), CaseKind.REPORT: ("举报", "Report"),
+         CaseKind.REQUEST: ("求助", "Request"), CaseKind.SUGGESTION: ("建议", "Suggestion"),
+         CaseKind.CONSULTATION: ("咨询", "Consultation"), CaseKind.PRAISE: ("表扬", "Praise")}
+URGENCY = {Urgency.NORMAL: ("一般", "Normal"), Urgency.URGENT: ("加急", "Urgent"),
+           Urgency.EMERGENCY: ("紧急", "Emergency")}
+FIELDS = ("text", "title", "name", "phone", "address", "district", "street", "category", "kind", "urgency")
+
+
+class IntakeError(ValueError):
+    """The call record has a value that cannot be used."""
+
+
+def parse_call(data: dict[str, Any]) -> tuple[NewCase, str, str]:
+    """Turn form or JSON fields into a NewCase plus the caller's name and phone."""
+    def text(name: str, limit: int) -> str:
+        value = data.get(name, "")
+        if value is None:
+            return ""
+        if not isinstance(value, str):
+            raise IntakeError(name)
+        return value.strip()[:limit]
+
+    try:
+        kind = CaseKind(text("kind", 16) or CaseKind.COMPLAINT.value)
+        urgency = Urgency(text("urgency", 16) or Urgency.NORMAL.value)
+    except ValueError:
+        raise IntakeError("kind/urgency") from None
+    flags = {}
+    for name in ("anonymous", "confidential"):
+        value = data.get(name, False)
+        if isinstance(value, str):
+            value = value in ("1", "on", "true", "yes")
+        if not isinstance(value, bool):
+            raise IntakeError(name)
+        flags[name] = value
+    new = NewCase(
+        text=text("text", 8000), title=text("title", 200), channel=Channel.PHONE,
+        category=text("category", 32) or None, kind=kind, urgency=urgency, address=text("address", 255),
+        district=text("district", 64) or None, street=text("street", 64) or None, **flags,
+    )
+    return new, text("name", 64), text("phone", 32)
+
+
+def _form_dict(form: MultiDictProxy[Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {k: str(form.get(k, "")) for k in FIELDS}
+    out.update(anonymous=form.get("anonymous") == "1", confidential=form.get("confidential") == "1")
+    return out
+
+
+async def _page(request: web.Request, values: dict[str, Any], status: int = 200, **extra: Any) -> web.Response:
+    i = 1 if lang(request) == "en" else 0
+    return await render(request, "intake.html", {
+        "v": values, "kinds": [(k.value, v[i]) for k, v in KINDS.items()],
+        "urgencies": [(u.value, v[i]) for u, v in URGENCY.items()], **extra,
+    }, status=status)
+
+
+async def intake_form(request: web.Request) -> web.Response:
+    """Show the call-record form."""
+    _, actor = current_actor(request)
+    if Role.OPERATOR not in actor.roles:
+        return await error_page(request, 403, tr(request, "只有话务员可以代录。", "Only operators record calls."))
+    return await _page(request, {"kind": "complaint", "urgency": "normal"})
+
+
+async def intake_submit(request: web.Request) -> web.Response:
+    """Suggest (button 建议) or record (button 登记) a phone call as a case."""
+    _, actor = current_actor(request)
+    if Role.OPERATOR not in actor.roles:
+        return await error_page(request, 403, tr(request, "只有话务员可以代录。", "Only operators record calls."))
+    form = await request.post()
+    values = _form_dict(form)
+    try:
+        new, name, phone = parse_call(values)
+    except IntakeError:
+        return await _page(request, values, error=tr(request, "表单有误。", "The form is not valid."), status=400)
+    proposal = await request.app[SUGGESTER].propose(new.text, new.district)
+    if form.get("do") == "suggest":
+        if not values["category"] and proposal.categories:
+            values["category"] = proposal.categories[0]["category"]
+        if not values["district"] and proposal.district:
+            values["district"], values["street"] = proposal.district, proposal.street or ""
+        return await _page(request, values, proposal=proposal)
+    new = NewCase(**{**new.__dict__, "suggestion": proposal.as_suggestion(),
+                     "category": new.category or proposal.as_suggestion().get("category"),
+                     "district": new.district or proposal.district})
+    try:
+        case = await record_call(request.app[CASES], actor, new, name, phone)
+    except CaseError as exc:
+        return await _page(request, values, error=exc.message(lang(request)), proposal=proposal, status=400)
+    return redirect(f"/cases/{case.id}?done=submit")
