@@ -128,6 +128,7 @@ class Notifier:
                 claimed_by=self.worker, claimed_until=until)
             if not taken:
                 continue
+            row.claimed_by, row.claimed_until = self.worker, until
 
             async def direct(_address: str, messages: list[Outbound]) -> bool:
                 await send(messages)

@@ -67,7 +67,8 @@ async def claim(worker: str, now: dt.datetime, channels: Iterable[Channel], limi
     claimed: list[Notification] = []
     until = now + dt.timedelta(seconds=CLAIM_SECONDS)
     for row in await Notification.filter(due).order_by("id").limit(limit):
-        taken = await Notification.filter(id=row.id, claimed_until=row.claimed_until).update(
+        # The whole due-condition is re-checked: a row sent or failed since we read it is not taken.
+        taken = await Notification.filter(due, id=row.id, claimed_until=row.claimed_until).update(
             claimed_by=worker, claimed_until=until
         )
         if taken:
@@ -76,14 +77,22 @@ async def claim(worker: str, now: dt.datetime, channels: Iterable[Channel], limi
     return claimed
 
 
-async def mark_sent(row: Notification, now: dt.datetime) -> None:
-    """Record a successful delivery."""
-    await Notification.filter(id=row.id).update(
-        status=NotificationStatus.SENT, sent_at=now, attempts=row.attempts + 1, claimed_until=None
+def _still_ours(row: Notification) -> Q:
+    """Match the row only while it is unsent and its claim by ``row.claimed_by`` is still open."""
+    return Q(
+        id=row.id, claimed_by=row.claimed_by, claimed_until__isnull=False,
+        status__in=[NotificationStatus.PENDING, NotificationStatus.FAILED],
     )
 
 
-async def mark_failed(row: Notification, now: dt.datetime, error: str) -> None:
+async def mark_sent(row: Notification, now: dt.datetime) -> bool:
+    """Record a successful delivery; False if the row was no longer this claimer's to send."""
+    return bool(await Notification.filter(_still_ours(row)).update(
+        status=NotificationStatus.SENT, sent_at=now, attempts=row.attempts + 1, claimed_until=None
+    ))
+
+
+async def mark_failed(row: Notification, now: dt.datetime, error: str) -> bool:
     """Record a failed delivery and schedule a retry with backoff, or give up after the last."""
     attempts = row.attempts + 1
     if attempts >= MAX_ATTEMPTS:
@@ -91,6 +100,6 @@ async def mark_failed(row: Notification, now: dt.datetime, error: str) -> None:
     else:
         delay = BACKOFF_SECONDS[min(attempts - 1, len(BACKOFF_SECONDS) - 1)]
         status, next_at = NotificationStatus.FAILED, now + dt.timedelta(seconds=delay)
-    await Notification.filter(id=row.id).update(
+    return bool(await Notification.filter(_still_ours(row)).update(
         status=status, attempts=attempts, next_attempt_at=next_at, last_error=error[:2000], claimed_until=None
-    )
+    ))

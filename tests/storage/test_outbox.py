@@ -28,7 +28,7 @@ async def test_each_row_is_claimed_by_one_worker_only(database_url: str) -> None
         outbox.claim("worker-b", now, [Channel.WEBCHAT], limit=8),
     )
     ids_a, ids_b = {r.id for r in first}, {r.id for r in second}
-    assert ids_a and ids_b is not None and not ids_a & ids_b
+    assert ids_a and not ids_a & ids_b
     rest = {r.id for r in await outbox.claim("worker-c", now, [Channel.WEBCHAT])}
     assert not rest & (ids_a | ids_b)
     assert len(ids_a | ids_b | rest) == 12 == await Notification.all().count()
@@ -71,3 +71,26 @@ async def test_a_claim_that_expired_is_taken_over(database_url: str) -> None:
     assert await outbox.claim("other", now + dt.timedelta(seconds=10), [Channel.WEBCHAT]) == []
     (again,) = await outbox.claim("other", now + dt.timedelta(seconds=outbox.CLAIM_SECONDS + 1), [Channel.WEBCHAT])
     assert again.id == row.id and again.claimed_by == "other"
+
+
+async def test_a_worker_that_read_a_row_before_it_was_sent_cannot_claim_or_send_it(database_url: str) -> None:
+    await _pending(1)
+    now = dt.datetime.now(dt.UTC)
+    stale = await Notification.get(channel=Channel.WEBCHAT)  # worker B read the row, then paused
+    (row,) = await outbox.claim("worker-a", now, [Channel.WEBCHAT])
+    assert await outbox.mark_sent(row, now)
+    # B now tries the compare-and-set it prepared from its old read: nothing is taken.
+    assert await Notification.filter(id=stale.id, claimed_until=stale.claimed_until).count() == 1
+    assert await outbox.claim("worker-b", now, [Channel.WEBCHAT]) == []
+    assert not await outbox.mark_sent(stale, now)  # and cannot mark a row it never claimed
+    stored = await Notification.get(id=row.id)
+    assert (stored.status, stored.claimed_by, stored.attempts) == (NotificationStatus.SENT, "worker-a", 1)
+
+
+async def test_a_failed_row_cannot_be_claimed_before_its_backoff_even_by_a_stale_reader(database_url: str) -> None:
+    await _pending(1)
+    now = dt.datetime.now(dt.UTC)
+    (row,) = await outbox.claim("worker-a", now, [Channel.WEBCHAT])
+    assert await outbox.mark_failed(row, now, "timeout")
+    assert await outbox.claim("worker-b", now + dt.timedelta(seconds=1), [Channel.WEBCHAT]) == []
+    assert not await outbox.mark_failed(row, now, "late report from a worker whose claim ended")
