@@ -32,8 +32,10 @@ class Server:
     def __init__(self, tmp: Path) -> None:
         self.db_path = tmp / "appeals.db"
         self.port = free_port()
-        self.env = {**os.environ, "APPEALS_DATABASE_URL": f"sqlite://{self.db_path}", "APPEALS_PORT": str(self.port),
-                    "APPEALS_DATA_DIR": str(tmp / "data"), "APPEALS_SECRET_KEY": "s" * 48, "APPEALS_LOG_LEVEL": "WARNING"}
+        self.env = {
+            **os.environ, "APPEALS_DATABASE_URL": f"sqlite://{self.db_path}", "APPEALS_PORT": str(self.port),
+            "APPEALS_DATA_DIR": str(tmp / "data"), "APPEALS_SECRET_KEY": "s" * 48, "APPEALS_LOG_LEVEL": "WARNING",
+        }
         self.proc: asyncio.subprocess.Process | None = None
         self.base = f"http://127.0.0.1:{self.port}"
 

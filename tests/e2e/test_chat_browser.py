@@ -1,0 +1,61 @@
+"""A real browser completes a submission and a query on /chat and shows markup as text."""
+
+from __future__ import annotations
+
+import pytest
+
+from storage.models import Case
+
+pytestmark = pytest.mark.browser
+XSS = "<img src=x onerror=alert(1)>"
+
+
+async def test_submit_and_query_in_the_browser(browser, base: str) -> None:
+    page = await browser.new_page(viewport={"width": 390, "height": 780})  # a phone
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: dialogs.append(d.message))
+    await page.goto(base + "/chat")
+    await page.get_by_role("button", name="我要反映问题").click()
+    await page.get_by_text("请描述您遇到的问题").wait_for()
+    await page.fill("#text", f"{XSS} 东湖区幸福里小区3栋门口路灯坏了一个月，晚上很黑")
+    await page.press("#text", "Enter")
+    await page.locator("#choices button").first.wait_for()
+    await page.locator("#choices button").first.click()
+    await page.get_by_text("问题发生在哪里").wait_for()
+    await page.fill("#text", "东湖区幸福里小区3栋")
+    await page.click("#send")
+    await page.get_by_role("button", name="匿名反映（无法回访）").click()
+    confirm = page.get_by_role("button", name="确认提交")
+    follow_new = page.get_by_role("button", name="继续提交新诉求")
+    await confirm.or_(follow_new).wait_for()
+    if await follow_new.count():
+        await follow_new.click()
+    await page.get_by_text("请确认").wait_for()
+    await confirm.click()
+    await page.get_by_text("诉求编号").wait_for()
+    case = await Case.get()
+    assert case.text.startswith(XSS)
+    assert await page.locator(".msg.me", has_text=XSS).count() == 1  # shown as text …
+    assert await page.locator("#log img").count() == 0  # … never as an element
+    assert dialogs == []
+
+    await page.get_by_role("button", name="查询办理进度").click()
+    await page.get_by_role("button", name=case.number, exact=False).click()
+    await page.get_by_text("办理经过").wait_for()
+    detail = await page.locator(".msg.bot", has_text="办理经过").last.text_content()
+    assert case.number in detail and "待受理" in detail
+    await page.close()
+
+
+async def test_reload_resumes_the_conversation(browser, base: str) -> None:
+    page = await browser.new_page()
+    await page.goto(base + "/chat")
+    await page.get_by_role("button", name="我要反映问题").click()
+    await page.get_by_text("请描述您遇到的问题").wait_for()
+    await page.reload()
+    await page.get_by_text("请描述您遇到的问题").wait_for()
+    cookies = await page.context.cookies()
+    chat_cookie = next(c for c in cookies if c["name"] == "appeals_chat")
+    assert chat_cookie["httpOnly"] and chat_cookie["sameSite"] == "Strict"
+    assert await page.evaluate("document.cookie") == ""
+    await page.close()
