@@ -1,0 +1,216 @@
+"""Web-chat throughput: dialog steps per second and step latency at 1, 50 and 200 conversations.
+
+Runs `appeals serve` on a fresh SQLite file (or APPEALS_BENCH_DATABASE_URL) and a bare aiohttp
+websocket echo server, each in its own process, and drives both from this process with the same
+client code. Each conversation is a full submission (menu → describe → category → where → contact →
+confirm) under a fresh web-chat identity. Prints a table and, last, one JSON line:
+{"steps_per_s", "echo_per_s", "ratio", "p99_ms"} for the highest concurrency.
+
+    .venv/bin/python bench/chat_throughput.py [--levels 1,50,200] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+
+ROOT = Path(__file__).resolve().parent.parent
+PLACES = ("东湖区幸福里小区", "西山区人民路", "南港区港湾大道", "东湖区东风路", "西山区矿山新村")
+PROBLEMS = ("路灯不亮", "下水道堵塞", "夜间施工噪音", "垃圾无人清运", "占道经营", "共享单车乱停")
+
+
+def free_port() -> int:
+    """Return a free loopback port."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def echo_handler(request: web.Request) -> web.WebSocketResponse:
+    """Answer every JSON frame with a JSON frame, as the chat server does, minus the dialog."""
+    ws = web.WebSocketResponse()
+    await ws.prepare(request)
+    async for msg in ws:
+        frame = json.loads(msg.data)
+        await ws.send_json({"type": "reply", "in_reply_to": frame.get("id"), "messages": [{"text": "ok"}]})
+    return ws
+
+
+def serve_echo(port: int) -> None:
+    """Run the echo server until killed."""
+    app = web.Application()
+    app.router.add_get("/chat/ws", echo_handler)
+    web.run_app(app, host="127.0.0.1", port=port, print=None)
+
+
+class Client:
+    """One websocket conversation that times each request/reply pair."""
+
+    def __init__(self, http: aiohttp.ClientSession, ws: aiohttp.ClientWebSocketResponse, latencies: list[float]):
+        self.http, self.ws, self.latencies, self.seq = http, ws, latencies, 0
+
+    async def step(self, frame: dict) -> list[dict]:
+        self.seq += 1
+        frame["id"] = f"b{self.seq}"
+        started = time.perf_counter()
+        await self.ws.send_str(json.dumps(frame, ensure_ascii=False))
+        while True:
+            data = json.loads((await self.ws.receive(timeout=60)).data)
+            if data.get("in_reply_to") == frame["id"]:
+                break
+        self.latencies.append(time.perf_counter() - started)
+        if data["type"] == "error":
+            raise RuntimeError(f"error frame: {data}")
+        return data["messages"]
+
+
+def _buttons(messages: list[dict]) -> list[str]:
+    return [c["value"] for m in messages for c in m.get("choices", [])]
+
+
+async def submission(base: str, n: int, latencies: list[float]) -> int:
+    """Run one full submission under a fresh identity; return the dialog steps it took."""
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        async with http.get(base + "/chat") as page:
+            await page.read()
+        async with http.ws_connect(base + "/chat/ws") as ws:
+            c = Client(http, ws, latencies)
+            await c.step({"type": "hello"})
+            await c.step({"type": "choice", "value": "submit"})
+            text = f"{PLACES[n % 5]}{n}号附近{PROBLEMS[n % 6]}，已经{n % 9 + 2}天了，请尽快处理（{n}）"
+            out = await c.step({"type": "message", "text": text})
+            if any(v.startswith("cat:") or v == "yes" for v in _buttons(out)):
+                out = await c.step({"type": "choice", "value": _buttons(out)[0]})
+            await c.step({"type": "message", "text": f"{PLACES[n % 5]}{n}号"})
+            out = await c.step({"type": "choice", "value": "anonymous"})
+            if "new" in _buttons(out):
+                out = await c.step({"type": "choice", "value": "new"})
+            out = await c.step({"type": "choice", "value": "confirm"})
+            if "诉求编号" not in out[0]["text"]:
+                raise RuntimeError(f"no case number: {out}")
+            return c.seq
+
+
+async def echo_run(base: str, n: int, steps: int, latencies: list[float]) -> int:
+    """Send as many frames as a submission takes to the echo server."""
+    async with aiohttp.ClientSession() as http, http.ws_connect(base + "/chat/ws") as ws:
+        c = Client(http, ws, latencies)
+        for _ in range(steps):
+            await c.step({"type": "message", "text": f"echo {n}"})
+        return steps
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+async def level(chat: str, echo: str, conversations: int, rounds: int, counter: list[int]) -> dict:
+    """Measure one concurrency level on both servers."""
+    lat: list[float] = []
+
+    async def user(i: int) -> int:
+        total = 0
+        for _ in range(rounds):
+            counter[0] += 1
+            total += await submission(chat, counter[0], lat)
+        return total
+
+    started = time.perf_counter()
+    steps = sum(await asyncio.gather(*(user(i) for i in range(conversations))))
+    chat_s = time.perf_counter() - started
+    echo_lat: list[float] = []
+    per_user = max(1, steps // conversations)
+    started = time.perf_counter()
+    echoes = sum(await asyncio.gather(*(echo_run(echo, i, per_user, echo_lat) for i in range(conversations))))
+    echo_s = time.perf_counter() - started
+    return {"conversations": conversations, "steps": steps, "steps_per_s": steps / chat_s,
+            "p50_ms": _pct(lat, 0.5), "p99_ms": _pct(lat, 0.99), "echo_per_s": echoes / echo_s,
+            "echo_p99_ms": _pct(echo_lat, 0.99)}
+
+
+async def _wait_ready(url: str) -> None:
+    async with aiohttp.ClientSession() as http:
+        for _ in range(400):
+            try:
+                async with http.get(url) as response:
+                    if response.status < 500:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.05)
+    raise TimeoutError(url)
+
+
+async def prepare(database_url: str) -> None:
+    """Migrate and create the demo city's units, catalogue and policies."""
+    sys.path.insert(0, str(ROOT))
+    from storage import db
+    from storage.deadlines import ensure_default_policies
+    from storage.seed import load_city, seed_units
+
+    await db.migrate(database_url)
+    await db.init(database_url)
+    try:
+        await ensure_default_policies()
+        await seed_units(load_city())
+    finally:
+        await db.close()
+
+
+async def main(levels: list[int], rounds: int) -> dict:
+    """Start both servers, measure every level, print the table and the JSON line."""
+    tmp = Path(tempfile.mkdtemp(prefix="chatbench-"))
+    database_url = os.environ.get("APPEALS_BENCH_DATABASE_URL") or f"sqlite://{tmp / 'appeals.db'}"
+    await prepare(database_url)
+    chat_port, echo_port = free_port(), free_port()
+    env = {**os.environ, "APPEALS_DATABASE_URL": database_url, "APPEALS_PORT": str(chat_port),
+           "APPEALS_DATA_DIR": str(tmp / "data"), "APPEALS_SECRET_KEY": "bench" * 10, "APPEALS_LOG_LEVEL": "WARNING"}
+    appeals = Path(sys.executable).with_name("appeals")
+    server = await asyncio.create_subprocess_exec(str(appeals), "serve", env=env, stdout=asyncio.subprocess.DEVNULL)
+    echo = await asyncio.create_subprocess_exec(sys.executable, __file__, "--echo", str(echo_port))
+    try:
+        chat, echo_base = f"http://127.0.0.1:{chat_port}", f"http://127.0.0.1:{echo_port}"
+        await _wait_ready(chat + "/healthz")
+        await _wait_ready(echo_base + "/")
+        counter = [0]
+        await level(chat, echo_base, 2, 1, counter)  # warm up: imports, jieba, the model, connections
+        results = []
+        print(f"{'conv':>5} {'steps':>6} {'steps/s':>8} {'p50 ms':>7} {'p99 ms':>7} | {'echo/s':>8} {'echo p99':>8}")
+        for n in levels:
+            r = await level(chat, echo_base, n, rounds if n > 1 else rounds * 10, counter)
+            results.append(r)
+            print(f"{n:>5} {r['steps']:>6} {r['steps_per_s']:>8.0f} {r['p50_ms']:>7.1f} {r['p99_ms']:>7.1f} | "
+                  f"{r['echo_per_s']:>8.0f} {r['echo_p99_ms']:>8.1f}")
+    finally:
+        for proc in (server, echo):
+            proc.kill()
+            await proc.wait()
+    top = results[-1]
+    summary = {"steps_per_s": round(top["steps_per_s"], 1), "echo_per_s": round(top["echo_per_s"], 1),
+               "ratio": round(top["steps_per_s"] / top["echo_per_s"], 3), "p99_ms": round(top["p99_ms"], 1),
+               "conversations": top["conversations"], "database": database_url.split(":", 1)[0]}
+    print(json.dumps(summary))
+    return summary
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--levels", default="1,50,200")
+    parser.add_argument("--rounds", type=int, default=2, help="submissions per conversation (×10 at level 1)")
+    parser.add_argument("--echo", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.echo:
+        serve_echo(args.echo)
+    else:
+        asyncio.run(main([int(x) for x in args.levels.split(",")], args.rounds))
