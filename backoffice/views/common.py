@@ -16,7 +16,6 @@ from ..i18n import lang, tr
 from ..keys import ACTOR, SESSION, STAFF
 from ..sessions import now
 
-
 EXPORT_ROLES = frozenset({Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN, Role.AUDITOR, Role.HANDLER, Role.UNIT_HEAD})
 
 
