@@ -11,6 +11,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from intents.extract import mask_pii
 from storage import db
 from storage.accounts import AccountError, create_staff, ensure_admin, generate_password, hash_password
 from storage.deadlines import ensure_default_policies
@@ -83,7 +84,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         password = settings.admin_password or admin.generated_password
         if not await is_seeded() and not args.no_demo:
             print("首次启动：正在创建演示城市“江澜市”… / first start: creating the demo city…", flush=True)
-            report = await seed_demo(password or generate_password(), cases=args.demo_cases)
+            if password is None:  # the admin came earlier: the demo accounts get their own password
+                password = generate_password()
+                print(f"  演示账号密码（只显示这一次）/ demo accounts' password (shown once): {password}", flush=True)
+            report = await seed_demo(password, cases=args.demo_cases)
             print(f"  {report.units} 个单位, {report.cases} 件诉求, {len(report.staff)} 个演示账号"
                   f" / units, cases, demo accounts", flush=True)
             for username, roles, unit in report.staff[:8]:
@@ -147,6 +151,9 @@ def cmd_seed_demo(args: argparse.Namespace) -> int:
     async def body() -> int:
         await ensure_default_policies()
         report = await seed_demo(password, cases=args.cases)
+        admin = await ensure_admin(password)
+        if admin.created:
+            report.staff.insert(0, (admin.username, "admin", ""))
         print(f"演示城市已创建 / demo city created: {report.units} units, {report.catalogue} catalogue rules, "
               f"{report.cases} cases")
         for username, roles, unit in report.staff:
@@ -163,7 +170,11 @@ def cmd_export_decisions(args: argparse.Namespace) -> int:
     settings: Settings = args.settings
 
     async def body() -> int:
-        n = await export_decisions(Path(args.out), None, args.reason, only_corrections=args.only_corrections)
+        staff = await Staff.get_or_none(username=args.staff, active=True)
+        if staff is None:
+            print(f"没有这个工作人员账号 / no such active staff account: {args.staff}", file=sys.stderr)
+            return 2
+        n = await export_decisions(Path(args.out), staff.id, args.reason, args.only_corrections, mask=mask_pii)
         print(f"已导出 {n} 条派单决定 / exported {n} dispatch decisions to {args.out}")
         return 0
 
@@ -214,6 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="导出派单员的最终分类作为训练数据 / export staff's dispatch decisions as training data")
     p.add_argument("--out", required=True, help="CSV 文件 / CSV file (title, body, label, suggested)")
     p.add_argument("--reason", required=True, help="导出理由（记入审计日志）/ reason, written to the audit log")
+    p.add_argument("--staff", required=True, help="导出人账号（记入审计日志）/ your staff username, for the audit log")
     p.add_argument("--only-corrections", action="store_true", help="只导出改过分类的 / only changed categories")
     p.set_defaults(func=cmd_export_decisions)
     try:

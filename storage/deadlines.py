@@ -18,16 +18,30 @@ log = logging.getLogger(__name__)
 _warned_years: set[int] = set()
 
 
+#: Statutory holidays on fixed dates (元旦, 劳动节, 国庆节); lunar ones need the published schedule.
+FIXED_HOLIDAYS = frozenset({(1, 1), (5, 1), (5, 2), (10, 1), (10, 2), (10, 3)})
+
+
+def is_official(day: dt.date) -> bool:
+    """Tell whether the State Council's schedule for ``day``'s year is known to the calendar package."""
+    try:
+        chinese_calendar.is_workday(day)
+    except NotImplementedError:
+        return False
+    return True
+
+
 def is_workday(day: dt.date) -> bool:
     """Tell whether ``day`` is a working day on the mainland, make-up workdays included."""
     try:
         return bool(chinese_calendar.is_workday(day))
     except NotImplementedError:
-        # The package knows the years the State Council has published; beyond them, Mon–Fri.
+        # A year not yet published: weekends and the fixed-date holidays; deadlines computed
+        # this way are flagged as estimated (see is_official) until the package is updated.
         if day.year not in _warned_years:
             _warned_years.add(day.year)
-            log.warning("no official holiday calendar for %s; counting Monday to Friday", day.year)
-        return day.weekday() < 5
+            log.warning("no official holiday calendar for %s yet; estimating", day.year)
+        return day.weekday() < 5 and (day.month, day.day) not in FIXED_HOLIDAYS
 
 
 def add_working_days(start: dt.datetime, days: int) -> dt.datetime:
@@ -138,21 +152,35 @@ def _specificity(policy: Policy, category: str | None, kind: CaseKind, urgency: 
     return score
 
 
+_APPROX_HOURS = {"hours": 1.0, "days": 24.0, "working_days": 24.0 * 7 / 5}
+
+
+def _approx_hours(policy: Policy) -> float:
+    return policy.handle_amount * _APPROX_HOURS.get(policy.handle_unit, 24.0)
+
+
+def _best(candidates: list[tuple[int, Policy]]) -> Policy | None:
+    if not candidates:
+        return None
+    return max(candidates, key=lambda c: (c[0], c[1].version))[1]
+
+
 def choose_policy(
     policies: Iterable[Policy], category: str | None, kind: CaseKind, urgency: Urgency
 ) -> Policy | None:
-    """Return the most specific active policy matching a case, newest version first on ties."""
-    best: tuple[int, int, Policy] | None = None
-    for policy in policies:
-        if not policy.active:
-            continue
-        score = _specificity(policy, category, kind, urgency)
-        if score is None:
-            continue
-        key = (score, policy.version)
-        if best is None or key > best[:2]:
-            best = (score, policy.version, policy)
-    return best[2] if best else None
+    """Return the policy for a case: an emergency rule first, else the most specific rule, capped by
+    an "urgent" rule only where that one is shorter (marking a case urgent never lengthens it)."""
+    matches = [
+        (score, p) for p in policies if p.active and (score := _specificity(p, category, kind, urgency)) is not None
+    ]
+    emergency = _best([(s, p) for s, p in matches if p.urgency == Urgency.EMERGENCY])
+    if emergency is not None:
+        return emergency
+    base = _best([(s, p) for s, p in matches if p.urgency is None])
+    urgent = _best([(s, p) for s, p in matches if p.urgency is not None])
+    if urgent is not None and (base is None or _approx_hours(urgent) < _approx_hours(base)):
+        return urgent
+    return base
 
 
 async def policy_for(category: str | None, kind: CaseKind, urgency: Urgency) -> Policy | None:

@@ -43,6 +43,7 @@ class Action(StrEnum):
     APPROVE_EXTENSION = "approve_extension"
     DENY_EXTENSION = "deny_extension"
     SUPERVISE = "supervise"
+    ANSWER_DIRECTLY = "answer_directly"
     SUBMIT_REPLY = "submit_reply"
     APPROVE_REPLY = "approve_reply"
     SEND_BACK = "send_back"
@@ -138,6 +139,7 @@ UNIT_STATUSES = frozenset(
 NOT_ARCHIVED = frozenset(CaseStatus) - {CaseStatus.ARCHIVED}
 EVERY_STATUS = frozenset(CaseStatus)
 STAFF_ROLES = frozenset(Role) - {Role.CITIZEN, Role.SYSTEM}
+UNIT_ROLES = frozenset({Role.HANDLER, Role.UNIT_HEAD})
 
 
 class Guard(StrEnum):
@@ -198,6 +200,12 @@ TRANSITIONS: dict[Action, Transition] = {
             required=("reject_class", "reason"), notify=(Audience.CITIZEN,),
         ),
         Transition(
+            # 直接答复: a consultation answered at intake, counted in the direct-answer rate.
+            Action.ANSWER_DIRECTLY, frozenset({CaseStatus.SUBMITTED}), CaseStatus.RESOLVED,
+            _roles((Role.OPERATOR, Scope.ANY), (Role.DISPATCHER, Scope.ANY)),
+            required=("reply",), optional=("source",), notify=(Audience.CITIZEN,),
+        ),
+        Transition(
             Action.MERGE, frozenset({CaseStatus.SUBMITTED, CaseStatus.ACCEPTED}), CaseStatus.MERGED,
             _roles((Role.DISPATCHER, Scope.ANY)),
             required=("parent",), optional=("reason",), notify=(Audience.CITIZEN,),
@@ -214,7 +222,8 @@ TRANSITIONS: dict[Action, Transition] = {
         ),
         Transition(
             Action.RETURN, frozenset({CaseStatus.DISPATCHED, CaseStatus.IN_PROGRESS}), CaseStatus.RETURNED,
-            _roles(*_UNIT_LEAD), required=("reason",), optional=("suggested_unit",),
+            _roles((Role.UNIT_HEAD, Scope.LEAD_UNIT)),  # the unit head approves returns (DOMAIN.md)
+            required=("reason",), optional=("suggested_unit",),
             notify=(Audience.DISPATCHERS,), guards=(Guard.WITHIN_RETURN_WINDOW,),
         ),
         Transition(
@@ -257,6 +266,7 @@ TRANSITIONS: dict[Action, Transition] = {
         Transition(
             Action.SUBMIT_REPLY, HANDLING_STATUSES, CaseStatus.PENDING_REVIEW,
             _roles(*_UNIT_LEAD), required=("reply",), optional=("solved",),
+            notify=(Audience.LEAD_UNIT, Audience.SUPERVISORS),
         ),
         Transition(
             Action.APPROVE_REPLY, frozenset({CaseStatus.PENDING_REVIEW}), CaseStatus.RESOLVED,
@@ -269,12 +279,12 @@ TRANSITIONS: dict[Action, Transition] = {
             required=("reason",), notify=(Audience.LEAD_UNIT,),
         ),
         Transition(
-            Action.CALLBACK, frozenset({CaseStatus.RESOLVED}), CaseStatus.EVALUATED,
+            Action.CALLBACK, frozenset({CaseStatus.RESOLVED, CaseStatus.EVALUATED}), CaseStatus.EVALUATED,
             _roles((Role.SUPERVISOR, Scope.ANY), (Role.OPERATOR, Scope.ANY)),
             required=("rating", "contacted", "solved"), optional=("comment",),
         ),
         Transition(
-            Action.CALLBACK_ATTEMPT, frozenset({CaseStatus.RESOLVED}), None,
+            Action.CALLBACK_ATTEMPT, frozenset({CaseStatus.RESOLVED, CaseStatus.EVALUATED}), None,
             _roles((Role.SUPERVISOR, Scope.ANY), (Role.OPERATOR, Scope.ANY)), required=("note",),
         ),
         Transition(
@@ -351,10 +361,6 @@ class Actor:
         """Return a citizen actor."""
         return cls(roles=frozenset({Role.CITIZEN}), citizen_id=citizen_id)
 
-    @property
-    def is_unit_staff_only(self) -> bool:
-        """Tell whether every role of this actor is scoped to its own units."""
-        return bool(self.roles) and self.roles <= {Role.HANDLER, Role.UNIT_HEAD}
 
 
 def _in_scope(scope: Scope, case: CaseLike, actor: Actor) -> bool:
@@ -367,7 +373,7 @@ def _in_scope(scope: Scope, case: CaseLike, actor: Actor) -> bool:
     return bool(case.unit_ids & actor.unit_ids)
 
 
-def _guard_holds(guard: Guard, case: CaseLike, actor: Actor) -> bool:
+def _guard_holds(guard: Guard, case: CaseLike, granting: frozenset[Role]) -> bool:
     if guard is Guard.NO_PENDING_EXTENSION:
         return not case.extension_pending
     if guard is Guard.PENDING_EXTENSION:
@@ -378,8 +384,9 @@ def _guard_holds(guard: Guard, case: CaseLike, actor: Actor) -> bool:
         return not case.malicious
     if guard is Guard.MALICIOUS:
         return case.malicious
-    # A confidential case never shows the citizen's identity to the handling unit.
-    return not (case.confidential and actor.is_unit_staff_only)
+    # A confidential case never shows the citizen's identity to the handling unit: only a role
+    # that grants the action on its own, beyond unit membership, may see it.
+    return not (case.confidential and granting <= UNIT_ROLES)
 
 
 def refusal(case: CaseLike, action: Action, actor: Actor) -> str | None:
@@ -387,13 +394,14 @@ def refusal(case: CaseLike, action: Action, actor: Actor) -> str | None:
     transition = TRANSITIONS[action]
     if case.status not in transition.sources:
         return "status"
-    scopes = [transition.roles[r] for r in actor.roles if r in transition.roles]
-    if not scopes:
+    granting = [r for r in actor.roles if r in transition.roles]
+    if not granting:
         return "role"
-    if not any(_in_scope(s, case, actor) for s in scopes):
+    in_scope = frozenset(r for r in granting if _in_scope(transition.roles[r], case, actor))
+    if not in_scope:
         return "scope"
     for guard in transition.guards:
-        if not _guard_holds(guard, case, actor):
+        if not _guard_holds(guard, case, in_scope):
             return f"guard:{guard.value}"
     return None
 

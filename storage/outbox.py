@@ -22,7 +22,9 @@ async def enqueue(
     """Write one outbox row per recipient of an event; call inside the event's transaction."""
     rows: list[Notification] = []
     template = event.action.value
-    common = {"case_id": case.id, "event_id": event.id, "template": template, "params": dict(params)}
+    common = {"case_id": case.id, "event_id": event.id, "template": template}
+    # The tracking code is the citizen's credential: it goes to the citizen and to nobody else.
+    staff_params = {k: v for k, v in params.items() if k != "tracking_code"}
     for audience in dict.fromkeys(audiences):
         if audience is Audience.CITIZEN:
             if case.citizen_id is None:
@@ -34,7 +36,7 @@ async def enqueue(
             for identity in preferred:
                 rows.append(Notification(
                     audience=audience.value, citizen_id=case.citizen_id, channel=identity.channel,
-                    address=identity.external_id, **common,
+                    address=identity.external_id, params=dict(params), **common,
                 ))
         elif audience in (Audience.LEAD_UNIT, Audience.CO_UNITS):
             assignments = await CaseAssignment.filter(
@@ -42,12 +44,13 @@ async def enqueue(
             )
             for a in assignments:
                 rows.append(Notification(
-                    audience=audience.value, unit_id=a.unit_id, channel=Channel.BACKOFFICE, **common
+                    audience=audience.value, unit_id=a.unit_id, channel=Channel.BACKOFFICE, params=staff_params,
+                    **common,
                 ))
         else:
             role = Role.DISPATCHER if audience is Audience.DISPATCHERS else Role.SUPERVISOR
             rows.append(Notification(
-                audience=audience.value, role=role.value, channel=Channel.BACKOFFICE, **common
+                audience=audience.value, role=role.value, channel=Channel.BACKOFFICE, params=staff_params, **common
             ))
     for row in rows:
         await row.save()

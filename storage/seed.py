@@ -152,7 +152,7 @@ async def _drive(
         return
     if wrongly:
         other = await Unit.get(code=other_unit)
-        await step(Action.RETURN, Actor(roles=frozenset({Role.HANDLER}), unit_ids=frozenset({other.id})),
+        await step(Action.RETURN, Actor(roles=frozenset({Role.UNIT_HEAD}), unit_ids=frozenset({other.id})),
                    {"reason": "该事项不属于本单位职责范围，建议改派。"})
         return
     await step(Action.SIGN, handler, hours=1)

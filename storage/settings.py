@@ -16,7 +16,6 @@ ENV_VARS: dict[str, str | None] = {
     "APPEALS_ADMIN_PASSWORD": None,
     "APPEALS_DATA_DIR": "data",
     "APPEALS_HOTLINE_PREFIX": "8890",
-    "APPEALS_TIMEZONE": "Asia/Shanghai",
     "APPEALS_LANGUAGE": "zh-CN",
     "APPEALS_MODEL_PATH": None,
     "APPEALS_PUBLIC_URL": None,
@@ -39,7 +38,6 @@ class Settings:
     admin_password: str | None = field(default=None, repr=False)
     data_dir: Path = Path("data")
     hotline_prefix: str = "8890"
-    timezone: str = "Asia/Shanghai"
     language: str = "zh-CN"
     model_path: Path | None = None
     public_url: str | None = None
@@ -84,7 +82,6 @@ class Settings:
             admin_password=get("APPEALS_ADMIN_PASSWORD"),
             data_dir=Path(get("APPEALS_DATA_DIR") or "data"),
             hotline_prefix=prefix,
-            timezone=get("APPEALS_TIMEZONE") or "Asia/Shanghai",
             language=language,
             model_path=Path(model) if model else None,
             public_url=get("APPEALS_PUBLIC_URL"),

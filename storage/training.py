@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,13 +26,13 @@ class Decision:
         return bool(self.suggested) and self.suggested != self.label
 
 
-async def dispatch_decisions(only_corrections: bool = False) -> list[Decision]:
-    """Return the final category of every dispatched case, newest dispatch per case."""
+async def dispatch_decisions(only_corrections: bool = False, mask: Callable[[str], str] = str) -> list[Decision]:
+    """Return the final category of every dispatched case; confidential cases never leave."""
     case_ids = set(await CaseEvent.filter(action=Action.DISPATCH).values_list("case_id", flat=True))
     out = []
-    for case in await Case.filter(id__in=case_ids, category__isnull=False).order_by("id"):
+    for case in await Case.filter(id__in=case_ids, category__isnull=False, confidential=False).order_by("id"):
         decision = Decision(
-            title=case.title, body=case.text, label=case.category or "",
+            title=mask(case.title), body=mask(case.text), label=case.category or "",
             suggested=str((case.suggestion or {}).get("category") or ""),
         )
         if decision.corrected or not only_corrections:
@@ -39,9 +40,13 @@ async def dispatch_decisions(only_corrections: bool = False) -> list[Decision]:
     return out
 
 
-async def export_decisions(path: Path, staff_id: int | None, reason: str, only_corrections: bool = False) -> int:
-    """Write decisions as a UTF-8 CSV (title, body, label, suggested) and log the export."""
-    decisions = await dispatch_decisions(only_corrections)
+async def export_decisions(
+    path: Path, staff_id: int, reason: str, only_corrections: bool = False, mask: Callable[[str], str] = str
+) -> int:
+    """Write decisions as a UTF-8 CSV (title, body, label, suggested) and log who exported them and why."""
+    if not reason.strip():
+        raise ValueError("an export needs a reason")
+    decisions = await dispatch_decisions(only_corrections, mask)
     with path.open("w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(["title", "body", "label", "suggested"])

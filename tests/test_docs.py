@@ -39,3 +39,15 @@ def test_every_cli_command_is_in_the_readme() -> None:
     sub = next(a for a in parser._actions if a.dest == "command")
     for name in sub.choices:  # type: ignore[union-attr]
         assert f"appeals {name}" in README or f"/ {name}" in README, name
+
+
+def test_every_setting_is_used_by_the_platform() -> None:
+    sources = "\n".join(
+        path.read_text(encoding="utf-8")
+        for package in ("storage", "bot", "backoffice", "intents")
+        for path in (ROOT / package).rglob("*.py")
+        if path.name != "settings.py"
+    )
+    for name in ENV_VARS:
+        field = name.removeprefix("APPEALS_").lower()
+        assert re.search(rf"\.{field}\b", sources), f"{name} is read but nothing uses it"

@@ -33,7 +33,8 @@ async def test_metrics_show_backlog_dead_letters_and_overdue_cases(database_url:
 
     world = await make_world()
     await make_case(world, CaseStatus.IN_PROGRESS, due_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=1))
-    await Notification.create(audience="citizen", channel=Channel.WEBCHAT, template="submit")
+    await Notification.create(audience="supervisors", role="supervisor", channel=Channel.BACKOFFICE,
+                              template="callback_task")  # a staff inbox row: no sender consumes it
     await Notification.create(audience="citizen", channel=Channel.TELEGRAM, template="submit",
                               status=NotificationStatus.DEAD)
     app = create_app(Settings.from_env({"APPEALS_DATABASE_URL": database_url}), manage_orm=False)
@@ -41,7 +42,7 @@ async def test_metrics_show_backlog_dead_letters_and_overdue_cases(database_url:
         async with http.get(f"{base}/metrics") as resp:
             assert resp.status == 200
             text = await resp.text()
-    assert 'appeals_outbox_notifications{status="pending",channel="webchat"} 1' in text
+    assert 'appeals_outbox_notifications{status="pending",channel="backoffice"} 1' in text
     assert "appeals_outbox_dead_letters 1" in text
     assert 'appeals_overdue_cases{unit="lead"} 1' in text
     assert 'appeals_open_cases{status="in_progress"} 1' in text

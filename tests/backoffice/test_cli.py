@@ -102,6 +102,12 @@ def test_seed_demo_creates_a_city_with_cases_in_every_status(
     assert main(["seed-demo", "--cases", "60"]) == 0
     out = capsys.readouterr().out
     assert "dispatcher" in out and "handler-" in out and "unit-head" in out
+    password = out.strip().splitlines()[-1].split(": ")[-1]
+    roles = query(cli_env, lambda: Staff.all().values_list("roles", flat=True))
+    assert {r for rs in roles for r in rs} == {"admin", "operator", "dispatcher", "handler", "unit_head",
+                                                "supervisor", "auditor"}
+    admin = query(cli_env, lambda: Staff.get(username="admin"))
+    assert verify_password(admin.password_hash, password)
 
     async def facts():  # noqa: ANN202
         statuses = set(await Case.all().values_list("status", flat=True))

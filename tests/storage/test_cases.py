@@ -21,7 +21,7 @@ from storage.models import (
     Notification,
     Urgency,
 )
-from tests.support.builders import UNASSIGNED, make_case, make_world
+from tests.support.builders import UNASSIGNED, World, make_case, make_world
 
 PAYLOADS: dict[Action, dict[str, Any]] = {
     Action.ACCEPT: {},
@@ -38,6 +38,7 @@ PAYLOADS: dict[Action, dict[str, Any]] = {
     Action.APPROVE_EXTENSION: {},
     Action.DENY_EXTENSION: {"reason": "理由不充分"},
     Action.SUPERVISE: {"level": "reminder", "note": "即将到期"},
+    Action.ANSWER_DIRECTLY: {"reply": "社保转移可在网上办理。", "source": "人社局办事指南"},
     Action.SUBMIT_REPLY: {"reply": "已更换路灯，恢复照明。"},
     Action.APPROVE_REPLY: {},
     Action.SEND_BACK: {"reason": "答复不完整"},
@@ -172,7 +173,7 @@ async def test_two_concurrent_applies_exactly_one_wins(database_url: str) -> Non
     world = await make_world()
     case = await make_case(world, CaseStatus.DISPATCHED)
     service = CaseService()
-    handler = world.actor(Role.HANDLER)
+    handler = world.actor(Role.UNIT_HEAD)  # a unit head may both sign and return
     results = await asyncio.gather(
         service.apply(case.id, Action.SIGN, handler, {}, expected_version=case.version),
         service.apply(case.id, Action.RETURN, handler, {"reason": "非本单位"}, expected_version=case.version),
@@ -260,7 +261,7 @@ async def test_return_after_the_window_is_refused(database_url: str) -> None:
     past = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
     case = await make_case(world, CaseStatus.DISPATCHED, return_due_at=past)
     with pytest.raises(NotAllowed) as refused:
-        await CaseService().apply(case.id, Action.RETURN, world.actor(Role.HANDLER), {"reason": "非本单位"})
+        await CaseService().apply(case.id, Action.RETURN, world.actor(Role.UNIT_HEAD), {"reason": "非本单位"})
     assert "退单时限" in refused.value.message()
 
 
@@ -288,3 +289,104 @@ async def test_merge_refuses_itself_and_unknown_parents(database_url: str) -> No
         with pytest.raises(InvalidField):
             await service.apply(case.id, Action.MERGE, world.actor(Role.DISPATCHER), {"parent": parent})
     assert (await Case.get(id=case.id)).status == CaseStatus.ACCEPTED
+
+
+# Facts written from DOMAIN.md, independent of the table: (status, action, who, allowed).
+DOMAIN_FACTS = [
+    (CaseStatus.SUBMITTED, Action.ACCEPT, "dispatcher", True),
+    (CaseStatus.SUBMITTED, Action.ACCEPT, "operator", False),
+    (CaseStatus.SUBMITTED, Action.ACCEPT, "handler", False),
+    (CaseStatus.SUBMITTED, Action.ANSWER_DIRECTLY, "operator", True),
+    (CaseStatus.SUBMITTED, Action.ANSWER_DIRECTLY, "handler", False),
+    (CaseStatus.ACCEPTED, Action.DISPATCH, "dispatcher", True),
+    (CaseStatus.ACCEPTED, Action.DISPATCH, "supervisor", False),
+    (CaseStatus.DISPATCHED, Action.SIGN, "handler", True),
+    (CaseStatus.DISPATCHED, Action.SIGN, "co_handler", False),
+    (CaseStatus.DISPATCHED, Action.SIGN, "dispatcher", False),
+    (CaseStatus.DISPATCHED, Action.RETURN, "handler", False),
+    (CaseStatus.DISPATCHED, Action.RETURN, "unit_head", True),
+    (CaseStatus.RETURNED, Action.UPHOLD_DISPATCH, "dispatcher", True),
+    (CaseStatus.IN_PROGRESS, Action.PROGRESS_NOTE, "co_handler", True),
+    (CaseStatus.IN_PROGRESS, Action.REQUEST_EXTENSION, "handler", True),
+    (CaseStatus.IN_PROGRESS, Action.SUBMIT_REPLY, "handler", True),
+    (CaseStatus.IN_PROGRESS, Action.SUBMIT_REPLY, "co_handler", False),
+    (CaseStatus.IN_PROGRESS, Action.SUPERVISE, "system", True),
+    (CaseStatus.IN_PROGRESS, Action.SUPERVISE, "handler", False),
+    (CaseStatus.IN_PROGRESS, Action.SUBMIT_REPLY, "stranger_handler", False),
+    (CaseStatus.PENDING_REVIEW, Action.APPROVE_REPLY, "handler", False),
+    (CaseStatus.PENDING_REVIEW, Action.APPROVE_REPLY, "unit_head", True),
+    (CaseStatus.PENDING_REVIEW, Action.APPROVE_REPLY, "supervisor", True),
+    (CaseStatus.RESOLVED, Action.EVALUATE, "citizen", True),
+    (CaseStatus.RESOLVED, Action.EVALUATE, "other_citizen", False),
+    (CaseStatus.RESOLVED, Action.EVALUATE, "operator", False),
+    (CaseStatus.RESOLVED, Action.CALLBACK, "operator", True),
+    (CaseStatus.EVALUATED, Action.CALLBACK, "operator", True),
+    (CaseStatus.EVALUATED, Action.REOPEN, "citizen", True),
+    (CaseStatus.EVALUATED, Action.REOPEN, "other_citizen", False),
+    (CaseStatus.EVALUATED, Action.ARCHIVE, "supervisor", True),
+    (CaseStatus.IN_PROGRESS, Action.NOTE, "auditor", False),
+    (CaseStatus.ARCHIVED, Action.NOTE, "supervisor", False),
+    (CaseStatus.ARCHIVED, Action.REOPEN, "citizen", False),
+]
+
+
+def _who(world: World, who: str) -> Actor:
+    if who == "co_handler":
+        return world.actor(Role.HANDLER, world.co)
+    if who == "stranger_handler":
+        return world.actor(Role.HANDLER, world.other)
+    if who == "other_citizen":
+        return Actor.citizen(world.citizen.id + 1000)
+    return world.actor(Role(who))
+
+
+@pytest.mark.parametrize(("status", "action", "who", "allowed"), DOMAIN_FACTS,
+                         ids=[f"{s.value}-{a.value}-{w}" for s, a, w, _ in DOMAIN_FACTS])
+async def test_domain_facts(database_url: str, status: CaseStatus, action: Action, who: str, allowed: bool) -> None:
+    """Cells stated by the domain reference, checked through CaseService against a real database."""
+    world = await make_world()
+    parent = await make_case(world, CaseStatus.IN_PROGRESS)
+    case = await make_case(world, status, **guard_fields(action))
+    try:
+        await CaseService().apply(case.id, action, _who(world, who), payload_for(action, parent.number))
+        happened = True
+    except NotAllowed:
+        happened = False
+    assert happened is allowed
+
+
+async def test_confidential_case_stays_hidden_from_unit_staff_with_an_extra_role(database_url: str) -> None:
+    world = await make_world()
+    case = await make_case(world, CaseStatus.IN_PROGRESS, confidential=True)
+    head_and_auditor = Actor(roles=frozenset({Role.UNIT_HEAD, Role.AUDITOR}), unit_ids=frozenset({world.lead.id}))
+    with pytest.raises(NotAllowed):
+        await CaseService().apply(case.id, Action.UNMASK, head_and_auditor, {"reason": "回访"})
+    await CaseService().apply(case.id, Action.UNMASK, world.actor(Role.SUPERVISOR), {"reason": "回访"})
+
+
+async def test_staff_notifications_never_carry_the_tracking_code(database_url: str) -> None:
+    world = await make_world()
+    case = await CaseService().submit(
+        NewCase(text="燃气泄漏", channel=Channel.WEBCHAT, citizen_id=world.citizen.id, urgency=Urgency.EMERGENCY),
+        Actor.citizen(world.citizen.id),
+    )
+    rows = await Notification.filter(case_id=case.id)
+    for row in rows:
+        assert ("tracking_code" in row.params) is (row.audience == "citizen"), row.audience
+
+
+async def test_an_emergency_rejection_alerts_staff(database_url: str) -> None:
+    world = await make_world()
+    case = await make_case(world, CaseStatus.SUBMITTED)
+    applied = await CaseService().apply(case.id, Action.REJECT, world.actor(Role.DISPATCHER),
+                                        {"reject_class": "emergency", "reason": "请立即拨打119"})
+    audiences = set(await Notification.filter(event_id=applied.event.id).values_list("audience", flat=True))
+    assert audiences == {"citizen", "dispatchers", "supervisors"}
+
+
+async def test_overlong_place_fields_are_a_polite_error_not_a_crash(database_url: str) -> None:
+    world = await make_world()
+    with pytest.raises(InvalidField) as bad:
+        await CaseService().submit(NewCase(text="路灯坏了", channel=Channel.PHONE, district="区" * 100),
+                                   world.actor(Role.OPERATOR))
+    assert "64" in bad.value.message()

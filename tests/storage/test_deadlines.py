@@ -123,3 +123,31 @@ async def test_denied_extension_keeps_the_deadline(database_url: str) -> None:
     await service.apply(case.id, Action.DENY_EXTENSION, world.actor(Role.SUPERVISOR), {"reason": "不符合条件"})
     stored = await Case.get(id=case.id)
     assert stored.due_at == case.due_at and stored.extended_days == 0 and stored.extension_pending_days is None
+
+
+def test_marking_a_case_urgent_never_lengthens_its_limit() -> None:
+    rows = [
+        Policy(id=1, name="default", handle_amount=10, handle_unit="working_days", active=True, version=1),
+        Policy(id=2, name="consult", kind=CaseKind.CONSULTATION, handle_amount=1, handle_unit="working_days",
+               active=True, version=1),
+        Policy(id=3, name="utilities", category="水电气热", handle_amount=24, handle_unit="hours", active=True,
+               version=1),
+        Policy(id=4, name="urgent", urgency=Urgency.URGENT, handle_amount=3, handle_unit="working_days",
+               active=True, version=1),
+    ]
+    pick = lambda cat, kind: choose_policy(rows, cat, kind, Urgency.URGENT).name  # noqa: E731
+    assert pick("供水", CaseKind.COMPLAINT) == "utilities"  # 24 h, not 3 working days
+    assert pick("城乡建设", CaseKind.CONSULTATION) == "consult"  # 1 working day, not 3
+    assert pick("城乡建设", CaseKind.COMPLAINT) == "urgent"  # 3 working days instead of 10
+
+
+def test_a_year_without_a_published_schedule_still_skips_fixed_holidays() -> None:
+    from storage.deadlines import is_official
+
+    assert is_official(dt.date(2026, 12, 31))
+    if is_official(dt.date(2099, 1, 1)):
+        pytest.skip("the calendar package knows 2099")
+    assert not is_official(dt.date(2099, 1, 1))
+    assert not is_workday(dt.date(2099, 1, 1))  # 元旦, a Thursday
+    assert not is_workday(dt.date(2099, 10, 2))  # 国庆
+    assert is_workday(dt.date(2099, 1, 2)) and not is_workday(dt.date(2099, 1, 3))  # Friday, Saturday
