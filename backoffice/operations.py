@@ -21,6 +21,14 @@ from .suggest import Proposal, Suggester, similar_cases
 
 UNMASK_MINUTES = 10
 _ENUM_FIELDS = {"rating": Rating, "reject_class": RejectClass, "level": SuperviseLevel}
+#: Labels of what effects record on events beyond the action's own fields; internal keys are not shown.
+EVENT_KEYS: dict[str, tuple[str, str]] = {
+    "policy": ("时限规则", "Time-limit rule"), "due_at": ("办理时限", "Due"),
+    "suggested_category": ("建议类别", "Suggested category"), "late": ("超时签收", "Signed late"),
+    "channel": ("渠道", "Channel"), "on_time": ("按时办结", "On time"), "malicious": ("恶意标记", "Malicious"),
+}
+HIDDEN_KEYS = frozenset({"calendar"})
+UNIT_KEYS = frozenset({"lead_unit", "co_units", "co_unit", "suggested_unit"})
 
 
 async def unit_choices(lang: str) -> list[tuple[str, str]]:
@@ -29,7 +37,23 @@ async def unit_choices(lang: str) -> list[tuple[str, str]]:
     return [(str(i), (en or zh) if lang == "en" else zh) for i, zh, en in rows]
 
 
-def _value_text(name: str, value: Any, lang: str) -> str:
+def _key_text(name: str, lang: str) -> str:
+    if name in EVENT_KEYS:
+        zh, en = EVENT_KEYS[name]
+        return en if lang == "en" else zh
+    return field_label(name, lang)
+
+
+def _value_text(name: str, value: Any, lang: str, units: dict[str, str] | None = None) -> str:
+    units = units or {}
+    if name in UNIT_KEYS:
+        values = value if isinstance(value, list) else [value]
+        return "、".join(units.get(str(v), str(v)) for v in values)
+    if name.endswith("_at") and isinstance(value, str):
+        try:
+            return local(dt.datetime.fromisoformat(value))
+        except ValueError:
+            return value
     if isinstance(value, bool):
         return ("Yes" if value else "No") if lang == "en" else ("是" if value else "否")
     if name in _ENUM_FIELDS and isinstance(value, str):
@@ -45,11 +69,13 @@ def _value_text(name: str, value: Any, lang: str) -> str:
 async def timeline(case: Case, lang: str, hidden: bool) -> list[dict[str, Any]]:
     """Return the case's events with labels in the page language."""
     events = await CaseEvent.filter(case_id=case.id).order_by("id")
+    units = {code: (en or zh) if lang == "en" else zh
+             for code, zh, en in await Unit.all().values_list("code", "name_zh", "name_en")}
     names = dict(await Staff.filter(id__in={e.staff_id for e in events if e.staff_id}).values_list(  # type: ignore[attr-defined]
         "id", "display_name"))
     out = []
     for e in events:
-        data = {k: v for k, v in (e.data or {}).items() if v not in (None, "", [])}
+        data = {k: v for k, v in (e.data or {}).items() if v not in (None, "", []) and k not in HIDDEN_KEYS}
         if hidden and e.action == Action.UNMASK:
             data.pop("reason", None)
         out.append({
@@ -58,7 +84,7 @@ async def timeline(case: Case, lang: str, hidden: bool) -> list[dict[str, Any]]:
             "to": label(CaseStatus(e.to_status), lang), "changed": e.from_status != e.to_status,
             "role": label(Role(e.actor_role), lang), "staff": names.get(e.staff_id, ""),  # type: ignore[attr-defined]
             "at": local(e.created_at), "at_iso": e.created_at.isoformat(),
-            "data": [(field_label(k, lang), _value_text(k, v, lang)) for k, v in data.items()],
+            "data": [(_key_text(k, lang), _value_text(k, v, lang, units)) for k, v in data.items()],
         })
     return out
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from storage.errors import CaseError, CaseNotFound
+from storage.labels import label
 from storage.lifecycle import Action
+from storage.models import Channel, Urgency
 
 from ..auth import current_actor
 from ..forms import payload_from_form
@@ -14,6 +16,16 @@ from ..keys import CASES, SESSION, SUGGESTER
 from ..operations import act, case_detail
 from ..sessions import now
 from .common import error_page, redirect, render
+from .queues import CHANNELS, URGENCIES
+
+
+def _done_label(value: str, language: str) -> str:
+    if value == "submit":
+        return "已登记" if language != "en" else "Recorded"
+    try:
+        return label(Action(value), language)
+    except ValueError:
+        return ""
 
 
 def _case_id(request: web.Request) -> int:
@@ -27,9 +39,11 @@ async def _show(request: web.Request, error: str = "", status: int = 200, form_a
     _, actor = current_actor(request)
     detail = await case_detail(actor, _case_id(request), request.get(SESSION), lang(request), now(),
                                request.app[SUGGESTER])
+    i = 1 if lang(request) == "en" else 0
     return await render(request, "case.html", {
         "d": detail, "c": detail.case, "error": error, "error_action": form_action,
-        "done": request.query.get("done", ""),
+        "channel": CHANNELS[Channel(detail.case.channel)][i], "urgency": URGENCIES[Urgency(detail.case.urgency)][i],
+        "done": _done_label(request.query.get("done", ""), lang(request)),
     }, status=status)
 
 
