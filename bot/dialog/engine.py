@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import logging
 import weakref
 from collections.abc import Mapping
@@ -57,11 +58,11 @@ class DialogEngine:
         if lock is None:
             lock = self._local[key] = asyncio.Lock()
         async with lock:  # within a process: queue, do not poll the database
-            row = await sessions.load_or_create(inbound.channel, inbound.user_key, self.language)
             token = sessions.new_token()
-            held = await sessions.acquire_waiting(row, token, self.services.clock, self.lease, self.wait)
+            held = await sessions.take(inbound.channel, inbound.user_key, token, self.services.clock, self.lease,
+                                       self.wait, self.language)
             if held is None:
-                return [Outbound(t("busy", row.language))]
+                return [Outbound(t("busy", self.language))]
             try:
                 return await self._run(held, token, inbound)
             except Exception:
@@ -81,7 +82,11 @@ class DialogEngine:
             flow, step = "menu", "start"
         expired = row.expires_at is not None and now > row.expires_at and flow != "menu"
         if inbound.resume and not expired:
+            before = json.dumps(slots, sort_keys=True, default=str)
             replies = await self._prompt(ctx, flow, step)
+            if json.dumps(ctx.slots, sort_keys=True, default=str) != before:  # the prompt looked something up
+                await self._save(row, token, ctx, flow, step, replies, None, remember=False)
+                return replies
             await sessions.release(row, token)
             return replies
         if expired:
@@ -159,10 +164,11 @@ class DialogEngine:
 
     async def _save(
         self, row: DialogSession, token: str, ctx: Ctx, flow: str, step: str,
-        replies: list[Outbound], key: str | None,
+        replies: list[Outbound], key: str | None, remember: bool = True,
     ) -> list[Outbound]:
         flow, step = ctx.slots.get("_flow", flow), ctx.slots.get("_step", step)
-        ctx.slots["_out"] = [o.to_json() for o in replies]
+        if remember:  # the answer a redelivery of ``key`` gets
+            ctx.slots["_out"] = [o.to_json() for o in replies]
         expires = None if flow == "menu" else ctx.now + self.idle
         if not await sessions.save(row, token, flow=flow, step=step, slots=ctx.slots,
                                    inbound_key=key or row.last_inbound_key, expires_at=expires):

@@ -53,28 +53,30 @@ def new_token() -> str:
     return uuid.uuid4().hex
 
 
-async def acquire(
-    session: DialogSession, token: str, now: dt.datetime, lease: dt.timedelta
+async def take(
+    channel: str, user_key: str, token: str, clock: Any, lease: dt.timedelta, wait: float, language: str
 ) -> DialogSession | None:
-    """Take the lease if it is free or expired; return the fresh row, or None if another holds it."""
-    free = Q(locked_until__isnull=True) | Q(locked_until__lt=now)
-    taken = await DialogSession.filter(Q(id=session.id) & free).update(locked_by=token, locked_until=now + lease)
-    if taken != 1:
-        return None
-    return await DialogSession.get(id=session.id)
-
-
-async def acquire_waiting(
-    session: DialogSession, token: str, clock: Any, lease: dt.timedelta, wait: float
-) -> DialogSession | None:
-    """Take the lease, retrying with backoff for up to ``wait`` seconds."""
+    """Take the user's lease (creating the session on first contact), waiting up to ``wait`` seconds."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
     delay = 0.005
     while True:
-        fresh = await acquire(session, token, clock(), lease)
-        if fresh is not None or loop.time() >= deadline:
-            return fresh
+        now = clock()
+        free = Q(locked_until__isnull=True) | Q(locked_until__lt=now)
+        # One statement in the common case: the row exists and nobody holds it.
+        taken = await DialogSession.filter(Q(channel=channel, user_key=user_key) & free).update(
+            locked_by=token, locked_until=now + lease)
+        if taken == 1:
+            row = await DialogSession.get(channel=channel, user_key=user_key)
+            if row.citizen_id is None:
+                row.citizen_id = await citizen_for(channel, user_key, language)
+                await DialogSession.filter(id=row.id).update(citizen_id=row.citizen_id)
+            return row
+        if not await DialogSession.exists(channel=channel, user_key=user_key):
+            await load_or_create(channel, user_key, language)
+            continue
+        if loop.time() >= deadline:
+            return None
         await asyncio.sleep(delay)
         delay = min(delay * 2, 0.1)
 

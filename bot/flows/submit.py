@@ -6,7 +6,8 @@ import datetime as dt
 from typing import Any
 
 from storage.cases import NewCase
-from storage.lifecycle import Actor
+from storage.labels import label
+from storage.lifecycle import Actor, CaseStatus
 from storage.models import Attachment, Case, Channel, Citizen, Urgency
 
 from ..dialog.flow import MENU, Ctx, Flow, Ok, Reask, Result, Step
@@ -159,31 +160,26 @@ async def phone_parse(ctx: Ctx, inbound: Inbound) -> Result:
 
 
 async def similar_prompt(ctx: Ctx) -> list[Outbound] | None:
-    """Offer a similar open case to follow instead (并单), once."""
-    if ctx.slots.get("similar_checked"):
+    """Offer a similar open case to follow instead (并单); looked up once, then shown the same way."""
+    if "similar" not in ctx.slots:
+        case = await ctx.services.advisor.similar(ctx.slots["text"], ctx.slots.get("district"),
+                                                  ctx.slots.get("street"), ctx.now)
+        ctx.slots["similar"] = None if case is None else {
+            "id": case.id, "number": case.number, "status": case.status.value, "excerpt": case.title or case.text[:30],
+        }
+    found = ctx.slots["similar"]
+    if found is None:
         return None
-    ctx.slots["similar_checked"] = True
-    case = await ctx.services.advisor.similar(ctx.slots["text"], ctx.slots.get("district"),
-                                              ctx.slots.get("street"), ctx.now)
-    if case is None:
-        return None
-    from storage.labels import label
-
-    ctx.slots["similar"] = {"id": case.id, "number": case.number, "status": case.status.value}
-    excerpt = case.title or case.text[:30]
-    return [Outbound(ctx.text("submit.similar", number=case.number, status=label(case.status, ctx.language),
-                              excerpt=excerpt), (
+    status = label(CaseStatus(found["status"]), ctx.language)
+    return [Outbound(ctx.text("submit.similar", number=found["number"], status=status, excerpt=found["excerpt"]), (
         ctx.choice("follow", "submit.similar.follow"), ctx.choice("new", "submit.similar.new"),
     ), "choice")]
 
 
 async def similar_parse(ctx: Ctx, inbound: Inbound) -> Result:
     """Follow the similar case (no new case) or go on."""
-    if inbound.choice == "follow":
-        from storage.labels import label
-        from storage.lifecycle import CaseStatus
-
-        found = ctx.slots["similar"]
+    found = ctx.slots.get("similar")
+    if inbound.choice == "follow" and found:
         ctx.say("submit.similar.followed", number=found["number"],
                 status=label(CaseStatus(found["status"]), ctx.language))
         return Ok(True, next=MENU)

@@ -41,3 +41,35 @@ async def test_reconnect_resumes_at_the_same_question(base: str) -> None:
         assert [m["text"] for m in resumed] == asked
     finally:
         await chat.close()
+
+
+async def _next_notice(chat: WebChat) -> dict:
+    import json
+
+    while not chat.notices:
+        msg = await chat.ws.receive(timeout=10)
+        data = json.loads(msg.data)
+        if data["type"] == "notice":
+            return data
+    return chat.notices.pop(0)
+
+
+async def test_staff_changes_are_pushed_while_connected_and_kept_while_away(base: str) -> None:
+    from storage.cases import CaseService
+    from storage.lifecycle import Action, Actor, Role
+
+    dispatcher = Actor(roles=frozenset({Role.DISPATCHER}), name="dispatcher")
+    chat = await WebChat(base).open()
+    try:
+        await submit(chat)
+        case = await Case.get()
+        await CaseService().apply(case.id, Action.ACCEPT, dispatcher)
+        notice = await _next_notice(chat)
+        assert case.number in notice["messages"][0]["text"] and "受理" in notice["messages"][0]["text"]
+        await chat.ws.close()
+        await CaseService().apply(case.id, Action.DISPATCH, dispatcher, {"lead_unit": "zjj"})
+        await chat.connect()
+        notice = await _next_notice(chat)
+        assert "江澜市住房和城乡建设局" in notice["messages"][0]["text"]
+    finally:
+        await chat.close()
