@@ -8,6 +8,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
+from storage.deadlines import local
 from storage.settings import Settings
 
 from .auth import session_middleware
@@ -25,7 +26,7 @@ def setup(app: web.Application, settings: Settings) -> None:
         app, loader=jinja2.FileSystemLoader(HERE / "templates"),
         autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
     )
-    env.policies["json.dumps_kwargs"] = {"ensure_ascii": False, "sort_keys": True}
+    env.filters["local"] = local
     app.middlewares.append(session_middleware)
     app.middlewares.append(csrf_middleware)
     app[SUGGESTER] = Suggester(settings.model_path)
