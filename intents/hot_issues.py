@@ -306,8 +306,8 @@ def describe(messages: Sequence[Message], members: Sequence[int], now: datetime,
     places = tuple(p for p, c in place_counts.most_common(2) if c / len(sample) >= 0.3)
     problem = [w for w in words if not _PLACE_WORD.match(w) and not _CODE.match(w)
                and not any(w in p for p in places)]
-    if not problem:
-        return None  # held together only by a place name
+    if not problem or (not places and len(problem) < 2):
+        return None  # held together only by a place name, or by one broad word
     times = [m.time for m in msgs if m.time is not None]
     window = timedelta(days=config.window_days)
     last = max(times) if times else None
@@ -316,11 +316,13 @@ def describe(messages: Sequence[Message], members: Sequence[int], now: datetime,
     before = sum(1 for t in times if now - 2 * window < t <= now - window)
     likes, dislikes = [m.likes for m in msgs], sum(m.dislikes for m in msgs)
     concentration = _concentration(list(times), window)
-    examples, seen_users = [], set()
+    examples: list[str] = []
+    seen_users: set[str | None] = set()
     for m in sample:
-        if m.user not in seen_users or m.user is None:
+        text = m.title or m.body[:40]
+        if (m.user not in seen_users or m.user is None) and text not in examples:
             seen_users.add(m.user)
-            examples.append(m.title or m.body[:40])
+            examples.append(text)
         if len(examples) == 3:
             break
     return Topic(

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import csv
 import itertools
+import json
 import random
+from collections import Counter
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 
+from intents.hot_cli import main
 from intents.hot_issues import HotConfig, Message, cluster, describe, detect, hot_index, parse_time, split_places
 
 T0 = datetime(2019, 8, 1, 9, 0)
@@ -98,10 +103,9 @@ def test_one_message_with_many_likes_is_not_a_hot_issue() -> None:
 
 def test_a_cluster_held_together_only_by_a_place_name_is_rejected() -> None:
     messages = [msg(i, t, f"p{i}", days=i) for i, t in enumerate(SAME_PLACE_OTHER_PROBLEMS)]
-    assert describe(messages, range(len(messages)), T0 + timedelta(days=10), background=__import__(
-        "collections").Counter(), total=1) is None
+    assert describe(messages, range(len(messages)), T0 + timedelta(days=10), background=Counter(), total=1) is None
     same = [msg(i, t, f"p{i}", days=i) for i, t in enumerate(BARBECUE)]
-    topic = describe(same, range(len(same)), T0 + timedelta(days=10), __import__("collections").Counter(), 1)
+    topic = describe(same, range(len(same)), T0 + timedelta(days=10), Counter(), 1)
     assert topic is not None and any("烧烤" in k for k in topic.keywords)
 
 
@@ -117,7 +121,7 @@ def test_hot_index_weighs_citizens_support_and_time() -> None:
 
 def test_growth_recency_and_concentration() -> None:
     late = [msg(i, t, f"u{i}", days=55 + i * 0.5) for i, t in enumerate(BARBECUE)]
-    topic = describe(late, range(len(late)), T0 + timedelta(days=60), __import__("collections").Counter(), 1,
+    topic = describe(late, range(len(late)), T0 + timedelta(days=60), Counter(), 1,
                      HotConfig())
     assert topic is not None
     assert topic.growth == pytest.approx(7.0)  # six in the last 30 days, none before: (6+1)/(0+1)
@@ -149,3 +153,60 @@ def test_split_places_takes_the_place_out_of_the_problem() -> None:
     places, problem = split_places("幸福里小区楼下烧烤店油烟扰民")
     assert places == "幸福里小区"
     assert "幸福里" not in problem and "烧烤" in problem
+
+
+# --- the hot-issues command -----------------------------------------------------------------------
+
+def write_csv(path: Path, messages: list[Message]) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["title", "body", "time", "user", "likes", "dislikes"])
+        for m in messages:
+            writer.writerow([m.title, m.body, m.time.strftime("%Y/%m/%d %H:%M:%S") if m.time else "", m.user,
+                             m.likes, m.dislikes])
+    return path
+
+
+def test_cli_prints_the_top_topics(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_csv(tmp_path / "m.csv", corpus())
+    assert main(["hot-issues", "--csv", str(path), "--top", "2"]) == 0
+    out = capsys.readouterr().out
+    assert " 1. " in out and " 2. " in out and " 3. " not in out
+    assert "烧烤" in out and "6 条 messages · 6 人 citizens" in out
+    assert "- 幸福里小区" in out
+
+
+def test_cli_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_csv(tmp_path / "m.csv", corpus())
+    assert main(["hot-issues", "--csv", str(path), "--json"]) == 0
+    topics = json.loads(capsys.readouterr().out)
+    assert topics[0]["size"] == 6 and topics[0]["citizens"] == 6
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "file not found"),
+        ("", "empty CSV"),
+        ("time,user\n2019/1/1,a\n", "'title' or 'body'"),
+        ("title,body\n路灯,坏了\n", "'time'"),
+        ("title,time,likes\n路灯坏了,2019/1/1,many\n", "likes 'many' is not a number"),
+        ("title,time\n,2019/1/1\n", "no rows with text"),
+    ],
+)
+def test_cli_refuses_bad_csv_politely(tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str | None,
+                                      message: str) -> None:
+    path = tmp_path / "bad.csv"
+    if content is not None:
+        path.write_text(content, encoding="utf-8")
+    assert main(["hot-issues", "--csv", str(path)]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_cli_refuses_non_utf8_and_bad_top(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "gbk.csv"
+    path.write_bytes("title,time\n路灯坏了,2019/1/1\n".encode("gbk"))
+    assert main(["hot-issues", "--csv", str(path)]) == 2
+    assert "not UTF-8" in capsys.readouterr().err
+    assert main(["hot-issues", "--csv", str(path), "--top", "0"]) == 2
+    assert "at least 1" in capsys.readouterr().err
