@@ -19,11 +19,12 @@ TEXTS: dict[str, tuple[str, str]] = {
     "help.text": (
         "您可以：反映问题（投诉、求助、建议），查询办理进度，评价办理结果。\n"
         "随时可以发送：「取消」放弃当前操作，「菜单」回到主菜单，「帮助」查看本说明，「人工」转人工服务。\n"
-        "紧急情况请直接拨打 110（警情）、119（火警）、120（急救）。",
+        "紧急情况请直接拨打 110（警情）、119（火警）、120（急救）。发送 English 可切换为英文。",
         "You can report a problem (complaint, request, suggestion), check progress, or rate a reply.\n"
         "Send at any time: 'cancel' to stop, 'menu' for the main menu, 'help' for this text, 'agent' for a person.\n"
-        "In an emergency call 110 (police), 119 (fire) or 120 (ambulance) now.",
+        "In an emergency call 110 (police), 119 (fire) or 120 (ambulance) now. Send 中文 for Chinese.",
     ),
+    "language.set": ("已切换为中文。发送 English 可切换为英文。", "Switched to English. Send 中文 for Chinese."),
     "cancel.label": ("取消", "Cancel"),
     "cancel.done": ("已取消，未提交任何内容。", "Cancelled; nothing was submitted."),
     "agent.text": (
@@ -33,6 +34,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     "busy": ("上一条消息还在处理中，请稍后再发。", "Your previous message is still being handled; please send again shortly."),
     "slow_down": ("您发送得太快了，请稍等几秒再发。已收到的内容不会丢失。", "You are sending too fast; wait a few seconds. Nothing you sent is lost."),
     "error": ("抱歉，系统暂时出了点问题，请稍后再试。您的对话已保存。", "Sorry, something went wrong; please try again shortly. Your conversation is saved."),
+    "telegram.slow_down": ("您发送得太快了。接下来约一分钟内发来的消息不会被处理，请稍后把需要的内容重新发送。", "You are sending too fast. Messages sent during the next minute or so are not handled; please send what you need again shortly."),
+    "telegram.location": ("发送我的位置", "Send my location"),
+    "telegram.contact": ("发送我的手机号", "Share my phone number"),
+    "telegram.private": ("请与本机器人私聊办理诉求。", "Please talk to this bot in a private chat."),
     "choice.unknown": ("请点选下面的按钮之一。", "Please tap one of the buttons below."),
     "upload.type": ("只能上传照片（JPG、PNG、GIF、WebP）。", "Only photos (JPG, PNG, GIF, WebP) can be uploaded."),
     "upload.size": ("照片太大了（最大5MB）。", "The photo is too large (at most 5 MB)."),

@@ -28,6 +28,8 @@ COMMANDS: dict[str, str] = {
     "菜单": "menu", "menu": "menu", "主菜单": "menu", "/start": "menu", "/menu": "menu",
     "帮助": "help", "help": "help", "?": "help", "/help": "help",
     "人工": "agent", "人工服务": "agent", "转人工": "agent", "agent": "agent", "human": "agent",
+    "english": "lang:en", "/english": "lang:en",
+    "中文": "lang:zh-CN", "chinese": "lang:zh-CN", "/chinese": "lang:zh-CN",
 }
 MAX_HOPS = 8  # steps a single message may pass through (skipped prompts)
 
@@ -58,6 +60,10 @@ class DialogEngine:
         if lock is None:
             lock = self._local[key] = asyncio.Lock()
         async with lock:  # within a process: queue, do not poll the database
+            if inbound.resume:
+                shown = await self._peek(inbound)
+                if shown is not None:
+                    return shown
             token = sessions.new_token()
             held = await sessions.take(inbound.channel, inbound.user_key, token, self.services.clock, self.lease,
                                        self.wait, self.language)
@@ -69,6 +75,20 @@ class DialogEngine:
                 log.exception("dialog step failed for %s", inbound.channel)
                 await sessions.release(held, token)
                 return [Outbound(t("error", held.language))]
+
+    async def _peek(self, inbound: Inbound) -> list[Outbound] | None:
+        """Show the current question without the lease; None when that would change anything."""
+        row = await DialogSession.get_or_none(channel=inbound.channel, user_key=inbound.user_key)
+        now = self.services.clock()
+        if row is None or row.flow not in self.flows or row.citizen_id is None:
+            return None
+        if row.expires_at is not None and now > row.expires_at and row.flow != "menu":
+            return None
+        slots = dict(row.slots or {})
+        before = json.dumps(slots, sort_keys=True, default=str)
+        ctx = Ctx(self.services, inbound.channel, inbound.user_key, row.citizen_id, row.language, slots, now)
+        replies = await self._prompt(ctx, row.flow, row.step)
+        return replies if json.dumps(ctx.slots, sort_keys=True, default=str) == before else None
 
     async def _run(self, row: DialogSession, token: str, inbound: Inbound) -> list[Outbound]:
         slots: dict[str, Any] = dict(row.slots or {})
@@ -129,6 +149,10 @@ class DialogEngine:
         if command == "agent":
             ctx.say("agent.text", hotline=ctx.services.hotline)
             return ""
+        if command and command.startswith("lang:"):
+            ctx.language = command[5:]
+            ctx.say("language.set")
+            return ""
         if inbound.choice and inbound.choice.startswith("go:"):
             _, target, arg = (inbound.choice + "::").split(":", 2)
             self._reset(ctx)
@@ -170,7 +194,7 @@ class DialogEngine:
         if remember:  # the answer a redelivery of ``key`` gets
             ctx.slots["_out"] = [o.to_json() for o in replies]
         expires = None if flow == "menu" else ctx.now + self.idle
-        if not await sessions.save(row, token, flow=flow, step=step, slots=ctx.slots,
+        if not await sessions.save(row, token, flow=flow, step=step, slots=ctx.slots, language=ctx.language,
                                    inbound_key=key or row.last_inbound_key, expires_at=expires):
             raise ConcurrentUpdate(row.user_key)
         return replies

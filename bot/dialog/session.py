@@ -82,12 +82,12 @@ async def take(
 
 
 async def save(
-    session: DialogSession, token: str, *, flow: str, step: str, slots: dict[str, Any],
+    session: DialogSession, token: str, *, flow: str, step: str, slots: dict[str, Any], language: str,
     inbound_key: str | None, expires_at: dt.datetime | None,
 ) -> bool:
     """Write the new state and release the lease, only if this holder still has it."""
     return await DialogSession.filter(id=session.id, locked_by=token).update(
-        flow=flow, step=step, slots=slots, last_inbound_key=inbound_key, expires_at=expires_at,
+        flow=flow, step=step, slots=slots, language=language, last_inbound_key=inbound_key, expires_at=expires_at,
         version=session.version + 1, locked_by=None, locked_until=None,
     ) == 1
 

@@ -122,3 +122,13 @@ async def test_a_broken_step_keeps_the_session_and_apologises(chat: Chat, monkey
     assert "出了点问题" in await chat.say("西山区人民路夜间施工噪音很大")
     row = await DialogSession.get()
     assert row.step == "describe" and row.locked_by is None
+
+
+async def test_english_on_request_and_back(chat: Chat) -> None:
+    reply = await chat.say("English")
+    assert "Switched to English" in reply and "What can we do for you" in reply
+    assert (await DialogSession.get()).language == "en"
+    await chat.tap("submit")
+    assert "Describe the problem" in chat.last[-1].text
+    assert "Cancelled" in await chat.say("cancel")
+    assert "中文" in await chat.say("中文") and (await DialogSession.get()).language == "zh-CN"
