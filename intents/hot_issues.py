@@ -62,7 +62,7 @@ class Message:
 class HotConfig:
     """Thresholds of the clustering and the hot index (documented in docs/analytics.md)."""
 
-    problem_threshold: float = 0.12  # cosine of problem bigrams for a link (when the places agree)
+    problem_threshold: float = 0.1  # cosine of problem bigrams for a link (when the places agree)
     place_threshold: float = 0.3  # cosine of place bigrams for a link
     unplaced_threshold: float = 0.25  # problem cosine needed when one side names no place
     centroid_threshold: float = 0.1  # members less like their topic than this are cut off
@@ -131,7 +131,8 @@ def _vectors(texts: Sequence[str]) -> sp.csr_matrix:
     docs = [t if t.strip() else "" for t in texts]
     if not any(docs):
         return sp.csr_matrix((len(docs), 1), dtype=np.float32)
-    vec = TfidfVectorizer(analyzer=bigrams, sublinear_tf=True, max_df=0.5, min_df=1)
+    # Bigrams in over half the messages say nothing in a big corpus; a small one may be all one topic.
+    vec = TfidfVectorizer(analyzer=bigrams, sublinear_tf=True, max_df=0.5 if len(docs) >= 200 else 1.0)
     try:
         x = vec.fit_transform(docs)
     except ValueError:  # every bigram too common or none at all

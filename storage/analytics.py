@@ -1,10 +1,15 @@
-"""Database side of analytics: load case timelines for the KPI engine and recent cases for hot issues."""
+"""Database side of analytics: load case timelines for the KPI engine and case texts for hot issues and risk.
+
+storage is a leaf package: it hands out plain rows; the back-office turns ``CaseText`` into
+``intents.hot_issues.Message`` / ``intents.risk.Signal`` (see ``CaseText.as_message_fields``).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from tortoise.expressions import Q
@@ -80,3 +85,46 @@ async def kpi_report(as_of: dt.datetime, by: Sequence[str] = ("unit",), start: d
     weights = weights or load_weights()
     histories = await load_histories(await case_ids_active(start, end))
     return assess(histories, as_of, weights, by, start, end)
+
+
+@dataclass(frozen=True)
+class CaseText:
+    """What hot-issue and risk detection read of a case: its words, time, author key and area - no identity."""
+
+    id: int
+    number: str
+    title: str
+    text: str
+    created_at: dt.datetime
+    citizen_key: str | None  # an opaque per-citizen key for counting distinct people, never a name or phone
+    district: str | None
+    street: str | None
+    category: str | None
+
+    def as_message_fields(self) -> dict[str, Any]:
+        """Return keyword arguments for ``intents.hot_issues.Message``."""
+        return {"id": self.id, "title": self.title, "body": self.text, "time": self.created_at,
+                "user": self.citizen_key}
+
+    def as_signal_fields(self) -> dict[str, Any]:
+        """Return keyword arguments for ``intents.risk.Signal`` (place: street, else district)."""
+        return {"id": self.id, "time": self.created_at, "text": f"{self.title} {self.text}",
+                "citizen": self.citizen_key, "place": self.street or self.district}
+
+
+async def load_case_texts(start: dt.datetime, end: dt.datetime, include_confidential: bool = False,
+                          include_malicious: bool = False) -> list[CaseText]:
+    """Load the cases submitted in [start, end) for text analytics; merged repeats are kept (they are signal)."""
+    query = Case.filter(created_at__gte=start, created_at__lt=end)
+    if not include_confidential:
+        query = query.filter(confidential=False)  # 保密件 never feed dashboards (DOMAIN.md bad input 21)
+    if not include_malicious:
+        query = query.filter(malicious=False)
+    rows = await query.order_by("id").values("id", "number", "title", "text", "created_at", "citizen_id",
+                                             "district", "street", "category")
+    return [CaseText(
+        id=r["id"], number=r["number"], title=r["title"] or "", text=r["text"] or "",
+        created_at=_aware(r["created_at"]) or r["created_at"],
+        citizen_key=f"c{r['citizen_id']}" if r["citizen_id"] is not None else None,
+        district=r["district"], street=r["street"], category=r["category"],
+    ) for r in rows]
