@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from bot.channels import webchat
+from bot.channels import telegram, webchat
 from intents.extract import mask_pii
 from storage import db
 from storage.cases import CaseService
@@ -97,4 +97,5 @@ def create_app(settings: Settings, *, manage_orm: bool = True, background: bool 
     backoffice_routes.setup(app, settings)
     app.router.add_get("/metrics", metrics.handler(SCHEDULER), name="metrics")
     webchat.setup(app, settings, app[CASES])
+    telegram.setup(app, settings, app[webchat.BOT])
     return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,8 @@ ENV_VARS: dict[str, str | None] = {
     "APPEALS_MODEL_PATH": None,
     "APPEALS_PUBLIC_URL": None,
     "APPEALS_LOG_LEVEL": "INFO",
+    "TELEGRAM_BOT_TOKEN": None,
+    "TELEGRAM_API_BASE_URL": "https://api.telegram.org/bot",
 }
 
 
@@ -42,6 +45,8 @@ class Settings:
     model_path: Path | None = None
     public_url: str | None = None
     log_level: str = "INFO"
+    telegram_bot_token: str | None = field(default=None, repr=False)
+    telegram_api_base_url: str = "https://api.telegram.org/bot"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -74,6 +79,12 @@ class Settings:
         if secret is not None and len(secret) < 32:
             raise SettingsError("APPEALS_SECRET_KEY must be at least 32 characters")
         model = get("APPEALS_MODEL_PATH")
+        token = get("TELEGRAM_BOT_TOKEN")
+        if token is not None and not re.fullmatch(r"\d+:[A-Za-z0-9_-]{20,}", token):
+            raise SettingsError("TELEGRAM_BOT_TOKEN must look like 123456:ABC-DEF… (from @BotFather)")
+        api_base = get("TELEGRAM_API_BASE_URL") or "https://api.telegram.org/bot"
+        if not api_base.startswith(("http://", "https://")):
+            raise SettingsError(f"TELEGRAM_API_BASE_URL must be an http(s) URL, not {api_base!r}")
         return cls(
             database_url=url,
             host=get("APPEALS_HOST") or "127.0.0.1",
@@ -86,6 +97,8 @@ class Settings:
             model_path=Path(model) if model else None,
             public_url=get("APPEALS_PUBLIC_URL"),
             log_level=(get("APPEALS_LOG_LEVEL") or "INFO").upper(),
+            telegram_bot_token=token,
+            telegram_api_base_url=api_base,
         )
 
     @property

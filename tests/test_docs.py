@@ -13,7 +13,7 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 
 def test_every_setting_is_documented_in_the_readme() -> None:
-    documented = set(re.findall(r"^\| `(APPEALS_[A-Z_]+)` \|", README, flags=re.M))
+    documented = set(re.findall(r"^\| `((?:APPEALS|TELEGRAM)_[A-Z_]+)` \|", README, flags=re.M))
     assert set(ENV_VARS) - documented == set(), "settings missing from README's table"
     assert documented - set(ENV_VARS) == set(), "README documents settings the code does not read"
 

@@ -1,0 +1,248 @@
+"""Telegram (python-telegram-bot v22): updates in, the engine's replies out; polling or webhook."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import logging
+import weakref
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from telegram import Bot as TelegramBot
+from telegram import Message, Update
+from telegram.error import RetryAfter, TelegramError
+from telegram.ext import Application, ContextTypes, TypeHandler
+
+from storage.keys import secret_key
+from storage.settings import Settings
+
+from .. import uploads
+from ..messages import Inbound, Outbound
+from ..runtime import Bot
+from ..texts import t
+from . import telegram_wire as wire
+from .telegram_inbox import Inbox, Throttle, mark_blocked, unblock
+from .telegram_sender import TelegramSender, unreachable
+
+log = logging.getLogger("appeals.telegram")
+
+WEBHOOK_PATH = "/channels/telegram"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+ALLOWED_UPDATES = ["message", "callback_query"]
+SEND_TRIES = 3
+
+
+def file_base_url(api_base: str) -> str:
+    """Return the file-download base URL of a Bot API base URL (``…/bot`` → ``…/file/bot``)."""
+    head, _, tail = api_base.rstrip("/").rpartition("/")
+    return f"{head}/file/{tail}"
+
+
+async def send(bot: TelegramBot, chat_id: int | str, replies: list[Outbound], language: str) -> None:
+    """Send replies as Bot API messages (split, with keyboards), waiting out flood limits."""
+    for outbound in replies:
+        for chunk in wire.chunks(outbound, language):
+            for attempt in range(SEND_TRIES):
+                try:
+                    await bot.send_message(chat_id, chunk.text, reply_markup=chunk.markup)
+                    break
+                except RetryAfter as exc:
+                    if attempt == SEND_TRIES - 1:
+                        raise
+                    wait = exc.retry_after
+                    await asyncio.sleep(wait.total_seconds() if hasattr(wait, "total_seconds") else float(wait))
+
+
+class TelegramChannel:
+    """One bot: a PTB Application whose single handler translates and calls the dialog engine."""
+
+    def __init__(self, settings: Settings, bot: Bot, *, upload_dir: Path, webhook: bool | None = None,
+                 throttle: Throttle | None = None, concurrency: int = 64, notify_interval: float = 1.0) -> None:
+        token = settings.telegram_bot_token
+        if not token:
+            raise ValueError("TELEGRAM_BOT_TOKEN is not set")
+        self.bot = bot
+        self.language = bot.language
+        self.upload_dir = upload_dir
+        self.webhook_url = f"{settings.public_url.rstrip('/')}{WEBHOOK_PATH}" if settings.public_url else None
+        self.webhook = bool(self.webhook_url) if webhook is None else webhook
+        self.secret = hmac.new(secret_key(settings), b"telegram-webhook", hashlib.sha256).hexdigest()
+        self.inbox = Inbox(token.split(":", 1)[0])
+        self.throttle = throttle or Throttle()
+        self.notify_interval = notify_interval
+        builder = (Application.builder().token(token).base_url(settings.telegram_api_base_url)
+                   .base_file_url(file_base_url(settings.telegram_api_base_url)).concurrent_updates(concurrency))
+        if self.webhook:
+            builder = builder.updater(None)
+        self.application = builder.build()
+        self.application.add_handler(TypeHandler(Update, self._on_update))
+        self.application.add_error_handler(self._on_error)
+        self.sender = TelegramSender(self.application.bot, self.language)
+        self._stored: set[int] = set()  # stored by our webhook or recovery: handle without a second insert
+        self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # -- lifecycle ------------------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Connect to the Bot API, register the webhook or start polling, replay unfinished updates."""
+        await self.application.initialize()
+        await self.application.start()
+        if self.webhook:
+            if self.webhook_url:
+                await self.application.bot.set_webhook(self.webhook_url, secret_token=self.secret,
+                                                       allowed_updates=ALLOWED_UPDATES)
+        else:
+            await self.application.bot.delete_webhook()
+            assert self.application.updater is not None
+            await self.application.updater.start_polling(allowed_updates=ALLOWED_UPDATES, timeout=10)
+        for payload in await self.inbox.pending():
+            await self.enqueue(payload)
+        self._tasks.append(asyncio.create_task(self.sender.run(self.notify_interval), name="telegram-sender"))
+
+    async def stop(self) -> None:
+        """Stop polling, the sender and the application."""
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self.application.updater is not None and self.application.updater.running:
+            await self.application.updater.stop()
+        if self.application.running:
+            await self.application.stop()
+        await self.application.shutdown()
+
+    async def enqueue(self, payload: dict[str, Any]) -> None:
+        """Hand a stored update to the application's queue."""
+        update = Update.de_json(payload, self.application.bot)
+        self._stored.add(update.update_id)
+        await self.application.update_queue.put(update)
+
+    # -- the webhook ----------------------------------------------------------------------------------
+    async def receive(self, request: web.Request) -> web.Response:
+        """Store a webhook update (2xx only once it is stored), then let the application handle it."""
+        sent = request.headers.get(SECRET_HEADER, "")
+        if not hmac.compare_digest(sent.encode(), self.secret.encode()):
+            return web.json_response({"error": "unauthorized"}, status=401)
+        try:
+            payload = await request.json()
+        except (ValueError, UnicodeDecodeError):
+            return web.json_response({"error": "bad json"}, status=400)
+        if not isinstance(payload, dict) or not isinstance(payload.get("update_id"), int):
+            return web.json_response({"error": "no update_id"}, status=400)
+        if await self.inbox.accept(payload["update_id"], payload):
+            await self.enqueue(payload)
+        return web.json_response({"ok": True})
+
+    # -- handling one update --------------------------------------------------------------------------
+    async def _on_update(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        chat = update.effective_chat
+        lock = self._locks.get(chat.id if chat else 0)
+        if lock is None:
+            lock = self._locks[chat.id if chat else 0] = asyncio.Lock()
+        async with lock:  # one chat's updates in arrival order
+            if update.update_id in self._stored:
+                self._stored.discard(update.update_id)
+            elif not await self.inbox.accept(update.update_id, update.to_dict()):
+                return  # delivered before: handled once already
+            outcome = await self._handle(update)
+            await self.inbox.done(update.update_id, outcome)
+
+    async def _handle(self, update: Update) -> str:
+        chat = update.effective_chat
+        if chat is None:
+            return "ignored"
+        if chat.type != "private":
+            await self._reply(chat.id, [Outbound(t("telegram.private", self.language))])
+            return "not_private"
+        if not self.throttle.allow(str(chat.id)):
+            log.warning("telegram chat %s throttled (update %s)", chat.id, update.update_id)
+            if self.throttle.should_tell(str(chat.id)):
+                await self._reply(chat.id, [Outbound(t("telegram.slow_down", self.language))])
+            return "throttled"
+        key = f"tg{update.update_id}"
+        if update.callback_query is not None:
+            query = update.callback_query
+            with contextlib.suppress(TelegramError):
+                await query.answer()
+                if query.message is not None:
+                    await query.edit_message_reply_markup(None)  # a button works once
+            inbounds = [wire.inbound_from_tap(chat.id, query.data or "", key)]
+        elif update.message is not None:
+            found = await self._inbounds(update.message, key)
+            if isinstance(found, str):
+                await self._reply(chat.id, [Outbound(t(found, self.language))])
+                return "rejected"
+            inbounds = found
+        else:
+            return "ignored"
+        replies: list[Outbound] = []
+        for inbound in inbounds:
+            replies = await self.bot.engine.handle(inbound)  # a deep link's earlier steps stay unsaid
+        return await self._reply(chat.id, replies)
+
+    async def _inbounds(self, message: Message, key: str) -> list[Inbound] | str:
+        """Translate a message; a photo is fetched and stored first. Return an error text key on refusal."""
+        if (message.text or "").startswith("/start"):
+            await unblock(str(message.chat.id))  # a citizen who unblocked the bot presses Start
+        if not message.photo:
+            return wire.inbound_from_message(message, key)
+        photo = message.photo[-1]
+        if photo.file_size and photo.file_size > uploads.MAX_BYTES:
+            return "upload.size"
+        data = await (await photo.get_file()).download_as_bytearray()
+        try:
+            row = await uploads.store(bytes(data), f"{photo.file_unique_id}.jpg", self.upload_dir)
+        except uploads.UploadRejected as exc:
+            return exc.reason
+        return [Inbound(wire.CHANNEL, str(message.chat.id), text=message.caption or "", attachments=(row.id,),
+                        key=key)]
+
+    async def _reply(self, chat_id: int, replies: list[Outbound]) -> str:
+        try:
+            await send(self.application.bot, chat_id, replies, self.language)
+        except TelegramError as exc:
+            if unreachable(exc):
+                await mark_blocked(str(chat_id), str(exc))
+                return "blocked"
+            log.warning("telegram reply to %s failed: %s", chat_id, exc)
+            return "reply_failed"
+        return "handled"
+
+    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        log.error("telegram update failed: %s", context.error, exc_info=context.error)
+
+
+CHANNEL_KEY = web.AppKey("telegram_channel", TelegramChannel)
+
+
+async def webhook(request: web.Request) -> web.Response:
+    """Receive one Telegram update (route handler)."""
+    return await request.app[CHANNEL_KEY].receive(request)
+
+
+def _lifecycle(app: web.Application) -> AsyncIterator[None]:
+    async def run() -> AsyncIterator[None]:
+        channel = app[CHANNEL_KEY]
+        await channel.start()
+        yield
+        await channel.stop()
+
+    return run()
+
+
+def setup(app: web.Application, settings: Settings, bot: Bot, **options: Any) -> TelegramChannel | None:
+    """Add the Telegram channel to ``app`` when TELEGRAM_BOT_TOKEN is set; return it."""
+    if not settings.telegram_bot_token:
+        return None
+    channel = TelegramChannel(settings, bot, upload_dir=settings.data_dir / "uploads", **options)
+    app[CHANNEL_KEY] = channel
+    if channel.webhook:
+        app.router.add_post(WEBHOOK_PATH, webhook, name="telegram_webhook")
+    app.cleanup_ctx.append(_lifecycle)
+    return channel
+

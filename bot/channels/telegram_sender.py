@@ -1,0 +1,93 @@
+"""Send Telegram outbox rows: status changes and rating requests, with retries, backoff and dead letters."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import os
+import uuid
+from collections.abc import Callable
+
+from telegram import Bot as TelegramBot
+from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
+
+from storage import outbox
+from storage.cases import utcnow
+from storage.models import Channel, Notification, NotificationStatus
+
+from .. import notifier
+from . import telegram_wire as wire
+from .telegram_inbox import is_blocked, mark_blocked
+
+log = logging.getLogger("appeals.telegram")
+
+
+def unreachable(error: TelegramError) -> bool:
+    """Tell whether an error means the chat can never be written to (blocked, deactivated, deleted)."""
+    return isinstance(error, Forbidden) or (isinstance(error, BadRequest) and "chat not found" in str(error).lower())
+
+
+class TelegramSender:
+    """Claims Channel.TELEGRAM outbox rows and sends them through the Bot API."""
+
+    def __init__(self, bot: TelegramBot, language: str = "zh-CN", clock: Callable[[], dt.datetime] = utcnow) -> None:
+        self.bot = bot
+        self.language = language
+        self.clock = clock
+        self.worker = f"telegram-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+    async def _dead(self, row: Notification, reason: str) -> None:
+        """Give up on a row at once: the chat is gone, retrying cannot help."""
+        await Notification.filter(id=row.id, claimed_by=row.claimed_by).update(
+            status=NotificationStatus.DEAD, attempts=row.attempts + 1, last_error=reason[:2000],
+            claimed_until=None, next_attempt_at=None)
+
+    async def deliver(self, row: Notification, now: dt.datetime) -> str:
+        """Send one claimed row and record the outcome: sent, retry, blocked or silent."""
+        if row.template in notifier.SILENT:
+            await outbox.mark_sent(row, now)
+            return "silent"
+        if await is_blocked(row.address):
+            await self._dead(row, "chat unreachable (blocked or deleted)")
+            return "blocked"
+        message = notifier.render(row, self.language)
+        try:
+            for chunk in wire.chunks(message, self.language):
+                await self.bot.send_message(int(row.address), chunk.text, reply_markup=chunk.markup)
+        except RetryAfter as exc:
+            wait = exc.retry_after
+            seconds = wait.total_seconds() if isinstance(wait, dt.timedelta) else float(wait)
+            await Notification.filter(id=row.id, claimed_by=row.claimed_by).update(
+                claimed_until=None, next_attempt_at=now + dt.timedelta(seconds=seconds))
+            return "later"
+        except TelegramError as exc:
+            if unreachable(exc):
+                await mark_blocked(row.address, str(exc))
+                await self._dead(row, f"chat unreachable: {exc}")
+                return "blocked"
+            log.warning("telegram notification %s failed: %s", row.id, exc)
+            await outbox.mark_failed(row, now, f"{type(exc).__name__}: {exc}")
+            return "failed"
+        await outbox.mark_sent(row, now)
+        return "sent"
+
+    async def drain_once(self) -> dict[str, int]:
+        """Claim due rows once and send them; return counts by outcome."""
+        now = self.clock()
+        counts: dict[str, int] = {}
+        for row in await outbox.claim(self.worker, now, [Channel.TELEGRAM]):
+            outcome = await self.deliver(row, now)
+            counts[outcome] = counts.get(outcome, 0) + 1
+        return counts
+
+    async def run(self, interval: float = 1.0) -> None:
+        """Drain the outbox until cancelled."""
+        while True:
+            try:
+                await self.drain_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - a database hiccup must not stop the sender
+                log.exception("telegram sender pass failed")
+            await asyncio.sleep(interval)

@@ -1,0 +1,103 @@
+"""Telegram wire format ↔ Inbound/Outbound: commands, buttons, location, contact, long texts."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    Message,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+)
+
+from ..messages import Inbound, Outbound
+from ..texts import t
+
+CHANNEL = "telegram"
+MAX_TEXT = 4096  # Telegram's limit for one message's text
+MAX_CALLBACK = 64  # bytes of callback_data Telegram keeps
+COMMANDS = {"/start": "cmd:menu", "/menu": "cmd:menu", "/help": "cmd:help", "/cancel": "cmd:cancel",
+            "/my": "go:query:"}
+_DEEP_LINK = re.compile(r"case_(?P<number>[0-9-]{6,40})(?:_(?P<code>[0-9A-Za-z]{10}))?")
+
+Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One Bot API sendMessage: text and its keyboard."""
+
+    text: str
+    markup: Markup
+
+
+def _command(text: str) -> tuple[str, str]:
+    word, _, rest = text.strip().partition(" ")
+    return word.split("@", 1)[0].lower(), rest.strip()
+
+
+def inbound_from_message(message: Message, key: str) -> list[Inbound]:
+    """Translate a citizen's message into the Inbounds the engine handles, in order."""
+    user = str(message.chat.id)
+    if message.location is not None:
+        return [Inbound(CHANNEL, user, location=(message.location.latitude, message.location.longitude), key=key)]
+    if message.contact is not None:
+        own = message.contact.user_id in (None, message.from_user.id if message.from_user else None)
+        phone = message.contact.phone_number if own else None
+        return [Inbound(CHANNEL, user, contact=phone, text="" if own else message.contact.phone_number, key=key)]
+    text = message.text or message.caption or ""
+    if text.startswith("/"):
+        word, argument = _command(text)
+        link = _DEEP_LINK.fullmatch(argument) if word == "/start" else None
+        if link is not None:  # a tracking link: start over, then ask about that case
+            steps = [Inbound(CHANNEL, user, choice="cmd:menu", key=f"{key}:menu"),
+                     Inbound(CHANNEL, user, text=link["number"], key=f"{key}:number" if link["code"] else key)]
+            if link["code"]:
+                steps.append(Inbound(CHANNEL, user, text=link["code"], key=key))
+            return steps
+        if word in COMMANDS:
+            return [Inbound(CHANNEL, user, choice=COMMANDS[word], key=key)]
+    return [Inbound(CHANNEL, user, text=text, key=key)]
+
+
+def inbound_from_tap(chat_id: int, data: str, key: str) -> Inbound:
+    """Translate an inline-button press into a choice."""
+    return Inbound(CHANNEL, str(chat_id), choice=data[:200], key=key)
+
+
+def split(text: str, limit: int = MAX_TEXT) -> list[str]:
+    """Cut ``text`` into pieces of at most ``limit`` characters, at line breaks where possible."""
+    pieces: list[str] = []
+    while len(text) > limit:
+        cut = text.rfind("\n", 0, limit)
+        if cut < limit // 2:
+            cut = text.rfind(" ", 0, limit)
+        if cut < limit // 2:
+            cut = limit
+        pieces.append(text[:cut])
+        text = text[cut:].lstrip("\n")
+    return [*pieces, text] if text or not pieces else pieces
+
+
+def _markup(outbound: Outbound, language: str) -> Markup:
+    if outbound.choices:
+        rows = [[InlineKeyboardButton(c.label[:64], callback_data=c.value)] for c in outbound.choices
+                if len(c.value.encode()) <= MAX_CALLBACK]
+        return InlineKeyboardMarkup(rows)
+    if outbound.expect == "location":
+        button = KeyboardButton(t("telegram.location", language), request_location=True)
+        return ReplyKeyboardMarkup([[button]], resize_keyboard=True, one_time_keyboard=True)
+    if outbound.expect == "phone":
+        button = KeyboardButton(t("telegram.contact", language), request_contact=True)
+        return ReplyKeyboardMarkup([[button]], resize_keyboard=True, one_time_keyboard=True)
+    return None
+
+
+def chunks(outbound: Outbound, language: str) -> list[Chunk]:
+    """Translate one Outbound into sendMessage calls; the keyboard goes with the last piece."""
+    pieces = split(outbound.text or " ")
+    return [Chunk(p, None) for p in pieces[:-1]] + [Chunk(pieces[-1], _markup(outbound, language))]

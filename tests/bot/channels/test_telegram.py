@@ -1,0 +1,232 @@
+"""Telegram through the real PTB Application and HTTP client against a fake Bot API on loopback."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+
+from backoffice.app import create_app
+from bot.channels import telegram
+from bot.channels.telegram_inbox import Throttle, is_blocked
+from bot.channels.telegram_sender import TelegramSender
+from bot.channels.telegram_wire import split
+from bot.runtime import build
+from storage.cases import CaseService
+from storage.lifecycle import Action, Actor, CaseStatus, Role
+from storage.models import Attachment, Case, Channel, JobRun, Notification, NotificationStatus
+from storage.settings import Settings
+from tests.bot.test_uploads import jpeg
+from tests.support.fake_telegram import TOKEN, FakeTelegram, fake_telegram
+from tests.support.server import serving
+
+CHAT = 4242
+SUPERVISOR = Actor(roles=frozenset({Role.SUPERVISOR}), name="supervisor")
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeTelegram]:
+    """Serve the fake Bot API."""
+    async with fake_telegram() as server:
+        yield server
+
+
+def tg_settings(settings: Settings, fake: FakeTelegram, public_url: str | None = None) -> Settings:
+    """Return settings that enable Telegram against the fake server."""
+    return dataclasses.replace(settings, telegram_bot_token=TOKEN, telegram_api_base_url=fake.base,
+                               public_url=public_url)
+
+
+@pytest.fixture
+async def polling(settings: Settings, fake: FakeTelegram) -> AsyncIterator[telegram.TelegramChannel]:
+    """Run the whole application with Telegram in long-polling mode."""
+    app = create_app(tg_settings(settings, fake), manage_orm=False)
+    async with serving(app):
+        yield app[telegram.CHANNEL_KEY]
+
+
+@pytest.fixture
+async def hooked(settings: Settings, fake: FakeTelegram) -> AsyncIterator[tuple[str, telegram.TelegramChannel]]:
+    """Run the whole application with Telegram in webhook mode; yield the webhook URL and the channel."""
+    app = create_app(tg_settings(settings, fake, public_url="https://appeals.example.org"), manage_orm=False)
+    async with serving(app) as url:
+        yield url + telegram.WEBHOOK_PATH, app[telegram.CHANNEL_KEY]
+
+
+async def handled(fake: FakeTelegram, *updates: dict[str, Any], timeout: float = 10.0) -> list[str]:
+    """Push updates to getUpdates, wait until each is handled; return the texts sent meanwhile."""
+    import asyncio
+
+    before = len(fake.sent())
+    fake.push(*updates)
+    keys = {f"{TOKEN.split(':')[0]}:{u['update_id']}" for u in updates}
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        rows = await JobRun.filter(job="telegram", key__in=list(keys))
+        if len(rows) == len(keys) and all(r.data.get("done") for r in rows):
+            return fake.texts()[before:]
+        assert asyncio.get_running_loop().time() < deadline, f"not handled: {[r.data for r in rows]}"
+        await asyncio.sleep(0.01)
+
+
+async def submit(fake: FakeTelegram, chat: int = CHAT) -> Case:
+    """Run a whole submission with buttons, a map pin and a shared contact; return the case."""
+    assert "需要办理什么" in "".join(await handled(fake, fake.message(chat, "/start")))
+    assert {"submit", "query"} <= set(fake.buttons(chat))
+    await handled(fake, fake.tap(chat, "submit"))
+    await handled(fake, fake.message(chat, "东湖区幸福里小区3栋门口路灯坏了一个月，晚上很黑"))
+    await handled(fake, fake.tap(chat, fake.buttons(chat)[0]))
+    keyboard = fake.sent(chat)[-1]["reply_markup"]["keyboard"]
+    assert keyboard[0][0]["request_location"] is True
+    await handled(fake, fake.message(chat, location={"latitude": 28.68, "longitude": 115.89}))
+    await handled(fake, fake.tap(chat, "phone"))
+    assert fake.sent(chat)[-1]["reply_markup"]["keyboard"][0][0]["request_contact"] is True
+    await handled(fake, fake.message(chat, contact={"phone_number": "13812345678", "first_name": "C", "user_id": chat}))
+    if "new" in fake.buttons(chat):
+        await handled(fake, fake.tap(chat, "new"))
+    assert "confirm" in fake.buttons(chat)
+    done = "".join(await handled(fake, fake.tap(chat, "confirm")))
+    case = await Case.get(channel=Channel.TELEGRAM)
+    assert case.number in done and case.tracking_code in done
+    return case
+
+
+async def test_full_submission_with_buttons_location_and_contact(polling, fake: FakeTelegram) -> None:
+    case = await submit(fake)
+    assert (case.latitude, case.longitude) == (28.68, 115.89)
+    assert fake.webhook == {} and any(c.method == "deleteWebhook" for c in fake.calls)
+    assert any(c.method == "answerCallbackQuery" for c in fake.calls)
+    assert any(c.method == "editMessageReplyMarkup" for c in fake.calls)  # a tapped button works once
+
+
+async def test_a_photo_is_fetched_and_attached(polling, fake: FakeTelegram) -> None:
+    fake.files["ph1"] = jpeg(64, 48)
+    await handled(fake, fake.message(CHAT, "/start"), fake.tap(CHAT, "submit"))
+    size = len(fake.files["ph1"])
+    photo = [{"file_id": "ph1", "file_unique_id": "uph1", "width": 64, "height": 48, "file_size": size}]
+    await handled(fake, fake.message(CHAT, photo=photo, caption="西山区人民路夜间施工噪音很大，影响休息"))
+    assert await Attachment.all().count() == 1
+    assert any(c.method == "getFile" for c in fake.calls)
+
+
+async def test_query_by_deep_link(polling, fake: FakeTelegram) -> None:
+    case = await submit(fake)
+    asked = await handled(fake, fake.message(CHAT, f"/start case_{case.number}"))
+    assert asked and "查询码" in asked[-1]
+    facts = "".join(await handled(fake, fake.message(CHAT, case.tracking_code)))
+    assert case.number in facts
+    facts = "".join(await handled(fake, fake.message(CHAT, f"/start case_{case.number}_{case.tracking_code}")))
+    assert case.number in facts and "查询码" not in facts
+
+
+async def test_commands_help_cancel_and_my(polling, fake: FakeTelegram) -> None:
+    case = await submit(fake)
+    assert "帮助" in "".join(await handled(fake, fake.message(CHAT, "/help"))) or "取消" in fake.texts()[-1]
+    await handled(fake, fake.tap(CHAT, "submit"))
+    assert "已取消" in "".join(await handled(fake, fake.message(CHAT, "/cancel")))
+    await handled(fake, fake.message(CHAT, "/my"))
+    assert f"case:{case.id}" in fake.buttons(CHAT)
+
+
+async def test_status_change_and_rating_request_are_pushed_and_rated(polling, fake: FakeTelegram) -> None:
+    case = await submit(fake)
+    await Case.filter(id=case.id).update(status=CaseStatus.PENDING_REVIEW, reply="已更换路灯灯泡。")
+    await CaseService().apply(case.id, Action.APPROVE_REPLY, SUPERVISOR)
+    await polling.sender.drain_once()
+    await fake.wait_for(1)
+    assert f"go:evaluate:{case.id}" in fake.buttons(CHAT)
+    assert "满意吗" in "".join(await handled(fake, fake.tap(CHAT, f"go:evaluate:{case.id}")))
+    await handled(fake, fake.tap(CHAT, "rating:very_satisfied"))
+    await handled(fake, fake.tap(CHAT, "skip"))
+    await case.refresh_from_db()
+    assert case.status == CaseStatus.EVALUATED
+    assert await Notification.filter(channel=Channel.TELEGRAM, status=NotificationStatus.SENT).count() >= 2
+
+
+async def test_a_replayed_update_out_of_order_is_handled_once(polling, fake: FakeTelegram) -> None:
+    first, second = fake.message(CHAT, "/start"), fake.tap(CHAT, "submit")
+    replies = await handled(fake, second, first, second, first, first, second)
+    assert len(replies) == 2
+    assert await JobRun.filter(job="telegram").count() == 2
+
+
+async def test_webhook_stores_then_answers_and_refuses_forged_calls(hooked, fake: FakeTelegram) -> None:
+    url, channel = hooked
+    assert fake.webhook["url"] == "https://appeals.example.org/channels/telegram"
+    assert fake.webhook["secret_token"] == channel.secret
+    update = fake.message(CHAT, "/start")
+    async with aiohttp.ClientSession() as http:
+        async with http.post(url, json=update, headers={telegram.SECRET_HEADER: "wrong"}) as forged:
+            assert forged.status == 401
+        async with http.post(url, json=update) as unsigned:
+            assert unsigned.status == 401
+        assert await JobRun.filter(job="telegram").count() == 0
+        for _ in range(3):
+            async with http.post(url, json=update, headers={telegram.SECRET_HEADER: channel.secret}) as ok:
+                assert ok.status == 200
+                assert await JobRun.filter(job="telegram").count() == 1  # stored before the 2xx
+    await fake.wait_for(1, CHAT)
+    import asyncio
+
+    await asyncio.sleep(0.2)
+    assert len(fake.sent(CHAT)) == 1
+
+
+async def test_api_error_is_retried_with_backoff_then_dead_lettered(city: str, settings: Settings,
+                                                                    fake: FakeTelegram) -> None:
+    channel = telegram.TelegramChannel(tg_settings(settings, fake), build(settings, CaseService()),
+                                       upload_dir=settings.data_dir / "uploads", webhook=True)
+    await channel.application.initialize()
+    try:
+        now = dt.datetime(2026, 11, 26, 9, tzinfo=dt.UTC)
+        sender = TelegramSender(channel.application.bot, clock=lambda: now)
+        row = await Notification.create(audience="citizen", channel=Channel.TELEGRAM, address=str(CHAT),
+                                        template="accept", params={"number": "8890-20261126-00001"})
+        fake.fail("sendMessage", 500, "Internal Server Error", times=100)
+        for attempt in range(1, 9):
+            assert await sender.drain_once() == {"failed": 1}
+            await row.refresh_from_db()
+            assert row.attempts == attempt
+            if attempt < 8:
+                assert row.status == NotificationStatus.FAILED and row.next_attempt_at > now
+                assert await sender.drain_once() == {}  # not before its backoff
+                now = row.next_attempt_at
+        assert row.status == NotificationStatus.DEAD and "Internal Server Error" in row.last_error
+        assert await sender.drain_once() == {}
+        fake.failures.clear()
+        fake.fail("sendMessage", 403, "Forbidden: bot was blocked by the user")
+        blocked = await Notification.create(audience="citizen", channel=Channel.TELEGRAM, address="777",
+                                            template="accept", params={"number": "8890-20261126-00002"})
+        assert await sender.drain_once() == {"blocked": 1}
+        await blocked.refresh_from_db()
+        assert blocked.status == NotificationStatus.DEAD and await is_blocked("777")
+        again = await Notification.create(audience="citizen", channel=Channel.TELEGRAM, address="777",
+                                          template="accept", params={"number": "8890-20261126-00002"})
+        calls = len(fake.calls)
+        assert await sender.drain_once() == {"blocked": 1}
+        assert len(fake.calls) == calls  # a blocked chat is not called again
+        await again.refresh_from_db()
+        assert again.status == NotificationStatus.DEAD
+    finally:
+        await channel.application.shutdown()
+
+
+async def test_a_flood_of_100_messages_is_throttled_politely(polling, fake: FakeTelegram) -> None:
+    polling.throttle = Throttle(limit=20, window=60.0)
+    flood = [fake.message(CHAT, f"第{i}条：西山区人民路夜间施工噪音很大") for i in range(100)]
+    replies = await handled(fake, *flood, timeout=30)
+    assert sum("太快" in r for r in replies) == 1
+    assert len(replies) <= 2 * 20 + 1  # 20 answers (a re-ask is two messages) and one notice
+    outcomes = await polling.inbox.outcomes()
+    assert outcomes == {"handled": 20, "throttled": 80}  # every message accounted for, none silently lost
+
+
+def test_long_replies_are_split_at_line_breaks() -> None:
+    text = "\n".join(f"第{i}行" + "字" * 60 for i in range(200))
+    pieces = split(text)
+    assert len(pieces) > 1 and all(len(p) <= 4096 for p in pieces)
+    assert "\n".join(pieces) == text
