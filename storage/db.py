@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from tortoise import Tortoise
+from tortoise import Tortoise, connections
 from tortoise.migrations.api.migrate import migrate as _migrate
 
 APP = "appeals"
@@ -54,11 +54,44 @@ def _ensure_parent(database_url: str) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
 
 
+#: The timeline is append-only in the database itself. SQLite drops a table's triggers when a
+#: migration rebuilds the table (AlterField), so they are (re)asserted after every migrate.
+APPEND_ONLY = {
+    "sqlite": """
+CREATE TRIGGER IF NOT EXISTS case_event_no_update BEFORE UPDATE ON case_event
+BEGIN SELECT RAISE(ABORT, 'case_event is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS case_event_no_delete BEFORE DELETE ON case_event
+BEGIN SELECT RAISE(ABORT, 'case_event is append-only'); END;
+""",
+    "postgres": """
+CREATE OR REPLACE FUNCTION case_event_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RAISE EXCEPTION 'case_event is append-only'; END $$;
+DROP TRIGGER IF EXISTS case_event_no_change ON case_event;
+CREATE TRIGGER case_event_no_change BEFORE UPDATE OR DELETE ON case_event
+FOR EACH ROW EXECUTE FUNCTION case_event_append_only();
+""",
+}
+
+
 async def migrate(database_url: str, target: str | None = None) -> None:
     """Create or upgrade the schema to the latest (or the named) migration."""
     _ensure_parent(database_url)
     await _migrate(config=tortoise_config(database_url), target=target)
-    await Tortoise.close_connections()
+    try:
+        conn = connections.get("default")
+        if target is None and await _has_table(conn, "case_event"):
+            await conn.execute_script(APPEND_ONLY[conn.capabilities.dialect])
+    finally:
+        await Tortoise.close_connections()
+
+
+async def _has_table(conn: Any, table: str) -> bool:
+    if conn.capabilities.dialect == "sqlite":
+        rows = await conn.execute_query_dict("SELECT name FROM sqlite_master WHERE type='table' AND name=?", [table])
+    else:
+        rows = await conn.execute_query_dict("SELECT to_regclass($1) AS name", [table])
+        rows = [r for r in rows if r["name"]]
+    return bool(rows)
 
 
 async def init(database_url: str) -> None:

@@ -86,3 +86,15 @@ async def test_the_timeline_is_append_only_in_the_database(database_url: str) ->
     with pytest.raises(Exception, match="append-only"):
         await CaseEvent.filter(id=event.id).delete()
     assert (await CaseEvent.get(id=event.id)).data == {"note": "原始记录"}
+
+
+def test_no_model_description_has_a_semicolon() -> None:
+    """Tortoise splits schema SQL on ';', so a semicolon in a model docstring breaks migrations."""
+    from tortoise import Model
+
+    import storage.models as models
+
+    for name in dir(models):
+        obj = getattr(models, name)
+        if isinstance(obj, type) and issubclass(obj, Model) and obj is not Model:
+            assert ";" not in (obj.__doc__ or ""), f"{name}: use ' - ' instead of ';' in its docstring"
