@@ -159,7 +159,11 @@ async def prepare(database_url: str) -> None:
     from storage.deadlines import ensure_default_policies
     from storage.seed import load_city, seed_units
 
-    await db.migrate(database_url)
+    try:
+        await db.migrate(database_url)
+    except Exception:
+        await db.close()  # or the database thread keeps the process alive
+        raise
     await db.init(database_url)
     try:
         await ensure_default_policies()
