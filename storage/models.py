@@ -469,3 +469,74 @@ class CatalogueChange(Model):
 
     class Meta:
         table = "catalogue_change"
+
+class KnowledgeStatus(StrEnum):
+    """Whether a knowledge article is served: only published articles within their dates are."""
+
+    DRAFT = "draft"  # never published yet
+    PUBLISHED = "published"
+    WITHDRAWN = "withdrawn"
+
+
+class RevisionStatus(StrEnum):
+    """Where one version of a knowledge article stands: edited, reviewed, live or replaced."""
+
+    DRAFT = "draft"
+    REVIEW = "review"
+    PUBLISHED = "published"
+    SUPERSEDED = "superseded"
+
+
+class KnowledgeArticle(Model):
+    """A knowledge-base answer owned by one unit - the live fields copy its published revision."""
+
+    id = fields.IntField(primary_key=True)
+    unit: fields.ForeignKeyRelation[Unit] = fields.ForeignKeyField(
+        "appeals.Unit", related_name="knowledge", on_delete=fields.RESTRICT
+    )
+    status = fields.CharEnumField(KnowledgeStatus, max_length=16, default=KnowledgeStatus.DRAFT)
+    category = fields.CharField(max_length=32, default="")
+    questions = fields.JSONField(default=list)  # question variants, the first is the title
+    answer = fields.TextField(default="")
+    source = fields.CharField(max_length=255, default="")  # legal basis or official guide
+    valid_from = fields.DateField(null=True)
+    valid_to = fields.DateField(null=True)  # last day it may be served
+    version = fields.IntField(default=0)  # number of the published revision, 0 before the first
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "knowledge_article"
+        indexes = (("status", "valid_to"),)
+
+
+class KnowledgeRevision(Model):
+    """One version of an article: written by unit staff, reviewed by the unit head, then published."""
+
+    id = fields.IntField(primary_key=True)
+    article: fields.ForeignKeyRelation[KnowledgeArticle] = fields.ForeignKeyField(
+        "appeals.KnowledgeArticle", related_name="revisions", on_delete=fields.CASCADE
+    )
+    number = fields.IntField()
+    status = fields.CharEnumField(RevisionStatus, max_length=16, default=RevisionStatus.DRAFT)
+    category = fields.CharField(max_length=32, default="")
+    questions = fields.JSONField(default=list)
+    answer = fields.TextField()
+    source = fields.CharField(max_length=255, default="")
+    valid_from = fields.DateField(null=True)
+    valid_to = fields.DateField(null=True)
+    author: fields.ForeignKeyNullableRelation[Staff] = fields.ForeignKeyField(
+        "appeals.Staff", related_name="knowledge_written", null=True, on_delete=fields.SET_NULL
+    )
+    reviewer: fields.ForeignKeyNullableRelation[Staff] = fields.ForeignKeyField(
+        "appeals.Staff", related_name="knowledge_reviewed", null=True, on_delete=fields.SET_NULL
+    )
+    review_note = fields.TextField(default="")
+    created_at = fields.DatetimeField(auto_now_add=True)
+    reviewed_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "knowledge_revision"
+        unique_together = (("article", "number"),)
+        ordering = ["article_id", "number"]
+
