@@ -29,6 +29,8 @@ BOT = web.AppKey("webchat_bot", Bot)
 KEY = web.AppKey("webchat_key", bytes)
 UPLOAD_DIR = web.AppKey("webchat_uploads", Path)
 SECURE = web.AppKey("webchat_secure", bool)
+UPLOADS_SEEN = web.AppKey("webchat_uploads_seen", dict)
+UPLOADS_PER_HOUR = 30  # per identity and process: photos are for evidence, not storage
 COOKIE = "appeals_chat"
 STATIC = Path(__file__).with_name("static")
 MAX_FRAME = 64 * 1024
@@ -74,8 +76,17 @@ async def chat_upload(request: web.Request) -> web.Response:
     if user is None or not _same_origin(request):
         raise web.HTTPForbidden()
     language = request.app[BOT].language
-    reader = await request.multipart()
-    part = await reader.next()
+    recent = request.app[UPLOADS_SEEN].setdefault(user, [])
+    now = time.monotonic()
+    recent[:] = [s for s in recent if now - s < 3600]
+    if len(recent) >= UPLOADS_PER_HOUR:
+        return web.json_response({"error": "slow_down", "message": t("slow_down", language)}, status=429)
+    recent.append(now)
+    try:
+        reader = await request.multipart()
+        part = await reader.next()
+    except (AssertionError, ValueError, KeyError):
+        part = None
     if part is None or getattr(part, "name", None) != "file":
         return web.json_response({"error": "upload.type", "message": t("upload.type", language)}, status=400)
     data = bytearray()
@@ -194,6 +205,7 @@ def setup(app: web.Application, settings: Settings, cases: CaseService, *, bot: 
     app[BOT] = bot or build(settings, cases)
     app[KEY] = secret_key(settings)
     app[UPLOAD_DIR] = settings.data_dir / "uploads"
+    app[UPLOADS_SEEN] = {}
     app[SECURE] = bool(settings.public_url and settings.public_url.startswith("https://"))
     app.router.add_get("/chat", chat_page, name="chat_page")
     app.router.add_get("/chat/ws", chat_socket, name="chat_socket")

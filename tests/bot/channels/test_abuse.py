@@ -217,3 +217,18 @@ async def test_25_a_flood_from_one_account_is_slowed_never_silently_dropped(base
         assert all(a for a in answers)  # every message got an answer or an explicit refusal
     finally:
         await chat.close()
+
+
+async def test_12b_uploads_that_are_not_multipart_or_too_many_are_refused(base: str) -> None:
+    from bot.channels import webchat
+
+    chat = await WebChat(base).open()
+    try:
+        raw = {"Content-Type": "image/jpeg"}
+        async with chat.http.post(base + "/chat/upload", data=b"\xff\xd8\xff", headers=raw) as response:
+            assert response.status == 400
+        statuses = [(await _upload(chat, base, png(10, 10 + i), "a.png", "image/png")).status
+                    for i in range(webchat.UPLOADS_PER_HOUR + 1)]
+        assert statuses.count(200) == webchat.UPLOADS_PER_HOUR - 1 and statuses[-1] == 429  # the 400 counted too
+    finally:
+        await chat.close()

@@ -1,0 +1,219 @@
+"""Open311 GeoReport v2: services from the dispatch catalogue, requests as cases, JSON and XML."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from multidict import MultiDictProxy
+
+from intents import gazetteer
+from intents.extract import mask_pii
+from storage.cases import CaseService, NewCase, utcnow
+from storage.errors import MissingFields
+from storage.lifecycle import OPEN_STATUSES, Actor
+from storage.models import Case, CatalogueEntry, Channel, Citizen, Unit
+from storage.settings import Settings
+
+from .credentials import api_client
+from .open311_format import error, respond, w3c
+
+CASES = web.AppKey("open311_cases", CaseService)
+PLACES = web.AppKey("open311_places", gazetteer.Gazetteer)
+DEFINITIONS = json.loads(Path(__file__).with_name("open311_services.json").read_text(encoding="utf-8"))
+PREFIX = "/open311/v2"
+FMT = "{format:json|xml}"
+DEFAULT_DAYS = 90
+MAX_RESULTS = 1000
+MAX_DESCRIPTION = 4000
+
+
+async def _services() -> list[dict[str, Any]]:
+    """Return one GeoReport service per category of the active dispatch catalogue."""
+    categories = list(dict.fromkeys(await CatalogueEntry.filter(active=True).order_by("id")
+                                    .values_list("category", flat=True)))
+    out = []
+    for category in categories:
+        definition = DEFINITIONS.get(category, {})
+        out.append({"service_code": category, "service_name": category,
+                    "description": definition.get("description", category),
+                    "metadata": bool(definition.get("attributes")), "type": "realtime",
+                    "keywords": definition.get("keywords", ""), "group": ""})
+    return out
+
+
+async def services(request: web.Request) -> web.Response:
+    """GET services.{format}: the service list."""
+    return respond(request.match_info["format"], "services", await _services())
+
+
+def _attributes(code: str) -> list[dict[str, Any]]:
+    attributes = DEFINITIONS.get(code, {}).get("attributes", [])
+    return [{"variable": True, "datatype_description": "", **a} for a in attributes]
+
+
+async def service_definition(request: web.Request) -> web.Response:
+    """GET services/{code}.{format}: the extra questions of one service."""
+    fmt, code = request.match_info["format"], request.match_info["code"]
+    if code not in {s["service_code"] for s in await _services()}:
+        return error(fmt, 404, f"service_code {code} not found")
+    return respond(fmt, "service_definition", {"service_code": code, "attributes": _attributes(code)})
+
+
+def _answers(code: str, form: MultiDictProxy[Any]) -> tuple[list[str], str | None]:
+    """Return the attribute answers as text lines, or a description of what is wrong."""
+    lines = []
+    for attribute in _attributes(code):
+        value = form.get(f"attribute[{attribute['code']}]")
+        if value is None or value == "":
+            if attribute.get("required"):
+                return [], f"attribute[{attribute['code']}] is required"
+            continue
+        names = {v["key"]: v["name"] for v in attribute.get("values", [])}
+        if names and value not in names:
+            return [], f"attribute[{attribute['code']}] must be one of {', '.join(names)}"
+        lines.append(f"{attribute['description']} {names.get(value, str(value)[:200])}")
+    return lines, None
+
+
+def _coordinate(form: MultiDictProxy[Any], name: str, limit: float) -> float | None | str:
+    raw = form.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        return f"{name} must be a number"
+    return value if -limit <= value <= limit else f"{name} out of range"
+
+
+async def create_request(request: web.Request) -> web.Response:
+    """POST requests.{format}: create a case from a client application's report."""
+    fmt = request.match_info["format"]
+    form = await request.post()
+    client = await api_client(str(form.get("api_key") or request.query.get("api_key") or ""))
+    if client is None:
+        return error(fmt, 403, "api_key is missing or invalid")
+    code = str(form.get("service_code") or "")
+    if not code:
+        return error(fmt, 400, "service_code is required")
+    if code not in {s["service_code"] for s in await _services()}:
+        return error(fmt, 404, f"service_code {code} not found")
+    lat, lon = _coordinate(form, "lat", 90), _coordinate(form, "long", 180)
+    for value in (lat, lon):
+        if isinstance(value, str):
+            return error(fmt, 400, value)
+    address = str(form.get("address_string") or form.get("address_id") or "")[:255]
+    if (lat is None or lon is None) and not address:
+        return error(fmt, 400, "a location is required: lat and long, address_string or address_id")
+    description = str(form.get("description") or "").strip()
+    if not description:
+        return error(fmt, 400, "description is required")
+    if len(description) > MAX_DESCRIPTION:
+        return error(fmt, 400, f"description is longer than {MAX_DESCRIPTION} characters")
+    answers, problem = _answers(code, form)
+    if problem:
+        return error(fmt, 400, problem)
+    media = str(form.get("media_url") or "")
+    if media and re.fullmatch(r"https?://\S{1,1000}", media):
+        answers.append(f"照片链接 Photo: {media}")  # kept as text, never fetched
+    name = " ".join(str(form.get(k) or "").strip() for k in ("first_name", "last_name")).strip()[:64] or None
+    phone = re.sub(r"[^\d+\-]", "", str(form.get("phone") or ""))[:32] or None
+    citizen = await Citizen.create(name=name, phone=phone)
+    place = request.app[PLACES].resolve(address) if address else None
+    try:
+        case = await request.app[CASES].submit(NewCase(
+            text="\n".join([description, *answers]), channel=Channel.OPEN311, citizen_id=citizen.id, category=code,
+            address=address, district=place.district if place else None, street=place.street if place else None,
+            latitude=lat, longitude=lon, anonymous=name is None and phone is None,  # type: ignore[arg-type]
+            suggestion={"open311_client": client},
+        ), Actor.citizen(citizen.id))
+    except MissingFields as exc:
+        return error(fmt, 400, f"missing: {exc}")
+    notice = f"已受理，编号 {case.number}。Received as {case.number}."
+    return respond(fmt, "service_requests", [{"service_request_id": case.number, "service_notice": notice,
+                                              "account_id": None}])
+
+
+def _public(case: Case, unit: str | None) -> dict[str, Any]:
+    """Return a case as a GeoReport request: masked text, street-level address, no identity."""
+    closed = case.status not in OPEN_STATUSES
+    place = " ".join(p for p in (case.district, case.street) if p)
+    return {
+        "service_request_id": case.number, "status": "closed" if closed else "open",
+        "status_notes": mask_pii(case.reply)[:2000] if closed and case.reply else None,
+        "service_name": case.category, "service_code": case.category,
+        "description": mask_pii(case.text)[:MAX_DESCRIPTION], "agency_responsible": unit,
+        "service_notice": None, "requested_datetime": w3c(case.created_at), "updated_datetime": w3c(case.updated_at),
+        "expected_datetime": w3c(case.due_at), "address": place or None, "address_id": None, "zipcode": None,
+        "lat": round(case.latitude, 4) if case.latitude is not None else None,
+        "long": round(case.longitude, 4) if case.longitude is not None else None, "media_url": None,
+    }
+
+
+async def _render(cases: list[Case]) -> list[dict[str, Any]]:
+    units = {u.id: u.name_zh for u in await Unit.filter(id__in={c.lead_unit_id for c in cases if c.lead_unit_id})}
+    return [_public(c, units.get(c.lead_unit_id)) for c in cases]  # type: ignore[arg-type]
+
+
+def _date(raw: str | None) -> dt.datetime | None | str:
+    if not raw:
+        return None
+    try:
+        value = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        return f"{raw!r} is not a W3C datetime"
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+async def list_requests(request: web.Request) -> web.Response:
+    """GET requests.{format}: requests by id, or by service, status and date (90 days, 1000 at most)."""
+    fmt, query = request.match_info["format"], request.query
+    visible = Case.filter(confidential=False)
+    ids = [i.strip() for i in query.get("service_request_id", "").split(",") if i.strip()]
+    if ids:  # the specification: other parameters are ignored
+        return respond(fmt, "service_requests", await _render(await visible.filter(number__in=ids[:MAX_RESULTS])))
+    start, end = _date(query.get("start_date")), _date(query.get("end_date"))
+    for value in (start, end):
+        if isinstance(value, str):
+            return error(fmt, 400, value)
+    if start is None:
+        start = (end or utcnow()) - dt.timedelta(days=DEFAULT_DAYS)  # type: ignore[operator]
+    cases = visible.filter(created_at__gte=start)
+    if end is not None:
+        cases = cases.filter(created_at__lte=end)
+    codes = [c.strip() for c in query.get("service_code", "").split(",") if c.strip()]
+    if codes:
+        cases = cases.filter(category__in=codes)
+    statuses = {s.strip() for s in query.get("status", "").split(",") if s.strip()}
+    if statuses - {"open", "closed"}:
+        return error(fmt, 400, "status must be open, closed or both")
+    if statuses == {"open"}:
+        cases = cases.filter(status__in=list(OPEN_STATUSES))
+    elif statuses == {"closed"}:
+        cases = cases.exclude(status__in=list(OPEN_STATUSES))
+    return respond(fmt, "service_requests", await _render(await cases.order_by("-created_at").limit(MAX_RESULTS)))
+
+
+async def get_request(request: web.Request) -> web.Response:
+    """GET requests/{id}.{format}: one request, as a list of one."""
+    fmt = request.match_info["format"]
+    case = await Case.get_or_none(number=request.match_info["request_id"], confidential=False)
+    if case is None:
+        return error(fmt, 404, f"service_request_id {request.match_info['request_id']} not found")
+    return respond(fmt, "service_requests", await _render([case]))
+
+
+def setup(app: web.Application, settings: Settings, cases: CaseService) -> None:
+    """Add the GeoReport v2 routes to ``app``."""
+    app[CASES] = cases
+    app[PLACES] = gazetteer.Gazetteer.demo()
+    app.router.add_get(f"{PREFIX}/services.{FMT}", services, name="open311_services")
+    app.router.add_get(PREFIX + "/services/{code:[^/]+}." + FMT, service_definition, name="open311_service")
+    app.router.add_post(f"{PREFIX}/requests.{FMT}", create_request, name="open311_create")
+    app.router.add_get(f"{PREFIX}/requests.{FMT}", list_requests, name="open311_requests")
+    app.router.add_get(PREFIX + "/requests/{request_id:[^/]+}." + FMT, get_request, name="open311_request")

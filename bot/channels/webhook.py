@@ -1,0 +1,115 @@
+"""Messenger webhook: a signed JSON message in, the bot's replies in the response; notices to a callback."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiohttp import web
+from tortoise.exceptions import IntegrityError
+
+from storage.models import JobRun, WebhookPeer
+
+from ..messages import Inbound
+from ..runtime import Bot
+from ..texts import t
+from .credentials import signed
+from .telegram_inbox import Throttle
+from .webhook_sender import WebhookSender
+
+log = logging.getLogger("appeals.webhook")
+
+CHANNEL = "webhook"
+TIMESTAMP = "X-Appeals-Timestamp"
+SIGNATURE = "X-Appeals-Signature"
+MAX_BODY = 64 * 1024
+MAX_USER = 63  # "<peer>:<user>" fits ChannelIdentity.external_id (128)
+
+BOT = web.AppKey("webhook_bot", Bot)
+THROTTLE = web.AppKey("webhook_throttle", Throttle)
+SENDER = web.AppKey("webhook_sender", WebhookSender)
+
+
+def _error(status: int, code: str, message: str = "") -> web.Response:
+    return web.json_response({"error": code, "message": message or code}, status=status)
+
+
+def _inbound(peer: str, frame: Any) -> Inbound | str:
+    """Translate a peer's JSON message into an Inbound, or return what is wrong with it."""
+    if not isinstance(frame, dict):
+        return "body must be a JSON object"
+    key, user = frame.get("id"), frame.get("user")
+    if not isinstance(key, str | int) or isinstance(key, bool) or not 0 < len(str(key)) <= 64:
+        return "id must be a string or number of 1-64 characters"
+    if not isinstance(user, str) or not 0 < len(user) <= MAX_USER:
+        return f"user must be a string of 1-{MAX_USER} characters"
+    text, choice, contact = frame.get("text", ""), frame.get("choice"), frame.get("contact")
+    if not isinstance(text, str) or not isinstance(choice, str | None) or not isinstance(contact, str | None):
+        return "text, choice and contact must be strings"
+    location = frame.get("location")
+    point: tuple[float, float] | None = None
+    if location is not None:
+        lat, lon = (location.get("lat"), location.get("lon")) if isinstance(location, dict) else (None, None)
+        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (lat, lon)):
+            return "location must be {\"lat\": number, \"lon\": number}"
+        point = (float(lat), float(lon))  # type: ignore[arg-type]
+    return Inbound(CHANNEL, f"{peer}:{user}", text=text, choice=choice[:200] if choice else None,
+                   location=point, contact=contact[:32] if contact else None, key=f"wh:{key}")
+
+
+async def receive(request: web.Request) -> web.Response:
+    """Handle one signed message from a peer; answer the bot's replies."""
+    peer = await WebhookPeer.get_or_none(name=request.match_info["peer"][:64], active=True)
+    if (request.content_length or 0) > MAX_BODY:
+        return _error(413, "too_large")
+    body = await request.read()
+    stamp, sent = request.headers.get(TIMESTAMP, ""), request.headers.get(SIGNATURE, "")
+    if peer is None or not stamp.isdigit() or not signed(peer.secret, stamp, body, sent):
+        return _error(401, "unauthorized", "unknown peer or bad signature")
+    if abs(time.time() - int(stamp)) > peer.replay_window:
+        return _error(401, "stale", f"timestamp outside the {peer.replay_window} s replay window")
+    try:
+        frame = json.loads(body)
+    except ValueError:
+        return _error(400, "bad_json")
+    inbound = _inbound(peer.name, frame)
+    if isinstance(inbound, str):
+        return _error(400, "bad_message", inbound)
+    try:
+        await JobRun.create(job=f"webhook:{peer.id}", key=str(frame["id"]))
+    except IntegrityError:
+        return web.json_response({"duplicate": True, "messages": []})  # a replay: handled once already
+    bot = request.app[BOT]
+    if not request.app[THROTTLE].allow(inbound.user_key):
+        await JobRun.filter(job=f"webhook:{peer.id}", key=str(frame["id"])).update(data={"outcome": "throttled"})
+        return _error(429, "slow_down", t("slow_down", bot.language))
+    replies = await bot.engine.handle(inbound)
+    return web.json_response({"messages": [o.to_json() for o in replies]},
+                             dumps=lambda o: json.dumps(o, ensure_ascii=False))
+
+
+def _sender(interval: float):
+    async def run_sender(app: web.Application) -> AsyncIterator[None]:
+        sender = app[SENDER]
+        task = asyncio.create_task(sender.run(interval), name="webhook-sender")
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await sender.close()
+
+    return run_sender
+
+
+def setup(app: web.Application, bot: Bot, *, notify_interval: float = 1.0) -> None:
+    """Add the messenger-webhook route and its outbox sender to ``app``."""
+    app[BOT] = bot
+    app[THROTTLE] = Throttle()
+    app[SENDER] = WebhookSender(bot.language)
+    app.router.add_post("/channels/webhook/{peer}", receive, name="webhook_receive")
+    app.cleanup_ctx.append(_sender(notify_interval))

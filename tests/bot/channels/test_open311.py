@@ -1,0 +1,107 @@
+"""Open311 GeoReport v2: services, definitions, requests in and out, JSON and XML, the spec's errors."""
+
+from __future__ import annotations
+
+from typing import Any
+from xml.etree import ElementTree as ET
+
+import aiohttp
+
+from bot.channels.credentials import create_api_key
+from storage.models import Case, Channel
+
+SERVICES = "/open311/v2/services"
+REQUESTS = "/open311/v2/requests"
+
+
+async def get(base: str, path: str, **params: str) -> tuple[int, Any]:
+    """GET a GeoReport URL; return status and parsed JSON (or XML root)."""
+    async with aiohttp.ClientSession() as http, http.get(base + path, params=params) as response:
+        if path.endswith(".xml"):
+            assert response.content_type == "text/xml"
+            return response.status, ET.fromstring(await response.text())
+        return response.status, await response.json()
+
+
+async def post(base: str, path: str, form: dict[str, str]) -> tuple[int, Any]:
+    """POST a form the way Open311 clients do."""
+    async with aiohttp.ClientSession() as http, http.post(base + path, data=form) as response:
+        if path.endswith(".xml"):
+            return response.status, ET.fromstring(await response.text())
+        return response.status, await response.json()
+
+
+async def test_services_in_json_and_xml(base: str) -> None:
+    status, services = await get(base, f"{SERVICES}.json")
+    assert status == 200
+    by_code = {s["service_code"]: s for s in services}
+    assert by_code["环境保护"]["metadata"] is True and by_code["交通运输"]["metadata"] is False
+    assert set(services[0]) == {"service_code", "service_name", "description", "metadata", "type", "keywords", "group"}
+    status, root = await get(base, f"{SERVICES}.xml")
+    assert root.tag == "services" and len(root.findall("service")) == len(services)
+    assert root.find("service/service_code").text == services[0]["service_code"]
+
+
+async def test_service_definition_and_unknown_code(base: str) -> None:
+    status, definition = await get(base, f"{SERVICES}/环境保护.json")
+    assert status == 200 and definition["service_code"] == "环境保护"
+    attribute = definition["attributes"][0]
+    assert attribute["code"] == "when" and attribute["variable"] is True and attribute["values"][0]["key"] == "day"
+    status, root = await get(base, f"{SERVICES}/环境保护.xml")
+    assert root.tag == "service_definition" and root.find("attributes/attribute/values/value/key").text == "day"
+    status, errors = await get(base, f"{SERVICES}/nothing.json")
+    assert status == 404 and errors[0]["code"] == 404 and errors[0]["description"]
+    status, root = await get(base, f"{SERVICES}/nothing.xml")
+    assert status == 404 and root.tag == "errors" and root.find("error/code").text == "404"
+
+
+async def test_post_a_request_with_an_api_key_and_read_it_back(base: str) -> None:
+    key = await create_api_key("fixmystreet-app")
+    form = {"api_key": key, "service_code": "环境保护", "lat": "28.6801", "long": "115.8922",
+            "address_string": "东湖区幸福里小区", "description": "楼下烧烤店油烟很大，电话13812345678",
+            "attribute[when]": "night", "first_name": "三", "last_name": "张", "phone": "13812345678"}
+    status, created = await post(base, f"{REQUESTS}.json", form)
+    assert status == 200, created
+    number = created[0]["service_request_id"]
+    case = await Case.get(number=number)
+    assert case.channel == Channel.OPEN311 and case.category == "环境保护" and "夜间" in case.text
+    assert not case.anonymous and case.district == "东湖区"
+    status, found = await get(base, f"{REQUESTS}/{number}.json")
+    request = found[0]
+    assert status == 200 and request["status"] == "open" and request["service_code"] == "环境保护"
+    assert "13812345678" not in request["description"] and "138****5678" in request["description"]
+    assert request["requested_datetime"].endswith("+08:00")
+    status, root = await get(base, f"{REQUESTS}/{number}.xml")
+    assert root.tag == "service_requests" and root.find("request/service_request_id").text == number
+    status, listed = await get(base, f"{REQUESTS}.json", service_code="环境保护", status="open")
+    assert [r["service_request_id"] for r in listed] == [number]
+    assert (await get(base, f"{REQUESTS}.json", status="closed"))[1] == []
+    by_id = (await get(base, f"{REQUESTS}.json", service_request_id=f"{number},nope"))[1]
+    assert [r["service_request_id"] for r in by_id] == [number]
+    status, xml = await post(base, f"{REQUESTS}.xml", {**form, "description": "又来了"})
+    assert status == 200 and xml.find("request/service_request_id").text.startswith("8890-")
+
+
+async def test_errors_follow_the_specification(base: str) -> None:
+    key = await create_api_key("client")
+    good = {"api_key": key, "service_code": "城乡建设", "lat": "28.6", "long": "115.9", "description": "路灯坏了"}
+    cases = [({**good, "api_key": "wrong"}, 403), ({**good, "service_code": "nope"}, 404),
+             ({k: v for k, v in good.items() if k not in ("lat", "long")}, 400), ({**good, "lat": "north"}, 400),
+             ({**good, "description": ""}, 400), ({**good, "service_code": "环境保护", "attribute[when]": "x"}, 400)]
+    for form, code in cases:
+        status, errors = await post(base, f"{REQUESTS}.json", form)
+        assert status == code and errors == [{"code": code, "description": errors[0]["description"]}], form
+    status, root = await post(base, f"{REQUESTS}.xml", {**good, "api_key": "wrong"})
+    assert status == 403 and root.find("error/code").text == "403"
+    assert (await get(base, f"{REQUESTS}.json", start_date="yesterday"))[0] == 400
+    assert (await get(base, f"{REQUESTS}/8890-00000000-00000.json"))[0] == 404
+    assert await Case.all().count() == 0
+
+
+async def test_confidential_cases_are_never_listed(base: str) -> None:
+    key = await create_api_key("client2")
+    form = {"api_key": key, "service_code": "城乡建设", "address_string": "西山区人民路", "description": "井盖缺失"}
+    number = (await post(base, f"{REQUESTS}.json", form))[1][0]["service_request_id"]
+    await Case.filter(number=number).update(confidential=True)
+    assert (await get(base, f"{REQUESTS}.json"))[1] == []
+    assert (await get(base, f"{REQUESTS}/{number}.json"))[0] == 404

@@ -1,0 +1,94 @@
+"""The messenger webhook: signed JSON in, replies out; forged, stale and replayed calls; signed callbacks."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from bot.channels.credentials import create_peer, signature, signed
+from bot.channels.webhook_sender import WebhookSender
+from storage.models import Channel, ChannelIdentity, JobRun, Notification, NotificationStatus
+from tests.support.server import serving
+
+
+async def post(base: str, peer: str, secret: str, frame: dict[str, Any], stamp: int | None = None,
+               sign: str | None = None) -> tuple[int, dict[str, Any]]:
+    """POST one message the way a peer does; return status and JSON."""
+    body = json.dumps(frame, ensure_ascii=False).encode()
+    ts = str(stamp if stamp is not None else int(time.time()))
+    headers = {"Content-Type": "application/json", "X-Appeals-Timestamp": ts,
+               "X-Appeals-Signature": sign or signature(secret, ts, body)}
+    async with aiohttp.ClientSession() as http, http.post(f"{base}/channels/webhook/{peer}", data=body,
+                                                          headers=headers) as response:
+        return response.status, await response.json()
+
+
+async def test_a_conversation_over_the_webhook(base: str) -> None:
+    secret = await create_peer("sms")
+    status, data = await post(base, "sms", secret, {"id": "m1", "user": "13800000001", "text": "你好"})
+    assert status == 200 and "需要办理什么" in data["messages"][0]["text"]
+    assert "submit" in [c["value"] for c in data["messages"][0]["choices"]]
+    status, data = await post(base, "sms", secret, {"id": "m2", "user": "13800000001", "choice": "submit"})
+    assert status == 200 and data["messages"][-1]["expect"].startswith("text")
+    assert await ChannelIdentity.filter(channel=Channel.WEBHOOK, external_id="sms:13800000001").exists()
+
+
+async def test_forged_stale_unknown_and_replayed_calls(base: str) -> None:
+    secret = await create_peer("wechat", replay_window=60)
+    frame = {"id": "x1", "user": "u1", "text": "你好"}
+    assert (await post(base, "wechat", secret, frame, sign="sha256=" + "0" * 64))[0] == 401
+    assert (await post(base, "wechat", "not-the-secret", frame))[0] == 401
+    assert (await post(base, "nobody", secret, frame))[0] == 401
+    assert (await post(base, "wechat", secret, frame, stamp=int(time.time()) - 120))[0] == 401
+    assert await JobRun.filter(job__startswith="webhook:").count() == 0
+    first = await post(base, "wechat", secret, frame)
+    again = await post(base, "wechat", secret, frame)
+    assert first[0] == again[0] == 200 and first[1]["messages"] and again[1] == {"duplicate": True, "messages": []}
+    assert (await post(base, "wechat", secret, {"id": "x2", "user": 5}))[0] == 400
+    assert (await post(base, "wechat", secret, {"id": "x3", "user": "u1", "location": {"lat": "a"}}))[0] == 400
+
+
+async def test_a_flood_gets_429_with_a_polite_message(base: str) -> None:
+    secret = await create_peer("gateway")
+    statuses = [(await post(base, "gateway", secret, {"id": f"f{i}", "user": "u9", "text": "你好"}))
+                for i in range(25)]
+    assert [s for s, _ in statuses].count(200) == 20
+    refused = [d for s, d in statuses if s == 429]
+    assert len(refused) == 5 and all("太快" in d["message"] for d in refused)
+
+
+async def test_notices_are_posted_signed_to_the_callback_with_retries(city: str) -> None:
+    received: list[tuple[dict[str, str], bytes]] = []
+    answers = [500, 200]
+
+    async def callback(request: web.Request) -> web.Response:
+        received.append((dict(request.headers), await request.read()))
+        return web.Response(status=answers.pop(0))
+
+    receiver = web.Application()
+    receiver.router.add_post("/notices", callback)
+    async with serving(receiver) as url:
+        secret = await create_peer("dingtalk", callback_url=f"{url}/notices")
+        now = dt.datetime(2026, 11, 26, 9, tzinfo=dt.UTC)
+        sender = WebhookSender(clock=lambda: now)
+        row = await Notification.create(audience="citizen", channel=Channel.WEBHOOK, address="dingtalk:u7",
+                                        template="accept", params={"number": "8890-20261126-00009"})
+        try:
+            assert await sender.drain_once() == {"failed": 1}
+            await row.refresh_from_db()
+            assert row.status == NotificationStatus.FAILED
+            now = row.next_attempt_at
+            assert await sender.drain_once() == {"sent": 1}
+        finally:
+            await sender.close()
+        await row.refresh_from_db()
+        assert row.status == NotificationStatus.SENT
+        headers, body = received[-1]
+        assert signed(secret, headers["X-Appeals-Timestamp"], body, headers["X-Appeals-Signature"])
+        notice = json.loads(body)
+        assert notice["user"] == "u7" and "8890-20261126-00009" in notice["messages"][0]["text"]
