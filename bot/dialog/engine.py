@@ -52,6 +52,7 @@ class DialogEngine:
         self.wait = wait
         self.language = language
         self._local: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        self._rows = sessions.RowCache()
 
     async def handle(self, inbound: Inbound) -> list[Outbound]:
         """Answer one message; messages of one user are handled one at a time across processes."""
@@ -66,13 +67,14 @@ class DialogEngine:
                     return shown
             token = sessions.new_token()
             held = await sessions.take(inbound.channel, inbound.user_key, token, self.services.clock, self.lease,
-                                       self.wait, self.language)
+                                       self.wait, self.language, self._rows)
             if held is None:
                 return [Outbound(t("busy", self.language))]
             try:
                 return await self._run(held, token, inbound)
             except Exception:
                 log.exception("dialog step failed for %s", inbound.channel)
+                self._rows.drop(inbound.channel, inbound.user_key)
                 await sessions.release(held, token)
                 return [Outbound(t("error", held.language))]
 
@@ -188,7 +190,7 @@ class DialogEngine:
 
     async def _save(
         self, row: DialogSession, token: str, ctx: Ctx, flow: str, step: str,
-        replies: list[Outbound], key: str | None, remember: bool = True,
+        replies: list[Outbound], key: str | None, remember: bool = True, cache: bool = True,
     ) -> list[Outbound]:
         flow, step = ctx.slots.get("_flow", flow), ctx.slots.get("_step", step)
         if remember:  # the answer a redelivery of ``key`` gets
@@ -197,6 +199,11 @@ class DialogEngine:
         if not await sessions.save(row, token, flow=flow, step=step, slots=ctx.slots, language=ctx.language,
                                    inbound_key=key or row.last_inbound_key, expires_at=expires):
             raise ConcurrentUpdate(row.user_key)
+        row.flow, row.step, row.slots, row.language = flow, step, ctx.slots, ctx.language
+        row.last_inbound_key, row.expires_at, row.version = key or row.last_inbound_key, expires, row.version + 1
+        row.locked_by = row.locked_until = None
+        if cache:
+            self._rows.put(row)
         return replies
 
     async def _commit(
@@ -207,7 +214,9 @@ class DialogEngine:
             override = await current.commit(ctx)
             new_flow, step = await self._enter(ctx, flow, override if override is not None else target)
             replies = ctx.replies + await self._prompt(ctx, new_flow, step)
-            return await self._save(row, token, ctx, new_flow, step, replies, key)
+            await self._save(row, token, ctx, new_flow, step, replies, key, cache=False)
+        self._rows.put(row)  # only once committed: a rolled-back state must never look current
+        return replies
 
 
 def choices(*pairs: tuple[str, str]) -> tuple[Choice, ...]:

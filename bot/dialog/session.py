@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import datetime as dt
+import json
 import uuid
+from collections import OrderedDict
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
@@ -53,8 +56,34 @@ def new_token() -> str:
     return uuid.uuid4().hex
 
 
+class RowCache:
+    """The last saved row per user in this process: a hint, always checked against the row's version."""
+
+    def __init__(self, size: int = 10_000) -> None:
+        self.size = size
+        self._rows: OrderedDict[tuple[str, str], DialogSession] = OrderedDict()
+
+    def get(self, channel: str, user_key: str) -> DialogSession | None:
+        """Return the cached row, if any."""
+        return self._rows.get((channel, user_key))
+
+    def put(self, row: DialogSession) -> None:
+        """Remember a row as saved (its slots copied, so later edits do not leak in)."""
+        key = (str(row.channel), row.user_key)
+        row.slots = json.loads(json.dumps(row.slots))
+        self._rows[key] = row
+        self._rows.move_to_end(key)
+        while len(self._rows) > self.size:
+            self._rows.popitem(last=False)
+
+    def drop(self, channel: str, user_key: str) -> None:
+        """Forget a user's row."""
+        self._rows.pop((channel, user_key), None)
+
+
 async def take(
-    channel: str, user_key: str, token: str, clock: Any, lease: dt.timedelta, wait: float, language: str
+    channel: str, user_key: str, token: str, clock: Any, lease: dt.timedelta, wait: float, language: str,
+    cache: RowCache | None = None,
 ) -> DialogSession | None:
     """Take the user's lease (creating the session on first contact), waiting up to ``wait`` seconds."""
     loop = asyncio.get_running_loop()
@@ -63,9 +92,18 @@ async def take(
     while True:
         now = clock()
         free = Q(locked_until__isnull=True) | Q(locked_until__lt=now)
+        mine = Q(channel=channel, user_key=user_key)
+        known = cache.get(channel, user_key) if cache else None
+        if known is not None and known.citizen_id is not None:
+            # The row is unchanged since this process saved it: the lease alone, no read.
+            if await DialogSession.filter(mine & free & Q(version=known.version)).update(
+                    locked_by=token, locked_until=now + lease) == 1:
+                row = copy.copy(known)
+                row.slots = json.loads(json.dumps(known.slots))
+                return row
+            cache.drop(channel, user_key)  # type: ignore[union-attr]
         # One statement in the common case: the row exists and nobody holds it.
-        taken = await DialogSession.filter(Q(channel=channel, user_key=user_key) & free).update(
-            locked_by=token, locked_until=now + lease)
+        taken = await DialogSession.filter(mine & free).update(locked_by=token, locked_until=now + lease)
         if taken == 1:
             row = await DialogSession.get(channel=channel, user_key=user_key)
             if row.citizen_id is None:

@@ -132,3 +132,14 @@ async def test_english_on_request_and_back(chat: Chat) -> None:
     assert "Describe the problem" in chat.last[-1].text
     assert "Cancelled" in await chat.say("cancel")
     assert "中文" in await chat.say("中文") and (await DialogSession.get()).language == "zh-CN"
+
+
+async def test_a_process_never_trusts_its_cached_session_over_another_processs_save(engine: DialogEngine) -> None:
+    other = make_engine()
+    a, b = Chat(engine, user_key="u2"), Chat(other, user_key="u2")
+    await a.tap("submit")
+    assert "类别" in await b.say("西山区人民路夜间施工噪音很大")  # b saw a's step
+    assert "哪里" in await a.tap("cat:环境保护")  # a sees b's step, not its own cached one
+    assert "联系" in await b.say("西山区人民路")
+    row = await DialogSession.get(user_key="u2")
+    assert (row.step, row.slots["category"], row.version) == ("contact", "环境保护", 5)
