@@ -14,7 +14,7 @@ from tortoise.transactions import in_transaction
 
 from storage.models import DialogSession
 
-from ..messages import Choice, Inbound, Outbound
+from ..messages import Inbound, Outbound
 from ..services import Services
 from ..texts import t
 from . import session as sessions
@@ -218,7 +218,3 @@ class DialogEngine:
         self._rows.put(row)  # only once committed: a rolled-back state must never look current
         return replies
 
-
-def choices(*pairs: tuple[str, str]) -> tuple[Choice, ...]:
-    """Build buttons from (value, label) pairs."""
-    return tuple(Choice(v, label) for v, label in pairs)
