@@ -63,10 +63,10 @@ class HotConfig:
     """Thresholds of the clustering and the hot index (documented in docs/analytics.md)."""
 
     problem_threshold: float = 0.1  # cosine of problem bigrams for a link (when the places agree)
-    place_threshold: float = 0.3  # cosine of place bigrams for a link
+    place_threshold: float = 0.5  # cosine of place bigrams for a link
     unplaced_threshold: float = 0.25  # problem cosine needed when one side names no place
     centroid_threshold: float = 0.1  # members less like their topic than this are cut off
-    merge_threshold: float = 0.3  # topics whose problem centroids are this alike (same place) are one
+    merge_threshold: float = 0.2  # topics whose problem centroids are this alike (same place) are one
     keys: int = 4  # each message is blocked under its heaviest problem bigrams …
     place_keys: int = 4  # … and place bigrams …
     window: int = 6  # … and compared with this many neighbours (in SimHash order) in each block

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -317,15 +316,28 @@ def composite(figs: Mapping[KPI, Figure], weights: Weights) -> float | None:
 
 def aggregate(facts: Iterable[Fact], by: Sequence[str] = ("unit",), start: dt.datetime | None = None,
               end: dt.datetime | None = None) -> dict[tuple[str | None, ...], dict[KPI, Figure]]:
-    """Group facts dated in [start, end) by ``by`` and compute every KPI per group."""
+    """Group facts dated in [start, end) by ``by`` and compute every KPI per group (streaming)."""
     bad = [k for k in by if k not in GROUP_KEYS]
     if bad:
         raise ValueError(f"cannot group by {bad}; choose from {GROUP_KEYS}")
-    groups: dict[tuple[str | None, ...], list[Fact]] = defaultdict(list)
+    # per group and KPI: [numerator, denominator, case ids, hit case ids]
+    acc: dict[tuple[str | None, ...], dict[KPI, list[Any]]] = {}
     for f in facts:
         if (start is None or f.at >= start) and (end is None or f.at < end):
-            groups[group_key(f, by)].append(f)
-    return {key: {kpi: figures(fs, kpi) for kpi in KPI} for key, fs in groups.items()}
+            key = group_key(f, by)
+            slot = acc.setdefault(key, {}).setdefault(f.kpi, [0.0, 0, [], []])
+            slot[0] += f.weight
+            slot[1] += 1
+            slot[2].append(f.case_id)
+            if f.weight > 0:
+                slot[3].append(f.case_id)
+    out: dict[tuple[str | None, ...], dict[KPI, Figure]] = {}
+    for key, per_kpi in acc.items():
+        out[key] = {}
+        for kpi in KPI:
+            num, den, ids, hits = per_kpi.get(kpi, (0.0, 0, [], []))
+            out[key][kpi] = Figure(kpi, round(num, 9), den, tuple(sorted(set(ids))), tuple(sorted(set(hits))))
+    return out
 
 
 def rank(groups: Mapping[tuple[str | None, ...], Mapping[KPI, Figure]], weights: Weights) -> list[Scorecard]:
@@ -346,6 +358,6 @@ def assess(histories: Iterable[CaseHistory], as_of: dt.datetime, weights: Weight
            by: Sequence[str] = ("unit",), start: dt.datetime | None = None,
            end: dt.datetime | None = None) -> list[Scorecard]:
     """Compute, score and rank the KPIs of every group from case histories."""
-    facts = [f for h in histories
-             for f in facts_for(h, as_of, weights.basic_satisfied_k, weights.repeat_window_days)]
+    facts = (f for h in histories
+             for f in facts_for(h, as_of, weights.basic_satisfied_k, weights.repeat_window_days))
     return rank(aggregate(facts, by, start, end), weights)
