@@ -16,6 +16,7 @@ from storage.models import Case, CaseEvent, Citizen, Staff, StaffSession, Unit
 from . import sessions
 from .access import hides_citizen, visible_case, visible_cases
 from .forms import ActionForm, action_form
+from .ids import check_payload_ids
 from .masking import citizen_view, text_view
 from .suggest import Proposal, Suggester, similar_cases
 
@@ -220,6 +221,7 @@ async def act(service: CaseService, actor: Actor, session: StaffSession | None, 
               payload: dict[str, Any], expected_version: int | None) -> Applied:
     """Apply an action to a case the actor can see (404 otherwise), through CaseService only."""
     await visible_case(actor, case_id)
+    check_payload_ids(payload)
     applied = await service.apply(case_id, action, actor, payload, expected_version=expected_version)
     if action is Action.UNMASK:
         await remember_unmask(session, case_id, service.clock())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -14,6 +15,7 @@ from storage.lifecycle import OPEN_STATUSES, UNIT_STATUSES, Actor, CaseStatus
 from storage.models import Case, Channel, Urgency
 
 from .access import sees_all, visible_cases
+from .ids import db_id
 
 PAGE_SIZE = 50
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -138,7 +140,7 @@ def parse_filters(params: Mapping[str, str]) -> Filters:
     if unknown:
         raise BadFilter(sorted(unknown)[0])
     unit_raw = params.get("unit", "").strip()
-    if unit_raw and not unit_raw.isdigit():
+    if unit_raw and db_id(unit_raw) is None:
         raise BadFilter("unit")
     sort = params.get("sort", "new") or "new"
     if sort not in SORTS:
@@ -159,9 +161,17 @@ def _decode_cursor(cursor: str, sort: str) -> tuple[dt.datetime, int]:
     """Decode a cursor: "<id>", or "<epoch microseconds>_<id>" for the deadline order."""
     try:
         if sort != "due":
-            return dt.datetime.min.replace(tzinfo=dt.UTC), int(cursor)
-        moment, _, ident = cursor.partition("_")
-        return EPOCH + dt.timedelta(microseconds=int(moment)), int(ident)
+            ident = db_id(cursor)
+        else:
+            moment, _, raw = cursor.partition("_")
+            if not moment.isascii() or not moment.isdigit() or len(moment) > 18:
+                raise ValueError(moment)
+            ident = db_id(raw)
+        if ident is None:
+            raise ValueError(cursor)
+        if sort != "due":
+            return dt.datetime.min.replace(tzinfo=dt.UTC), ident
+        return EPOCH + dt.timedelta(microseconds=int(moment)), ident
     except (ValueError, OverflowError, OSError):
         raise BadFilter("cursor") from None
 
@@ -188,7 +198,9 @@ def apply_filters(qs: QuerySet[Case], f: Filters) -> QuerySet[Case]:
         qs = qs.filter(created_at__gte=_local_midnight(f.since))
     if f.until:
         qs = qs.filter(created_at__lt=_local_midnight(f.until + dt.timedelta(days=1)))
-    if f.q:
+    if f.q and NUMBER.fullmatch(f.q):
+        qs = qs.filter(number=f.q)  # a whole case number: its unique index, not a scan
+    elif f.q:
         qs = qs.filter(Q(number__icontains=f.q) | Q(title__icontains=f.q) | Q(text__icontains=f.q))
     return qs
 
@@ -208,6 +220,38 @@ def _cursor_of(case: Case, sort: str) -> str:
     return f"{(case.due_at - EPOCH) // dt.timedelta(microseconds=1)}_{case.id}"
 
 
+NUMBER = re.compile(r"[0-9]{3,8}-[0-9]{8}-[0-9]{3,8}")
+COUNT_CAP = 1000  # counts stop here: "1000+" reads as well as the exact figure and stays fast
+WINDOW = 4096
+
+
+async def capped_count(qs: QuerySet[Case], cap: int = COUNT_CAP) -> int:
+    """Count up to ``cap`` rows (COUNT(*) would visit every matching row of a million)."""
+    return len(await qs.limit(cap).values_list("id", flat=True))
+
+
+async def _scan(qs: QuerySet[Case], newest_first: bool, cursor: int | None, size: int) -> list[Case]:
+    """Walk id windows (newest or oldest first) so a dense queue never sorts all its rows."""
+    top = await Case.all().order_by("-id").limit(1).values_list("id", flat=True)
+    if not top:
+        return []
+    rows: list[Case] = []
+    width = WINDOW
+    if newest_first:
+        hi = min(top[0], cursor - 1) if cursor is not None else top[0]
+        while hi >= 1 and len(rows) <= size:
+            lo = max(1, hi - width + 1)
+            rows += await qs.filter(id__gte=lo, id__lte=hi).order_by("-id").limit(size + 1 - len(rows))
+            hi, width = lo - 1, width * 2
+    else:
+        lo = cursor + 1 if cursor is not None else 1
+        while lo <= top[0] and len(rows) <= size:
+            hi = lo + width - 1
+            rows += await qs.filter(id__gte=lo, id__lte=hi).order_by("id").limit(size + 1 - len(rows))
+            lo, width = hi + 1, width * 2
+    return rows
+
+
 async def page(actor: Actor, queue: Queue, f: Filters, now: dt.datetime, size: int = PAGE_SIZE) -> Page:
     """Return one keyset page of a queue for an actor."""
     qs = apply_filters(queue.narrow(visible_cases(actor), now), f)
@@ -219,19 +263,25 @@ async def page(actor: Actor, queue: Queue, f: Filters, now: dt.datetime, size: i
             qs = qs.filter(Q(due_at__gt=when) | Q(due_at=when, id__gt=ident))
         rows = await qs.order_by("due_at", "id").limit(size + 1)
     else:
-        if f.cursor:
-            _, ident = _decode_cursor(f.cursor, f.sort)
-            qs = qs.filter(id__lt=ident) if f.sort == "new" else qs.filter(id__gt=ident)
-        rows = await qs.order_by("-id" if f.sort == "new" else "id").limit(size + 1)
+        ident = _decode_cursor(f.cursor, f.sort)[1] if f.cursor else None
+        scanning_text = bool(f.q) and not NUMBER.fullmatch(f.q or "")
+        # Platform staff look over the whole city: walk id windows. Unit staff's lists are bounded by
+        # their own assignments, which the ordinary query reads through the assignment index.
+        if sees_all(actor) and (scanning_text or await capped_count(qs) >= COUNT_CAP):
+            rows = await _scan(qs, f.sort == "new", ident, size)
+        else:
+            if ident is not None:
+                qs = qs.filter(id__lt=ident) if f.sort == "new" else qs.filter(id__gt=ident)
+            rows = await qs.order_by("-id" if f.sort == "new" else "id").limit(size + 1)
     more = len(rows) > size
     rows = rows[:size]
     return Page(rows, _cursor_of(rows[-1], f.sort) if more and rows else None)
 
 
 async def counts(actor: Actor, now: dt.datetime) -> dict[str, int]:
-    """Count each of the actor's queues (only cases the actor may see)."""
+    """Count each of the actor's queues (only cases the actor may see), up to COUNT_CAP."""
     base = visible_cases(actor)
-    return {q.key: await q.narrow(base, now).count() for q in queues_for(actor)}
+    return {q.key: await capped_count(q.narrow(base, now)) for q in queues_for(actor)}
 
 
 def open_statuses() -> list[str]:

@@ -12,6 +12,7 @@ from storage.models import AuditEntry, CatalogueChange, CatalogueEntry, Staff, U
 from .. import sessions
 from ..auth import current_actor
 from ..i18n import lang, tr
+from ..ids import db_id
 from .common import error_page, redirect, render
 
 UNIT_KINDS = {UnitKind.CITY: ("市级", "City"), UnitKind.BUREAU: ("委办局", "Bureau"),
@@ -47,11 +48,11 @@ async def unit_create(request: web.Request) -> web.Response:
     kind, parent = str(form.get("kind", "")), str(form.get("parent", ""))
     if not code or len(code) > 64 or any(c.isspace() for c in code) or not name_zh or len(name_zh) > 128:
         return await units_page(request, tr(request, "请填写单位代码和名称。", "Give a code and a name."), 400)
-    if kind not in {k.value for k in UnitKind} or (parent and not parent.isdigit()):
+    if kind not in {k.value for k in UnitKind} or (parent and db_id(parent) is None):
         return await units_page(request, tr(request, "单位类型或上级单位有误。", "Bad kind or parent."), 400)
     if await Unit.exists(code=code):
         return await units_page(request, tr(request, "单位代码已存在。", "That code is taken."), 400)
-    parent_id = int(parent) if parent else None
+    parent_id = db_id(parent) if parent else None
     if parent_id is not None and not await Unit.exists(id=parent_id):
         return await units_page(request, tr(request, "上级单位不存在。", "No such parent."), 400)
     await Unit.create(code=code, name_zh=name_zh, name_en=name_en[:128], kind=UnitKind(kind), parent_id=parent_id)
@@ -64,7 +65,7 @@ async def unit_toggle(request: web.Request) -> web.Response:
     if isinstance(admin := await _admin(request), web.Response):
         return admin
     raw = request.match_info["unit_id"]
-    unit = await Unit.get_or_none(id=int(raw)) if raw.isdigit() else None
+    unit = await Unit.get_or_none(id=db_id(raw)) if db_id(raw) else None
     if unit is None:
         return await error_page(request, 404, tr(request, "没有这个单位。", "No such unit."))
     await Unit.filter(id=unit.id).update(active=not unit.active)
@@ -111,7 +112,7 @@ async def staff_toggle(request: web.Request) -> web.Response:
     if isinstance(admin := await _admin(request), web.Response):
         return admin
     raw = request.match_info["staff_id"]
-    target = await Staff.get_or_none(id=int(raw)) if raw.isdigit() else None
+    target = await Staff.get_or_none(id=db_id(raw)) if db_id(raw) else None
     if target is None or target.id == admin.id:
         return await error_page(request, 404, tr(request, "不能修改这个账号。", "Not possible for this account."))
     await Staff.filter(id=target.id).update(active=not target.active)
@@ -143,7 +144,7 @@ async def catalogue_add(request: web.Request) -> web.Response:
         return admin
     form = await request.post()
     category, district, unit_raw = (str(form.get(k, "")).strip() for k in ("category", "district", "unit"))
-    unit = await Unit.get_or_none(id=int(unit_raw), active=True) if unit_raw.isdigit() else None
+    unit = await Unit.get_or_none(id=db_id(unit_raw), active=True) if db_id(unit_raw) else None
     if not category or len(category) > 32 or len(district) > 64 or unit is None:
         return await catalogue_page(request, tr(request, "请填写类别并选择单位。", "Give a category and a unit."), 400)
     existing = await CatalogueEntry.get_or_none(category=category, district=district or None, unit_id=unit.id)
@@ -163,7 +164,7 @@ async def catalogue_remove(request: web.Request) -> web.Response:
     if isinstance(admin := await _admin(request), web.Response):
         return admin
     raw = request.match_info["entry_id"]
-    entry = await CatalogueEntry.get_or_none(id=int(raw), active=True) if raw.isdigit() else None
+    entry = await CatalogueEntry.get_or_none(id=db_id(raw), active=True) if db_id(raw) else None
     if entry is None:
         return await error_page(request, 404, tr(request, "没有这条规则。", "No such rule."))
     unit = await Unit.get(id=entry.unit_id)  # type: ignore[attr-defined]

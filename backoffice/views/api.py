@@ -16,6 +16,7 @@ from .. import queues
 from ..auth import current_actor
 from ..forms import BadPayload, payload_from_json
 from ..i18n import lang
+from ..ids import db_id
 from ..keys import CASES, SESSION, SUGGESTER
 from ..masking import text_view
 from ..operations import act, case_detail, record_call
@@ -35,7 +36,7 @@ def _case_error(exc: CaseError, language: str) -> web.Response:
 
 def _case_id(request: web.Request) -> int | None:
     raw = request.match_info["case_id"]
-    return int(raw) if raw.isdigit() and len(raw) <= 12 else None
+    return db_id(raw)
 
 
 async def _json_body(request: web.Request) -> Any:

@@ -12,6 +12,7 @@ from storage.models import Channel, Urgency
 from ..auth import current_actor
 from ..forms import payload_from_form
 from ..i18n import lang, tr
+from ..ids import db_id
 from ..keys import CASES, SESSION, SUGGESTER
 from ..operations import act, case_detail
 from ..sessions import now
@@ -30,9 +31,10 @@ def _done_label(value: str, language: str) -> str:
 
 def _case_id(request: web.Request) -> int:
     raw = request.match_info["case_id"]
-    if not raw.isdigit() or len(raw) > 12:
+    case_id = db_id(raw)
+    if case_id is None:
         raise CaseNotFound()
-    return int(raw)
+    return case_id
 
 
 async def _show(request: web.Request, error: str = "", status: int = 200, form_action: str = "") -> web.Response:
@@ -64,7 +66,7 @@ async def case_action(request: web.Request) -> web.Response:
         return await error_page(request, 400, tr(request, "没有这个操作。", "No such action."))
     form = await request.post()
     raw_version = str(form.get("expected_version", ""))
-    if not raw_version.isdigit():
+    if db_id(raw_version) is None:
         return await error_page(request, 400, tr(request, "表单缺少版本号，请刷新页面。",
                                                  "The form lost its version; reload."))
     try:

@@ -61,7 +61,8 @@ async def test_openapi_lists_every_api_route_and_action(browser: Browser, city: 
 
 def _junk(rng: random.Random) -> Any:
     choices: list[Any] = [None, True, 0, -1, 2**40, 1.5, "", "x" * rng.randint(1, 300), "' OR 1=1 --",
-                          "<script>", "\x00", "路灯", [], ["lead"], {}, {"a": 1}, "lead", "satisfied", "1"]
+                          "<script>", "\x00", "路灯", [], ["lead"], {}, {"a": 1}, "lead", "satisfied", "1", "²",
+                          "99999999999", [2**40], "١٢"]
     return rng.choice(choices)
 
 
