@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction import FeatureHasher
+from sklearn.linear_model import SGDClassifier
 from sklearn.svm import LinearSVC
 from sklearn.utils import murmurhash3_32
 
@@ -31,6 +32,8 @@ Progress = Callable[[str, float], None]
 
 _SPACE = re.compile(r"\s+")
 _TITLE_MAX = 80  # a first line longer than this is not a title
+_SPACED_BODY_MIN = 60  # "title body" joined by a space: only long texts, so chat stays whole
+_FIRST_SPACE = re.compile(r"\s+")
 
 
 @dataclass(frozen=True)
@@ -64,8 +67,12 @@ class Params:
     word_bits: int = 18
     char_bits: int = 19
     title_space: bool = True
+    solver: str = "sgd+nbsvm"  # "+"-joined: svm (LinearSVC), sgd (modified Huber), nbsvm (NB-SVM)
     C: float = 1.0
-    temperature: float = 0.3
+    nb_alpha: float = 1.0
+    alpha: float = 2e-5
+    epochs: int = 60
+    temperature: float = 0.6
     extra: dict[str, float] = field(default_factory=dict)
 
 
@@ -75,11 +82,19 @@ def normalize(text: str) -> str:
 
 
 def split_text(text: str) -> tuple[str, str]:
-    """Split free text into (title, body): a short first line followed by more lines is a title."""
-    head, sep, rest = (text or "").strip().partition("\n")
+    """Split text into (title, body): a short first line, or a short head before a long body, is a title.
+
+    Callers should pass "title\nbody"; a title joined to a long body by a space is recognised too,
+    while short chat text stays one body.
+    """
+    text = (text or "").strip()
+    head, sep, rest = text.partition("\n")
     if sep and rest.strip() and len(head.strip()) <= _TITLE_MAX:
         return head, rest
-    return "", text or ""
+    parts = _FIRST_SPACE.split(text, maxsplit=1)
+    if len(parts) == 2 and len(parts[0]) <= _TITLE_MAX and len(parts[1]) >= _SPACED_BODY_MIN:
+        return parts[0], parts[1]
+    return "", text
 
 
 def _ngrams(seq: Sequence[str], lo: int, hi: int, joiner: str) -> list[str]:
@@ -378,6 +393,65 @@ def record_pair(record: Record) -> tuple[str, str]:
     return normalize(record.title), normalize(record.body)
 
 
+def _one_per_label(coef: np.ndarray, intercept: np.ndarray, n_labels: int) -> tuple[np.ndarray, np.ndarray]:
+    """Expand sklearn's single binary row into one row per label."""
+    if n_labels == 2 and coef.shape[0] == 1:
+        return np.vstack([-coef[0] / 2, coef[0] / 2]), np.array([-intercept[0] / 2, intercept[0] / 2])
+    return coef, intercept
+
+
+def _fit_nbsvm(
+    x: sp.csr_matrix, y: np.ndarray, weights: np.ndarray, n_labels: int, params: Params, report: Progress
+) -> tuple[np.ndarray, np.ndarray]:
+    """Fit NB-SVM: one-vs-rest SVMs on features scaled by naive-Bayes log-count ratios, folded into one matrix."""
+    present = x.copy()
+    present.data[:] = 1.0
+    coef = np.zeros((n_labels, x.shape[1]), dtype=np.float64)
+    intercept = np.zeros(n_labels)
+    for label in range(n_labels):
+        mine = y == label
+        p = present.T @ (weights * mine) + params.nb_alpha
+        q = present.T @ (weights * ~mine) + params.nb_alpha
+        ratio = np.log(p / p.sum()) - np.log(q / q.sum())
+        svm = LinearSVC(C=params.C, max_iter=5000).fit(x @ sp.diags(ratio), mine.astype(int), sample_weight=weights)
+        coef[label] = svm.coef_[0] * ratio  # (x * r) . w == x . (r * w): still one linear scorer
+        intercept[label] = svm.intercept_[0]
+        report("fit", (label + 1) / (n_labels + 1))
+    return coef, intercept
+
+
+def _fit(
+    x: sp.csr_matrix, y: np.ndarray, weights: np.ndarray, n_labels: int, params: Params, report: Progress
+) -> tuple[np.ndarray, np.ndarray]:
+    """Fit the linear scorers the solver names; sum them, each scaled to unit spread of training scores."""
+    used = np.unique(x.indices)  # fit on the hash buckets that occur: far fewer for small training sets
+    full_width = x.shape[1]
+    x = x[:, used]
+    parts: list[tuple[np.ndarray, np.ndarray]] = []
+    for solver in params.solver.split("+"):
+        if solver == "sgd":
+            sgd = SGDClassifier(
+                loss="modified_huber", alpha=params.alpha, max_iter=params.epochs, tol=None, random_state=0
+            ).fit(x, y, sample_weight=weights)
+            parts.append(_one_per_label(sgd.coef_, sgd.intercept_, n_labels))
+        elif solver == "svm":
+            svm = LinearSVC(C=params.C, max_iter=5000).fit(x, y, sample_weight=weights)
+            parts.append(_one_per_label(svm.coef_, svm.intercept_, n_labels))
+        elif solver == "nbsvm":
+            parts.append(_fit_nbsvm(x, y, weights, n_labels, params, report))
+        else:
+            raise ValueError(f"unknown solver {solver!r}")
+    coef = np.zeros((n_labels, x.shape[1]), dtype=np.float64)
+    intercept = np.zeros(n_labels)
+    for w, b in parts:
+        spread = float(np.std(np.asarray(x @ w.T) + b)) or 1.0
+        coef += w / spread
+        intercept += b / spread
+    wide = np.zeros((n_labels, full_width), dtype=np.float32)
+    wide[:, used] = coef
+    return wide, intercept.astype(np.float32)
+
+
 def train(
     records: Iterable[Record],
     params: Params | None = None,
@@ -407,13 +481,7 @@ def train(
     y = np.array([labels.index(r.label) for r in records])
     weights = np.array([r.weight for r in records], dtype=np.float64)
     report("fit", 0.0)
-    svm = LinearSVC(C=params.C, max_iter=5000)
-    svm.fit(x, y, sample_weight=weights)
+    coef, intercept = _fit(x, y, weights, len(labels), params, report)
     report("fit", 1.0)
-    coef = svm.coef_.astype(np.float32)
-    intercept = svm.intercept_.astype(np.float32)
-    if len(labels) == 2:  # sklearn returns one row for two classes; keep one row per label
-        coef = np.vstack([-coef[0] / 2, coef[0] / 2])
-        intercept = np.array([-intercept[0] / 2, intercept[0] / 2], dtype=np.float32)
     info = {"records": len(records), "per_label": {lab: int((y == i).sum()) for i, lab in enumerate(labels)}}
     return Model(labels, params, idf_word, idf_char, coef, intercept, info)

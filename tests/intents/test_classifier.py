@@ -75,6 +75,9 @@ def test_buckets_match_the_feature_matrix() -> None:
 def test_split_text_takes_short_first_line_as_title() -> None:
     assert classifier.split_text("标题\n正文内容") == ("标题", "正文内容")
     assert classifier.split_text("只有一行") == ("", "只有一行")
+    assert classifier.split_text("你好 我想问社保") == ("", "你好 我想问社保")
+    long_body = "正文" * 40
+    assert classifier.split_text(f"标题 {long_body}") == ("标题", long_body)
 
 
 def test_train_needs_two_labels() -> None:
