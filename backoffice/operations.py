@@ -155,6 +155,7 @@ class CaseDetail:
     forms: list[ActionForm]
     proposal: Proposal
     similar: list[dict[str, Any]] = field(default_factory=list)
+    earlier: list[dict[str, Any]] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         """Return the detail as JSON-ready data."""
@@ -167,7 +168,7 @@ class CaseDetail:
             "lead_unit": self.lead_unit, "units": self.units, "citizen": self.citizen, "reply": c.reply,
             "timeline": self.events, "clocks": self.clocks, "allowed_actions": [f.action for f in self.forms],
             "suggestions": {"categories": self.proposal.categories, "units": self.proposal.units},
-            "similar": self.similar,
+            "similar": self.similar, "earlier": self.earlier,
         }
 
 
@@ -193,7 +194,15 @@ async def case_detail(actor: Actor, case_id: int, session: StaffSession | None, 
     if suggester is not None and CaseStatus(case.status) in OPEN_STATUSES:
         proposal = await suggester.propose(case.text, case.district)
         similar = await _similar(actor, case, hidden or not unmasked)
+    earlier: list[dict[str, Any]] = []
+    if case.citizen_id and not hidden and not case.anonymous:
+        rows = await visible_cases(actor).filter(citizen_id=case.citizen_id).exclude(id=case.id) \
+            .order_by("-id").limit(10)
+        earlier = [{"id": c.id, "number": c.number, "title": text_view(c.title, masked=not unmasked),
+                    "status": c.status.value, "status_label": label(CaseStatus(c.status), lang),
+                    "channel": c.channel.value, "at": local(c.created_at)} for c in rows]
     return CaseDetail(
+        earlier=earlier,
         case=case, status_label=label(CaseStatus(case.status), lang),
         lead_unit=unit_names.get(case.lead_unit_id, "") if case.lead_unit_id else "",  # type: ignore[arg-type]
         units=[unit_names[u] for u in sorted(view.unit_ids) if u in unit_names],

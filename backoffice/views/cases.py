@@ -43,7 +43,8 @@ async def _show(request: web.Request, error: str = "", status: int = 200, form_a
                                request.app[SUGGESTER])
     i = 1 if lang(request) == "en" else 0
     return await render(request, "case.html", {
-        "d": detail, "c": detail.case, "error": error, "error_action": form_action,
+        "d": detail, "c": detail.case, "can_merge": any(f.action == "merge" for f in detail.forms),
+        "error": error, "error_action": form_action,
         "channel": CHANNELS[Channel(detail.case.channel)][i], "urgency": URGENCIES[Urgency(detail.case.urgency)][i],
         "done": _done_label(request.query.get("done", ""), lang(request)),
     }, status=status)
