@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from bot.channels import telegram, webchat
+from bot.channels import open311, telegram, webchat, webhook
 from intents.extract import mask_pii
 from storage import db
 from storage.cases import CaseService
@@ -98,4 +98,6 @@ def create_app(settings: Settings, *, manage_orm: bool = True, background: bool 
     app.router.add_get("/metrics", metrics.handler(SCHEDULER), name="metrics")
     webchat.setup(app, settings, app[CASES])
     telegram.setup(app, settings, app[webchat.BOT])
+    webhook.setup(app, app[webchat.BOT])
+    open311.setup(app, settings, app[CASES])
     return app

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from aiohttp import web
 
+from intents import cli as intents_cli
+from intents import hot_cli
 from intents.extract import mask_pii
 from storage import db
 from storage.accounts import AccountError, create_staff, ensure_admin, generate_password, hash_password
@@ -189,6 +191,38 @@ def _safe_url(settings: Settings) -> str:
     return url
 
 
+def cmd_create_api_key(args: argparse.Namespace) -> int:
+    """Issue an Open311 API key and print it once."""
+    from bot.channels.credentials import CredentialError, create_api_key
+
+    async def body() -> int:
+        try:
+            key = await create_api_key(args.name)
+        except CredentialError as exc:
+            print(f"错误 / error: {exc}", file=sys.stderr)
+            return 2
+        print(key)
+        return 0
+
+    return _run(lambda: _with_db(args.settings, body))
+
+
+def cmd_create_webhook_peer(args: argparse.Namespace) -> int:
+    """Register a messenger-webhook peer and print its HMAC secret once."""
+    from bot.channels.credentials import CredentialError, create_peer
+
+    async def body() -> int:
+        try:
+            secret = await create_peer(args.name, args.callback, args.window)
+        except CredentialError as exc:
+            print(f"错误 / error: {exc}", file=sys.stderr)
+            return 2
+        print(secret)
+        return 0
+
+    return _run(lambda: _with_db(args.settings, body))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser with every subcommand."""
     parser = argparse.ArgumentParser(
@@ -228,12 +262,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--staff", required=True, help="导出人账号（记入审计日志）/ your staff username, for the audit log")
     p.add_argument("--only-corrections", action="store_true", help="只导出改过分类的 / only changed categories")
     p.set_defaults(func=cmd_export_decisions)
-    try:
-        from intents import cli as intents_cli
-    except ImportError:  # the NLP commands are optional until their package is installed
-        intents_cli = None
-    if intents_cli is not None and hasattr(intents_cli, "register"):
-        intents_cli.register(sub)
+    p = sub.add_parser("create-api-key", help="为 Open311 客户端签发 API key / issue an Open311 API key")
+    p.add_argument("name", help="客户端名称 / client application name")
+    p.set_defaults(func=cmd_create_api_key)
+    p = sub.add_parser("create-webhook-peer", help="登记消息网关 / register a messenger-webhook peer")
+    p.add_argument("name", help="网关名称（URL 的一部分）/ peer name, part of the URL")
+    p.add_argument("--callback", default="", help="推送通知的回调地址 / callback URL for notices")
+    p.add_argument("--window", type=int, default=300, help="防重放时间窗（秒）/ replay window in seconds (300)")
+    p.set_defaults(func=cmd_create_webhook_peer)
+    intents_cli.register(sub)
+    hot_cli.register(sub)
     return parser
 
 

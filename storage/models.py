@@ -470,6 +470,7 @@ class CatalogueChange(Model):
     class Meta:
         table = "catalogue_change"
 
+
 class KnowledgeStatus(StrEnum):
     """Whether a knowledge article is served: only published articles within their dates are."""
 
@@ -540,3 +541,31 @@ class KnowledgeRevision(Model):
         unique_together = (("article", "number"),)
         ordering = ["article_id", "number"]
 
+
+class ApiKey(Model):
+    """An API key of an Open311 client application, kept only as its SHA-256 hash."""
+
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=64, unique=True)
+    key_hash = fields.CharField(max_length=64, unique=True)
+    active = fields.BooleanField(default=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    last_used_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "api_key"
+
+
+class WebhookPeer(Model):
+    """A messenger bridge (an SMS gateway, a WeChat or DingTalk bridge): HMAC secret, replay window, callback."""
+
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=64, unique=True)
+    secret = fields.CharField(max_length=128)
+    callback_url = fields.CharField(max_length=512, default="")
+    replay_window = fields.IntField(default=300)  # seconds a signed request stays acceptable
+    active = fields.BooleanField(default=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "webhook_peer"
