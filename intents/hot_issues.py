@@ -27,7 +27,6 @@ from functools import lru_cache
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 
 from intents.lexicons import read_sections
@@ -38,6 +37,7 @@ PLACE = re.compile(rf"[A-Za-z0-9\u4e00-\u9fff]{{2,10}}?(?:{_SUFFIX})")
 _PLACE_WORD = re.compile(rf"^(?:[A-Za-z]\d*[市区县]|.{{2,}}(?:{_SUFFIX})|{_SUFFIX})$")
 _CODE = re.compile(r"^[A-Za-z0-9]{1,3}$")
 _NOISE = re.compile(r"[\W_]+", re.UNICODE)
+_KEEP_LINES = re.compile(r"(?:[^\w\n]|_)+", re.UNICODE)
 # The whole city or province names no place; leading verbs are no part of a place's name.
 _BROAD = re.compile(
     r"[A-Z]市|[\u4e00-\u9fff]{2}[省市](?=[\u4e00-\u9fffA-Z])|关于|请问|请求|投诉|反映|建议|咨询|举报|问问|恳请"
@@ -122,22 +122,50 @@ def _clean(text: str) -> str:
     return _NOISE.sub(" ", _BROAD.sub(" ", unicodedata.normalize("NFKC", text or ""))).strip()
 
 
-def bigrams(text: str) -> list[str]:
-    """Return the character bigrams inside each space-separated phrase (a lone character as itself)."""
-    return [w[i: i + 2] if len(w) > 1 else w for w in text.split() for i in range(max(1, len(w) - 1))]
+def split_all(texts: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Clean and split many texts at once (one pass of each pattern over the joined texts)."""
+    joined = "\n".join(t.replace("\n", " ") for t in texts)
+    joined = _KEEP_LINES.sub(" ", _BROAD.sub(" ", unicodedata.normalize("NFKC", joined)))
+    ends = np.flatnonzero(np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32) == 10)
+    found = [(m.start(), m.group()) for m in PLACE.finditer(joined)]
+    owners = np.searchsorted(ends, np.array([f[0] for f in found], dtype=np.int64)).tolist()
+    places: list[list[str]] = [[] for _ in texts]
+    for owner, (_, text) in zip(owners, found, strict=True):
+        places[owner].append(text)
+    problems = PLACE.sub(" ", joined).split("\n")
+    return [" ".join(p) for p in places], problems
+
+
+def _codes(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Return (document, bigram code) of every in-phrase character bigram, vectorised over all texts."""
+    joined = " ".join(texts) + " "  # a space ends every text, so no bigram crosses two texts
+    chars = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
+    doc = np.repeat(np.arange(len(texts)), [len(t) + 1 for t in texts])
+    present = np.bincount(chars, minlength=0x110000) > 0
+    ids = (np.cumsum(present) - 1).astype(np.int64)
+    width = int(present.sum())
+    pos = np.flatnonzero((chars[:-1] != 32) & (chars[1:] != 32))
+    return doc[pos], ids[chars[pos]] * width + ids[chars[pos + 1]]
 
 
 def _vectors(texts: Sequence[str]) -> sp.csr_matrix:
-    docs = [t if t.strip() else "" for t in texts]
-    if not any(docs):
-        return sp.csr_matrix((len(docs), 1), dtype=np.float32)
+    """Return l2-normalised TF-IDF (sublinear tf, smooth idf) of in-phrase character bigrams."""
+    n = len(texts)
+    doc, code = _codes(texts)
+    if len(code) == 0:
+        return sp.csr_matrix((n, 1), dtype=np.float32)
+    _, column = np.unique(code, return_inverse=True)
+    counts = sp.csr_matrix((np.ones(len(code), np.float32), (doc, column.ravel())),
+                           shape=(n, int(column.max()) + 1))
+    counts.sum_duplicates()
+    df = np.bincount(counts.indices, minlength=counts.shape[1])
+    idf = np.log((1 + n) / (1 + df)) + 1
     # Bigrams in over half the messages say nothing in a big corpus; a small one may be all one topic.
-    vec = TfidfVectorizer(analyzer=bigrams, sublinear_tf=True, max_df=0.5 if len(docs) >= 200 else 1.0)
-    try:
-        x = vec.fit_transform(docs)
-    except ValueError:  # every bigram too common or none at all
-        return sp.csr_matrix((len(docs), 1), dtype=np.float32)
-    return x.astype(np.float32).tocsr()
+    if n >= 200:
+        idf[df > 0.5 * n] = 0
+    counts.data = ((1 + np.log(counts.data)) * idf[counts.indices]).astype(np.float32)
+    counts.eliminate_zeros()
+    return normalize(counts).astype(np.float32).tocsr()
 
 
 def _pair_cos(x: sp.csr_matrix, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -147,7 +175,7 @@ def _pair_cos(x: sp.csr_matrix, a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def _top_keys(x: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Return (row, column) of each row's ``k`` heaviest entries."""
     rows = np.repeat(np.arange(x.shape[0]), np.diff(x.indptr))
-    order = np.lexsort((-x.data, rows))  # by row, heaviest first
+    order = np.argsort(rows + (1.0 - x.data) * 0.5, kind="stable")  # by row, heaviest first (data in (0, 1])
     keep = order[np.arange(len(order)) - x.indptr[:-1][rows[order]] < k]
     return rows[keep], x.indices[keep]
 
@@ -174,7 +202,8 @@ def _candidates(x: sp.csr_matrix, keyed: Sequence[tuple[sp.csr_matrix, int]],
         same = key[:-offset] == key[offset:]
         a, b = key_doc[:-offset][same], key_doc[offset:][same]
         found.append(np.minimum(a, b).astype(np.int64) * n + np.maximum(a, b))
-    pairs = np.unique(np.concatenate(found)) if found else np.empty(0, np.int64)
+    pairs = np.sort(np.concatenate(found)) if found else np.empty(0, np.int64)
+    pairs = pairs[np.r_[True, pairs[1:] != pairs[:-1]]] if len(pairs) else pairs
     pairs = pairs[pairs // n != pairs % n]
     return pairs // n, pairs % n
 
@@ -184,9 +213,9 @@ def cluster(messages: Sequence[Message], config: HotConfig = HotConfig()) -> np.
     n = len(messages)
     if n == 0:
         return np.empty(0, np.int64)
-    split = [split_places(_clean(f"{m.title} {m.title} {m.body[: config.body_chars]}")) for m in messages]
-    xl = _vectors([s[0] for s in split])
-    xp = _vectors([s[1] for s in split])
+    place_texts, problem_texts = split_all([f"{m.title} {m.title} {m.body[: config.body_chars]}" for m in messages])
+    xl = _vectors(place_texts)
+    xp = _vectors(problem_texts)
     has_place = np.diff(xl.indptr) > 0
     combined = normalize(sp.hstack([xp, xl * 0.7]).tocsr())
     a, b = _candidates(combined, [(xp, config.keys), (xl, config.place_keys)], config)
