@@ -70,11 +70,11 @@ class Hit:
     matched: str
 
 
-def terms(text: str) -> Counter[str]:
+def terms(text: str, words: Sequence[str] | None = None) -> Counter[str]:
     """Return the weighted terms of a text: ``w:`` words, ``b:`` bigrams and ``c:`` characters."""
     norm = normalize(text)
     out: Counter[str] = Counter()
-    for word in cut(norm):
+    for word in cut(norm) if words is None else words:
         if word != " " and word not in STOP:
             out["w:" + word] += 1
     for phrase in norm.split():
@@ -86,9 +86,9 @@ def terms(text: str) -> Counter[str]:
     return out
 
 
-def core(text: str) -> str:
+def core(text: str, words: Sequence[str] | None = None) -> str:
     """Return the text without punctuation and question words, for rapidfuzz comparisons."""
-    return "".join(w for w in cut(normalize(text)) if w != " " and w not in STOP)
+    return "".join(w for w in (cut(normalize(text)) if words is None else words) if w != " " and w not in STOP)
 
 
 def _kind_weight(term: str) -> float:
@@ -110,10 +110,11 @@ class KnowledgeIndex:
             if doc.answer.strip():
                 rows.append((doc.answer, ANSWER_WEIGHT))
             for text, weight in rows:
+                words = cut(normalize(text))
                 self._row_doc.append(d)
-                self._row_text.append(core(text))
+                self._row_text.append(core(text, words) if weight == 1.0 else "")
                 self._row_weight.append(weight)
-                bags.append(terms(text))
+                bags.append(terms(text, words))
         self.vocab: dict[str, int] = {}
         indptr, indices, counts = [0], [], []
         for bag in bags:
@@ -142,7 +143,7 @@ class KnowledgeIndex:
                                               shape=(n_rows, n_terms))
         answers = owner @ sparse.csr_matrix((np.where(weight == 1.0, 0.0, ANSWER_COVER), (tf.row, tf.col)),
                                             shape=(n_rows, n_terms))
-        self._cover = sparse.csc_matrix(questions.minimum(1.0).maximum(answers.minimum(ANSWER_COVER)))
+        self._cover = sparse.csr_matrix(questions.minimum(1.0).maximum(answers.minimum(ANSWER_COVER)))
         self._row_doc_arr = np.asarray(self._row_doc, dtype=np.int64)
         self._doc_rows: list[list[int]] = [[] for _ in self.docs]
         for row, d in enumerate(self._row_doc):
@@ -166,6 +167,9 @@ class KnowledgeIndex:
     def rank(self, question: str, limit: int = 5, day: dt.date | None = None) -> list[tuple[int, float]]:
         """Return (document position, BM25 score) of the best articles, without a threshold."""
         ids, weights, _ = self._query(question)
+        return self._rank(ids, weights, limit, day)
+
+    def _rank(self, ids: np.ndarray, weights: np.ndarray, limit: int, day: dt.date | None) -> list[tuple[int, float]]:
         if not len(ids) or not self.docs:
             return []
         row_scores = self.matrix[:, ids] @ weights
@@ -185,24 +189,26 @@ class KnowledgeIndex:
         ids, weights, mass = self._query(question)
         if not len(ids) or mass <= 0:
             return []
-        candidates = self.rank(question, CANDIDATES, day)
+        candidates = self._rank(ids, weights, CANDIDATES, day)
         if not candidates:
             return []
         docs = [d for d, _ in candidates]
         covered = (self._cover[docs][:, ids].multiply(self.idf[ids]) @ weights) / mass
         core_q = core(question)
+        short = len(core_q) <= SHORT_QUESTION
         best: dict[int, tuple[float, str]] = {}
         top_bm25 = candidates[0][1]
         for i, d in enumerate(docs):
-            conf, text = float(covered[i]), ""
+            conf, text, text_sim = float(covered[i]), "", -1.0
             for row in self._doc_rows[d]:
                 if self._row_weight[row] != 1.0:
                     continue
-                sim = fuzz.ratio(core_q, self._row_text[row]) / 100.0
-                if len(core_q) <= SHORT_QUESTION and 0.5 * (conf + sim) > conf:
+                # rapidfuzz only for short questions: on long ones it costs time and adds nothing.
+                sim = fuzz.ratio(core_q, self._row_text[row]) / 100.0 if short else 0.0
+                if short and 0.5 * (conf + sim) > conf:
                     conf = 0.5 * (conf + sim)
-                if not text or sim > fuzz.ratio(core_q, text) / 100.0:
-                    text = self._row_text[row]
+                if sim > text_sim:
+                    text, text_sim = self._row_text[row], sim
             best[d] = (conf, text)
         bm25 = dict(candidates)
         hits = [
