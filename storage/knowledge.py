@@ -7,6 +7,7 @@ which is what retrieval serves. Earlier revisions stay as the version history.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import time
@@ -18,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from tortoise.transactions import in_transaction
 
-from intents.knowledge import KnowledgeDoc, KnowledgeIndex
+from intents.knowledge import THRESHOLD, KnowledgeDoc, KnowledgeIndex
 
 from .cases import Applied, CaseService
 from .lifecycle import Action, Actor, Role
@@ -264,6 +265,11 @@ class Answer:
         """Return the source line stored with a direct answer: basis, article and version."""
         return citation(self.source, self.article_id, self.version)
 
+    def as_suggestion(self, accepted: bool = False) -> dict[str, Any]:
+        """Return what a case created after this answer keeps in ``Case.suggestion`` (answer was offered)."""
+        return {"knowledge": {"article_id": self.article_id, "version": self.version,
+                              "score": round(self.score, 3), "accepted": accepted}}
+
 
 def citation(source: str, article_id: int, version: int) -> str:
     """Return the source line of a direct answer: legal basis, then article number and version."""
@@ -282,20 +288,24 @@ class KnowledgeBase:
         self._stamp: tuple[Any, ...] = ()
         self._day: dt.date | None = None
         self._checked = 0.0
+        self._lock = asyncio.Lock()
 
     async def index(self) -> KnowledgeIndex:
         """Return the current index, rebuilding it if any article changed or the day turned."""
         day = local_day(self.clock())
         if self._index is not None and day == self._day and time.monotonic() - self._checked < self.ttl:
             return self._index
-        last = await KnowledgeArticle.all().order_by("-updated_at", "-id").first().values_list("id", "updated_at")
-        stamp = (await KnowledgeArticle.all().count(), last, day)
-        if self._index is None or stamp != self._stamp:
-            docs = await published_docs(day)
-            self._index = KnowledgeIndex(docs) if self.threshold is None else KnowledgeIndex(docs, self.threshold)
-            self._stamp, self._day = stamp, day
-        self._checked = time.monotonic()
-        return self._index
+        async with self._lock:  # one rebuild at a time; the others wait and reuse it
+            last = await KnowledgeArticle.all().order_by("-updated_at", "-id").first().values_list("id", "updated_at")
+            stamp = (await KnowledgeArticle.all().count(), last, day)
+            if self._index is None or stamp != self._stamp:
+                docs = await published_docs(day)
+                threshold = THRESHOLD if self.threshold is None else self.threshold
+                # Tokenizing every article takes a moment: keep it off the event loop.
+                self._index = await asyncio.to_thread(KnowledgeIndex, docs, threshold)
+                self._stamp, self._day = stamp, day
+            self._checked = time.monotonic()
+            return self._index
 
     async def suggestions(self, question: str, limit: int = 3) -> list[Answer]:
         """Return the best articles for a question with scores (the phone desk shows them while typing)."""

@@ -92,6 +92,8 @@ async def test_review_before_publish_and_version_history(desk: Desk) -> None:
     answer = await kb.answer_for("暖气几号开始烧")
     assert answer is not None and answer.article_id == article_id and answer.unit_code == "lead"
     assert answer.source == HEATING.source and "第1版" in answer.citation()
+    assert answer.as_suggestion()["knowledge"] == {"article_id": article_id, "version": 1,
+                                                   "score": round(answer.score, 3), "accepted": False}
 
     # A second version: the first keeps being served until the new one is approved.
     new = ArticleDraft(HEATING.questions, "本年度供暖期为11月10日至次年3月20日。", HEATING.category, HEATING.source)
