@@ -202,7 +202,8 @@ TRANSITIONS: dict[Action, Transition] = {
         Transition(
             # 直接答复: a consultation answered at intake, counted in the direct-answer rate.
             Action.ANSWER_DIRECTLY, frozenset({CaseStatus.SUBMITTED}), CaseStatus.RESOLVED,
-            _roles((Role.OPERATOR, Scope.ANY), (Role.DISPATCHER, Scope.ANY)),
+            # SYSTEM: the chat bot served a published knowledge article and the citizen said it answered.
+            _roles((Role.OPERATOR, Scope.ANY), (Role.DISPATCHER, Scope.ANY), (Role.SYSTEM, Scope.ANY)),
             required=("reply",), optional=("source",), notify=(Audience.CITIZEN,),
         ),
         Transition(

@@ -14,6 +14,7 @@ from tortoise.transactions import in_transaction
 from .accounts import create_staff
 from .cases import CaseService, NewCase
 from .deadlines import ensure_default_policies
+from .knowledge import seed_knowledge
 from .lifecycle import Action, Actor, CaseStatus, Rating, Role
 from .models import (
     Case,
@@ -191,6 +192,7 @@ async def seed_demo(password: str, cases: int = 300, seed: int = 8890) -> SeedRe
     await ensure_default_policies()
     async with in_transaction():
         units = await seed_units(city)
+        await seed_knowledge(units)
         accounts: list[tuple[str, str, str]] = []
         staff: dict[str, Actor] = {}
         for username, name, roles in PLATFORM_STAFF:
