@@ -106,7 +106,7 @@
       const data = await response.json();
       status.textContent = "";
       if (!response.ok) { bubble(data.message || "上传失败", "error"); return; }
-      bubble("📷 " + data.filename, "me");
+      bubble("[照片] " + data.filename, "me");
       send({ type: "attachment", attachments: [data.attachment], text: "" });
     } catch (e) {
       bubble("上传失败，请重试。", "error");
@@ -116,7 +116,7 @@
   document.getElementById("locate").addEventListener("click", function () {
     if (!navigator.geolocation) return;
     navigator.geolocation.getCurrentPosition(function (pos) {
-      bubble("📍 " + pos.coords.latitude.toFixed(5) + ", " + pos.coords.longitude.toFixed(5), "me");
+      bubble("[定位] " + pos.coords.latitude.toFixed(5) + ", " + pos.coords.longitude.toFixed(5), "me");
       send({ type: "location", lat: pos.coords.latitude, lon: pos.coords.longitude });
     });
   });
