@@ -88,7 +88,8 @@ class Suggester:
         rows = await CatalogueEntry.filter(active=True, unit__active=True).values_list(
             "category", "district", "unit__code", "unit__name_zh"
         )
-        catalogue = sorted({(c, d, code, name) for c, d, code, name in rows})
+        # City-wide rules have no district: sort None first rather than comparing it with a name.
+        catalogue = sorted(set(rows), key=lambda r: (r[0], r[1] or "", r[2], r[3]))
         return await asyncio.to_thread(self._propose, text, district, catalogue)
 
 

@@ -1,0 +1,19 @@
+"""Suggestions on the case page with a real catalogue that mixes city-wide and district rules."""
+
+from __future__ import annotations
+
+from backoffice.suggest import Suggester
+from storage.models import CatalogueEntry
+from tests.support.builders import make_world
+
+
+async def test_a_catalogue_with_city_wide_and_district_rules_gives_a_district_unit(database_url: str) -> None:
+    world = await make_world()
+    await CatalogueEntry.create(category="城乡建设", district=None, unit=world.lead)
+    await CatalogueEntry.create(category="城乡建设", district="东湖区", unit=world.co)
+    await CatalogueEntry.create(category="交通运输", district=None, unit=world.other)
+    proposal = await Suggester().propose("东湖区湖滨街道幸福里小区楼道灯坏了，物业不修，小区道路也坑洼不平", "东湖区")
+    codes = [u["unit_code"] for u in proposal.units]
+    assert codes, "the shipped model should suggest units"
+    if proposal.categories[0]["category"] == "城乡建设":
+        assert codes[0] == "co"  # the district's own unit (属地) before the city-wide bureau
