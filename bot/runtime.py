@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from storage.cases import CaseService
+from storage.knowledge import KnowledgeBase
 from storage.settings import Settings
 
 from .dialog.engine import DialogEngine
@@ -21,11 +22,19 @@ class Bot:
     hub: Hub
     notifier: Notifier
     language: str
+    knowledge: KnowledgeBase | None = None  # the one served index of this process (the phone desk may share it)
 
 
-def build(settings: Settings, cases: CaseService, advisor: Advisor | None = None) -> Bot:
-    """Wire the engine, its services and the notifier from the settings."""
-    services = Services(cases=cases, advisor=advisor or Advisor(settings.model_path), hotline=settings.hotline_prefix)
+def build(
+    settings: Settings, cases: CaseService, advisor: Advisor | None = None, knowledge: KnowledgeBase | None = None
+) -> Bot:
+    """Wire the engine, its services and the notifier from the settings.
+
+    The knowledge base is created here, once per process, unless the caller passes the one it shares.
+    """
+    knowledge = knowledge if knowledge is not None else KnowledgeBase()
+    services = Services(cases=cases, advisor=advisor or Advisor(settings.model_path), hotline=settings.hotline_prefix,
+                        knowledge=knowledge)
     engine = DialogEngine(services, all_flows(), language=settings.language)
     hub = Hub()
-    return Bot(engine, hub, Notifier(hub, settings.language), settings.language)
+    return Bot(engine, hub, Notifier(hub, settings.language), settings.language, knowledge)

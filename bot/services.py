@@ -14,12 +14,14 @@ from typing import Any
 from intents import gazetteer, routing, urgency
 from intents.similar import SimilarIndex
 from storage.cases import CaseService, utcnow
+from storage.knowledge import Answer, KnowledgeBase
 from storage.lifecycle import OPEN_STATUSES
 from storage.models import Case, CatalogueEntry
 
 log = logging.getLogger("appeals.bot")
 
 SIMILAR_WINDOW = dt.timedelta(days=30)
+MAX_QUESTION = 500  # characters of a message the knowledge base is asked about
 REFRESH_SECONDS = 30.0
 
 
@@ -129,3 +131,20 @@ class Services:
     submissions_per_hour: int = 5
     clock: Callable[[], dt.datetime] = utcnow
     extra: dict[str, Any] = field(default_factory=dict)
+    knowledge: KnowledgeBase | None = None  # one per process, from the composition root
+
+    async def answer(self, question: str) -> Answer | None:
+        """Return the published, valid article that answers ``question`` confidently, or None.
+
+        Looked up afresh every time (never kept across days: articles expire). No knowledge base,
+        an empty one or a failing one gives None: the conversation goes on as if nothing was asked.
+        """
+        if self.knowledge is None or not question.strip():
+            return None
+        try:
+            if not len(await self.knowledge.index()):
+                return None
+            return await self.knowledge.answer_for(question[:MAX_QUESTION])
+        except Exception as exc:  # noqa: BLE001 - the knowledge base is a help, never a blocker
+            log.warning("knowledge base unavailable, the bot goes on without it: %s", exc)
+            return None

@@ -115,6 +115,27 @@ TEXTS: dict[str, tuple[str, str]] = {
         "您一小时内已提交{count}件诉求。为保证处理质量，请稍后再提交；您填写的内容已保留，稍后回复「确认提交」即可。紧急情况请拨打热线。",
         "You have submitted {count} appeals within an hour. Please submit later; your text is kept - reply 'Submit' later. In an emergency call the hotline.",
     ),
+    # knowledge base answers (直接答复), at the menu and at the describe step
+    "knowledge.answer": (
+        "关于「{question}」，答复如下：\n{answer}\n来源：{source}（{unit}）\n\n是否解决了您的问题？",
+        "On \"{question}\", the answer is:\n{answer}\nSource: {source} ({unit})\n\nDid this answer your question?",
+    ),
+    "knowledge.yes": ("是，已解决", "Yes, it did"),
+    "knowledge.no": ("否，转人工办理", "No, pass it to staff"),
+    "knowledge.choose": ("请点「是」或「否」，告诉我们这条答复是否解决了您的问题。", "Please tap 'Yes' or 'No': did this answer your question?"),
+    "knowledge.thanks": (
+        "很高兴帮到您！您的咨询已记录为直接答复（编号 {number}），无需再等待办理。还有其他问题，随时告诉我们。",
+        "Glad it helped! Your question is recorded as answered directly ({number}); there is nothing more to wait for. Tell us any time if there is anything else.",
+    ),
+    "knowledge.thanks_plain": ("很高兴帮到您！还有其他问题，随时告诉我们。", "Glad it helped! Tell us any time if there is anything else."),
+    "knowledge.continue": (
+        "好的，我们把您的问题转给工作人员办理。您的问题已经填好，不用再说一遍。",
+        "All right, your question goes to staff. It is already filled in; no need to type it again.",
+    ),
+    "knowledge.stale": (
+        "抱歉，这条答复刚刚已更新或停止使用。我们把您的问题转给工作人员办理，您的问题已经填好。",
+        "Sorry, that answer was just updated or withdrawn. Your question goes to staff; it is already filled in.",
+    ),
     # query flow
     "query.mine": ("您提交过的诉求：", "Your appeals:"),
     "query.none": ("您在本渠道还没有提交过诉求。", "You have no appeals on this channel yet."),
@@ -154,6 +175,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "notify.sign": ("「承办单位」已签收您的诉求 {number}，正在办理。", "The unit has taken on your appeal {number}."),
     "notify.approve_extension": ("您的诉求 {number} 办理时限延长至 {due_at}。", "The deadline of your appeal {number} is now {due_at}."),
     "notify.approve_reply": ("您的诉求 {number} 已办结。答复：{reply}\n请对办理结果进行评价。", "Your appeal {number} is resolved. Reply: {reply}\nPlease rate it."),
+    "notify.answer_directly": ("您的咨询 {number} 已直接答复办结。", "Your question {number} was answered directly and is closed."),
     "notify.reopen": ("您的诉求 {number} 已重新办理，新的时限 {due_at}。", "Your appeal {number} is being handled again, due {due_at}."),
     "notify.other": ("您的诉求 {number} 状态更新为：{status}。", "Your appeal {number} is now: {status}."),
 }

@@ -33,7 +33,8 @@ async def start_parse(ctx: Ctx, inbound: Inbound) -> Result:
     text = clean(inbound.text)
     if not text or not has_words(text):
         return Reask("menu.unknown")
-    if ctx.services.advisor.urgency(text).level == "emergency":
+    emergency = ctx.services.advisor.urgency(text).level == "emergency"
+    if emergency:
         submit.warn(ctx, text)
     intent = classify(text[:500]).intent
     if intent == "query" or (intent == "unknown" and case_number(text)):
@@ -44,6 +45,8 @@ async def start_parse(ctx: Ctx, inbound: Inbound) -> Result:
         return Ok(next="query:")
     if intent == "evaluate":
         return Ok(next="evaluate:")
+    if not emergency and _may_ask(intent, text) and await submit.offer_answer(ctx, text, carry=True):
+        return Ok(next="submit:answer")  # the knowledge base answers it: show that first
     if intent == "help":
         ctx.say("help.text")
         return Ok(next=MENU)
@@ -55,6 +58,17 @@ async def start_parse(ctx: Ctx, inbound: Inbound) -> Result:
     if intent == "submit":
         return Ok(next="submit:")
     return Reask("menu.unknown")
+
+
+def _may_ask(intent: str, text: str) -> bool:
+    """Tell whether free text may be a question for the knowledge base.
+
+    Text no intent claims is asked about; so is a longer message with help or submit words
+    (我想咨询… reads as a submission). Short intent words (我要投诉, 怎么用) keep their meaning.
+    """
+    if len(text) > submit.MAX_TEXT:
+        return False
+    return intent == "unknown" or (intent in ("help", "submit") and len(text) >= DESCRIPTION_MIN)
 
 
 async def resume_prompt(ctx: Ctx) -> list[Outbound] | None:

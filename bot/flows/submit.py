@@ -1,21 +1,31 @@
-"""Submit an appeal: describe → category → where → contact → similar case → summary → case number."""
+"""Submit an appeal: describe → category → where → contact → similar case → summary → case number.
+
+A question the knowledge base answers (typed at the menu, or as the description) first gets the
+answer with its source (step ``answer``): "yes" records a consultation answered directly (直接答复),
+"no" goes on to the category with the question kept as the description.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
 
+from tortoise.transactions import in_transaction
+
 from storage.cases import NewCase
+from storage.knowledge import Answer, KnowledgeError, record_direct_answer
 from storage.labels import label
 from storage.lifecycle import Actor, CaseStatus
-from storage.models import Attachment, Case, Channel, Citizen, Urgency
+from storage.models import Attachment, Case, CaseKind, Channel, Citizen, Urgency
 
 from ..dialog.flow import MENU, Ctx, Flow, Ok, Reask, Result, Step
-from ..dialog.parsers import MAX_TEXT, clean, phone, words
+from ..dialog.parsers import MAX_TEXT, clean, command_word, phone, words
 from ..messages import Choice, Inbound, Outbound
 
 MIN_DESCRIPTION = 5
 CONFIRM_WORDS = ("confirm", "确认", "确认提交", "提交", "是", "yes", "submit", "ok")
+SOLVED_WORDS = ("yes", "y", "是", "是的", "对", "解决了", "已解决", "好的", "谢谢")
+UNSOLVED_WORDS = ("no", "n", "否", "不是", "没有", "没解决", "未解决", "没有解决", "不对")
 
 
 def warn(ctx: Ctx, text: str) -> bool:
@@ -55,8 +65,96 @@ async def describe_parse(ctx: Ctx, inbound: Inbound) -> Result:
             return Reask("submit.photo_saved", {"count": len(photos)})
     result = words(inbound, MAX_TEXT, MIN_DESCRIPTION)
     if isinstance(result, Ok):
+        if await offer_answer(ctx, result.value):
+            return Ok(result.value, next="answer")
         await take_description(ctx, result.value)
     return result
+
+
+async def offer_answer(ctx: Ctx, text: str, carry: bool = False) -> bool:
+    """Keep ``text`` as the question for the ``answer`` step if the knowledge base answers it (not emergencies)."""
+    if ctx.services.advisor.urgency(text).level == "emergency" or await ctx.services.answer(text) is None:
+        return False
+    (ctx.carry if carry else ctx.slots)["question"] = text
+    return True
+
+
+def _offered(ctx: Ctx, answer: Answer) -> None:
+    """Remember which article was offered (what a case created afterwards records)."""
+    offered = {**answer.as_suggestion(), "category": answer.category}
+    if ctx.slots.get("offered") != offered:
+        ctx.slots["offered"] = offered
+
+
+async def _to_staff(ctx: Ctx, key: str) -> None:
+    """Go on to a submission with the question as its description (kind consultation)."""
+    ctx.say(key)
+    await take_description(ctx, ctx.slots["question"])
+    ctx.slots["kind"] = CaseKind.CONSULTATION.value
+
+
+def after_answer(ctx: Ctx) -> str:
+    """Where the answer step goes when it has nothing to show: the category, or describe without a question."""
+    return "category" if ctx.slots.get("text") else "describe"
+
+
+async def answer_prompt(ctx: Ctx) -> list[Outbound] | None:
+    """Show the knowledge base's answer with its source, and ask whether it answered the question.
+
+    The article is looked up again each time it is shown, so an answer withdrawn or expired since
+    (the next day, say) is never shown: the question then goes to staff as the description.
+    """
+    question = ctx.slots.get("question")
+    if not question:
+        return None
+    answer = await ctx.services.answer(question)
+    if answer is None:
+        await _to_staff(ctx, "knowledge.stale")
+        return None
+    _offered(ctx, answer)
+    text = ctx.text("knowledge.answer", question=answer.question, answer=answer.answer, source=answer.citation(),
+                    unit=answer.unit_name)
+    return [Outbound(text, (ctx.choice("yes", "knowledge.yes"), ctx.choice("no", "knowledge.no")), "choice")]
+
+
+async def answer_parse(ctx: Ctx, inbound: Inbound) -> Result:
+    """'Yes': the answer solved it (recorded by the commit). 'No': on to the category, question kept."""
+    word = inbound.choice or command_word(inbound)
+    if word in SOLVED_WORDS:
+        return Ok(True, next=MENU)
+    if word in UNSOLVED_WORDS and ctx.slots.get("question"):
+        await _to_staff(ctx, "knowledge.continue")
+        return Ok(False, next="category")
+    return Reask("knowledge.choose")
+
+
+async def answer_commit(ctx: Ctx) -> str | None:
+    """Record an accepted answer: a consultation case, resolved at once by the system as answered directly."""
+    s = ctx.slots
+    offered = s.get("offered")
+    if not s.get("answered") or not offered:
+        return None
+    recent = await Case.filter(citizen_id=ctx.citizen_id, created_at__gte=ctx.now - dt.timedelta(hours=1)).count()
+    if recent >= ctx.services.submissions_per_hour:
+        ctx.say("knowledge.thanks_plain")  # answered all the same; not counted, so questions cannot flood the cases
+        return None
+    knowledge = {**offered["knowledge"], "accepted": True}
+    try:
+        async with in_transaction():  # a savepoint: an article withdrawn meanwhile leaves no case behind
+            case = await ctx.services.cases.submit(NewCase(
+                text=s["question"], channel=Channel(ctx.channel), citizen_id=ctx.citizen_id,
+                category=offered.get("category") or None, kind=CaseKind.CONSULTATION,
+                suggestion={"knowledge": knowledge},
+            ), Actor.citizen(ctx.citizen_id))
+            if s.get("photos"):
+                await Attachment.filter(id__in=s["photos"], case_id=None).update(case_id=case.id)
+            await record_direct_answer(case.id, knowledge["article_id"], Actor.system(), ctx.services.cases)
+    except KnowledgeError:
+        s["answered"] = False
+        await _to_staff(ctx, "knowledge.stale")
+        return "category"
+    ctx.say("knowledge.thanks", number=case.number)
+    return None
 
 
 async def category_prompt(ctx: Ctx) -> list[Outbound] | None:
@@ -232,13 +330,16 @@ async def submit_commit(ctx: Ctx) -> str | None:
     if not anonymous and s.get("phone"):
         await Citizen.filter(id=ctx.citizen_id).update(phone=s["phone"])
     suggested = s.get("suggested") or []
+    suggestion: dict[str, Any] = {"category": suggested[0]["category"], "unit": suggested[0].get("unit_code"),
+                                  "ranked": suggested} if suggested else {}
+    if s.get("offered"):  # an answer was offered and declined: a gap in the knowledge base
+        suggestion["knowledge"] = s["offered"]["knowledge"]
     case = await ctx.services.cases.submit(NewCase(
         text=s["text"], channel=Channel(ctx.channel), citizen_id=ctx.citizen_id, category=s.get("category"),
+        kind=CaseKind(s.get("kind") or CaseKind.COMPLAINT.value),
         urgency=Urgency(s.get("urgency", "normal")), address=s.get("address", ""), district=s.get("district"),
         street=s.get("street"), latitude=s.get("latitude"), longitude=s.get("longitude"), anonymous=anonymous,
-        confidential=s.get("contact") == "confidential",
-        suggestion={"category": suggested[0]["category"], "unit": suggested[0].get("unit_code"),
-                    "ranked": suggested} if suggested else {},
+        confidential=s.get("contact") == "confidential", suggestion=suggestion,
     ), Actor.citizen(ctx.citizen_id))
     if s.get("photos"):
         await Attachment.filter(id__in=s["photos"], case_id=None).update(case_id=case.id)
@@ -250,6 +351,7 @@ async def submit_commit(ctx: Ctx) -> str | None:
 
 FLOW = Flow("submit", (
     Step("describe", describe_prompt, describe_parse, slot="text", next="category"),
+    Step("answer", answer_prompt, answer_parse, slot="answered", next=after_answer, commit=answer_commit),
     Step("category", category_prompt, category_parse, slot="category", next="location"),
     Step("location", location_prompt, location_parse, slot="address", next="contact"),
     Step("contact", contact_prompt, contact_parse, slot="contact", next="similar"),
