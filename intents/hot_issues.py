@@ -3,14 +3,12 @@
 Pipeline (pure, synchronous, no storage imports):
 1. Split each text into *place* phrases (A5区, 魅力之城小区, 东风路 …) and the *problem* text left over,
    and build sparse TF-IDF character-bigram vectors of both.
-2. Candidate pairs by SimHash sorted neighbourhoods: the combined vector is hashed to 64 sign bits,
-   the bits are permuted a few times and sorted, and each message is compared with the next few in
-   each order - O(n log n), never all pairs.
-3. Two messages are linked when their problems are alike *and* their places are alike (or neither
-   names one): the same place with another problem, or the same problem elsewhere, stays apart.
-   Linked messages form topics (connected components); members far from the topic's centroid are cut.
-4. Topics are described (key words, places, distinct citizens, support, growth, recency,
-   concentration) and ranked by the hot index documented in docs/analytics.md.
+2. Candidate pairs without all pairs: each message is blocked under its heaviest problem and place
+   bigrams and compared with its neighbours in SimHash order inside each block (O(n·keys·window)).
+3. Two messages are linked when their problems and their places are alike (a closer problem when
+   one names no place). Topics are connected components, trimmed to their centroid, then joined.
+4. Topics are described (key words, places, citizens, support, growth, recency, concentration)
+   and ranked by the hot index documented in docs/analytics.md.
 """
 
 from __future__ import annotations
@@ -114,8 +112,7 @@ def parse_time(text: str) -> datetime | None:
 
 def split_places(text: str) -> tuple[str, str]:
     """Split text into its place phrases (space-joined) and the rest (the problem)."""
-    places = PLACE.findall(text)
-    return " ".join(places), PLACE.sub(" ", text)
+    return " ".join(PLACE.findall(text)), PLACE.sub(" ", text)
 
 
 def _clean(text: str) -> str:
@@ -154,9 +151,14 @@ def _vectors(texts: Sequence[str]) -> sp.csr_matrix:
     doc, code = _codes(texts)
     if len(code) == 0:
         return sp.csr_matrix((n, 1), dtype=np.float32)
-    _, column = np.unique(code, return_inverse=True)
-    counts = sp.csr_matrix((np.ones(len(code), np.float32), (doc, column.ravel())),
-                           shape=(n, int(column.max()) + 1))
+    space = int(code.max()) + 1
+    if space <= 1 << 25:  # a lookup table beats sorting every bigram
+        present = np.zeros(space, bool)
+        present[code] = True
+        column = (np.cumsum(present, dtype=np.int32) - 1)[code]
+    else:
+        column = np.unique(code, return_inverse=True)[1].ravel()
+    counts = sp.csr_matrix((np.ones(len(code), np.float32), (doc, column)), shape=(n, int(column.max()) + 1))
     counts.sum_duplicates()
     df = np.bincount(counts.indices, minlength=counts.shape[1])
     idf = np.log((1 + n) / (1 + df)) + 1
@@ -195,7 +197,10 @@ def _candidates(x: sp.csr_matrix, keyed: Sequence[tuple[sp.csr_matrix, int]],
         keys.append(key.astype(np.int64) + width)
         width += matrix.shape[1]
     key_doc, key = np.concatenate(docs), np.concatenate(keys)
-    block = np.lexsort((simhash[key_doc], key))
+    if width < 1 << 23:  # one sort on (key, top 41 SimHash bits) instead of a two-key lexsort
+        block = np.argsort((key.astype(np.uint64) << np.uint64(41)) | (simhash[key_doc] >> np.uint64(23)))
+    else:
+        block = np.lexsort((simhash[key_doc], key))
     key_doc, key = key_doc[block], key[block]
     found = []
     for offset in range(1, config.window + 1):
