@@ -27,6 +27,7 @@ async def start(staff: Staff, old_token: str | None = None) -> tuple[str, StaffS
         await end(old_token)
     token = secrets.token_urlsafe(32)
     moment = now()
+    await StaffSession.filter(staff_id=staff.id, expires_at__lte=moment).delete()  # tidy this account's old rows
     session = await StaffSession.create(
         token_hash=_hash(token), staff_id=staff.id, csrf_token=secrets.token_urlsafe(32),
         created_at=moment, last_seen_at=moment, expires_at=moment + LIFETIME,
