@@ -112,6 +112,8 @@ class TelegramChannel:
                 await task
         if self.application.updater is not None and self.application.updater.running:
             await self.application.updater.stop()
+        while not self.application.update_queue.empty():  # stored already: replayed at the next start
+            self.application.update_queue.get_nowait()
         if self.application.running:
             await self.application.stop()
         await self.application.shutdown()

@@ -82,6 +82,10 @@ class Throttle:
     def allow(self, chat: str, now: float | None = None) -> bool:
         """Count one message; return whether it may be handled."""
         now = time.monotonic() if now is None else now
+        if len(self._seen) > 10_000:  # forget chats quiet for a whole window
+            for quiet in [c for c, s in self._seen.items() if not s or now - s[-1] >= self.window]:
+                del self._seen[quiet]
+                self._told.pop(quiet, None)
         seen = self._seen[chat]
         while seen and now - seen[0] >= self.window:
             seen.popleft()
