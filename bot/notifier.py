@@ -43,7 +43,7 @@ def render(row: Notification, language: str = "zh-CN") -> Outbound:
     zh, en = TEXTS[key]
     text = (en if language == "en" else zh).format_map(params)
     choices: tuple[Choice, ...] = ()
-    if row.template == "approve_reply" and row.case_id:
+    if row.template in ("approve_reply", "rating_reminder") and row.case_id:
         choices = (Choice(f"go:evaluate:{row.case_id}", t("query.rate_it", language)),)
     return Outbound(text, choices, "choice" if choices else "text")
 

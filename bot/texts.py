@@ -175,7 +175,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "notify.sign": ("「承办单位」已签收您的诉求 {number}，正在办理。", "The unit has taken on your appeal {number}."),
     "notify.approve_extension": ("您的诉求 {number} 办理时限延长至 {due_at}。", "The deadline of your appeal {number} is now {due_at}."),
     "notify.approve_reply": ("您的诉求 {number} 已办结。答复：{reply}\n请对办理结果进行评价。", "Your appeal {number} is resolved. Reply: {reply}\nPlease rate it."),
-    "notify.answer_directly": ("您的咨询 {number} 已直接答复办结。", "Your question {number} was answered directly and is closed."),
+    "notify.answer_directly": ("您的咨询 {number} 已直接答复：{reply}", "Your question {number} was answered directly: {reply}"),
+    "notify.rating_reminder": ("您的诉求 {number} 已办结，还没有收到您的评价。请抽空评价办理结果。", "Your appeal {number} is resolved and we have not had your rating yet. Please rate it."),
     "notify.reopen": ("您的诉求 {number} 已重新办理，新的时限 {due_at}。", "Your appeal {number} is being handled again, due {due_at}."),
     "notify.other": ("您的诉求 {number} 状态更新为：{status}。", "Your appeal {number} is now: {status}."),
 }

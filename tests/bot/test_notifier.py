@@ -29,6 +29,24 @@ async def test_render_says_what_happened_in_plain_words(database_url: str) -> No
     assert "已派单" in render(row).text
 
 
+async def test_the_scheduler_rating_reminder_offers_the_rating_button(database_url: str) -> None:
+    import datetime as dt
+
+    from storage.deadlines import SHANGHAI
+    from storage.scheduler import Scheduler
+
+    world = await make_world()
+    resolved = dt.datetime(2026, 12, 1, 10, tzinfo=SHANGHAI).astimezone(dt.UTC)
+    case = await make_case(world, CaseStatus.RESOLVED, resolved_at=resolved)
+    later = resolved + dt.timedelta(hours=30)
+    await Scheduler(CaseService(clock=lambda: later), clock=lambda: later).tick()
+    row = await Notification.get(case_id=case.id, template="rating_reminder")
+    out = render(row)
+    assert case.number in out.text and "评价" in out.text
+    assert out.choices[0].value == f"go:evaluate:{case.id}"
+    assert "rate" in render(row, "en").text
+
+
 async def test_connected_citizens_get_it_pushed_once(database_url: str) -> None:
     row = await _dispatched_notification()
     got: list[list[Outbound]] = []
