@@ -15,7 +15,7 @@ from .auth import session_middleware
 from .csrf import csrf_middleware
 from .keys import SECURE_COOKIES, SUGGESTER
 from .suggest import Suggester
-from .views import admin, api, cases, export, intake, login, queues
+from .views import admin, analytics, api, cases, export, intake, login, queues, supervision
 
 HERE = Path(__file__).parent
 
@@ -48,4 +48,6 @@ def setup(app: web.Application, settings: Settings) -> None:
     r.add_get("/export", export.export_form, name="export_form")
     r.add_post("/export", export.export_csv, name="export_csv")
     admin.add_routes(r)
+    analytics.add_routes(r)
+    supervision.add_routes(r)
     api.add_routes(r)
