@@ -60,7 +60,8 @@ async def test_one_case_through_every_role(database_url: str, chromium, artefact
             await page.goto(f"{base}/login")
             await page.fill("input[name=username]", username)
             await page.fill("input[name=password]", PASSWORD)
-            await page.click("button[type=submit].primary")
+            async with page.expect_navigation():
+                await page.click("button[type=submit].primary")
             await page.wait_for_selector("nav.side")
             return context, page
 
@@ -78,14 +79,16 @@ async def test_one_case_through_every_role(database_url: str, chromium, artefact
                     await control.select_option(value)
                 else:
                     await control.fill(value)
-            await page.click(f"{box} button[type=submit]")
+            async with page.expect_navigation():  # wait for the new page, never the old one's banner
+                await page.click(f"{box} button[type=submit]")
             await page.wait_for_selector("p.ok, p.alert")
             assert await page.locator("p.alert").count() == 0, await page.locator("p.alert").inner_text()
 
         async def open_case(page, queue: str, case_id: int, name: str) -> None:  # noqa: ANN001
             await page.goto(f"{base}/queues/{queue}")
             await shot(page, f"queue-{queue}-{name}")
-            await page.click(f"a[href='/cases/{case_id}']")
+            async with page.expect_navigation():
+                await page.click(f"a[href='/cases/{case_id}']")
             await page.wait_for_selector("section.timeline")
 
         # 1. The operator records a call (代录) with the classifier's suggestion.
@@ -94,10 +97,12 @@ async def test_one_case_through_every_role(database_url: str, chromium, artefact
         await page.fill("textarea[name=text]", "东湖区幸福里小区3栋门口路灯坏了一个月，晚上很黑，老人出门不安全。")
         await page.fill("input[name=name]", "王阿姨")
         await page.fill("input[name=phone]", "13912345678")
-        await page.click("button[value=suggest]")
+        async with page.expect_navigation():
+            await page.click("button[value=suggest]")
         await page.wait_for_selector("section.suggest")
         await shot(page, "intake-suggestions")
-        await page.click("button[value=record]")
+        async with page.expect_navigation():
+            await page.click("button[value=record]")
         await page.wait_for_selector("section.timeline")
         case_id = int(re.search(r"/cases/(\d+)", page.url).group(1))  # type: ignore[union-attr]
         assert "139****5678" in await page.content()
