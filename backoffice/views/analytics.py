@@ -25,7 +25,7 @@ from markupsafe import Markup
 from intents.hot_issues import Message, detect
 from intents.risk import Signal, scan
 from storage.analytics import kpi_report, load_case_texts
-from storage.kpi import KPI, KPI_LABELS, SHANGHAI, Figure, Scorecard
+from storage.kpi import KPI, KPI_LABELS, SHANGHAI, Figure, Scorecard, load_weights
 from storage.labels import STATUS
 from storage.lifecycle import Actor, CaseStatus, Role
 from storage.models import Case, Channel, Unit
@@ -383,12 +383,14 @@ async def kpi_page(request: web.Request) -> web.StreamResponse:
     scope = await scope_for(request)
     month, start, end = month_of(request)
     language = lang(request)
-    cards = [c for c in scope.cards(await kpi_report(now(), ("unit",), start, end)) if c.key[0] is not None]
+    weights = load_weights()
+    cards = [c for c in scope.cards(await kpi_report(now(), ("unit",), start, end, weights)) if c.key[0] is not None]
     table = kpi_table(cards, await unit_names(language), month, language)
     if wants_csv(request):
         return csv_response([table], f"kpi-{month}")
-    return await render(request, "analytics_kpi.html", {"month": month, "table": table,
-                                                        "scope_unit": await _scope_name(scope, language)})
+    return await render(request, "analytics_kpi.html", {
+        "month": month, "table": table, "scope_unit": await _scope_name(scope, language),
+        "weights": weights, "weight_labels": [(kpi_label(k, language), f"{w:g}") for k, w in weights.weights.items()]})
 
 
 def case_rows(cases: Sequence[Case], actor: Actor, language: str, names: dict[int, str]) -> list[dict[str, Any]]:

@@ -17,6 +17,7 @@ from storage.errors import CaseNotFound
 from storage.labels import ROLE, STATUS, SUPERVISE_LEVEL
 from storage.lifecycle import Action, CaseStatus, Role, SuperviseLevel
 from storage.models import Case, CaseEvent, Unit
+from storage.scheduler import SUPERVISED
 
 from ..access import hides_citizen, visible_case
 from ..auth import current_actor
@@ -27,7 +28,7 @@ from ..sessions import now
 from .analytics import month_of, refusing, scope_for
 from .common import error_page, render
 
-OPEN = (CaseStatus.DISPATCHED, CaseStatus.IN_PROGRESS, CaseStatus.REOPENED, CaseStatus.RETURNED)
+OPEN = SUPERVISED  # the statuses the scheduler chases: the unit holds the case
 
 
 def level_label(level: str, language: str) -> str:

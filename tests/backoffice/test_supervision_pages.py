@@ -78,6 +78,7 @@ async def test_supervision_order_follows_case_access(login_as, city: City) -> No
 
 async def test_monthly_bulletin_per_unit(login_as, city: City) -> None:
     late, other, calm = await supervised(city)
+    returned = await make_case(city.world, CaseStatus.RETURNED, now=at(2026, 11, 2), due_at=at(2026, 11, 5))
     supervisor = await login_as("supervisor")
     status, page = await supervisor.get("/reports/bulletin?month=2026-11")
     assert status == 200
@@ -87,6 +88,7 @@ async def test_monthly_bulletin_per_unit(login_as, city: City) -> None:
     rows = [r for r in rows if r]
     assert sorted(rows) == sorted([["市住房和城乡建设局", "1", "1", "1", "1"], ["市交通运输局", "1", "1", "1", "1"]])
     assert f'/cases/{late}/supervision-order' in page and f'/cases/{calm}/supervision-order' not in page
+    assert f'/cases/{returned.id}/' not in page  # back with the dispatcher: no unit holds it
     assert XSS not in page
     handler = await login_as("handler")
     _, page = await handler.get("/reports/bulletin?month=2026-11")
