@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 from xml.sax.saxutils import escape as xml_escape
 
 from aiohttp import web
@@ -307,19 +308,28 @@ async def dashboard_tables(request: web.Request, scope: Scope, month: str, start
     satisfaction = Table("satisfaction", t("满意度", "Satisfaction"), [
         t("单位", "Unit"), kpi_label(KPI.SATISFACTION, language), t("评价数", "Ratings"),
         kpi_label(KPI.SOLVED, language)])
-    for c in sorted(cards, key=lambda c: names.get(str(c.key[0]), str(c.key[0]))):
-        name = names.get(str(c.key[0]), str(c.key[0]))
+    ordered_cards = sorted(cards, key=lambda c: names.get(str(c.key[0]), str(c.key[0])))
+
+    def drill(code: str, fig: Figure) -> str | None:
+        return f"/analytics/kpi/cases?month={month}&unit={quote(code)}&kpi={fig.kpi.value}" if fig.denominator else None
+
+    for c in ordered_cards:
+        code = str(c.key[0])
+        name = names.get(code, code)
         f = c.figures
         deadline.add([name, pct(f[KPI.SIGN_TIMELY].value), pct(f[KPI.ON_TIME].value), fraction(f[KPI.ON_TIME]),
-                      pct(f[KPI.EXTENSION].value)])
+                      pct(f[KPI.EXTENSION].value)],
+                     [None, drill(code, f[KPI.SIGN_TIMELY]), drill(code, f[KPI.ON_TIME]), drill(code, f[KPI.ON_TIME]),
+                      drill(code, f[KPI.EXTENSION])])
         satisfaction.add([name, pct(f[KPI.SATISFACTION].value), f[KPI.SATISFACTION].denominator,
-                          pct(f[KPI.SOLVED].value)])
-    deadline.chart = charts.bar_chart([(r[0], c.figures[KPI.ON_TIME].value) for r, c in zip(
-        deadline.rows, sorted(cards, key=lambda c: names.get(str(c.key[0]), str(c.key[0]))), strict=True)],
-        deadline.title, percent=True)
-    satisfaction.chart = charts.bar_chart([(r[0], c.figures[KPI.SATISFACTION].value) for r, c in zip(
-        satisfaction.rows, sorted(cards, key=lambda c: names.get(str(c.key[0]), str(c.key[0]))), strict=True)],
-        satisfaction.title, percent=True)
+                          pct(f[KPI.SOLVED].value)],
+                         [None, drill(code, f[KPI.SATISFACTION]), drill(code, f[KPI.SATISFACTION]),
+                          drill(code, f[KPI.SOLVED])])
+    deadline.chart = charts.bar_chart([(names.get(str(c.key[0]), str(c.key[0])), c.figures[KPI.ON_TIME].value)
+                                       for c in ordered_cards], deadline.title, percent=True)
+    satisfaction.chart = charts.bar_chart([(names.get(str(c.key[0]), str(c.key[0])),
+                                            c.figures[KPI.SATISFACTION].value) for c in ordered_cards],
+                                          satisfaction.title, percent=True)
     tables += [deadline, satisfaction]
 
     by = ("category",) if scope.city else ("unit", "category")
@@ -365,7 +375,7 @@ def kpi_table(cards: Sequence[Scorecard], names: dict[str, str], month: str, lan
         *[kpi_label(k, language) for k in KPI_COLUMNS]])
     for c in cards:
         code = str(c.key[0])
-        base = f"/analytics/kpi/cases?month={month}&unit={code}"
+        base = f"/analytics/kpi/cases?month={month}&unit={quote(code)}"
         row: list[object] = [c.rank if c.rank is not None else t("不参与排名", "unranked"), names.get(code, code),
                              c.volume, score_text(c.score)]
         links: list[str | None] = [None, None, None, None]
@@ -437,8 +447,8 @@ async def kpi_cases(request: web.Request) -> web.StreamResponse:
     return await render(request, "analytics_cases.html", {
         "month": month, "title": f"{names.get(unit, unit)} · {kpi_label(kpi, language)} · {month}",
         "figure": f"{pct(fig.value)} ({fraction(fig)})", "rows": rows, "withheld": withheld, "hits": hits,
-        "all_link": f"/analytics/kpi/cases?month={month}&unit={unit}&kpi={kpi.value}",
-        "hit_link": f"/analytics/kpi/cases?month={month}&unit={unit}&kpi={kpi.value}&which=hit",
+        "all_link": f"/analytics/kpi/cases?month={month}&unit={quote(unit)}&kpi={kpi.value}",
+        "hit_link": f"/analytics/kpi/cases?month={month}&unit={quote(unit)}&kpi={kpi.value}&which=hit",
         "back": f"/analytics/kpi?month={month}",
     })
 

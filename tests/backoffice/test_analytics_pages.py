@@ -158,6 +158,8 @@ async def test_unit_staff_see_only_their_unit(login_as, city: City) -> None:
     found = tables(page)
     assert [r[0] for r in found["deadline"][1:]] == ["市住房和城乡建设局"]
     assert sum(int(r[1]) for r in found["day"][1:]) == 2  # quick and slow are still the lead unit's
+    assert f"/analytics/kpi/cases?month={MONTH}&amp;unit=lead&amp;kpi=on_time" in page  # drill-down
+    assert "unit=other" not in page
     status, _ = await handler.get(f"/analytics/kpi/cases?month={MONTH}&unit=other&kpi=return")
     assert status == 404
     # the lead unit's return of 'wrong': the case now belongs to the other unit, so it is withheld
