@@ -48,6 +48,9 @@ class TelegramSender:
         if row.template in notifier.SILENT:
             await outbox.mark_sent(row, now)
             return "silent"
+        if not row.address.lstrip("-").isdigit():
+            await self._dead(row, f"not a Telegram chat id: {row.address[:40]!r}")
+            return "dead"
         if await is_blocked(row.address):
             await self._dead(row, "chat unreachable (blocked or deleted)")
             return "blocked"
