@@ -510,7 +510,9 @@ async def risks_page(request: web.Request) -> web.StreamResponse:
         t("强度", "Score"), t("说明", "Detail"), t("诉求数", "Cases")])
     items = []
     for w in warnings:
-        key = numbers.get(w.key, str(w.key)) if w.kind == "emotion" else str(w.key)  # type: ignore[call-overload]
+        key = str(w.key)
+        if w.kind == "emotion" and key.isdigit():  # an emotion warning is keyed by its case: show the number
+            key = numbers.get(int(key), key)
         table.add([RISK_KINDS.get(str(w.kind), (str(w.kind), str(w.kind)))[i], key,
                    w.at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M"), f"{w.observed:g}", f"{w.expected:.2f}",
                    f"{w.score:.2f}", text_view(w.detail, masked=True), len(w.case_ids)])
