@@ -59,10 +59,22 @@ def _enum(enum: type, name: str, value: Any) -> Any:
         raise InvalidField(name, "不是有效的选项", "is not one of the choices") from None
 
 
+MAX_ROW_ID = 2**31 - 1  # the id columns are 32-bit on PostgreSQL
+
+
+def _row_id(value: Any) -> int | None:
+    """Return ``value`` as a database id if it is one (ASCII digits, in range), else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        value = int(value)
+    return value if isinstance(value, int) and 0 < value <= MAX_ROW_ID else None
+
+
 async def _unit(name: str, value: Any) -> Unit:
     unit = None
-    if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
-        unit = await Unit.get_or_none(id=int(value), active=True)
+    if _row_id(value) is not None:
+        unit = await Unit.get_or_none(id=_row_id(value), active=True)
     elif isinstance(value, str) and value:
         unit = await Unit.get_or_none(code=value, active=True)
     if unit is None:
@@ -106,7 +118,8 @@ async def _merge(c: Change) -> None:
     if "-" in ref:
         parent = await Case.get_or_none(number=ref)
     else:
-        parent = await Case.get_or_none(id=int(ref)) if ref.isdigit() else None
+        row_id = _row_id(ref)
+        parent = await Case.get_or_none(id=row_id) if row_id is not None else None
     if parent is None or parent.id == c.case.id:
         raise InvalidField("parent", "找不到可并入的诉求", "no such case to merge into")
     while parent.parent_id is not None and parent.status == CaseStatus.MERGED:

@@ -211,7 +211,7 @@ class Case(Model):
 
     class Meta:
         table = "appeal_case"
-        indexes = (("status", "due_at"), ("lead_unit_id", "status"), ("citizen_id", "created_at"))
+        indexes = (("status", "due_at"), ("lead_unit_id", "status"), ("citizen_id", "created_at"), ("status", "id"))
 
 
 class CaseAssignment(Model):
@@ -231,7 +231,7 @@ class CaseAssignment(Model):
 
     class Meta:
         table = "case_assignment"
-        indexes = (("unit_id", "active"),)
+        indexes = (("unit_id", "active"), ("unit_id", "active", "case_id"), ("case_id", "active"))
 
 
 class CaseEvent(Model):

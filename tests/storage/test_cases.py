@@ -390,3 +390,13 @@ async def test_overlong_place_fields_are_a_polite_error_not_a_crash(database_url
         await CaseService().submit(NewCase(text="路灯坏了", channel=Channel.PHONE, district="区" * 100),
                                    world.actor(Role.OPERATOR))
     assert "64" in bad.value.message()
+
+
+@pytest.mark.parametrize("ref", [str(2**40), 2**40, "²", "-3", True])
+async def test_out_of_range_or_odd_ids_are_a_polite_error(database_url: str, ref: object) -> None:
+    world = await make_world()
+    case = await make_case(world, CaseStatus.ACCEPTED)
+    for action, payload in ((Action.DISPATCH, {"lead_unit": ref}), (Action.MERGE, {"parent": ref})):
+        with pytest.raises(InvalidField):
+            await CaseService().apply(case.id, action, world.actor(Role.DISPATCHER), payload)
+    assert (await Case.get(id=case.id)).status == CaseStatus.ACCEPTED
