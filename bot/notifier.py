@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 import os
@@ -140,11 +139,4 @@ class Notifier:
 
     async def run(self, interval: float = 1.0) -> None:
         """Drain the outbox until cancelled."""
-        while True:
-            try:
-                await self.drain_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # noqa: BLE001 - a database hiccup must not stop the sender
-                log.exception("notifier pass failed")
-            await asyncio.sleep(interval)
+        await outbox.run_periodically(self.drain_once, interval, "notifier")

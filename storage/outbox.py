@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
-from collections.abc import Iterable, Mapping
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 from tortoise.expressions import Q
@@ -11,6 +13,7 @@ from tortoise.expressions import Q
 from .lifecycle import Audience, Role
 from .models import Case, CaseAssignment, CaseEvent, Channel, ChannelIdentity, Notification, NotificationStatus
 
+log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 BACKOFF_SECONDS = (10, 30, 60, 300, 900, 1800, 3600)
 CLAIM_SECONDS = 60
@@ -106,3 +109,27 @@ async def mark_failed(row: Notification, now: dt.datetime, error: str) -> bool:
     return bool(await Notification.filter(_still_ours(row)).update(
         status=status, attempts=attempts, next_attempt_at=next_at, last_error=error[:2000], claimed_until=None
     ))
+
+
+async def drain(
+    worker: str, now: dt.datetime, channels: Iterable[Channel],
+    deliver: Callable[[Notification, dt.datetime], Awaitable[str]],
+) -> dict[str, int]:
+    """Claim due rows once and hand each to ``deliver``; return how many ended in each outcome."""
+    counts: dict[str, int] = {}
+    for row in await claim(worker, now, channels):
+        outcome = await deliver(row, now)
+        counts[outcome] = counts.get(outcome, 0) + 1
+    return counts
+
+
+async def run_periodically(job: Callable[[], Awaitable[object]], interval: float, name: str) -> None:
+    """Run ``job`` every ``interval`` seconds until cancelled; a failing pass is logged, never fatal."""
+    while True:
+        try:
+            await job()
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - a database hiccup must not stop a background sender
+            log.exception("%s pass failed", name)
+        await asyncio.sleep(interval)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import hashlib
 import logging
@@ -18,6 +17,7 @@ from .deadlines import SHANGHAI, add_working_days, local, working_days_between
 from .errors import CaseError
 from .lifecycle import Action, Actor, CaseStatus, SuperviseLevel
 from .models import AuditEntry, Case, Channel, ChannelIdentity, Citizen, JobRun, Notification, Unit
+from .outbox import run_periodically
 
 log = logging.getLogger(__name__)
 SUPERVISED = (CaseStatus.DISPATCHED, CaseStatus.IN_PROGRESS, CaseStatus.REOPENED)
@@ -208,12 +208,10 @@ class Scheduler:
 
     async def run_forever(self) -> None:
         """Tick every interval until cancelled; a failing pass is logged and retried next interval."""
-        while True:
-            try:
-                report = await self.tick()
-                if report.done:
-                    log.info("scheduler: %s", report.done)
-            except Exception:  # noqa: BLE001 - one bad pass must not stop the platform's follow-up
-                log.exception("scheduler pass failed")
-            await asyncio.sleep(self.config.interval_seconds)
+        await run_periodically(self._tick_and_log, self.config.interval_seconds, "scheduler")
+
+    async def _tick_and_log(self) -> None:
+        report = await self.tick()
+        if report.done:
+            log.info("scheduler: %s", report.done)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 import os
@@ -77,20 +76,8 @@ class TelegramSender:
 
     async def drain_once(self) -> dict[str, int]:
         """Claim due rows once and send them; return counts by outcome."""
-        now = self.clock()
-        counts: dict[str, int] = {}
-        for row in await outbox.claim(self.worker, now, [Channel.TELEGRAM]):
-            outcome = await self.deliver(row, now)
-            counts[outcome] = counts.get(outcome, 0) + 1
-        return counts
+        return await outbox.drain(self.worker, self.clock(), [Channel.TELEGRAM], self.deliver)
 
     async def run(self, interval: float = 1.0) -> None:
         """Drain the outbox until cancelled."""
-        while True:
-            try:
-                await self.drain_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # noqa: BLE001 - a database hiccup must not stop the sender
-                log.exception("telegram sender pass failed")
-            await asyncio.sleep(interval)
+        await outbox.run_periodically(self.drain_once, interval, "telegram sender")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 import logging
@@ -73,20 +72,8 @@ class WebhookSender:
 
     async def drain_once(self) -> dict[str, int]:
         """Claim due rows once and POST them; return counts by outcome."""
-        now = self.clock()
-        counts: dict[str, int] = {}
-        for row in await outbox.claim(self.worker, now, [Channel.WEBHOOK]):
-            outcome = await self.deliver(row, now)
-            counts[outcome] = counts.get(outcome, 0) + 1
-        return counts
+        return await outbox.drain(self.worker, self.clock(), [Channel.WEBHOOK], self.deliver)
 
     async def run(self, interval: float = 1.0) -> None:
         """Drain the outbox until cancelled."""
-        while True:
-            try:
-                await self.drain_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # noqa: BLE001 - a database hiccup must not stop the sender
-                log.exception("webhook sender pass failed")
-            await asyncio.sleep(interval)
+        await outbox.run_periodically(self.drain_once, interval, "webhook sender")
