@@ -49,6 +49,8 @@ async def test_supervision_order_is_printable_and_escaped(login_as, city: City) 
     levels = [e.data["level"] for e in await CaseEvent.filter(case_id=late, action="supervise").order_by("id")]
     assert levels == ["reminder", "order", "bulletin"]
     supervisor = await login_as("supervisor")
+    status, case_page = await supervisor.get(f"/cases/{late}")
+    assert f'href="/cases/{late}/supervision-order"' in case_page  # reachable from the case page
     status, page = await supervisor.get(f"/cases/{late}/supervision-order")
     assert status == 200
     assert "群众诉求督办单" in page and "@media print" not in page  # print rules live in app.css
