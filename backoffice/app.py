@@ -97,6 +97,7 @@ def create_app(settings: Settings, *, manage_orm: bool = True, background: bool 
     backoffice_routes.setup(app, settings)
     app.router.add_get("/metrics", metrics.handler(SCHEDULER), name="metrics")
     webchat.setup(app, settings, app[CASES])
+    backoffice_routes.share_knowledge(app, app[webchat.BOT].knowledge)  # one KnowledgeBase per process
     telegram.setup(app, settings, app[webchat.BOT])
     webhook.setup(app, app[webchat.BOT])
     open311.setup(app, settings, app[CASES])

@@ -9,13 +9,14 @@ import jinja2
 from aiohttp import web
 
 from storage.deadlines import local
+from storage.knowledge import KnowledgeBase, KnowledgeService
 from storage.settings import Settings
 
 from .auth import session_middleware
 from .csrf import csrf_middleware
-from .keys import SECURE_COOKIES, SUGGESTER
+from .keys import KNOWLEDGE, KNOWLEDGE_SERVICE, SECURE_COOKIES, SUGGESTER
 from .suggest import Suggester
-from .views import admin, analytics, api, cases, export, intake, login, queues, supervision
+from .views import admin, analytics, api, cases, export, intake, knowledge, login, queues, supervision
 
 HERE = Path(__file__).parent
 
@@ -30,6 +31,7 @@ def setup(app: web.Application, settings: Settings) -> None:
     app.middlewares.append(session_middleware)
     app.middlewares.append(csrf_middleware)
     app[SUGGESTER] = Suggester(settings.model_path)
+    app[KNOWLEDGE_SERVICE] = KnowledgeService()
     app[SECURE_COOKIES] = bool(settings.public_url and settings.public_url.startswith("https://"))
     r = app.router
     r.add_static("/static", HERE / "static", name="static")
@@ -50,4 +52,11 @@ def setup(app: web.Application, settings: Settings) -> None:
     admin.add_routes(r)
     analytics.add_routes(r)
     supervision.add_routes(r)
+    knowledge.add_routes(r)
     api.add_routes(r)
+
+
+def share_knowledge(app: web.Application, knowledge: KnowledgeBase | None) -> None:
+    """Let the phone desk suggest from the chat bot's knowledge base: one served index per process."""
+    if knowledge is not None:
+        app[KNOWLEDGE] = knowledge

@@ -6,15 +6,18 @@ from typing import Any
 
 from aiohttp import web
 from multidict import MultiDictProxy
+from tortoise.transactions import in_transaction
 
 from storage.cases import NewCase
 from storage.errors import CaseError
-from storage.lifecycle import Role
+from storage.knowledge import Answer, KnowledgeError, record_direct_answer
+from storage.lifecycle import Actor, Role
 from storage.models import CaseKind, Channel, Urgency
 
 from ..auth import current_actor
 from ..i18n import lang, tr
-from ..keys import CASES, SUGGESTER
+from ..ids import db_id
+from ..keys import CASES, KNOWLEDGE, SUGGESTER
 from ..operations import record_call
 from .common import error_page, redirect, render
 
@@ -24,6 +27,26 @@ KINDS = {CaseKind.COMPLAINT: ("投诉", "Complaint"), CaseKind.REPORT: ("举报"
 URGENCY = {Urgency.NORMAL: ("一般", "Normal"), Urgency.URGENT: ("加急", "Urgent"),
            Urgency.EMERGENCY: ("紧急", "Emergency")}
 FIELDS = ("text", "title", "name", "phone", "address", "district", "street", "category", "kind", "urgency")
+
+
+async def knowledge_answers(request: web.Request, text: str) -> list[Answer]:
+    """Return up to 3 served knowledge articles for the caller's words (none without a shared base)."""
+    base = request.app.get(KNOWLEDGE)
+    return await base.suggestions(text, limit=3) if base is not None and text.strip() else []
+
+
+async def answer_directly(request: web.Request, actor: Actor, new: NewCase, name: str, phone: str,
+                          article_id: int, answers: list[Answer]) -> int:
+    """Record the call as a consultation and resolve it at once with the article (直接答复); return the case id."""
+    offered = next((a for a in answers if a.article_id == article_id), None)
+    knowledge = offered.as_suggestion(accepted=True) if offered else {
+        "knowledge": {"article_id": article_id, "accepted": True}}
+    new = NewCase(**{**new.__dict__, "kind": CaseKind.CONSULTATION, "suggestion": {**new.suggestion, **knowledge},
+                     "category": new.category or (offered.category if offered else None) or None})
+    async with in_transaction():  # an article withdrawn meanwhile leaves no case behind
+        case = await record_call(request.app[CASES], actor, new, name, phone)
+        await record_direct_answer(case.id, article_id, actor, request.app[CASES])
+    return case.id
 
 
 class IntakeError(ValueError):
@@ -100,10 +123,21 @@ async def intake_submit(request: web.Request) -> web.Response:
             values["category"] = proposal.categories[0]["category"]
         if not values["district"] and proposal.district:
             values["district"], values["street"] = proposal.district, proposal.street or ""
-        return await _page(request, values, proposal=proposal)
+        return await _page(request, values, proposal=proposal, answers=await knowledge_answers(request, new.text))
     new = NewCase(**{**new.__dict__, "suggestion": proposal.as_suggestion(),
                      "category": new.category or proposal.as_suggestion().get("category"),
                      "district": new.district or proposal.district})
+    if "answer_with" in form:  # 直接答复 with one of the suggested articles
+        article_id = db_id(str(form.get("answer_with", "")))
+        answers = await knowledge_answers(request, new.text)
+        try:
+            if article_id is None:
+                raise KnowledgeError("not_found", 404)
+            case_id = await answer_directly(request, actor, new, name, phone, article_id, answers)
+        except (CaseError, KnowledgeError) as exc:
+            return await _page(request, values, error=exc.message(lang(request)), proposal=proposal,
+                               answers=answers, status=exc.status_code)
+        return redirect(f"/cases/{case_id}?done=answer_directly")
     try:
         case = await record_call(request.app[CASES], actor, new, name, phone)
     except CaseError as exc:
