@@ -47,6 +47,7 @@ def setup(app: web.Application, settings: Settings) -> None:
     r.add_post("/cases/{case_id}/actions/{action}", cases.case_action, name="case_action")
     r.add_get("/intake", intake.intake_form, name="intake_form")
     r.add_post("/intake", intake.intake_submit, name="intake_submit")
+    r.add_get("/intake/answers", intake.intake_answers, name="intake_answers")
     r.add_get("/export", export.export_form, name="export_form")
     r.add_post("/export", export.export_csv, name="export_csv")
     admin.add_routes(r)

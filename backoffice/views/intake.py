@@ -106,6 +106,20 @@ async def intake_form(request: web.Request) -> web.Response:
     return await _page(request, {"kind": "complaint", "urgency": "normal"})
 
 
+async def intake_answers(request: web.Request) -> web.Response:
+    """Answer the phone desk's typing with the best knowledge articles, as JSON (GET, changes nothing)."""
+    _, actor = current_actor(request)
+    if Role.OPERATOR not in actor.roles:
+        raise web.HTTPForbidden(text=tr(request, "只有话务员可以代录。", "Only operators record calls."))
+    text = request.query.get("text", "")[:2000]
+    answers = await knowledge_answers(request, text) if len(text.strip()) >= 4 else []
+    return web.json_response({"answers": [
+        {"article_id": a.article_id, "question": a.question, "answer": a.answer, "unit": a.unit_name,
+         "source": a.citation(), "score": round(a.score, 3), "confident": a.confident}
+        for a in answers
+    ]})
+
+
 async def intake_submit(request: web.Request) -> web.Response:
     """Suggest (button 建议) or record (button 登记) a phone call as a case."""
     _, actor = current_actor(request)

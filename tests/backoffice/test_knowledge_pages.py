@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 from backoffice.keys import KNOWLEDGE
@@ -180,3 +181,16 @@ async def test_article_text_is_escaped_everywhere(login_as, city: City) -> None:
     await operator.get("/intake")
     status, page = await operator.post("/intake", call("供暖季从几号开始", do="suggest"))
     assert status == 200 and "11月15日开始。&lt;img src=x onerror=alert(1)&gt;" in page and XSS not in page
+
+
+async def test_live_answers_are_json_for_operators_only(login_as, city: City) -> None:
+    social = await published(city.world.lead, ["社保怎么转移到江澜"], SOCIAL)
+    operator = await login_as("operator")
+    status, body = await operator.get("/intake/answers?text=外地社保怎么转到江澜")
+    answers = json.loads(body)["answers"]
+    assert status == 200 and [a["article_id"] for a in answers] == [social.id] and answers[0]["answer"] == SOCIAL
+    status, body = await operator.get("/intake/answers?text=社保")  # too short to look up
+    assert status == 200 and json.loads(body) == {"answers": []}
+    handler = await login_as("handler")
+    status, _ = await handler.get("/intake/answers?text=外地社保怎么转到江澜")
+    assert status == 403

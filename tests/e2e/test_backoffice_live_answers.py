@@ -1,0 +1,66 @@
+"""The phone desk shows knowledge answers while the operator types, as text, and answers directly."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from storage.lifecycle import CaseStatus
+from storage.models import Case, CaseEvent
+from tests.backoffice.conftest import PASSWORD, build_app, make_city
+from tests.backoffice.test_knowledge_pages import SOCIAL, XSS, published
+from tests.support.server import serving
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic", "--disable-extensions"]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"),
+]
+
+
+@pytest.fixture
+async def chromium() -> AsyncIterator[object]:
+    """Launch one headless chromium."""
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+async def test_answers_appear_while_typing_and_one_click_answers_the_call(database_url: str, chromium) -> None:  # noqa: ANN001
+    city = await make_city()
+    social = await published(city.world.lead, ["社保怎么转移到江澜", "外地社保转入江澜怎么办理"],
+                             SOCIAL + XSS, source="《社会保险关系转移接续办法》")
+    async with serving(build_app(database_url)) as base:
+        page = await (await chromium.new_context(locale="zh-CN")).new_page()
+        dialogs: list[str] = []
+        page.on("dialog", lambda d: dialogs.append(d.message))
+        await page.goto(f"{base}/login")
+        await page.fill("input[name=username]", "operator")
+        await page.fill("input[name=password]", PASSWORD)
+        async with page.expect_navigation():
+            await page.click("button[type=submit].primary")
+        await page.goto(f"{base}/intake")
+        await page.locator("textarea[name=text]").press_sequentially("请问外地的社保怎么转到江澜来", delay=20)
+        live = page.locator("#live-answers")
+        await live.locator("li.kb-answer").first.wait_for(timeout=10_000)
+        text = await live.inner_text()
+        assert SOCIAL in text and XSS in text  # the markup is shown as text, never run
+        assert await live.locator("img").count() == 0 and dialogs == []
+        await page.fill("input[name=name]", "李先生")
+        async with page.expect_navigation():
+            await live.locator(f"button[name=answer_with][value='{social.id}']").click()
+        assert "直接答复" in await page.inner_text("main")
+    case = await Case.get(text="请问外地的社保怎么转到江澜来")
+    assert case.status is CaseStatus.RESOLVED
+    assert [e.action.value for e in await CaseEvent.filter(case_id=case.id).order_by("id")] == [
+        "submit", "answer_directly"]
