@@ -128,3 +128,34 @@ async def load_case_texts(start: dt.datetime, end: dt.datetime, include_confiden
         citizen_key=f"c{r['citizen_id']}" if r["citizen_id"] is not None else None,
         district=r["district"], street=r["street"], category=r["category"],
     ) for r in rows]
+
+
+@dataclass(frozen=True)
+class DirectAnswers:
+    """Consultations received in a period on one channel, and how many were answered at intake (直接答复)."""
+
+    channel: str
+    consultations: int
+    answered: int
+
+    @property
+    def rate(self) -> float | None:
+        """Return the direct-answer rate, or None when no consultation came in."""
+        return self.answered / self.consultations if self.consultations else None
+
+
+async def direct_answers(start: dt.datetime, end: dt.datetime) -> list[DirectAnswers]:
+    """Count consultations submitted in [start, end) per channel and those answered directly."""
+    rows = await Case.filter(kind="consultation", created_at__gte=start, created_at__lt=end).values_list(
+        "id", "channel")
+    answered: set[int] = set()
+    ids = [r[0] for r in rows]
+    for chunk in _chunks(ids):
+        answered.update(await CaseEvent.filter(case_id__in=list(chunk), action="answer_directly")
+                        .values_list("case_id", flat=True))
+    per: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for case_id, channel in rows:
+        key = getattr(channel, "value", channel)
+        per[key][0] += 1
+        per[key][1] += case_id in answered
+    return [DirectAnswers(ch, n, a) for ch, (n, a) in sorted(per.items())]

@@ -25,7 +25,7 @@ from markupsafe import Markup
 
 from intents.hot_issues import Message, detect
 from intents.risk import Signal, scan
-from storage.analytics import kpi_report, load_case_texts
+from storage.analytics import direct_answers, kpi_report, load_case_texts
 from storage.kpi import KPI, KPI_LABELS, SHANGHAI, Figure, Scorecard, load_weights
 from storage.labels import STATUS
 from storage.lifecycle import Actor, CaseStatus, Role
@@ -343,6 +343,19 @@ async def dashboard_tables(request: web.Request, scope: Scope, month: str, start
         returns.add([name, fraction(fig).split("/")[0], fig.denominator, pct(fig.value)])
     returns.chart = charts.bar_chart([(n, f.numerator) for n, f in returned], returns.title)
     tables.append(returns)
+    if scope.city:  # consultations come in city-wide, before any unit is involved
+        direct = Table("direct", t("直接答复率", "Direct-answer rate"), [
+            t("渠道", "Channel"), t("咨询件数", "Consultations"), t("直接答复", "Answered directly"),
+            t("直接答复率", "Rate")])
+        figures = await direct_answers(start, end)
+        for f in figures:
+            direct.add([CHANNELS[Channel(f.channel)][i], f.consultations, f.answered, pct(f.rate)])
+        total = sum(f.consultations for f in figures)
+        answered = sum(f.answered for f in figures)
+        direct.add([t("合计", "Total"), total, answered, pct(answered / total if total else None)])
+        direct.chart = charts.bar_chart([(CHANNELS[Channel(f.channel)][i], f.rate) for f in figures],
+                                        direct.title, percent=True)
+        tables.append(direct)
     return tables
 
 
