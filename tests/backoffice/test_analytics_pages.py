@@ -92,9 +92,9 @@ async def test_dashboard_tables_charts_and_csv_match(login_as, city: City) -> No
     supervisor = await login_as("supervisor")
     status, page = await supervisor.get(f"/analytics?month={MONTH}")
     assert status == 200
-    assert page.count("<svg class=\"chart\"") == 7
+    assert page.count("<svg class=\"chart\"") == 8
     found = tables(page)
-    assert set(found) == {"day", "category", "district", "channel", "deadline", "satisfaction", "returns"}
+    assert set(found) == {"day", "category", "district", "channel", "deadline", "satisfaction", "returns", "direct"}
     assert len(found["day"]) == 1 + 31 and ["2026-03-02", "2"] in found["day"]
     assert ["东湖区", "3"] in found["district"] and ["西山区", "1"] in found["district"]
     assert ["电话", "1"] in found["channel"] and ["网页", "3"] in found["channel"]
