@@ -16,7 +16,7 @@ from .auth import session_middleware
 from .csrf import csrf_middleware
 from .keys import KNOWLEDGE, KNOWLEDGE_SERVICE, SECURE_COOKIES, SUGGESTER
 from .suggest import Suggester
-from .views import admin, analytics, api, cases, export, intake, knowledge, login, queues, supervision
+from .views import admin, analytics, api, cases, export, intake, knowledge, login, outbox, queues, supervision
 
 HERE = Path(__file__).parent
 
@@ -53,6 +53,7 @@ def setup(app: web.Application, settings: Settings) -> None:
     admin.add_routes(r)
     analytics.add_routes(r)
     supervision.add_routes(r)
+    outbox.add_routes(r)
     knowledge.add_routes(r)
     api.add_routes(r)
 

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 from tortoise.expressions import Q
+from tortoise.transactions import in_transaction
 
 from .lifecycle import Audience, Role
 from .models import Case, CaseAssignment, CaseEvent, Channel, ChannelIdentity, Notification, NotificationStatus
@@ -133,3 +134,17 @@ async def run_periodically(job: Callable[[], Awaitable[object]], interval: float
         except Exception:  # noqa: BLE001 - a database hiccup must not stop a background sender
             log.exception("%s pass failed", name)
         await asyncio.sleep(interval)
+
+
+async def retry(notification_id: int, staff_id: int, reason: str) -> bool:
+    """Put a failed or dead notification back in the queue for an immediate attempt (logged)."""
+    from .models import AuditEntry
+
+    async with in_transaction():
+        done = await Notification.filter(
+            id=notification_id, status__in=[NotificationStatus.FAILED, NotificationStatus.DEAD]
+        ).update(status=NotificationStatus.PENDING, attempts=0, next_attempt_at=None, claimed_until=None)
+        if done:
+            await AuditEntry.create(staff_id=staff_id, action="outbox_retry", target=str(notification_id),
+                                    reason=reason[:500])
+    return bool(done)
