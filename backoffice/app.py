@@ -95,7 +95,7 @@ def create_app(settings: Settings, *, manage_orm: bool = True, background: bool 
     app.router.add_get("/", index, name="index")
     app.router.add_get("/healthz", healthz, name="healthz")
     backoffice_routes.setup(app, settings)
-    app.router.add_get("/metrics", metrics.handler(SCHEDULER), name="metrics")
+    app.router.add_get("/metrics", metrics.handler(SCHEDULER, lambda a: a[webchat.BOT].engine.stats), name="metrics")
     webchat.setup(app, settings, app[CASES])
     backoffice_routes.share_knowledge(app, app[webchat.BOT].knowledge)  # one KnowledgeBase per process
     telegram.setup(app, settings, app[webchat.BOT])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+from collections.abc import Callable, Mapping
 
 from aiohttp import web
 from tortoise.functions import Count
@@ -25,7 +26,7 @@ def _loopback(request: web.Request) -> bool:
         return False
 
 
-async def render(scheduler: Scheduler, now: dt.datetime) -> str:
+async def render(scheduler: Scheduler, now: dt.datetime, dialog: Mapping[str, int] | None = None) -> str:
     """Collect the figures an operator alerts on, as Prometheus exposition text."""
     lines = [
         "# HELP appeals_outbox_notifications Outbox rows by status and channel.",
@@ -52,16 +53,25 @@ async def render(scheduler: Scheduler, now: dt.datetime) -> str:
     lag = (now - scheduler.last_tick).total_seconds() if scheduler.last_tick else -1
     lines += ["# HELP appeals_scheduler_lag_seconds Seconds since the scheduler's last pass (-1: none yet).",
               "# TYPE appeals_scheduler_lag_seconds gauge", f"appeals_scheduler_lag_seconds {lag:.1f}"]
+    if dialog is not None:
+        for name, kind, help_text in (
+            ("steps", "counter", "Citizen messages handled by this process's dialog engine."),
+            ("errors", "counter", "Dialog steps that failed with an unexpected error."),
+            ("busy", "counter", "Messages answered 'busy' because another step held the session."),
+        ):
+            metric = f"appeals_dialog_{name}_total"
+            lines += [f"# HELP {metric} {help_text}", f"# TYPE {metric} {kind}", f"{metric} {dialog.get(name, 0)}"]
     return "\n".join(lines) + "\n"
 
 
-def handler(scheduler_key: web.AppKey[Scheduler]):  # noqa: ANN201 - returns an aiohttp handler
+def handler(scheduler_key: web.AppKey[Scheduler],
+            dialog_stats: Callable[[web.Application], Mapping[str, int] | None] = lambda app: None):  # noqa: ANN201
     """Return the ``/metrics`` handler; it answers loopback clients only."""
 
     async def metrics(request: web.Request) -> web.Response:
         if not _loopback(request):
             raise web.HTTPForbidden(text="metrics are served to loopback clients only")
-        body = await render(request.app[scheduler_key], dt.datetime.now(dt.UTC))
+        body = await render(request.app[scheduler_key], dt.datetime.now(dt.UTC), dialog_stats(request.app))
         return web.Response(text=body, content_type="text/plain", charset="utf-8")
 
     return metrics

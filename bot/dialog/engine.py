@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import logging
 import weakref
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
@@ -53,6 +54,7 @@ class DialogEngine:
         self.language = language
         self._local: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._rows = sessions.RowCache()
+        self.stats: Counter[str] = Counter()  # steps, busy, errors of this process, for /metrics
 
     async def handle(self, inbound: Inbound) -> list[Outbound]:
         """Answer one message; messages of one user are handled one at a time across processes."""
@@ -69,10 +71,13 @@ class DialogEngine:
             held = await sessions.take(inbound.channel, inbound.user_key, token, self.services.clock, self.lease,
                                        self.wait, self.language, self._rows)
             if held is None:
+                self.stats["busy"] += 1
                 return [Outbound(t("busy", self.language))]
+            self.stats["steps"] += 1
             try:
                 return await self._run(held, token, inbound)
             except Exception:
+                self.stats["errors"] += 1
                 log.exception("dialog step failed for %s", inbound.channel)
                 self._rows.drop(inbound.channel, inbound.user_key)
                 await sessions.release(held, token)

@@ -47,3 +47,19 @@ async def test_metrics_show_backlog_dead_letters_and_overdue_cases(database_url:
     assert 'appeals_overdue_cases{unit="lead"} 1' in text
     assert 'appeals_open_cases{status="in_progress"} 1' in text
     assert "appeals_scheduler_lag_seconds -1" in text
+    assert "appeals_dialog_steps_total 0" in text and "appeals_dialog_errors_total 0" in text
+
+
+async def test_metrics_count_dialog_steps_of_this_process(database_url: str) -> None:
+    from bot.channels import webchat
+    from bot.messages import Inbound
+
+    await make_world()
+    app = create_app(Settings.from_env({"APPEALS_DATABASE_URL": database_url}), manage_orm=False)
+    async with serving(app) as base, aiohttp.ClientSession() as http:
+        engine = app[webchat.BOT].engine
+        await engine.handle(Inbound(channel="webchat", user_key="metrics-user", text="你好"))
+        await engine.handle(Inbound(channel="webchat", user_key="metrics-user", text="帮助"))
+        async with http.get(f"{base}/metrics") as resp:
+            text = await resp.text()
+    assert "appeals_dialog_steps_total 2" in text
