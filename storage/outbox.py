@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
@@ -112,13 +113,50 @@ async def mark_failed(row: Notification, now: dt.datetime, error: str) -> bool:
     ))
 
 
+class RateLimit:
+    """A token bucket: at most ``rate`` sends per second on average, bursts up to ``burst``."""
+
+    def __init__(self, rate: float, burst: int = 1, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Awaitable[object]] = asyncio.sleep) -> None:
+        self.rate, self.burst = rate, burst
+        self.clock, self.sleep = clock, sleep
+        self.tokens = float(burst)
+        self.at = clock()
+
+    async def acquire(self) -> None:
+        """Wait until one send is allowed, then take it (one sender loop per limiter)."""
+        now = self.clock()
+        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
+        self.at = now
+        if self.tokens < 1:
+            # Sleep exactly as long as the missing part of a token takes to refill, then spend it.
+            await self.sleep((1 - self.tokens) / self.rate)
+            self.at = self.clock()
+            self.tokens = 1.0
+        self.tokens -= 1
+
+
+#: Default send rates per channel (per process): Telegram allows about 30 messages a second per bot.
+CHANNEL_RATES: dict[Channel, tuple[float, int]] = {
+    Channel.TELEGRAM: (25.0, 25), Channel.WEBHOOK: (20.0, 20),
+}
+
+
+def rate_limit(channel: Channel) -> RateLimit | None:
+    """Return a fresh limiter for a channel's default rate, or None where the channel has none."""
+    rate = CHANNEL_RATES.get(channel)
+    return RateLimit(*rate) if rate else None
+
+
 async def drain(
     worker: str, now: dt.datetime, channels: Iterable[Channel],
-    deliver: Callable[[Notification, dt.datetime], Awaitable[str]],
+    deliver: Callable[[Notification, dt.datetime], Awaitable[str]], limit: RateLimit | None = None,
 ) -> dict[str, int]:
-    """Claim due rows once and hand each to ``deliver``; return how many ended in each outcome."""
+    """Claim due rows once and hand each to ``deliver`` (paced by ``limit``); count the outcomes."""
     counts: dict[str, int] = {}
     for row in await claim(worker, now, channels):
+        if limit is not None:
+            await limit.acquire()
         outcome = await deliver(row, now)
         counts[outcome] = counts.get(outcome, 0) + 1
     return counts

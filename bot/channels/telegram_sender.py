@@ -35,6 +35,7 @@ class TelegramSender:
         self.language = language
         self.clock = clock
         self.worker = f"telegram-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.limit = outbox.rate_limit(Channel.TELEGRAM)  # per-channel pacing of sends
 
     async def _dead(self, row: Notification, reason: str) -> None:
         """Give up on a row at once: the chat is gone, retrying cannot help."""
@@ -76,7 +77,7 @@ class TelegramSender:
 
     async def drain_once(self) -> dict[str, int]:
         """Claim due rows once and send them; return counts by outcome."""
-        return await outbox.drain(self.worker, self.clock(), [Channel.TELEGRAM], self.deliver)
+        return await outbox.drain(self.worker, self.clock(), [Channel.TELEGRAM], self.deliver, self.limit)
 
     async def run(self, interval: float = 1.0) -> None:
         """Drain the outbox until cancelled."""

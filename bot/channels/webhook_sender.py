@@ -30,6 +30,7 @@ class WebhookSender:
         self.language = language
         self.clock = clock
         self.worker = f"webhook-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.limit = outbox.rate_limit(Channel.WEBHOOK)  # per-channel pacing of sends
         self._http: aiohttp.ClientSession | None = None
 
     async def close(self) -> None:
@@ -72,7 +73,7 @@ class WebhookSender:
 
     async def drain_once(self) -> dict[str, int]:
         """Claim due rows once and POST them; return counts by outcome."""
-        return await outbox.drain(self.worker, self.clock(), [Channel.WEBHOOK], self.deliver)
+        return await outbox.drain(self.worker, self.clock(), [Channel.WEBHOOK], self.deliver, self.limit)
 
     async def run(self, interval: float = 1.0) -> None:
         """Drain the outbox until cancelled."""

@@ -94,3 +94,40 @@ async def test_a_failed_row_cannot_be_claimed_before_its_backoff_even_by_a_stale
     assert await outbox.mark_failed(row, now, "timeout")
     assert await outbox.claim("worker-b", now + dt.timedelta(seconds=1), [Channel.WEBCHAT]) == []
     assert not await outbox.mark_failed(row, now, "late report from a worker whose claim ended")
+
+
+async def test_a_rate_limit_paces_sends_after_its_burst() -> None:
+    clock = [100.0]
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(round(seconds, 3))
+        clock[0] += seconds
+
+    limit = outbox.RateLimit(rate=10.0, burst=3, clock=lambda: clock[0], sleep=sleep)
+    for _ in range(5):
+        await limit.acquire()
+    assert slept == [0.1, 0.1]  # three at once, then one every tenth of a second
+    clock[0] += 10  # a quiet spell refills the bucket, but never beyond the burst
+    for _ in range(3):
+        await limit.acquire()
+    assert slept == [0.1, 0.1]
+    await limit.acquire()
+    assert slept == [0.1, 0.1, 0.1]
+
+
+async def test_drain_paces_each_delivery_through_the_limit(database_url: str) -> None:
+    await _pending(3)
+    taken: list[int] = []
+
+    class Counting(outbox.RateLimit):
+        async def acquire(self) -> None:
+            taken.append(1)
+
+    async def deliver(row: Notification, now: dt.datetime) -> str:
+        await outbox.mark_sent(row, now)
+        return "sent"
+
+    counts = await outbox.drain("w", dt.datetime.now(dt.UTC), [Channel.WEBCHAT], deliver, Counting(1.0))
+    assert counts == {"sent": 3} and len(taken) == 3
+    assert outbox.rate_limit(Channel.TELEGRAM) is not None and outbox.rate_limit(Channel.PHONE) is None
