@@ -295,7 +295,8 @@ TRANSITIONS: dict[Action, Transition] = {
         ),
         Transition(
             Action.REOPEN, frozenset({CaseStatus.RESOLVED, CaseStatus.EVALUATED}), CaseStatus.REOPENED,
-            _roles((Role.CITIZEN, Scope.OWNER), (Role.SUPERVISOR, Scope.ANY)),
+            # SYSTEM: the scheduler reopens a case whose call-back recorded 不满意 (重办).
+            _roles((Role.CITIZEN, Scope.OWNER), (Role.SUPERVISOR, Scope.ANY), (Role.SYSTEM, Scope.ANY)),
             required=("reason",), notify=(Audience.CITIZEN, Audience.LEAD_UNIT),
         ),
         Transition(

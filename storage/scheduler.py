@@ -15,8 +15,8 @@ from tortoise.transactions import in_transaction
 from .cases import CaseService, utcnow
 from .deadlines import SHANGHAI, add_working_days, local, working_days_between
 from .errors import CaseError
-from .lifecycle import Action, Actor, CaseStatus, SuperviseLevel
-from .models import AuditEntry, Case, Channel, ChannelIdentity, Citizen, JobRun, Notification, Unit
+from .lifecycle import Action, Actor, CaseStatus, Rating, SuperviseLevel
+from .models import AuditEntry, Case, Channel, ChannelIdentity, Citizen, Evaluation, JobRun, Notification, Unit
 from .outbox import run_periodically
 
 log = logging.getLogger(__name__)
@@ -134,6 +134,24 @@ class Scheduler:
                     await self._notify_citizen(case, "rating_reminder", {"number": case.number})
                     report.count("rating_reminder")
 
+    async def reopen_dissatisfied(self, now: dt.datetime, report: TickReport) -> None:
+        """Send a case back to its unit (重办) when its latest rating is 不满意 or 非常不满意."""
+        for case in await Case.filter(status=CaseStatus.EVALUATED):
+            latest = await Evaluation.filter(case_id=case.id).order_by("-id").first()
+            if latest is None or latest.rating not in (Rating.DISSATISFIED, Rating.VERY_DISSATISFIED):
+                continue
+            if latest.created_at > now - dt.timedelta(minutes=10):
+                continue  # the chat reopens a citizen's 不满意 itself, right after the rating: let it
+            try:
+                async with in_transaction():
+                    await JobRun.create(job="reopen", key=str(latest.id))
+                    await self.service.apply(case.id, Action.REOPEN, Actor.system(),
+                                             {"reason": "回访不满意，重新办理 / dissatisfied at call-back"},
+                                             expected_version=case.version)
+            except (IntegrityError, CaseError):
+                continue
+            report.count("reopen")
+
     async def archive(self, now: dt.datetime, report: TickReport) -> None:
         """Archive evaluated cases once the window in which the citizen may reopen has passed."""
         for case in await Case.filter(status=CaseStatus.EVALUATED, updated_at__lte=now - self.config.archive_after):
@@ -201,7 +219,8 @@ class Scheduler:
         """Do everything that is due now, once."""
         now = self.clock()
         report = TickReport()
-        for job in (self.deadlines, self.callbacks, self.ratings, self.archive, self.minimise, self.digests):
+        for job in (self.deadlines, self.callbacks, self.ratings, self.reopen_dissatisfied, self.archive,
+                    self.minimise, self.digests):
             await job(now, report)
         self.last_tick = now
         return report

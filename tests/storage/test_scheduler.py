@@ -177,3 +177,27 @@ async def test_personal_data_is_minimised_after_the_retention_period(database_ur
     clock.now = at(2028, 3, 1)  # now the other case has passed the period too
     await masked.tick()
     assert (await Citizen.get(id=world.citizen.id)).phone is None
+
+
+async def test_a_dissatisfied_call_back_reopens_the_case_once(database_url: str) -> None:
+    world = await make_world()
+    clock = Clock(at(2026, 12, 2))
+    service = CaseService(clock=clock)
+    case = await make_case(world, CaseStatus.RESOLVED)
+    await service.apply(case.id, Action.CALLBACK, world.actor(Role.OPERATOR),
+                        {"rating": "dissatisfied", "contacted": True, "solved": False})
+    happy = await make_case(world, CaseStatus.RESOLVED)
+    await service.apply(happy.id, Action.CALLBACK, world.actor(Role.OPERATOR),
+                        {"rating": "satisfied", "contacted": True, "solved": True})
+    scheduler = Scheduler(service, clock=clock)
+    await scheduler.tick()
+    assert (await Case.get(id=case.id)).status == CaseStatus.EVALUATED  # a grace period for the chat's own reopen
+    clock.now += dt.timedelta(minutes=11)
+    await scheduler.tick()
+    await scheduler.tick()
+    stored = await Case.get(id=case.id)
+    assert stored.status == CaseStatus.REOPENED and stored.lead_unit_id == world.lead.id
+    assert stored.due_at is not None and stored.due_at > clock.now
+    reopens = await CaseEvent.filter(case_id=case.id, action=Action.REOPEN)
+    assert len(reopens) == 1 and reopens[0].actor_role == Role.SYSTEM
+    assert (await Case.get(id=happy.id)).status == CaseStatus.EVALUATED
