@@ -115,6 +115,13 @@ class Scheduler:
                 await self._notify_role(case, "supervisor", "callback_task",
                                         {"number": case.number, "due_at": local(case.callback_due_at)})
                 report.count("callback_task")
+        # Beijing art. 23: a case whose limit expired unresolved is called back too, to hear the citizen.
+        for case in await Case.filter(status__in=SUPERVISED, due_at__lt=now):
+            key = f"{case.id}:{case.due_at.isoformat() if case.due_at else ''}"
+            if await claim_once("callback_overdue", key):
+                await self._notify_role(case, "supervisor", "callback_task",
+                                        {"number": case.number, "due_at": local(now), "overdue": True})
+                report.count("callback_overdue")
 
     async def ratings(self, now: dt.datetime, report: TickReport) -> None:
         """Remind the citizen once to rate, and close the window as 未评价 when it passes."""

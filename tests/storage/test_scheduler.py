@@ -55,8 +55,11 @@ async def test_a_case_passes_every_deadline_and_each_rung_happens_once(database_
     assert await supervision_levels(case.id) == ["reminder", "order", "bulletin"]
     events = await CaseEvent.filter(case_id=case.id, action=Action.SUPERVISE)
     assert all(e.actor_role == Role.SYSTEM for e in events)
-    audiences = await Notification.filter(case_id=case.id).values_list("audience", flat=True)
-    assert sorted(audiences) == sorted(["lead_unit", "supervisors"] * 3)
+    supervision = await Notification.filter(case_id=case.id, template="supervise").values_list("audience", flat=True)
+    assert sorted(supervision) == sorted(["lead_unit", "supervisors"] * 3)
+    # The limit expired unresolved: one call-back task to hear the citizen (Beijing art. 23).
+    tasks = await Notification.filter(case_id=case.id, template="callback_task")
+    assert len(tasks) == 1 and tasks[0].params["overdue"] is True
 
 
 async def test_a_scheduler_stopped_across_deadlines_catches_up_once(database_url: str) -> None:
