@@ -569,3 +569,20 @@ class WebhookPeer(Model):
 
     class Meta:
         table = "webhook_peer"
+
+
+class RiskAck(Model):
+    """A supervisor's acknowledgement of one risk warning, found again by the warning's fingerprint."""
+
+    id = fields.IntField(primary_key=True)
+    fingerprint = fields.CharField(max_length=64, unique=True)
+    kind = fields.CharField(max_length=16)
+    key = fields.CharField(max_length=128)
+    staff: fields.ForeignKeyRelation[Staff] = fields.ForeignKeyField(
+        "appeals.Staff", related_name="risk_acks", on_delete=fields.RESTRICT
+    )
+    note = fields.TextField()
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "risk_ack"

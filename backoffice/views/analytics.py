@@ -22,6 +22,8 @@ from xml.sax.saxutils import escape as xml_escape
 
 from aiohttp import web
 from markupsafe import Markup
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
 
 from intents.hot_issues import Message, detect
 from intents.risk import Signal, scan
@@ -29,7 +31,7 @@ from storage.analytics import direct_answers, kpi_report, load_case_texts
 from storage.kpi import KPI, KPI_LABELS, SHANGHAI, Figure, Scorecard, load_weights
 from storage.labels import STATUS
 from storage.lifecycle import Actor, CaseStatus, Role
-from storage.models import Case, Channel, Unit
+from storage.models import AuditEntry, Case, Channel, RiskAck, Unit
 
 from .. import charts
 from ..access import hides_citizen, visible_cases
@@ -532,9 +534,36 @@ async def risks_page(request: web.Request) -> web.StreamResponse:
         items.append([(int(cid), numbers.get(int(cid), str(cid))) for cid in w.case_ids[:20]])  # type: ignore[call-overload]
     if wants_csv(request):
         return csv_response([table], f"risks-{month}")
+    prints = [w.fingerprint for w in warnings]
+    acks = {a.fingerprint: a for a in await RiskAck.filter(fingerprint__in=prints).prefetch_related("staff")}
+    marks = [{"fingerprint": w.fingerprint, "kind": str(w.kind), "key": str(w.key)[:128],
+              "ack": acks.get(w.fingerprint)} for w in warnings]
+    _, actor = current_actor(request)
     return await render(request, "analytics_risks.html", {
-        "month": month, "table": table, "items": list(zip(table.rows, items, strict=True)), "analysed": len(rows),
-        "scope_unit": await _scope_name(scope, language)})
+        "month": month, "table": table, "items": list(zip(table.rows, items, marks, strict=True)),
+        "analysed": len(rows), "scope_unit": await _scope_name(scope, language),
+        "can_ack": Role.SUPERVISOR in actor.roles})
+
+
+async def acknowledge_risk(request: web.Request) -> web.Response:
+    """Record a supervisor's acknowledgement of a warning, with a note (logged in the audit log)."""
+    staff, actor = current_actor(request)
+    if Role.SUPERVISOR not in actor.roles:
+        raise web.HTTPForbidden(text=tr(request, "只有督办员可以确认预警。", "Only supervisors acknowledge warnings."))
+    form = await request.post()
+    fingerprint, note = str(form.get("fingerprint", "")).strip(), str(form.get("note", "")).strip()
+    month = str(form.get("month", ""))
+    if not fingerprint or len(fingerprint) > 64 or not note:
+        raise web.HTTPBadRequest(text=tr(request, "请填写确认说明。", "Please write a note."))
+    try:
+        async with in_transaction():
+            await RiskAck.create(fingerprint=fingerprint, kind=str(form.get("kind", ""))[:16],
+                                 key=str(form.get("key", ""))[:128], staff_id=staff.id, note=note[:2000])
+            await AuditEntry.create(staff_id=staff.id, action="risk_ack", target=fingerprint, reason=note[:500])
+    except IntegrityError:
+        pass  # acknowledged already (by someone else a moment ago): the page shows who
+    suffix = f"?month={quote(month)}" if re.fullmatch(r"\d{4}-\d{2}", month) else ""
+    raise web.HTTPSeeOther(f"/analytics/risks{suffix}")
 
 
 # --- monthly public report (定期通报) -----------------------------------------------------------
@@ -582,4 +611,5 @@ def add_routes(r: web.UrlDispatcher) -> None:
     r.add_get("/analytics/kpi/cases", kpi_cases, name="analytics_kpi_cases")
     r.add_get("/analytics/hot", hot_page, name="analytics_hot")
     r.add_get("/analytics/risks", risks_page, name="analytics_risks")
+    r.add_post("/analytics/risks/ack", acknowledge_risk, name="acknowledge_risk")
     r.add_get("/reports/monthly", monthly_report, name="monthly_report")

@@ -225,10 +225,23 @@ async def test_hot_issues_and_risks_pages(login_as, city: City) -> None:
     async with supervisor.http.get(f"{supervisor.base}/analytics/hot?month={MONTH}&format=csv") as r:
         assert parse_csv(await r.read()) == rows
     status, page = await supervisor.get(f"/analytics/risks?month={MONTH}")
-    assert status == 200 and "尚未提供" in page
+    assert status == 200
     risk_rows = tables(page)["risks"]
     assert any(r[0] == "极端情绪" and r[1].startswith("8890-") for r in risk_rows[1:])
     assert XSS not in page
+    # A supervisor acknowledges the first warning with a note; the page then says who and what.
+    fingerprint = re.search(r'name="fingerprint" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+    ack = {"fingerprint": fingerprint, "kind": "emotion", "key": "x", "note": "已联系街道心理援助", "month": MONTH}
+    status, _ = await supervisor.post("/analytics/risks/ack", ack)
+    assert status == 200
+    _, page = await supervisor.get(f"/analytics/risks?month={MONTH}")
+    assert "已联系街道心理援助" in page and page.count('name="fingerprint"') == len(risk_rows) - 2
+    from storage.models import AuditEntry, RiskAck
+    assert await RiskAck.filter(fingerprint=fingerprint).count() == 1
+    assert await AuditEntry.filter(action="risk_ack", target=fingerprint).count() == 1
+    dispatcher = await login_as("dispatcher")
+    status, _ = await dispatcher.post("/analytics/risks/ack", {"fingerprint": "f" * 16, "note": "试试", "month": MONTH})
+    assert status == 403
     handler = await login_as("handler")  # none of these cases is the lead unit's yet
     _, page = await handler.get(f"/analytics/hot?month={MONTH}")
     assert "幸福里" not in page
