@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
 
 from storage.lifecycle import CaseStatus
@@ -13,35 +10,17 @@ from tests.backoffice.conftest import PASSWORD, build_app, make_city
 from tests.backoffice.test_knowledge_pages import SOCIAL, XSS, published
 from tests.support.server import serving
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic", "--disable-extensions"]
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"),
-]
+pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-async def chromium() -> AsyncIterator[object]:
-    """Launch one headless chromium."""
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
-        try:
-            yield browser
-        finally:
-            await browser.close()
 
 
-async def test_answers_appear_while_typing_and_one_click_answers_the_call(database_url: str, chromium) -> None:  # noqa: ANN001
+async def test_answers_appear_while_typing_and_one_click_answers_the_call(database_url: str, browser) -> None:  # noqa: ANN001
     city = await make_city()
     social = await published(city.world.lead, ["社保怎么转移到江澜", "外地社保转入江澜怎么办理"],
                              SOCIAL + XSS, source="《社会保险关系转移接续办法》")
     async with serving(build_app(database_url)) as base:
-        page = await (await chromium.new_context(locale="zh-CN")).new_page()
+        page = await (await browser.new_context(locale="zh-CN")).new_page()
         dialogs: list[str] = []
         page.on("dialog", lambda d: dialogs.append(d.message))
         await page.goto(f"{base}/login")

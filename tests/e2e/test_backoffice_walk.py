@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -14,14 +13,7 @@ from storage.models import Case, CaseEvent, Staff
 from tests.backoffice.conftest import PASSWORD, build_app, make_city, password_hash
 from tests.support.server import serving
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic", "--disable-extensions"]
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"),
-]
+pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
@@ -33,20 +25,9 @@ def artefacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture
-async def chromium() -> AsyncIterator[object]:
-    """Launch one headless chromium for the walk."""
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
-        try:
-            yield browser
-        finally:
-            await browser.close()
 
 
-async def test_one_case_through_every_role(database_url: str, chromium, artefacts: Path) -> None:  # noqa: ANN001
+async def test_one_case_through_every_role(database_url: str, browser, artefacts: Path) -> None:  # noqa: ANN001
     city = await make_city()
     await Staff.create(username="other-head", display_name="交通局负责人", password_hash=password_hash(),
                        roles=[Role.UNIT_HEAD.value], unit=city.world.other)
@@ -55,7 +36,7 @@ async def test_one_case_through_every_role(database_url: str, chromium, artefact
         shots: list[str] = []
 
         async def as_user(username: str):  # noqa: ANN202
-            context = await chromium.new_context(viewport={"width": 1280, "height": 860}, locale="zh-CN")
+            context = await browser.new_context(viewport={"width": 1280, "height": 860}, locale="zh-CN")
             page = await context.new_page()
             await page.goto(f"{base}/login")
             await page.fill("input[name=username]", username)
@@ -165,7 +146,7 @@ async def test_one_case_through_every_role(database_url: str, chromium, artefact
         await ctx.close()
 
         # A tablet-sized view of the queue.
-        context = await chromium.new_context(viewport={"width": 820, "height": 1180})
+        context = await browser.new_context(viewport={"width": 820, "height": 1180})
         page = await context.new_page()
         await page.goto(f"{base}/login")
         await page.fill("input[name=username]", "supervisor")
