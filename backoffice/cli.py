@@ -19,7 +19,7 @@ from storage.accounts import AccountError, create_staff, ensure_admin, generate_
 from storage.deadlines import ensure_default_policies
 from storage.labels import ROLE
 from storage.lifecycle import STAFF_ROLES, Role
-from storage.models import AuditEntry, Staff
+from storage.models import AuditEntry, Staff, StaffSession
 from storage.seed import DemoDataError, is_seeded, seed_demo
 from storage.settings import Settings, SettingsError
 from storage.training import export_decisions
@@ -108,25 +108,35 @@ def cmd_run(args: argparse.Namespace) -> int:
     return _serve(settings, args.admin_line)
 
 
+def _new_password(args: argparse.Namespace) -> str:
+    """Read the password from stdin (--password-stdin) or generate one."""
+    return sys.stdin.readline().rstrip("\n") if args.password_stdin else generate_password()
+
+
+def _show_generated(args: argparse.Namespace, label: str, password: str) -> None:
+    """Print a generated password once; one read from stdin is never echoed."""
+    if not args.password_stdin:
+        print(f"{label}（只显示这一次）/ (shown once): {password}")
+
+
 def cmd_create_staff(args: argparse.Namespace) -> int:
     """Create a staff account; the password comes from stdin or is generated and printed once."""
     settings: Settings = args.settings
-    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else generate_password()
+    password = _new_password(args)
 
     async def body() -> int:
         await create_staff(args.username, password, [Role(r) for r in args.role], args.name or "", args.unit)
         print(f"已创建账号 / created: {args.username} ({', '.join(args.role)})")
-        if not args.password_stdin:
-            print(f"初始密码（只显示这一次）/ first password (shown once): {password}")
+        _show_generated(args, "初始密码 / first password", password)
         return 0
 
     return _run(lambda: _with_db(settings, body))
 
 
 def cmd_set_password(args: argparse.Namespace) -> int:
-    """Set a new password for a staff account (read from stdin, or generated and printed)."""
+    """Set a new password for a staff account and end its sessions (password from stdin, or generated)."""
     settings: Settings = args.settings
-    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else generate_password()
+    password = _new_password(args)
 
     async def body() -> int:
         staff = await Staff.get_or_none(username=args.username)
@@ -135,10 +145,10 @@ def cmd_set_password(args: argparse.Namespace) -> int:
             return 2
         await Staff.filter(id=staff.id).update(password_hash=hash_password(password), failed_logins=0,
                                                 locked_until=None)
+        await StaffSession.filter(staff_id=staff.id).delete()  # signed-in browsers must log in again
         await AuditEntry.create(staff=staff, action="password_set_cli", target=staff.username)
         print(f"已设置新密码 / password set for {args.username}")
-        if not args.password_stdin:
-            print(f"新密码（只显示这一次）/ new password (shown once): {password}")
+        _show_generated(args, "新密码 / new password", password)
         return 0
 
     return _run(lambda: _with_db(settings, body))

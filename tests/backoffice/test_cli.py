@@ -122,3 +122,30 @@ def test_seed_demo_creates_a_city_with_cases_in_every_status(
     assert statuses == set(CaseStatus)
     assert main(["seed-demo"]) == 2  # a second run refuses instead of duplicating the city
     assert "已有" in capsys.readouterr().err
+
+
+def test_set_password_replaces_it_and_ends_every_session(
+    cli_env: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import datetime as dt
+
+    from storage.models import StaffSession
+
+    assert main(["migrate"]) == 0
+    assert main(["create-staff", "zhou", "--role", "supervisor"]) == 0
+    old = capsys.readouterr().out.strip().splitlines()[-1].split(": ")[-1]
+
+    async def sign_in() -> None:
+        staff = await Staff.get(username="zhou")
+        await StaffSession.create(token_hash="a" * 64, staff=staff, csrf_token="c",
+                                  expires_at=dt.datetime.now(dt.UTC) + dt.timedelta(hours=8))
+
+    query(cli_env, sign_in)
+    monkeypatch.setattr("sys.stdin", io.StringIO("a brand new passphrase\n"))
+    assert main(["set-password", "zhou", "--password-stdin"]) == 0
+    assert "a brand new passphrase" not in capsys.readouterr().out
+    staff = query(cli_env, lambda: Staff.get(username="zhou"))
+    assert verify_password(staff.password_hash, "a brand new passphrase")
+    assert not verify_password(staff.password_hash, old)
+    assert query(cli_env, lambda: StaffSession.filter(staff_id=staff.id).count()) == 0
+    assert main(["set-password", "nobody"]) == 2
