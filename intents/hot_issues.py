@@ -301,7 +301,7 @@ def _keywords(titles: Sequence[str], background: Counter[str], total: int, limit
             scored.append((share * math.log((total + 1) / (background.get(word, 0) + 1)), word))
     chosen: list[str] = []
     for _, word in sorted(scored, reverse=True):
-        if not any(word in c or c in word for c in chosen):  # 滨河 adds nothing to 滨河苑
+        if not any(word in c or c in word for c in chosen):  # a prefix of a chosen word adds nothing
             chosen.append(word)
     return chosen[:limit]
 
