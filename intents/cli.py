@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import random
 import sys
@@ -14,6 +13,7 @@ from pathlib import Path
 
 from intents import classifier, evaluation
 from intents.classifier import DEFAULT_MODEL_PATH, Record
+from intents.csvfile import open_csv
 
 CORRECTION_WEIGHT = 3.0
 _TEXT_COLUMNS = ("title", "body", "text")
@@ -26,32 +26,19 @@ class DataError(Exception):
 def read_records(path: str | Path, weight: float = 1.0) -> list[Record]:
     """Read labelled records from a UTF-8 CSV with label and title/body (or text) columns."""
     path = Path(path)
-    try:
-        with path.open(encoding="utf-8-sig", newline="") as fh:
-            reader = csv.DictReader(fh)
-            columns = [c.strip().lower() for c in reader.fieldnames or []]
-            if not columns:
-                raise DataError(f"{path}: empty CSV (no header row) / 文件为空")
-            reader.fieldnames = columns
-            if "label" not in columns:
-                raise DataError(f"{path}: no 'label' column (found: {', '.join(columns)}) / 缺少 label 列")
-            if not any(c in columns for c in _TEXT_COLUMNS):
-                raise DataError(f"{path}: needs a 'title', 'body' or 'text' column / 缺少文本列")
-            records = []
-            for row in reader:
-                title = (row.get("title") or "").strip()
-                body = "\n".join(s for s in ((row.get("body") or "").strip(), (row.get("text") or "").strip()) if s)
-                label = (row.get("label") or "").strip()
-                if label and (title or body):
-                    records.append(Record(title, body, label, weight))
-    except FileNotFoundError:
-        raise DataError(f"{path}: file not found / 文件不存在") from None
-    except IsADirectoryError:
-        raise DataError(f"{path}: is a directory / 是目录") from None
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not UTF-8 ({exc.reason}) / 不是 UTF-8 编码") from None
-    except csv.Error as exc:
-        raise DataError(f"{path}: malformed CSV ({exc}) / CSV 格式错误") from None
+    with open_csv(path, DataError) as reader:
+        columns = list(reader.fieldnames or [])
+        if "label" not in columns:
+            raise DataError(f"{path}: no 'label' column (found: {', '.join(columns)}) / 缺少 label 列")
+        if not any(c in columns for c in _TEXT_COLUMNS):
+            raise DataError(f"{path}: needs a 'title', 'body' or 'text' column / 缺少文本列")
+        records = []
+        for row in reader:
+            title = (row.get("title") or "").strip()
+            body = "\n".join(s for s in ((row.get("body") or "").strip(), (row.get("text") or "").strip()) if s)
+            label = (row.get("label") or "").strip()
+            if label and (title or body):
+                records.append(Record(title, body, label, weight))
     if not records:
         raise DataError(f"{path}: no rows with both text and label / 没有可用的数据行")
     return records

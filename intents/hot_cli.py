@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 import time
@@ -11,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from intents.csvfile import open_csv
 from intents.hot_issues import HotConfig, Message, Topic, detect, parse_time
 
 _TEXT = ("title", "body")
@@ -41,38 +41,25 @@ def read_messages(path: str | Path) -> tuple[list[Message], int]:
     path = Path(path)
     messages: list[Message] = []
     undated = 0
-    try:
-        with path.open(encoding="utf-8-sig", newline="") as fh:
-            reader = csv.DictReader(fh)
-            columns = [(c or "").strip().lower() for c in reader.fieldnames or []]
-            if not columns:
-                raise CsvError(f"{path}: empty CSV (no header row) / 文件为空")
-            reader.fieldnames = columns
-            if not any(c in columns for c in _TEXT):
-                raise CsvError(f"{path}: needs a 'title' or 'body' column (found: {', '.join(columns)}) / 缺少文本列")
-            if "time" not in columns:
-                raise CsvError(f"{path}: needs a 'time' column (found: {', '.join(columns)}) / 缺少 time 列")
-            for row in reader:
-                line = reader.line_num
-                title, body = (row.get("title") or "").strip(), (row.get("body") or "").strip()
-                if not title and not body:
-                    continue
-                when = parse_time(row.get("time") or "")
-                undated += when is None
-                messages.append(Message(
-                    id=(row.get("id") or "").strip() or f"line{line}", title=title, body=body, time=when,
-                    user=(row.get("user") or "").strip() or None,
-                    likes=_count(row.get("likes"), "likes", line),
-                    dislikes=_count(row.get("dislikes"), "dislikes", line),
-                ))
-    except FileNotFoundError:
-        raise CsvError(f"{path}: file not found / 文件不存在") from None
-    except IsADirectoryError:
-        raise CsvError(f"{path}: is a directory / 是目录") from None
-    except UnicodeDecodeError as exc:
-        raise CsvError(f"{path}: not UTF-8 ({exc.reason}) / 不是 UTF-8 编码") from None
-    except csv.Error as exc:
-        raise CsvError(f"{path}: malformed CSV ({exc}) / CSV 格式错误") from None
+    with open_csv(path, CsvError) as reader:
+        columns = list(reader.fieldnames or [])
+        if not any(c in columns for c in _TEXT):
+            raise CsvError(f"{path}: needs a 'title' or 'body' column (found: {', '.join(columns)}) / 缺少文本列")
+        if "time" not in columns:
+            raise CsvError(f"{path}: needs a 'time' column (found: {', '.join(columns)}) / 缺少 time 列")
+        for row in reader:
+            line = reader.line_num
+            title, body = (row.get("title") or "").strip(), (row.get("body") or "").strip()
+            if not title and not body:
+                continue
+            when = parse_time(row.get("time") or "")
+            undated += when is None
+            messages.append(Message(
+                id=(row.get("id") or "").strip() or f"line{line}", title=title, body=body, time=when,
+                user=(row.get("user") or "").strip() or None,
+                likes=_count(row.get("likes"), "likes", line),
+                dislikes=_count(row.get("dislikes"), "dislikes", line),
+            ))
     if not messages:
         raise CsvError(f"{path}: no rows with text / 没有可用的数据行")
     return messages, undated
