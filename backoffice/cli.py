@@ -11,6 +11,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from bot.channels.credentials import CredentialError, create_api_key, create_peer
 from intents import cli as intents_cli
 from intents import hot_cli
 from intents.extract import mask_pii
@@ -202,16 +203,10 @@ def _safe_url(settings: Settings) -> str:
 
 
 def cmd_create_api_key(args: argparse.Namespace) -> int:
-    """Issue an Open311 API key and print it once."""
-    from bot.channels.credentials import CredentialError, create_api_key
+    """Issue an Open311 API key and print it once (only its hash is stored)."""
 
     async def body() -> int:
-        try:
-            key = await create_api_key(args.name)
-        except CredentialError as exc:
-            print(f"错误 / error: {exc}", file=sys.stderr)
-            return 2
-        print(key)
+        print(await create_api_key(args.name))
         return 0
 
     return _run(lambda: _with_db(args.settings, body))
@@ -219,15 +214,9 @@ def cmd_create_api_key(args: argparse.Namespace) -> int:
 
 def cmd_create_webhook_peer(args: argparse.Namespace) -> int:
     """Register a messenger-webhook peer and print its HMAC secret once."""
-    from bot.channels.credentials import CredentialError, create_peer
 
     async def body() -> int:
-        try:
-            secret = await create_peer(args.name, args.callback, args.window)
-        except CredentialError as exc:
-            print(f"错误 / error: {exc}", file=sys.stderr)
-            return 2
-        print(secret)
+        print(await create_peer(args.name, args.callback, args.window))
         return 0
 
     return _run(lambda: _with_db(args.settings, body))
@@ -297,7 +286,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args.settings = settings
         return int(args.func(args) or 0)
-    except (AccountError, DemoDataError) as exc:
+    except (AccountError, DemoDataError, CredentialError) as exc:
         print(str(exc), file=sys.stderr)
         return 2
 

@@ -149,3 +149,25 @@ def test_set_password_replaces_it_and_ends_every_session(
     assert not verify_password(staff.password_hash, old)
     assert query(cli_env, lambda: StaffSession.filter(staff_id=staff.id).count()) == 0
     assert main(["set-password", "nobody"]) == 2
+
+
+def test_api_keys_and_webhook_peers_are_printed_once_and_refused_twice(
+    cli_env: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import hashlib
+
+    from storage.models import ApiKey, WebhookPeer
+
+    assert main(["migrate"]) == 0
+    capsys.readouterr()
+    assert main(["create-api-key", "city-app"]) == 0
+    key = capsys.readouterr().out.strip()
+    stored = query(cli_env, lambda: ApiKey.get(name="city-app"))
+    assert len(key) >= 20 and stored.key_hash == hashlib.sha256(key.encode()).hexdigest()
+    assert main(["create-api-key", "city-app"]) == 2
+    assert "exists already" in capsys.readouterr().err
+    assert main(["create-webhook-peer", "sms", "--callback", "https://sms.example/notify"]) == 0
+    assert capsys.readouterr().out.strip()
+    assert query(cli_env, lambda: WebhookPeer.filter(name="sms").count()) == 1
+    assert main(["create-webhook-peer", "bad", "--callback", "ftp://x"]) == 2
+    assert "http(s)" in capsys.readouterr().err
