@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
@@ -49,14 +50,16 @@ class TickReport:
         self.done[job] = self.done.get(job, 0) + 1
 
 
-async def claim_once(job: str, key: str, data: Mapping[str, object] | None = None) -> bool:
-    """Record that ``job`` ran for ``key``; False when another pass or process already did."""
-    try:
-        async with in_transaction():
-            await JobRun.create(job=job, key=key, data=dict(data or {}))
-    except IntegrityError:
-        return False
-    return True
+def _rung(case: Case, level: SuperviseLevel) -> str:
+    return f"{case.id}:{level.value}:{case.due_at.isoformat() if case.due_at else ''}"
+
+
+def _due_key(case: Case) -> str:
+    return f"{case.id}:{case.due_at.isoformat() if case.due_at else ''}"
+
+
+async def _nothing() -> None:
+    return None
 
 
 def sampled(case_number: str, rate: float) -> bool:
@@ -76,59 +79,91 @@ class Scheduler:
         self.mask_text = mask_text  # e.g. intents.extract.mask_pii, given by the composition root
         self.last_tick: dt.datetime | None = None
 
-    async def _supervise(self, case: Case, level: SuperviseLevel, note: str, report: TickReport) -> None:
-        key = f"{case.id}:{level.value}:{case.due_at.isoformat() if case.due_at else ''}"
+    async def _done(self, job: str, keys: Iterable[str]) -> set[str]:
+        """Return which keys ``job`` has already done, in one query per chunk (not one claim per row per pass)."""
+        wanted = list(dict.fromkeys(keys))
+        done: set[str] = set()
+        for i in range(0, len(wanted), 500):
+            done.update(await JobRun.filter(job=job, key__in=wanted[i:i + 500]).values_list("key", flat=True))
+        return done
+
+    async def _once(self, job: str, key: str, work: Callable[[], Awaitable[object]],
+                    data: Mapping[str, object] | None = None) -> bool:
+        """Do ``work`` and record (job, key) in one transaction; False when it was done already.
+
+        A second process either waits on the unique key and finds it taken, or, for transitions, finds
+        the case version moved on (CaseError, raised to the caller). A crash leaves neither half.
+        """
         try:
-            # The claim row and the transition commit together: a second process either waits on
-            # the unique key and finds it taken, or finds the case version moved on.
             async with in_transaction():
-                await JobRun.create(job="supervise", key=key)
-                await self.service.apply(case.id, Action.SUPERVISE, Actor.system(),
-                                         {"level": level.value, "note": note}, expected_version=case.version)
-        except (IntegrityError, CaseError):
-            return
-        report.count(f"supervise_{level.value}")
+                await JobRun.create(job=job, key=key, data=dict(data or {}))
+                await work()
+        except IntegrityError:
+            return False
+        return True
+
+    async def _supervise(self, case: Case, level: SuperviseLevel, note: str, report: TickReport) -> None:
+        apply = partial(self.service.apply, case.id, Action.SUPERVISE, Actor.system(),
+                        {"level": level.value, "note": note}, case.version)
+        try:
+            if await self._once("supervise", _rung(case, level), apply):
+                report.count(f"supervise_{level.value}")
+        except CaseError:
+            pass  # another process moved the case first: it is looked at again next pass
 
     async def deadlines(self, now: dt.datetime, report: TickReport) -> None:
         """Remind before the deadline, supervise when overdue, publish after five working days overdue."""
         soon = now + dt.timedelta(days=5)
-        for case in await Case.filter(status__in=SUPERVISED, due_at__isnull=False, due_at__lte=soon):
+        cases = await Case.filter(status__in=SUPERVISED, due_at__isnull=False, due_at__lte=soon)
+        done = await self._done("supervise", (_rung(c, lv) for c in cases for lv in SuperviseLevel))
+        for case in cases:
             due = case.due_at
             assert due is not None
             if due < now:
                 # Climb the ladder: a scheduler that was stopped catches up on every rung, once each.
-                await self._supervise(case, SuperviseLevel.ORDER, f"已超过办理期限 {local(due)}，请立即办理", report)
-                late = working_days_between(due, now)
-                if late >= self.config.bulletin_after_working_days:
+                if _rung(case, SuperviseLevel.ORDER) not in done:
+                    note = f"已超过办理期限 {local(due)}，请立即办理"
+                    await self._supervise(case, SuperviseLevel.ORDER, note, report)
                     case = await Case.get(id=case.id)
+                late = working_days_between(due, now)
+                if late >= self.config.bulletin_after_working_days and _rung(case, SuperviseLevel.BULLETIN) not in done:
                     await self._supervise(case, SuperviseLevel.BULLETIN,
                                           f"已超期{late}个工作日，予以通报（期限 {local(due)}）", report)
-            elif add_working_days(now, 1) >= due:
+            elif add_working_days(now, 1) >= due and _rung(case, SuperviseLevel.REMINDER) not in done:
                 await self._supervise(case, SuperviseLevel.REMINDER, f"将于 {local(due)} 到期，请抓紧办理", report)
 
     async def callbacks(self, now: dt.datetime, report: TickReport) -> None:
         """Decide which resolved cases are called back, and tell supervisors when one is due."""
-        for case in await Case.filter(status=CaseStatus.RESOLVED, callback_due_at__isnull=False):
+        resolved = await Case.filter(status=CaseStatus.RESOLVED, callback_due_at__isnull=False)
+        done = await self._done("callback_task", (str(c.id) for c in resolved))
+        for case in resolved:
+            if str(case.id) in done:
+                continue
             rate = self.config.callback_rates.get(case.category or "", self.config.callback_rate)
             chosen = sampled(case.number, rate)
-            if await claim_once("callback_task", str(case.id), {"sampled": chosen}) and chosen:
-                await self._notify_role(case, "supervisor", "callback_task",
-                                        {"number": case.number, "due_at": local(case.callback_due_at)})
+            params = {"number": case.number, "due_at": local(case.callback_due_at)}
+            work = partial(self._notify_role, case, "supervisor", "callback_task", params) if chosen else _nothing
+            if await self._once("callback_task", str(case.id), work, {"sampled": chosen}) and chosen:
                 report.count("callback_task")
         # Beijing art. 23: a case whose limit expired unresolved is called back too, to hear the citizen.
-        for case in await Case.filter(status__in=SUPERVISED, due_at__lt=now):
-            key = f"{case.id}:{case.due_at.isoformat() if case.due_at else ''}"
-            if await claim_once("callback_overdue", key):
-                await self._notify_role(case, "supervisor", "callback_task",
-                                        {"number": case.number, "due_at": local(now), "overdue": True})
+        overdue = await Case.filter(status__in=SUPERVISED, due_at__lt=now)
+        done = await self._done("callback_overdue", (_due_key(c) for c in overdue))
+        for case in overdue:
+            if _due_key(case) in done:
+                continue
+            params = {"number": case.number, "due_at": local(now), "overdue": True}
+            if await self._once("callback_overdue", _due_key(case),
+                                partial(self._notify_role, case, "supervisor", "callback_task", params)):
                 report.count("callback_overdue")
 
     async def ratings(self, now: dt.datetime, report: TickReport) -> None:
         """Remind the citizen once to rate, and close the window as 未评价 when it passes."""
-        for case in await Case.filter(status=CaseStatus.RESOLVED, resolved_at__isnull=False):
-            resolved = case.resolved_at
-            assert resolved is not None
-            if now >= resolved + self.config.evaluation_window:
+        resolved = await Case.filter(status=CaseStatus.RESOLVED, resolved_at__isnull=False)
+        reminded = await self._done("rating_reminder", (str(c.id) for c in resolved))
+        for case in resolved:
+            when = case.resolved_at
+            assert when is not None
+            if now >= when + self.config.evaluation_window:
                 try:
                     await self.service.apply(case.id, Action.ARCHIVE, Actor.system(),
                                              {"note": "评价期已过，未评价 / not evaluated"},
@@ -136,28 +171,38 @@ class Scheduler:
                     report.count("unevaluated")
                 except CaseError:
                     pass
-            elif now >= resolved + self.config.rating_reminder_after and case.citizen_id is not None:
-                if await claim_once("rating_reminder", str(case.id)):
-                    await self._notify_citizen(case, "rating_reminder", {"number": case.number})
+            elif (now >= when + self.config.rating_reminder_after and case.citizen_id is not None
+                  and str(case.id) not in reminded):
+                remind = partial(self._notify_citizen, case, "rating_reminder", {"number": case.number})
+                if await self._once("rating_reminder", str(case.id), remind):
                     report.count("rating_reminder")
 
     async def reopen_dissatisfied(self, now: dt.datetime, report: TickReport) -> None:
         """Send a case back to its unit (重办) when its latest rating is 不满意 or 非常不满意."""
-        for case in await Case.filter(status=CaseStatus.EVALUATED):
-            latest = await Evaluation.filter(case_id=case.id).order_by("-id").first()
-            if latest is None or latest.rating not in (Rating.DISSATISFIED, Rating.VERY_DISSATISFIED):
+        # The chat reopens a citizen's 不满意 itself right after the rating: ratings younger than the
+        # grace period are left to it.
+        candidates = await Evaluation.filter(
+            case__status=CaseStatus.EVALUATED, rating__in=[Rating.DISSATISFIED, Rating.VERY_DISSATISFIED],
+            created_at__lte=now - dt.timedelta(minutes=10),
+        )
+        if not candidates:
+            return
+        latest: dict[int, int] = {}
+        for case_id, eval_id in await Evaluation.filter(case_id__in=[e.case_id for e in candidates]).values_list(
+                "case_id", "id"):
+            latest[case_id] = max(latest.get(case_id, 0), eval_id)
+        done = await self._done("reopen", (str(e.id) for e in candidates))
+        for evaluation in candidates:
+            if latest.get(evaluation.case_id) != evaluation.id or str(evaluation.id) in done:
                 continue
-            if latest.created_at > now - dt.timedelta(minutes=10):
-                continue  # the chat reopens a citizen's 不满意 itself, right after the rating: let it
+            case = await Case.get(id=evaluation.case_id)
+            reopen = partial(self.service.apply, case.id, Action.REOPEN, Actor.system(),
+                             {"reason": "回访不满意，重新办理 / dissatisfied at call-back"}, case.version)
             try:
-                async with in_transaction():
-                    await JobRun.create(job="reopen", key=str(latest.id))
-                    await self.service.apply(case.id, Action.REOPEN, Actor.system(),
-                                             {"reason": "回访不满意，重新办理 / dissatisfied at call-back"},
-                                             expected_version=case.version)
-            except (IntegrityError, CaseError):
+                if await self._once("reopen", str(evaluation.id), reopen):
+                    report.count("reopen")
+            except CaseError:
                 continue
-            report.count("reopen")
 
     async def archive(self, now: dt.datetime, report: TickReport) -> None:
         """Archive evaluated cases once the window in which the citizen may reopen has passed."""
@@ -171,23 +216,21 @@ class Scheduler:
     async def minimise(self, now: dt.datetime, report: TickReport) -> None:
         """Minimise personal data of cases archived longer than the retention period."""
         old = await Case.filter(status=CaseStatus.ARCHIVED, updated_at__lte=now - self.config.retention)
+        done = await self._done("minimise", (str(c.id) for c in old))
         for case in old:
-            async with in_transaction():
-                try:
-                    await JobRun.create(job="minimise", key=str(case.id))
-                except IntegrityError:
-                    continue
-                await Case.filter(id=case.id).update(
-                    text=self.mask_text(case.text), title=self.mask_text(case.title),
-                    address=" ".join(p for p in (case.district, case.street) if p), latitude=None, longitude=None,
-                )
-                still_needed = Q(status__not=CaseStatus.ARCHIVED) | Q(updated_at__gt=now - self.config.retention)
-                if case.citizen_id is not None and not await Case.filter(
-                    still_needed, citizen_id=case.citizen_id
-                ).exists():
-                    await Citizen.filter(id=case.citizen_id).update(name=None, phone=None, id_number=None)
-                await AuditEntry.create(action="minimise", target=case.number, reason="retention period passed")
-            report.count("minimise")
+            if str(case.id) not in done and await self._once("minimise", str(case.id),
+                                                             partial(self._minimise, case, now)):
+                report.count("minimise")
+
+    async def _minimise(self, case: Case, now: dt.datetime) -> None:
+        await Case.filter(id=case.id).update(
+            text=self.mask_text(case.text), title=self.mask_text(case.title),
+            address=" ".join(p for p in (case.district, case.street) if p), latitude=None, longitude=None,
+        )
+        still_needed = Q(status__not=CaseStatus.ARCHIVED) | Q(updated_at__gt=now - self.config.retention)
+        if case.citizen_id is not None and not await Case.filter(still_needed, citizen_id=case.citizen_id).exists():
+            await Citizen.filter(id=case.citizen_id).update(name=None, phone=None, id_number=None)
+        await AuditEntry.create(action="minimise", target=case.number, reason="retention period passed")
 
     async def digests(self, now: dt.datetime, report: TickReport) -> None:
         """Send each unit, once a day, what is due today, overdue, returned and reopened."""
@@ -195,7 +238,12 @@ class Scheduler:
         if today.hour < self.config.digest_hour:
             return
         end_of_day = dt.datetime.combine(today.date(), dt.time(23, 59, 59), tzinfo=SHANGHAI)
-        for unit in await Unit.filter(active=True):
+        units = await Unit.filter(active=True)
+        done = await self._done("digest", (f"{today.date().isoformat()}:{u.id}" for u in units))
+        for unit in units:
+            key = f"{today.date().isoformat()}:{unit.id}"
+            if key in done:
+                continue
             cases = Case.filter(lead_unit_id=unit.id)
             counts = {
                 "due_today": await cases.filter(status__in=SUPERVISED, due_at__gte=now, due_at__lte=end_of_day).count(),
@@ -205,9 +253,9 @@ class Scheduler:
             }
             if not any(counts.values()):
                 continue
-            if await claim_once("digest", f"{today.date().isoformat()}:{unit.id}", counts):
-                await Notification.create(audience="lead_unit", unit_id=unit.id, channel=Channel.BACKOFFICE,
-                                          template="daily_digest", params={"date": today.date().isoformat(), **counts})
+            digest = partial(Notification.create, audience="lead_unit", unit_id=unit.id, channel=Channel.BACKOFFICE,
+                             template="daily_digest", params={"date": today.date().isoformat(), **counts})
+            if await self._once("digest", key, digest, counts):
                 report.count("digest")
 
     async def _notify_role(self, case: Case, role: str, template: str, params: dict[str, object]) -> None:
