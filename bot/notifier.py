@@ -13,7 +13,7 @@ from storage import outbox
 from storage.cases import utcnow
 from storage.labels import label
 from storage.lifecycle import CaseStatus
-from storage.models import Channel, Notification, NotificationStatus
+from storage.models import Channel, Notification
 
 from .messages import Choice, Outbound
 from .texts import TEXTS, t
@@ -113,26 +113,13 @@ class Notifier:
 
     async def deliver_pending(self, address: str, send: Send) -> int:
         """Give a citizen who just connected what arrived while away; return how many."""
+        async def direct(_address: str, messages: list[Outbound]) -> bool:
+            await send(messages)
+            return True
+
         now = self.clock()
-        rows = await Notification.filter(
-            channel__in=self.channels, address=address,
-            status__in=[NotificationStatus.PENDING, NotificationStatus.FAILED],
-        ).order_by("id").limit(50)
         count = 0
-        for row in rows:
-            until = now + dt.timedelta(seconds=outbox.CLAIM_SECONDS)
-            if row.claimed_until is not None and row.claimed_until >= now:
-                continue  # another worker is sending it right now
-            taken = await Notification.filter(id=row.id, claimed_until=row.claimed_until).update(
-                claimed_by=self.worker, claimed_until=until)
-            if not taken:
-                continue
-            row.claimed_by, row.claimed_until = self.worker, until
-
-            async def direct(_address: str, messages: list[Outbound]) -> bool:
-                await send(messages)
-                return True
-
+        for row in await outbox.claim(self.worker, now, self.channels, address=address, now_or_later=True):
             if await self._deliver(row, direct):
                 count += 1
         return count

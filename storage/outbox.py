@@ -62,14 +62,24 @@ async def enqueue(
     return rows
 
 
-async def claim(worker: str, now: dt.datetime, channels: Iterable[Channel], limit: int = 50) -> list[Notification]:
-    """Claim due rows for ``worker`` so that no other process sends them; return the claimed rows."""
+async def claim(
+    worker: str, now: dt.datetime, channels: Iterable[Channel], limit: int = 50,
+    address: str | None = None, now_or_later: bool = False,
+) -> list[Notification]:
+    """Claim due rows for ``worker`` so that no other process sends them; return the claimed rows.
+
+    ``address`` keeps to one recipient; ``now_or_later`` also takes rows still waiting out their
+    backoff (a citizen who just came back online gets them at once).
+    """
     due = (
         Q(status__in=[NotificationStatus.PENDING, NotificationStatus.FAILED])
-        & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
         & (Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
         & Q(channel__in=list(channels))
     )
+    if not now_or_later:
+        due &= Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+    if address is not None:
+        due &= Q(address=address)
     # No transaction: each claim is one compare-and-set UPDATE, which is exclusive on SQLite and
     # PostgreSQL alike, and a reader never has to upgrade to a writer (SQLite's BUSY_SNAPSHOT).
     claimed: list[Notification] = []

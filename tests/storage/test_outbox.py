@@ -131,3 +131,17 @@ async def test_drain_paces_each_delivery_through_the_limit(database_url: str) ->
     counts = await outbox.drain("w", dt.datetime.now(dt.UTC), [Channel.WEBCHAT], deliver, Counting(1.0))
     assert counts == {"sent": 3} and len(taken) == 3
     assert outbox.rate_limit(Channel.TELEGRAM) is not None and outbox.rate_limit(Channel.PHONE) is None
+
+
+async def test_a_returning_citizen_gets_rows_still_waiting_out_their_backoff_but_never_a_sent_one(
+    database_url: str,
+) -> None:
+    await _pending(2)
+    now = dt.datetime.now(dt.UTC)
+    first, second = await outbox.claim("w", now, [Channel.WEBCHAT])
+    await outbox.mark_failed(first, now, "offline")  # waits for its backoff
+    await outbox.mark_sent(second, now)
+    assert await outbox.claim("w", now, [Channel.WEBCHAT], address="web-abc") == []
+    back = await outbox.claim("w", now, [Channel.WEBCHAT], address="web-abc", now_or_later=True)
+    assert [r.id for r in back] == [first.id]
+    assert await outbox.claim("w", now, [Channel.WEBCHAT], address="someone-else", now_or_later=True) == []
