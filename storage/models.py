@@ -98,6 +98,11 @@ class Staff(Model):
     locked_until = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     last_login_at = fields.DatetimeField(null=True)
+    # TOTP second factor: the secret (Fernet-encrypted when APPEALS_SECRET_KEY is set), set at enrolment,
+    # active once confirmed with a first code. totp_last_step makes every code usable once.
+    totp_secret = fields.CharField(max_length=256, null=True)
+    totp_confirmed_at = fields.DatetimeField(null=True)
+    totp_last_step = fields.BigIntField(null=True)
 
     class Meta:
         table = "staff"
@@ -586,3 +591,53 @@ class RiskAck(Model):
 
     class Meta:
         table = "risk_ack"
+
+
+class RecoveryCode(Model):
+    """A one-time recovery code of a staff member's second factor, kept only as its SHA-256 hash."""
+
+    id = fields.IntField(primary_key=True)
+    staff: fields.ForeignKeyRelation[Staff] = fields.ForeignKeyField(
+        "appeals.Staff", related_name="recovery_codes", on_delete=fields.CASCADE
+    )
+    code_hash = fields.CharField(max_length=64)
+    used_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "recovery_code"
+
+
+class HolidayOverride(Model):
+    """A local correction of the calendar: this date is a holiday, or a working day, whatever chinesecalendar says."""
+
+    id = fields.IntField(primary_key=True)
+    day = fields.DateField(unique=True)
+    kind = fields.CharField(max_length=16)  # holiday | workday
+    note = fields.CharField(max_length=128, default="")
+    staff: fields.ForeignKeyNullableRelation[Staff] = fields.ForeignKeyField(
+        "appeals.Staff", related_name="holiday_overrides", null=True, on_delete=fields.SET_NULL
+    )
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "holiday_override"
+
+
+class KpiWeightSet(Model):
+    """One version of the KPI weights edited by an admin - the newest row is current, none: kpi_weights.json."""
+
+    id = fields.IntField(primary_key=True)
+    version = fields.CharField(max_length=64, unique=True)
+    note = fields.TextField(default="")
+    weights = fields.JSONField(default=dict)  # KPI key -> weight, summing to 1
+    basic_satisfied_k = fields.FloatField(default=0.9)
+    volume_floor = fields.IntField(default=10)
+    repeat_window_days = fields.IntField(default=30)
+    staff: fields.ForeignKeyNullableRelation[Staff] = fields.ForeignKeyField(
+        "appeals.Staff", related_name="kpi_weight_sets", null=True, on_delete=fields.SET_NULL
+    )
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "kpi_weight_set"
