@@ -49,7 +49,7 @@ def setup(app: web.Application, settings: Settings) -> None:
     r.add_post("/intake", intake.intake_submit, name="intake_submit")
     r.add_get("/intake/answers", intake.intake_answers, name="intake_answers")
     r.add_get("/export", export.export_form, name="export_form")
-    r.add_post("/export", export.export_csv, name="export_csv")
+    r.add_post("/export", export.export_cases, name="export_cases")
     admin.add_routes(r)
     analytics.add_routes(r)
     supervision.add_routes(r)
