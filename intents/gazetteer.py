@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -22,6 +23,9 @@ _WEIGHT = {"district": 1.0, "street": 1.5, "road": 1.2, "community": 1.3, "landm
 _SUFFIXES = ("街道办事处", "街道办", "街道", "社区", "小区", "新区", "区", "县", "镇", "乡", "村")
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u200e\u200f\u2060\ufeff\u00ad"))
 EXACT, ALIAS, SHORT, FUZZY = 1.0, 0.95, 0.9, 0.8
+#: How far outside every district outline a map pin may fall and still count (GPS error, rough outlines).
+EDGE_KM = 0.5
+_KM_PER_DEGREE = 111.32
 
 
 class GazetteerError(ValueError):
@@ -67,6 +71,97 @@ class Location:
 
 NOWHERE = Location(None, None)
 
+Point = tuple[float, float]
+
+
+@dataclass(frozen=True, slots=True)
+class Area:
+    """A district's approximate outline: corners as (longitude, latitude) and a centre for its label."""
+
+    district: str
+    polygon: tuple[Point, ...]
+    centre: Point = (math.nan, math.nan)
+
+    def __post_init__(self) -> None:
+        if len(self.polygon) < 3:
+            raise GazetteerError(f"area of {self.district!r}: a polygon needs at least 3 corners")
+        for corner in self.polygon:
+            _check_point(corner, f"area of {self.district!r}")
+        if math.isnan(self.centre[0]):
+            object.__setattr__(self, "centre", _centroid(self.polygon))
+
+    def contains(self, lon: float, lat: float) -> bool:
+        """Tell whether a point lies inside the outline (even-odd rule)."""
+        inside = False
+        corners = self.polygon
+        for (x1, y1), (x2, y2) in zip(corners, corners[1:] + corners[:1], strict=True):
+            if (y1 > lat) != (y2 > lat) and lon < x1 + (lat - y1) * (x2 - x1) / (y2 - y1):
+                inside = not inside
+        return inside
+
+    def distance_km(self, lon: float, lat: float) -> float:
+        """Return the distance from a point outside the outline to its nearest edge, in kilometres."""
+        scale = math.cos(math.radians(lat)) * _KM_PER_DEGREE
+
+        def project(x: float, y: float) -> Point:
+            return (x - lon) * scale, (y - lat) * _KM_PER_DEGREE
+
+        best = math.inf
+        corners = [project(x, y) for x, y in self.polygon]
+        for (x1, y1), (x2, y2) in zip(corners, corners[1:] + corners[:1], strict=True):
+            dx, dy = x2 - x1, y2 - y1
+            t = 0.0 if dx == dy == 0 else max(0.0, min(1.0, -(x1 * dx + y1 * dy) / (dx * dx + dy * dy)))
+            best = min(best, math.hypot(x1 + t * dx, y1 + t * dy))
+        return best
+
+
+def _check_point(value: Any, where: str) -> Point:
+    if (not isinstance(value, (list, tuple)) or len(value) != 2
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value)):
+        raise GazetteerError(f"{where}: a point must be [longitude, latitude], got {value!r}")
+    lon, lat = float(value[0]), float(value[1])
+    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+        raise GazetteerError(f"{where}: [longitude, latitude] out of range: {value!r}")
+    return lon, lat
+
+
+def _centroid(polygon: tuple[Point, ...]) -> Point:
+    """Return the area centroid of a polygon (the mean of its corners if it has no area)."""
+    twice_area = cx = cy = 0.0
+    for (x1, y1), (x2, y2) in zip(polygon, polygon[1:] + polygon[:1], strict=True):
+        cross = x1 * y2 - x2 * y1
+        twice_area += cross
+        cx += (x1 + x2) * cross
+        cy += (y1 + y2) * cross
+    if abs(twice_area) < 1e-12:
+        return sum(x for x, _ in polygon) / len(polygon), sum(y for _, y in polygon) / len(polygon)
+    return cx / (3 * twice_area), cy / (3 * twice_area)
+
+
+def _area(entry: Mapping[str, Any], district: str, where: str) -> Area | None:
+    """Read a district's optional ``area``: a ``polygon`` or a ``bbox`` [west, south, east, north], and a ``centre``."""
+    raw = entry.get("area")
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping):
+        raise GazetteerError(f"{where}.area must be an object with 'polygon' or 'bbox'")
+    if "bbox" in raw:
+        box = raw["bbox"]
+        if not isinstance(box, (list, tuple)) or len(box) != 4:
+            raise GazetteerError(f"{where}.area.bbox must be [west, south, east, north]")
+        west, south = _check_point(box[:2], f"{where}.area.bbox")
+        east, north = _check_point(box[2:], f"{where}.area.bbox")
+        if west >= east or south >= north:
+            raise GazetteerError(f"{where}.area.bbox must be [west, south, east, north]")
+        corners: tuple[Point, ...] = ((west, south), (east, south), (east, north), (west, north))
+    else:
+        polygon = raw.get("polygon")
+        if not isinstance(polygon, (list, tuple)):
+            raise GazetteerError(f"{where}.area needs a 'polygon' or a 'bbox'")
+        corners = tuple(_check_point(p, f"{where}.area.polygon[{i}]") for i, p in enumerate(polygon))
+    centre = _check_point(raw["centre"], f"{where}.area.centre") if "centre" in raw else (math.nan, math.nan)
+    return Area(district, corners, centre)
+
 
 @dataclass(frozen=True, slots=True)
 class _Hit:
@@ -100,6 +195,7 @@ class Gazetteer:
 
     places: tuple[Place, ...]
     city: str | None = None
+    areas: tuple[Area, ...] = ()
     _forms: dict[str, list[tuple[Place, float]]] = field(default_factory=dict, init=False, repr=False)
     _by_prefix: dict[str, list[str]] = field(default_factory=dict, init=False, repr=False)
     _by_bigram: dict[str, list[tuple[str, int]]] = field(default_factory=dict, init=False, repr=False)
@@ -125,8 +221,8 @@ class Gazetteer:
         self._by_bigram = dict(bigram)
 
     @classmethod
-    def from_places(cls, places: Iterable[Place], city: str | None = None) -> Gazetteer:
-        """Build a gazetteer from Place objects."""
+    def from_places(cls, places: Iterable[Place], city: str | None = None, areas: Iterable[Area] = ()) -> Gazetteer:
+        """Build a gazetteer from Place objects (and district outlines, for map pins)."""
         items = tuple(places)
         seen: set[tuple[str, str, str | None, str | None]] = set()
         for place in items:
@@ -138,6 +234,10 @@ class Gazetteer:
         for place in items:
             if districts and place.district not in districts:
                 raise GazetteerError(f"place {place.name!r}: unknown district {place.district!r}")
+        outlines = tuple(areas)
+        for area in outlines:
+            if area.district not in districts:
+                raise GazetteerError(f"area of unknown district {area.district!r}")
         # Roads and communities name their district and street: those become places too.
         streets = {(p.district, p.name) for p in items if p.kind == "street"}
         implied: dict[tuple[str, str | None], Place] = {}
@@ -147,7 +247,7 @@ class Gazetteer:
             if place.street and place.kind != "street" and (place.district, place.street) not in streets:
                 implied.setdefault((place.district or "", place.street),
                                    Place(place.street, "street", place.district))
-        return cls(items + tuple(implied.values()), city)
+        return cls(items + tuple(implied.values()), city, outlines)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Gazetteer:
@@ -155,6 +255,7 @@ class Gazetteer:
         if not isinstance(data, Mapping):
             raise GazetteerError("gazetteer data must be an object with 'districts' or 'places'")
         places: list[Place] = []
+        areas: list[Area] = []
         for i, entry in enumerate(data.get("places", ())):
             if not isinstance(entry, Mapping) or "name" not in entry or "kind" not in entry:
                 raise GazetteerError(f"places[{i}] needs 'name' and 'kind': {entry!r}")
@@ -164,6 +265,8 @@ class Gazetteer:
             district = _named(d, f"districts[{i}]")
             d = d if isinstance(d, Mapping) else {}
             places.append(Place(district, "district", aliases=tuple(d.get("aliases", ()))))
+            if (area := _area(d, district, f"districts[{i}]")) is not None:
+                areas.append(area)
             places += _children(d, district, None, f"districts[{i}]")
             for j, s in enumerate(d.get("streets", ())):
                 street = _named(s, f"districts[{i}].streets[{j}]")
@@ -172,7 +275,7 @@ class Gazetteer:
                 places += _children(s, district, street, f"districts[{i}].streets[{j}]")
         if not places:
             raise GazetteerError("gazetteer data has no places")
-        return cls.from_places(places, data.get("city"))
+        return cls.from_places(places, data.get("city"), areas)
 
     @classmethod
     def from_json(cls, path: str | Path) -> Gazetteer:
@@ -187,6 +290,29 @@ class Gazetteer:
     def demo(cls) -> Gazetteer:
         """Load the demo city (江澜市) shipped in intents/lexicons/gazetteer_demo.json."""
         return cls.from_json(DEMO_PATH)
+
+    def district_at(self, latitude: float, longitude: float, edge_km: float = EDGE_KM) -> str | None:
+        """Return the district a map pin falls in (or within ``edge_km`` of); None outside the city or unknown."""
+        try:
+            lat, lon = float(latitude), float(longitude)
+        except (TypeError, ValueError):
+            return None
+        if not (math.isfinite(lat) and math.isfinite(lon) and -90 <= lat <= 90 and -180 <= lon <= 180):
+            return None
+        for area in self.areas:
+            if area.contains(lon, lat):
+                return area.district
+        near = [(area.distance_km(lon, lat), area.district) for area in self.areas]
+        best = min(near, default=None)
+        return best[1] if best is not None and best[0] <= edge_km else None
+
+    def bounds(self) -> tuple[float, float, float, float] | None:
+        """Return the city's extent as (west, south, east, north), or None without outlines."""
+        corners = [c for area in self.areas for c in area.polygon]
+        if not corners:
+            return None
+        return (min(x for x, _ in corners), min(y for _, y in corners),
+                max(x for x, _ in corners), max(y for _, y in corners))
 
     def words(self) -> list[str]:
         """List every name and alias, for the tokenizer's user dictionary."""

@@ -157,3 +157,62 @@ def test_districts_and_streets_implied_by_lower_places():
     assert gaz.resolve("湖滨街道").district == "东湖区"
     assert gaz.resolve("东湖区有个问题").district == "东湖区"
     assert gaz.resolve("幸福里").street == "湖滨街道"
+
+
+# --- reverse geocoding: a map pin to its district ---------------------------------------------------
+
+SQUARES = {"districts": [
+    {"name": "东湖区", "area": {"bbox": [113.0, 28.0, 113.1, 28.1]}},
+    {"name": "西山区", "area": {"polygon": [[112.9, 28.0], [113.0, 28.0], [113.0, 28.1], [112.9, 28.1]],
+                                "centre": [112.95, 28.05]}},
+    {"name": "南港区"},
+]}
+
+
+@pytest.mark.parametrize(("lat", "lon", "district"), [
+    (28.28, 113.03, "东湖区"),   # the demo city: inside each outline
+    (28.25, 112.87, "西山区"),
+    (28.12, 113.00, "南港区"),
+    (28.333, 113.00, "东湖区"),  # 300 m north of the city's edge: GPS error, still 东湖区
+    (28.40, 113.00, None),      # 8 km north: outside the city
+    (39.90, 116.40, None),      # Beijing
+    (0.0, 0.0, None),
+    (float("nan"), 113.0, None),
+    (91.0, 113.0, None),
+])
+def test_demo_map_pins_resolve_to_their_district(lat, lon, district):
+    assert Gazetteer.demo().district_at(lat, lon) == district
+
+
+def test_outlines_from_bbox_or_polygon_with_given_or_computed_centres():
+    gaz = Gazetteer.from_dict(SQUARES)
+    assert gaz.district_at(28.05, 113.05) == "东湖区" and gaz.district_at(28.05, 112.95) == "西山区"
+    assert gaz.district_at(28.05, 112.85) is None  # 9.8 km west of 西山区
+    assert gaz.district_at(28.05, 112.897) == "西山区"  # 300 m west of its edge
+    centres = {a.district: a.centre for a in gaz.areas}
+    assert centres["东湖区"] == pytest.approx((113.05, 28.05)) and centres["西山区"] == (112.95, 28.05)
+    assert gaz.bounds() == (112.9, 28.0, 113.1, 28.1)
+    assert Gazetteer.from_dict(CITY).district_at(28.28, 113.03) is None  # no outlines: no guess
+    assert Gazetteer.from_dict(CITY).bounds() is None
+
+
+def test_demo_outlines_cover_every_district_and_do_not_overlap():
+    gaz = Gazetteer.demo()
+    assert {a.district for a in gaz.areas} == {p.name for p in gaz.places if p.kind == "district"}
+    for area in gaz.areas:
+        lon, lat = area.centre
+        assert area.contains(lon, lat), area.district
+        assert [a.district for a in gaz.areas if a.contains(lon, lat)] == [area.district]
+
+
+@pytest.mark.parametrize(("area", "message"), [
+    ({"polygon": [[113.0, 28.0], [113.1, 28.0]]}, "at least 3 corners"),
+    ({"polygon": [[113.0, 28.0], [113.1, "北"], [113.1, 28.1]]}, "districts[0].area.polygon[1]"),
+    ({"polygon": [[213.0, 28.0], [113.1, 28.0], [113.1, 28.1]]}, "out of range"),
+    ({"bbox": [113.1, 28.0, 113.0, 28.1]}, "[west, south, east, north]"),
+    ({"centre": [113.0, 28.0]}, "needs a 'polygon' or a 'bbox'"),
+    ([1, 2, 3], "must be an object"),
+])
+def test_bad_outlines_name_the_entry(area, message):
+    with pytest.raises(GazetteerError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        Gazetteer.from_dict({"districts": [{"name": "东湖区", "area": area}]})
