@@ -152,12 +152,14 @@ async def run(updates_n: int, chats: int, concurrency: int) -> dict[str, float]:
             per_update = len(fake.sent())
             updates = [fake.message(10_000 + i % chats, GREETINGS[i % len(GREETINGS)]) for i in range(updates_n)]
             expected = len(fake.sent()) + per_update * updates_n
+            cpu_before = cpu_seconds(server.pid)
             start = time.perf_counter()
             accepted = await post_all(hook, updates, concurrency, headers)
             done, sent = await replies_settled(fake, expected)
             handled = (sent - (expected - per_update * updates_n)) // per_update
             app_rate = handled / (done - start)
             cpu = cpu_seconds(server.pid)
+            cpu_run = None if cpu is None or cpu_before is None else cpu - cpu_before
             bare_updates = [fake.message(10_000 + i % chats, "你好") for i in range(updates_n)]
             start = time.perf_counter()
             answered = await post_all(f"http://127.0.0.1:{bare_port}/channels/telegram", bare_updates, concurrency, {})
@@ -175,6 +177,8 @@ async def run(updates_n: int, chats: int, concurrency: int) -> dict[str, float]:
     print(f"{'bare aiohttp JSON endpoint':36} {bare_rate:9.0f} requests/s")
     if cpu is not None:
         print(f"platform process CPU since start: {cpu:.1f} s; {os.cpu_count()} CPUs here")
+    if cpu_run is not None and handled:
+        print(f"platform process CPU during the run: {cpu_run:.2f} s, {1000 * cpu_run / handled:.2f} ms per update")
     return {"updates_per_s": round(app_rate, 1), "bare_per_s": round(bare_rate, 1),
             "ratio": round(app_rate / bare_rate, 3)}
 

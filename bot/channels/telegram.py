@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import cProfile
 import hashlib
 import hmac
 import logging
+import os
 import weakref
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -26,7 +28,8 @@ from ..messages import Inbound, Outbound
 from ..runtime import Bot
 from ..texts import t
 from . import telegram_wire as wire
-from .telegram_inbox import Inbox, Throttle, mark_blocked, unblock
+from .telegram_http import AiohttpRequest
+from .telegram_inbox import GroupCommit, Inbox, Throttle, mark_blocked, unblock
 from .telegram_sender import TelegramSender, unreachable
 
 log = logging.getLogger("appeals.telegram")
@@ -75,17 +78,21 @@ class TelegramChannel:
         self.inbox = Inbox(token.split(":", 1)[0])
         self.throttle = throttle or Throttle()
         self.notify_interval = notify_interval
+        self.commits = GroupCommit(self.inbox)
         builder = (Application.builder().token(token).base_url(settings.telegram_api_base_url)
-                   .base_file_url(file_base_url(settings.telegram_api_base_url)).concurrent_updates(concurrency))
+                   .base_file_url(file_base_url(settings.telegram_api_base_url)).concurrent_updates(concurrency)
+                   .request(AiohttpRequest()).get_updates_request(AiohttpRequest(pool=1)))
         if self.webhook:
             builder = builder.updater(None)
         self.application = builder.build()
         self.application.add_handler(TypeHandler(Update, self._on_update))
         self.application.add_error_handler(self._on_error)
         self.sender = TelegramSender(self.application.bot, self.language)
-        self._stored: set[int] = set()  # stored by our webhook or recovery: handle without a second insert
+        self._slots = asyncio.Semaphore(concurrency)  # stored updates handled at once, across chats
         self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
         self._tasks: list[asyncio.Task[None]] = []
+        self._running: set[asyncio.Task[None]] = set()
+        self._stopping = False
 
     # -- lifecycle ------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -100,12 +107,14 @@ class TelegramChannel:
             await self.application.bot.delete_webhook()
             assert self.application.updater is not None
             await self.application.updater.start_polling(allowed_updates=ALLOWED_UPDATES, timeout=10)
+        self._stopping = False
         for payload in await self.inbox.pending():
             await self.enqueue(payload)
         self._tasks.append(asyncio.create_task(self.sender.run(self.notify_interval), name="telegram-sender"))
 
     async def stop(self) -> None:
-        """Stop polling, the sender and the application."""
+        """Stop polling, the sender and the application; updates not started stay stored for the next start."""
+        self._stopping = True
         for task in self._tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -114,15 +123,28 @@ class TelegramChannel:
             await self.application.updater.stop()
         while not self.application.update_queue.empty():  # stored already: replayed at the next start
             self.application.update_queue.get_nowait()
+        if self._running:  # the ones in the middle of a dialog step finish it
+            await asyncio.wait(set(self._running), timeout=10)
+        await self.commits.close()
         if self.application.running:
             await self.application.stop()
         await self.application.shutdown()
 
     async def enqueue(self, payload: dict[str, Any]) -> None:
-        """Hand a stored update to the application's queue."""
+        """Handle a stored update in its own task (one chat at a time, chats side by side)."""
         update = Update.de_json(payload, self.application.bot)
-        self._stored.add(update.update_id)
-        await self.application.update_queue.put(update)
+        task = asyncio.create_task(self._guarded(update, stored=True), name=f"telegram-{update.update_id}")
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+
+    async def _guarded(self, update: Update, *, stored: bool) -> None:
+        async with self._slots:
+            if self._stopping:
+                return  # stored: handled at the next start
+            try:
+                await self._process(update, stored=stored)
+            except Exception:  # noqa: BLE001 - left pending; the next start tries it again
+                log.exception("telegram update %s failed", update.update_id)
 
     # -- the webhook ----------------------------------------------------------------------------------
     async def receive(self, request: web.Request) -> web.Response:
@@ -136,23 +158,26 @@ class TelegramChannel:
             return web.json_response({"error": "bad json"}, status=400)
         if not isinstance(payload, dict) or not isinstance(payload.get("update_id"), int):
             return web.json_response({"error": "no update_id"}, status=400)
-        if await self.inbox.accept(payload["update_id"], payload):
+        if await self.commits.accept(payload["update_id"], payload):
             await self.enqueue(payload)
         return web.json_response({"ok": True})
 
     # -- handling one update --------------------------------------------------------------------------
     async def _on_update(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Handle a polled update (PTB's application calls this)."""
+        await self._process(update, stored=False)
+
+    async def _process(self, update: Update, *, stored: bool) -> None:
+        """Store (unless ``stored``) and handle one update, after the earlier ones of its chat."""
         chat = update.effective_chat
         lock = self._locks.get(chat.id if chat else 0)
         if lock is None:
             lock = self._locks[chat.id if chat else 0] = asyncio.Lock()
         async with lock:  # one chat's updates in arrival order
-            if update.update_id in self._stored:
-                self._stored.discard(update.update_id)
-            elif not await self.inbox.accept(update.update_id, update.to_dict()):
+            if not stored and not await self.commits.accept(update.update_id, update.to_dict()):
                 return  # delivered before: handled once already
             outcome = await self._handle(update)
-            await self.inbox.done(update.update_id, outcome)
+            self.commits.done(update.update_id, outcome)
 
     async def _handle(self, update: Update) -> str:
         chat = update.effective_chat
@@ -230,8 +255,15 @@ async def webhook(request: web.Request) -> web.Response:
 def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     async def run() -> AsyncIterator[None]:
         channel = app[CHANNEL_KEY]
+        profile = os.environ.get("APPEALS_TELEGRAM_PROFILE")  # a file for cProfile stats (benchmarks)
+        profiler = cProfile.Profile() if profile else None
         await channel.start()
+        if profiler is not None:
+            profiler.enable()
         yield
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(profile)
         await channel.stop()
 
     return run()

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
+import logging
 import time
 from collections import defaultdict, deque
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
 
 from storage.cases import utcnow
 from storage.models import JobRun
@@ -15,6 +19,9 @@ from storage.models import JobRun
 UPDATES = "telegram"  # JobRun.job of a received update; key "<bot id>:<update_id>"
 BLOCKED = "telegram-blocked"  # JobRun.job of a chat that blocked the bot or was deleted; key: chat id
 KEEP = dt.timedelta(hours=24)  # Telegram keeps undelivered updates 24 h; so do we
+BATCH = 500  # rows per group commit
+
+log = logging.getLogger("appeals.telegram")
 
 
 class Inbox:
@@ -34,6 +41,35 @@ class Inbox:
             return False
         return True
 
+    async def accept_many(self, updates: list[tuple[int, dict[str, Any]]]) -> list[bool]:
+        """Store several updates in one transaction; return, for each, whether it is new (first of its id)."""
+        keys = [self._key(update_id) for update_id, _ in updates]
+        seen = set(await JobRun.filter(job=UPDATES, key__in=list(set(keys))).values_list("key", flat=True))
+        fresh: list[bool] = []
+        rows: list[JobRun] = []
+        for key, (_, payload) in zip(keys, updates, strict=True):
+            fresh.append(key not in seen)
+            if key not in seen:
+                seen.add(key)
+                rows.append(JobRun(job=UPDATES, key=key, data={"update": payload, "done": False}))
+        if not rows:
+            return fresh
+        try:
+            async with in_transaction():
+                await JobRun.bulk_create(rows)
+        except IntegrityError:  # another process stored one of them meanwhile: row by row decides
+            stored = {row.key: await self.accept(int(row.key.rsplit(":", 1)[1]), row.data["update"]) for row in rows}
+            fresh = [was and stored.get(key, False) for was, key in zip(fresh, keys, strict=True)]
+        return fresh
+
+    async def done_many(self, outcomes: dict[int, str]) -> None:
+        """Mark several updates handled, one statement per outcome."""
+        by_outcome: dict[str, list[str]] = defaultdict(list)
+        for update_id, outcome in outcomes.items():
+            by_outcome[outcome].append(self._key(update_id))
+        for outcome, keys in by_outcome.items():
+            await JobRun.filter(job=UPDATES, key__in=keys).update(data={"done": True, "outcome": outcome})
+
     async def done(self, update_id: int, outcome: str = "handled") -> None:
         """Mark an update handled and drop its payload (the message text lives on in the dialog)."""
         await JobRun.filter(job=UPDATES, key=self._key(update_id)).update(data={"done": True, "outcome": outcome})
@@ -50,6 +86,66 @@ class Inbox:
         for row in await JobRun.filter(job=UPDATES, key__startswith=f"{self.bot_id}:"):
             counts[row.data.get("outcome", "pending") if row.data.get("done") else "pending"] += 1
         return dict(counts)
+
+
+class GroupCommit:
+    """Group commit of an inbox: concurrent accepts share one transaction, done marks are written in batches.
+
+    ``accept`` returns only once its row is committed (the webhook answers 2xx after that). ``done``
+    returns at once; the marks follow within one flush (a crash before it replays those updates at the
+    next start, where the dialog's message key answers them as before and changes nothing).
+    """
+
+    def __init__(self, inbox: Inbox) -> None:
+        self.inbox = inbox
+        self._accepts: list[tuple[int, dict[str, Any], asyncio.Future[bool]]] = []
+        self._dones: dict[int, str] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    async def accept(self, update_id: int, payload: dict[str, Any]) -> bool:
+        """Store an update with whatever else is waiting; return False for a redelivery."""
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._accepts.append((update_id, payload, future))
+        self._kick()
+        return await future
+
+    def done(self, update_id: int, outcome: str = "handled") -> None:
+        """Queue the done mark of an update."""
+        self._dones[update_id] = outcome
+        self._kick()
+
+    def _kick(self) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._flush(), name="telegram-inbox")
+
+    async def _flush(self) -> None:
+        while self._accepts or self._dones:
+            if self._accepts:
+                batch, self._accepts = self._accepts[:BATCH], self._accepts[BATCH:]
+                try:
+                    fresh = await self.inbox.accept_many([(update_id, payload) for update_id, payload, _ in batch])
+                except Exception as exc:  # noqa: BLE001 - each waiting webhook call answers 5xx
+                    for *_, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                    continue
+                for (*_, future), new in zip(batch, fresh, strict=True):
+                    if not future.done():
+                        future.set_result(new)
+            if self._dones:
+                dones, self._dones = self._dones, {}
+                try:
+                    await self.inbox.done_many(dones)
+                except Exception:  # noqa: BLE001 - left pending: replayed (as a no-op) at the next start
+                    log.exception("telegram: marking %d updates done failed", len(dones))
+
+    async def close(self) -> None:
+        """Write what is queued."""
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._accepts or self._dones:
+            await self._flush()
 
 
 async def mark_blocked(chat_id: str, reason: str) -> None:

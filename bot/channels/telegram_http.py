@@ -1,0 +1,75 @@
+"""PTB's HTTP transport on aiohttp: one pooled client session, JSON bodies, PTB's own error mapping."""
+
+from __future__ import annotations
+
+import aiohttp
+from telegram.error import NetworkError, TimedOut
+from telegram.request import BaseRequest, RequestData
+
+POOL = 100  # connections to the Bot API; replies of concurrent chats go out side by side
+
+
+class AiohttpRequest(BaseRequest):
+    """A ``telegram.request.BaseRequest`` on one aiohttp session (cheaper per call than httpx)."""
+
+    def __init__(self, pool: int = POOL, read_timeout: float | None = 5.0, connect_timeout: float = 5.0,
+                 write_timeout: float = 5.0, pool_timeout: float = 10.0) -> None:
+        self.pool = pool
+        self._read_timeout = read_timeout
+        self._connect_timeout = connect_timeout
+        self._write_timeout = write_timeout
+        self._pool_timeout = pool_timeout
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def read_timeout(self) -> float | None:
+        """The default read timeout, in seconds."""
+        return self._read_timeout
+
+    async def initialize(self) -> None:
+        """Open the client session (again, after a shutdown)."""
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(limit=self.pool, keepalive_timeout=60)
+            self._session = aiohttp.ClientSession(connector=connector, headers={"User-Agent": self.USER_AGENT})
+
+    async def shutdown(self) -> None:
+        """Close the client session and its connections."""
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+        self._session = None
+
+    @staticmethod
+    def _seconds(value: object, default: float | None) -> float | None:
+        return default if isinstance(value, type(BaseRequest.DEFAULT_NONE)) else value  # type: ignore[return-value]
+
+    async def do_request(self, url: str, method: str, request_data: RequestData | None = None,
+                         read_timeout: object = BaseRequest.DEFAULT_NONE,
+                         write_timeout: object = BaseRequest.DEFAULT_NONE,
+                         connect_timeout: object = BaseRequest.DEFAULT_NONE,
+                         pool_timeout: object = BaseRequest.DEFAULT_NONE) -> tuple[int, bytes]:
+        """Send one Bot API call; return its status and body (PTB turns errors into exceptions)."""
+        if self._session is None or self._session.closed:
+            raise RuntimeError("AiohttpRequest is not initialized")
+        read = self._seconds(read_timeout, self._read_timeout)
+        timeout = aiohttp.ClientTimeout(
+            total=None, connect=self._seconds(pool_timeout, self._pool_timeout),
+            sock_connect=self._seconds(connect_timeout, self._connect_timeout),
+            sock_read=None if read is None else read + (self._seconds(write_timeout, self._write_timeout) or 0))
+        body: bytes | aiohttp.FormData | None = None
+        headers: dict[str, str] = {}
+        if request_data is not None and request_data.contains_files:
+            form = aiohttp.FormData()
+            for name, value in request_data.json_parameters.items():
+                form.add_field(name, value)
+            for name, (filename, content, mime) in request_data.multipart_data.items():
+                form.add_field(name, content, filename=filename, content_type=mime)
+            body = form
+        elif request_data is not None and request_data.parameters:
+            body, headers = request_data.json_payload, {"Content-Type": "application/json"}
+        try:
+            async with self._session.request(method, url, data=body, headers=headers, timeout=timeout) as response:
+                return response.status, await response.read()
+        except TimeoutError as exc:
+            raise TimedOut from exc
+        except aiohttp.ClientError as exc:
+            raise NetworkError(f"aiohttp.{type(exc).__name__}: {exc}") from exc
