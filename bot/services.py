@@ -88,7 +88,9 @@ class Advisor:
             log.exception("classifier failed")
             return []
         units = routing.suggest_units(ranked, district, self._catalogue) if self._catalogue else []
-        by_category = {u.category: u for u in units}
+        by_category: dict[str, routing.UnitSuggestion] = {}
+        for u in units:  # ranked best first: keep each category's best unit (the district's own, 属地)
+            by_category.setdefault(u.category, u)
         out = []
         for s in ranked[:3]:
             unit = by_category.get(s.category)

@@ -205,12 +205,14 @@ async def location_prompt(ctx: Ctx) -> list[Outbound]:
 
 
 async def location_parse(ctx: Ctx, inbound: Inbound) -> Result:
-    """Accept an address (resolved to district and street) or a map pin."""
+    """Accept an address (resolved to district and street) or a map pin (its district found on the city map)."""
     if inbound.location is not None:
         lat, lon = inbound.location
-        if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        if not (-90 <= lat <= 90 and -180 <= lon <= 180):  # NaN fails too
             return Reask("submit.location.too_short")
-        ctx.slots.update(latitude=lat, longitude=lon)
+        district = ctx.services.advisor.places.district_at(lat, lon)  # None outside the city: staff decide
+        ctx.slots.update(latitude=lat, longitude=lon, district=district, street=None)
+        await follow_district(ctx, district)
         return Ok(ctx.text("submit.location.pin", lat=lat, lon=lon))
     result = words(inbound, 200)
     if isinstance(result, Reask):
@@ -219,7 +221,24 @@ async def location_parse(ctx: Ctx, inbound: Inbound) -> Result:
     if len(result.value) < 4 and place.district is None:
         return Reask("submit.location.too_short")
     ctx.slots.update(district=place.district, street=place.street)
+    await follow_district(ctx, place.district)
     return result
+
+
+async def follow_district(ctx: Ctx, district: str | None) -> None:
+    """Route the suggestion to the district's unit (属地) when the place is in another district than the description."""
+    text = ctx.slots.get("text")
+    if not district or not text or not ctx.slots.get("suggested"):
+        return
+    if ctx.services.advisor.locate(text).district == district:
+        return  # the suggestion was made for this district already
+    suggested = await ctx.services.advisor.suggest(text, district)
+    if not suggested:
+        return
+    ctx.slots["suggested"] = suggested
+    if ctx.slots.get("category"):
+        ctx.slots["unit_code"] = next((s.get("unit_code") for s in suggested if s["category"] == ctx.slots["category"]),
+                                      ctx.slots.get("unit_code"))
 
 
 async def contact_prompt(ctx: Ctx) -> list[Outbound]:
