@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import socket
 import sys
 import tempfile
@@ -27,6 +28,20 @@ from aiohttp import web
 ROOT = Path(__file__).resolve().parent.parent
 PLACES = ("东湖区幸福里小区", "西山区人民路", "南港区港湾大道", "东湖区东风路", "西山区矿山新村")
 PROBLEMS = ("路灯不亮", "下水道堵塞", "夜间施工噪音", "垃圾无人清运", "占道经营", "共享单车乱停")
+
+
+PROFILED = """
+import cProfile, runpy, sys, time
+out = sys.argv[1]
+sys.argv = sys.argv[2:]
+profile = cProfile.Profile(time.thread_time)
+try:
+    profile.runcall(runpy.run_path, sys.argv[0], run_name="__main__")
+except (SystemExit, KeyboardInterrupt):
+    pass
+finally:
+    profile.dump_stats(out)
+"""
 
 
 def free_port() -> int:
@@ -172,7 +187,7 @@ async def prepare(database_url: str) -> None:
         await db.close()
 
 
-async def main(levels: list[int], rounds: int) -> dict:
+async def main(levels: list[int], rounds: int, profile: str | None = None) -> dict:
     """Start both servers, measure every level, print the table and the JSON line."""
     tmp = Path(tempfile.mkdtemp(prefix="chatbench-"))
     database_url = os.environ.get("APPEALS_BENCH_DATABASE_URL") or f"sqlite://{tmp / 'appeals.db'}"
@@ -181,7 +196,10 @@ async def main(levels: list[int], rounds: int) -> dict:
     env = {**os.environ, "APPEALS_DATABASE_URL": database_url, "APPEALS_PORT": str(chat_port),
            "APPEALS_DATA_DIR": str(tmp / "data"), "APPEALS_SECRET_KEY": "bench" * 10, "APPEALS_LOG_LEVEL": "WARNING"}
     appeals = Path(sys.executable).with_name("appeals")
-    server = await asyncio.create_subprocess_exec(str(appeals), "serve", env=env, stdout=asyncio.subprocess.DEVNULL)
+    command = [str(appeals), "serve"]
+    if profile:  # cProfile of the server's main thread in CPU time, written when it is stopped with SIGINT
+        command = [sys.executable, "-c", PROFILED, profile, *command]
+    server = await asyncio.create_subprocess_exec(*command, env=env, stdout=asyncio.subprocess.DEVNULL)
     echo = await asyncio.create_subprocess_exec(sys.executable, __file__, "--echo", str(echo_port))
     try:
         chat, echo_base = f"http://127.0.0.1:{chat_port}", f"http://127.0.0.1:{echo_port}"
@@ -197,9 +215,13 @@ async def main(levels: list[int], rounds: int) -> dict:
             print(f"{n:>5} {r['steps']:>6} {r['steps_per_s']:>8.0f} {r['p50_ms']:>7.1f} {r['p99_ms']:>7.1f} | "
                   f"{r['echo_per_s']:>8.0f} {r['echo_p99_ms']:>8.1f}")
     finally:
+        if profile:
+            server.send_signal(signal.SIGINT)
+            await server.wait()
         for proc in (server, echo):
-            proc.kill()
-            await proc.wait()
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
     top = results[-1]
     summary = {"steps_per_s": round(top["steps_per_s"], 1), "echo_per_s": round(top["echo_per_s"], 1),
                "ratio": round(top["steps_per_s"] / top["echo_per_s"], 3), "p99_ms": round(top["p99_ms"], 1),
@@ -212,9 +234,10 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--levels", default="1,50,200")
     parser.add_argument("--rounds", type=int, default=2, help="submissions per conversation (×10 at level 1)")
+    parser.add_argument("--profile", help="write a cProfile of the chat server to this file")
     parser.add_argument("--echo", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.echo:
         serve_echo(args.echo)
     else:
-        asyncio.run(main([int(x) for x in args.levels.split(",")], args.rounds))
+        asyncio.run(main([int(x) for x in args.levels.split(",")], args.rounds, args.profile))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import datetime as dt
 import json
 import logging
@@ -67,9 +68,27 @@ class DialogEngine:
                 shown = await self._peek(inbound)
                 if shown is not None:
                     return shown
+            known = self._rows.get(inbound.channel, inbound.user_key)
+            if known is not None and known.citizen_id is not None:
+                # This process saved the row last (as far as it knows): run the step on the cached row
+                # without a lease; the save is a compare-and-set on the version (and a free lease), so
+                # a row changed elsewhere meanwhile rolls the step back and it runs again under the lease.
+                row = copy.copy(known)
+                row.slots = json.loads(json.dumps(known.slots))
+                self.stats["steps"] += 1
+                try:
+                    return await self._run(row, None, inbound)
+                except ConcurrentUpdate:
+                    self.stats["steps"] -= 1
+                    self._rows.drop(inbound.channel, inbound.user_key)
+                except Exception:
+                    self.stats["errors"] += 1
+                    log.exception("dialog step failed for %s", inbound.channel)
+                    self._rows.drop(inbound.channel, inbound.user_key)
+                    return [Outbound(t("error", row.language))]
             token = sessions.new_token()
             held = await sessions.take(inbound.channel, inbound.user_key, token, self.services.clock, self.lease,
-                                       self.wait, self.language, self._rows)
+                                       self.wait, self.language)
             if held is None:
                 self.stats["busy"] += 1
                 return [Outbound(t("busy", self.language))]
@@ -97,7 +116,7 @@ class DialogEngine:
         replies = await self._prompt(ctx, row.flow, row.step)
         return replies if json.dumps(ctx.slots, sort_keys=True, default=str) == before else None
 
-    async def _run(self, row: DialogSession, token: str, inbound: Inbound) -> list[Outbound]:
+    async def _run(self, row: DialogSession, token: str | None, inbound: Inbound) -> list[Outbound]:
         slots: dict[str, Any] = dict(row.slots or {})
         if inbound.key and inbound.key == row.last_inbound_key:
             await sessions.release(row, token)  # a redelivery: answer as before, change nothing
@@ -194,7 +213,7 @@ class DialogEngine:
         raise RuntimeError(f"too many skipped steps at {flow}:{step}")
 
     async def _save(
-        self, row: DialogSession, token: str, ctx: Ctx, flow: str, step: str,
+        self, row: DialogSession, token: str | None, ctx: Ctx, flow: str, step: str,
         replies: list[Outbound], key: str | None, remember: bool = True, cache: bool = True,
     ) -> list[Outbound]:
         flow, step = ctx.slots.get("_flow", flow), ctx.slots.get("_step", step)
@@ -202,7 +221,7 @@ class DialogEngine:
             ctx.slots["_out"] = [o.to_json() for o in replies]
         expires = None if flow == "menu" else ctx.now + self.idle
         if not await sessions.save(row, token, flow=flow, step=step, slots=ctx.slots, language=ctx.language,
-                                   inbound_key=key or row.last_inbound_key, expires_at=expires):
+                                   inbound_key=key or row.last_inbound_key, expires_at=expires, now=ctx.now):
             raise ConcurrentUpdate(row.user_key)
         row.flow, row.step, row.slots, row.language = flow, step, ctx.slots, ctx.language
         row.last_inbound_key, row.expires_at, row.version = key or row.last_inbound_key, expires, row.version + 1
@@ -212,7 +231,7 @@ class DialogEngine:
         return replies
 
     async def _commit(
-        self, row: DialogSession, token: str, ctx: Ctx, flow: str, current: Any, target: str, key: str | None
+        self, row: DialogSession, token: str | None, ctx: Ctx, flow: str, current: Any, target: str, key: str | None
     ) -> list[Outbound]:
         """Run a step's commit and the session save in one transaction: both happen or neither."""
         async with in_transaction():

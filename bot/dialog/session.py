@@ -10,8 +10,8 @@ import uuid
 from collections import OrderedDict
 from typing import Any
 
+from tortoise import connections
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from storage.models import Channel, ChannelIdentity, Citizen, DialogSession
@@ -56,6 +56,38 @@ def new_token() -> str:
     return uuid.uuid4().hex
 
 
+_PG_SQL: dict[str, str] = {}
+
+
+async def _execute(sql: str, values: list[Any]) -> int:
+    """Run one statement on the current connection (the open transaction, if any); return the rows changed.
+
+    The hot path of the engine skips the ORM's query building: written with ``?``, numbered for PostgreSQL.
+    """
+    conn = connections.get("default")
+    if conn.capabilities.dialect == "postgres":
+        numbered = _PG_SQL.get(sql)
+        if numbered is None:
+            parts = sql.split("?")
+            numbered = _PG_SQL[sql] = parts[0] + "".join(f"${i}{part}" for i, part in enumerate(parts[1:], 1))
+        sql = numbered
+    changed, _ = await conn.execute_query(sql, values)
+    return changed
+
+
+def _utc(moment: dt.datetime) -> dt.datetime:
+    return moment.astimezone(dt.UTC)
+
+
+TAKE_SQL = ("UPDATE dialog_session SET locked_by = ?, locked_until = ? WHERE channel = ? AND user_key = ?"
+            " AND (locked_until IS NULL OR locked_until < ?)")
+SAVE_SQL = ("UPDATE dialog_session SET flow = ?, step = ?, slots = ?, language = ?, last_inbound_key = ?,"
+            " expires_at = ?, version = ?, locked_by = NULL, locked_until = NULL, updated_at = ? WHERE id = ?")
+SAVE_HELD = SAVE_SQL + " AND locked_by = ?"
+SAVE_FREE = SAVE_SQL + " AND version = ? AND (locked_until IS NULL OR locked_until < ?)"
+RELEASE_SQL = "UPDATE dialog_session SET locked_by = NULL, locked_until = NULL WHERE id = ? AND locked_by = ?"
+
+
 class RowCache:
     """The last saved row per user in this process: a hint, always checked against the row's version."""
 
@@ -90,21 +122,18 @@ async def take(
     deadline = loop.time() + wait
     delay = 0.005
     while True:
-        now = clock()
-        free = Q(locked_until__isnull=True) | Q(locked_until__lt=now)
-        mine = Q(channel=channel, user_key=user_key)
+        now = _utc(clock())
         known = cache.get(channel, user_key) if cache else None
         if known is not None and known.citizen_id is not None:
             # The row is unchanged since this process saved it: the lease alone, no read.
-            if await DialogSession.filter(mine & free & Q(version=known.version)).update(
-                    locked_by=token, locked_until=now + lease) == 1:
+            if await _execute(TAKE_SQL + " AND version = ?",
+                              [token, now + lease, channel, user_key, now, known.version]) == 1:
                 row = copy.copy(known)
                 row.slots = json.loads(json.dumps(known.slots))
                 return row
             cache.drop(channel, user_key)  # type: ignore[union-attr]
         # One statement in the common case: the row exists and nobody holds it.
-        taken = await DialogSession.filter(mine & free).update(locked_by=token, locked_until=now + lease)
-        if taken == 1:
+        if await _execute(TAKE_SQL, [token, now + lease, channel, user_key, now]) == 1:
             row = await DialogSession.get(channel=channel, user_key=user_key)
             if row.citizen_id is None:
                 row.citizen_id = await citizen_for(channel, user_key, language)
@@ -119,17 +148,29 @@ async def take(
         delay = min(delay * 2, 0.1)
 
 
+def _state(session: DialogSession, flow: str, step: str, slots: dict[str, Any], language: str,
+           inbound_key: str | None, expires_at: dt.datetime | None, now: dt.datetime) -> list[Any]:
+    return [flow, step, json.dumps(slots, separators=(",", ":")), language, inbound_key,
+            None if expires_at is None else _utc(expires_at), session.version + 1, _utc(now), session.id]
+
+
 async def save(
-    session: DialogSession, token: str, *, flow: str, step: str, slots: dict[str, Any], language: str,
-    inbound_key: str | None, expires_at: dt.datetime | None,
+    session: DialogSession, token: str | None, *, flow: str, step: str, slots: dict[str, Any], language: str,
+    inbound_key: str | None, expires_at: dt.datetime | None, now: dt.datetime | None = None,
 ) -> bool:
-    """Write the new state and release the lease, only if this holder still has it."""
-    return await DialogSession.filter(id=session.id, locked_by=token).update(
-        flow=flow, step=step, slots=slots, language=language, last_inbound_key=inbound_key, expires_at=expires_at,
-        version=session.version + 1, locked_by=None, locked_until=None,
-    ) == 1
+    """Write the new state and release the lease, only if this holder still has it.
+
+    Without a token (a step run on this process's cached row, no lease taken) the write is a
+    compare-and-set: only if nobody saved since (same version) and nobody holds the lease now.
+    """
+    moment = _utc(now or dt.datetime.now(dt.UTC))
+    values = _state(session, flow, step, slots, language, inbound_key, expires_at, moment)
+    if token is None:
+        return await _execute(SAVE_FREE, [*values, session.version, moment]) == 1
+    return await _execute(SAVE_HELD, [*values, token]) == 1
 
 
-async def release(session: DialogSession, token: str) -> None:
-    """Give the lease back without changing the state."""
-    await DialogSession.filter(id=session.id, locked_by=token).update(locked_by=None, locked_until=None)
+async def release(session: DialogSession, token: str | None) -> None:
+    """Give the lease back without changing the state (nothing to give back without a token)."""
+    if token is not None:
+        await _execute(RELEASE_SQL, [session.id, token])
