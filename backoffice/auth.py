@@ -1,17 +1,20 @@
-"""Staff sign-in: the session middleware, login and logout, and the guard every page calls."""
+"""Staff sign-in: the session middleware, login (password, then a TOTP code) and logout, and the page guard."""
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import hashlib
+import secrets
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
 from storage.accounts import MAX_PASSWORD, verify_password
 from storage.lifecycle import Actor
-from storage.models import AuditEntry, Staff
+from storage.models import AuditEntry, Staff, StaffSession
 
-from . import sessions, throttle
+from . import sessions, throttle, totp
 from .access import actor_for
 from .i18n import LANG_COOKIE, pick_language, tr
 from .keys import ACTOR, LANG, SECURE_COOKIES, SESSION, SETTINGS, STAFF
@@ -19,6 +22,13 @@ from .keys import ACTOR, LANG, SECURE_COOKIES, SESSION, SETTINGS, STAFF
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 GENERIC_FAILURE = ("用户名或密码错误。", "Wrong username or password.")
 LOCKED = ("登录失败次数过多，请15分钟后再试。", "Too many failed attempts; try again in 15 minutes.")
+WRONG_CODE = ("验证码不正确或已使用过。", "Wrong or already used code.")
+NO_SECRET = ("无法核对第二因素（密钥无法解密），请联系系统管理员重置。",
+             "The second factor cannot be checked (its secret cannot be decrypted); ask an administrator to reset it.")
+#: Between the password and the code: a session row that is not a login (see session_middleware).
+PENDING = web.RequestKey("pending_staff", Staff)
+PENDING_SESSION = web.RequestKey("pending_session", StaffSession)
+PENDING_LIFETIME = dt.timedelta(minutes=10)
 
 
 @web.middleware
@@ -27,9 +37,15 @@ async def session_middleware(request: web.Request, handler: Handler) -> web.Stre
     loaded = await sessions.load(request.cookies.get(sessions.COOKIE))
     staff = None
     if loaded is not None:
-        request[SESSION], staff = loaded
-        request[STAFF] = staff
-        request[ACTOR] = actor_for(staff)
+        session, staff = loaded
+        if session.data.get("mfa_pending"):
+            request[PENDING_SESSION], request[PENDING] = session, staff  # password only: not signed in
+        elif totp.required_for(staff) and not session.data.get("second_factor"):
+            staff = None  # a session without the second factor its roles require is no login
+        else:
+            request[SESSION] = session
+            request[STAFF] = staff
+            request[ACTOR] = actor_for(staff)
     request[LANG] = pick_language(request, staff.language if staff else None, request.app[SETTINGS].language)
     response = await handler(request)
     chosen = request.query.get("lang")
@@ -52,8 +68,16 @@ def _safe_next(value: str) -> str:
     return value if value.startswith("/") and not value.startswith("//") and "\\" not in value else "/queues"
 
 
+def needs_second_factor(staff: Staff) -> bool:
+    """Tell whether signing in asks this account for a TOTP code (enrolled, or its roles require one)."""
+    return totp.required_for(staff) or totp.enrolled(staff)
+
+
 async def attempt_login(request: web.Request, username: str, password: str) -> tuple[Staff | None, str]:
-    """Check a login attempt with throttling; return the staff member or the message to show."""
+    """Check a password with throttling; return the staff member or the message to show.
+
+    For an account with a second factor the throttle is not cleared here: only a good code clears it,
+    so re-entering the password never buys more guesses at the code."""
     now = sessions.now()
     address = request.remote or "?"
     if await throttle.locked(username, address, now):
@@ -67,10 +91,71 @@ async def attempt_login(request: web.Request, username: str, password: str) -> t
         await AuditEntry.create(staff_id=staff.id if staff else None, action="login_failed",
                                 target=username.strip()[:128], data={"address": address})
         return None, tr(request, *GENERIC_FAILURE)
-    await throttle.succeeded(username)
-    await Staff.filter(id=staff.id).update(last_login_at=now, failed_logins=0)
-    await AuditEntry.create(staff_id=staff.id, action="login", target=staff.username, data={"address": address})
+    if needs_second_factor(staff):
+        await AuditEntry.create(staff_id=staff.id, action="login_password_ok", target=staff.username,
+                                data={"address": address})
+        return staff, ""
+    await finish_login(request, staff, "")
     return staff, ""
+
+
+async def finish_login(request: web.Request, staff: Staff, second_factor: str) -> None:
+    """Record a complete login: clear the username's throttle, stamp the account, audit."""
+    address = request.remote or "?"
+    await throttle.succeeded(staff.username)
+    await Staff.filter(id=staff.id).update(last_login_at=sessions.now(), failed_logins=0)
+    data = {"address": address} | ({"second_factor": second_factor} if second_factor else {})
+    await AuditEntry.create(staff_id=staff.id, action="login", target=staff.username, data=data)
+
+
+async def start_pending(request: web.Request, staff: Staff, target: str) -> str:
+    """Open the short-lived half-login between password and code; return its cookie token."""
+    old = request.cookies.get(sessions.COOKIE)
+    if old:
+        await sessions.end(old)
+    token = secrets.token_urlsafe(32)
+    moment = sessions.now()
+    await StaffSession.create(
+        token_hash=hashlib.sha256(token.encode()).hexdigest(), staff_id=staff.id,
+        csrf_token=secrets.token_urlsafe(32), data={"mfa_pending": True, "next": target},
+        created_at=moment, last_seen_at=moment, expires_at=moment + PENDING_LIFETIME,
+    )
+    return token
+
+
+async def start_full(request: web.Request, staff: Staff, second_factor: str) -> str:
+    """Open a real session (a new token, replacing any half-login) and mark how it was proven."""
+    token, session = await sessions.start(staff, old_token=request.cookies.get(sessions.COOKIE))
+    if second_factor:
+        session.data = {"second_factor": second_factor}
+        await sessions.save_data(session)
+    return token
+
+
+async def check_code(request: web.Request, staff: Staff, code: str, enrolling: bool) -> tuple[str, list[str], str]:
+    """Check a TOTP or recovery code with the login throttle.
+
+    Return (how it was proven, recovery codes of a new enrolment, message to show on failure)."""
+    address = request.remote or "?"
+    key = request.app[SETTINGS].secret_key
+    if await throttle.locked(staff.username, address, sessions.now()):
+        return "", [], tr(request, *LOCKED)
+    moment = sessions.now().timestamp()
+    fresh = await Staff.get(id=staff.id)  # the used-step marker must be current
+    try:
+        if enrolling:
+            codes = await totp.confirm_enrolment(fresh, code[:32], key, moment)
+            method = "totp" if codes else ""
+        else:
+            codes, method = [], await totp.verify(fresh, code[:32], key, moment) or ""
+    except totp.SecretUnavailable:
+        return "", [], tr(request, *NO_SECRET)
+    if not method:
+        await throttle.failed(staff.username, address, sessions.now())
+        await AuditEntry.create(staff_id=staff.id, action="totp_failed", target=staff.username,
+                                data={"address": address})
+        return "", [], tr(request, *WRONG_CODE)
+    return method, codes or [], ""
 
 
 def set_session_cookie(request: web.Request, response: web.StreamResponse, token: str) -> None:

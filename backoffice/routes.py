@@ -16,7 +16,7 @@ from .auth import session_middleware
 from .csrf import csrf_middleware
 from .keys import KNOWLEDGE, KNOWLEDGE_SERVICE, SECURE_COOKIES, SUGGESTER
 from .suggest import Suggester
-from .views import admin, analytics, api, cases, export, intake, knowledge, login, outbox, queues, supervision
+from .views import account, admin, analytics, api, cases, export, intake, knowledge, login, outbox, queues, supervision
 
 HERE = Path(__file__).parent
 
@@ -50,6 +50,7 @@ def setup(app: web.Application, settings: Settings) -> None:
     r.add_get("/intake/answers", intake.intake_answers, name="intake_answers")
     r.add_get("/export", export.export_form, name="export_form")
     r.add_post("/export", export.export_cases, name="export_cases")
+    account.add_routes(r)
     admin.add_routes(r)
     analytics.add_routes(r)
     supervision.add_routes(r)

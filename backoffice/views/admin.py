@@ -9,7 +9,7 @@ from storage.labels import ROLE
 from storage.lifecycle import STAFF_ROLES, Role
 from storage.models import AuditEntry, CatalogueChange, CatalogueEntry, Staff, Unit, UnitKind
 
-from .. import sessions
+from .. import sessions, totp
 from ..auth import current_actor
 from ..i18n import lang, tr
 from ..ids import db_id
@@ -123,6 +123,19 @@ async def staff_toggle(request: web.Request) -> web.Response:
     return redirect("/admin/staff")
 
 
+async def staff_reset_totp(request: web.Request) -> web.Response:
+    """Remove a staff member's second factor (a lost phone): audited, their sessions end, they enrol again."""
+    if isinstance(admin := await _admin(request), web.Response):
+        return admin
+    raw = request.match_info["staff_id"]
+    target = await Staff.get_or_none(id=db_id(raw)) if db_id(raw) else None
+    if target is None or target.id == admin.id:
+        return await error_page(request, 404, tr(request, "不能修改这个账号。", "Not possible for this account."))
+    await totp.reset(target, admin)
+    await sessions.end_others(target.id, None)
+    return redirect("/admin/staff")
+
+
 async def catalogue_page(request: web.Request, error: str = "", status: int = 200) -> web.Response:
     """Show the dispatch catalogue and its change history."""
     if isinstance(admin := await _admin(request), web.Response):
@@ -182,6 +195,7 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/admin/staff", staff_page, name="admin_staff")
     router.add_post("/admin/staff", staff_create, name="admin_staff_create")
     router.add_post("/admin/staff/{staff_id}/toggle", staff_toggle, name="admin_staff_toggle")
+    router.add_post("/admin/staff/{staff_id}/reset-totp", staff_reset_totp, name="admin_staff_reset_totp")
     router.add_get("/admin/catalogue", catalogue_page, name="admin_catalogue")
     router.add_post("/admin/catalogue", catalogue_add, name="admin_catalogue_add")
     router.add_post("/admin/catalogue/{entry_id}/remove", catalogue_remove, name="admin_catalogue_remove")

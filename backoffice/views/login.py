@@ -1,4 +1,4 @@
-"""Login, logout and password change pages."""
+"""Login (password, then a TOTP code or enrolment), logout and password change pages."""
 
 from __future__ import annotations
 
@@ -9,23 +9,58 @@ from aiohttp import web
 from storage.accounts import AccountError, check_password_rules, hash_password, verify_password
 from storage.models import AuditEntry, Staff
 
-from .. import sessions
-from ..auth import _safe_next, attempt_login, current_actor, logout, set_session_cookie
+from .. import sessions, totp
+from ..auth import (
+    PENDING,
+    PENDING_SESSION,
+    _safe_next,
+    attempt_login,
+    check_code,
+    current_actor,
+    finish_login,
+    logout,
+    needs_second_factor,
+    set_session_cookie,
+    start_full,
+    start_pending,
+)
 from ..i18n import tr
-from ..keys import SESSION, STAFF
+from ..keys import SESSION, SETTINGS, STAFF
 from .common import redirect, render
 
 
+async def second_factor_page(request: web.Request, staff: Staff, error: str = "", status: int = 200) -> web.Response:
+    """Ask for a code, or (first time) show the secret as a QR code, base32 and otpauth:// URI to enrol."""
+    key = request.app[SETTINGS].secret_key
+    context: dict[str, object] = {"error": error, "account": staff.username}
+    if not totp.enrolled(staff):
+        try:
+            b32 = totp.pending_secret(staff, key) or await totp.begin_enrolment(staff, key)
+        except totp.SecretUnavailable:
+            b32 = await totp.begin_enrolment(staff, key)  # an unconfirmed secret is simply replaced
+        uri = totp.otpauth_uri(b32, staff.username)
+        context.update(enrol=True, secret=b32, uri=uri, qr=totp.qr_svg(uri))
+    return await render(request, "login_totp.html", context, status=status)
+
+
 async def login_form(request: web.Request) -> web.Response:
-    """Show the login form (or go to the queues when already signed in)."""
+    """Show the login form, the code step of a half-done login, or go to the queues when signed in."""
     if request.get(STAFF) is not None:
         return redirect("/queues")
+    pending = request.get(PENDING)
+    if pending is not None and "restart" not in request.query:
+        return await second_factor_page(request, pending)
     return await render(request, "login.html", {"next": _safe_next(request.query.get("next", "/queues"))})
 
 
 async def login(request: web.Request) -> web.Response:
-    """Sign in: same answer for unknown users and wrong passwords; a new session id every time."""
+    """Sign in: same answer for unknown users and wrong passwords; a new session id every time.
+
+    Staff with a second factor (required for admins and supervisors) get only a half-login after the
+    password, which opens nothing but the code step."""
     form = await request.post()
+    if str(form.get("step", "")) in ("code", "enrol"):
+        return await login_code(request, str(form.get("code", "")), enrolling=form.get("step") == "enrol")
     username = str(form.get("username", ""))[:200]
     password = str(form.get("password", ""))
     target = _safe_next(str(form.get("next", "/queues")))
@@ -33,8 +68,35 @@ async def login(request: web.Request) -> web.Response:
     if staff is None:
         return await render(request, "login.html", {"error": message, "username": username, "next": target},
                             status=401)
-    token, _ = await sessions.start(staff, old_token=request.cookies.get(sessions.COOKIE))
-    response = redirect(target)
+    if needs_second_factor(staff):
+        token = await start_pending(request, staff, target)
+        response = redirect("/login")
+    else:
+        token, _ = await sessions.start(staff, old_token=request.cookies.get(sessions.COOKIE))
+        response = redirect(target)
+    set_session_cookie(request, response, token)
+    return response
+
+
+async def login_code(request: web.Request, code: str, enrolling: bool) -> web.Response:
+    """Second step: a TOTP code (or a recovery code), or the first code of an enrolment."""
+    staff = request.get(PENDING)
+    if staff is None:
+        return await render(request, "login.html", {
+            "error": tr(request, "登录已过期，请重新输入密码。", "The login expired; enter your password again."),
+            "next": "/queues"}, status=401)
+    if enrolling == totp.enrolled(staff):
+        return await second_factor_page(request, staff, status=409)  # the form is out of date
+    method, codes, message = await check_code(request, staff, code, enrolling)
+    if not method:
+        return await second_factor_page(request, await Staff.get(id=staff.id), message, 401)
+    await finish_login(request, staff, method)
+    target = _safe_next(str(request[PENDING_SESSION].data.get("next", "/queues")))
+    token = await start_full(request, staff, method)
+    if codes:
+        response = await render(request, "recovery_codes.html", {"codes": codes, "next": target})
+    else:
+        response = redirect(target)
     set_session_cookie(request, response, token)
     return response
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -11,6 +13,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from backoffice import totp
 from backoffice.app import create_app
 from backoffice.keys import SUGGESTER
 from backoffice.suggest import Suggester
@@ -25,6 +28,19 @@ PASSWORD = "correct horse battery"
 _HASH: list[str] = []
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 VERSION = re.compile(r'name="expected_version" value="(\d+)"')
+#: The authenticator secret of the test city's admin and supervisor (their roles require a second factor).
+TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+CODE_STEP = 'name="step" value="code"'
+
+
+async def next_code(username: str) -> str:
+    """Return a code the account has not used yet, as its authenticator app would show it (±1 step)."""
+    staff = await Staff.get(username=username)
+    secret = totp.secret_bytes(totp.unseal(staff.totp_secret or "", None))
+    now = totp.step_at(time.time())
+    step = max(now - totp.WINDOW, (staff.totp_last_step or 0) + 1)
+    assert step <= now + totp.WINDOW, "more logins of one account than codes in the window"
+    return totp.hotp(secret, step)
 
 
 def password_hash() -> str:
@@ -52,9 +68,11 @@ async def make_city() -> City:
         ("other-handler", Role.HANDLER, world.other), ("supervisor", Role.SUPERVISOR, None),
         ("admin", Role.ADMIN, None), ("auditor", Role.AUDITOR, None),
     ):
+        enrolled = role in totp.REQUIRED_ROLES
         accounts[username] = await Staff.create(
             username=username, display_name=f"{username}姓名", password_hash=password_hash(),
-            roles=[role.value], unit=unit,
+            roles=[role.value], unit=unit, totp_secret=totp.seal(TOTP_SECRET, None) if enrolled else None,
+            totp_confirmed_at=dt.datetime.now(dt.UTC) if enrolled else None,
         )
     return City(world, accounts)
 
@@ -113,9 +131,12 @@ class Browser:
         return r.status, text
 
     async def login(self, username: str, password: str = PASSWORD) -> tuple[int, str]:
-        """Log in through the form."""
+        """Log in through the form, entering the authenticator's code when the account has a second factor."""
         await self.get("/login")
-        return await self.post("/login", {"username": username, "password": password})
+        status, text = await self.post("/login", {"username": username, "password": password})
+        if CODE_STEP in text:
+            status, text = await self.post("/login", {"step": "code", "code": await next_code(username)})
+        return status, text
 
     def cookie(self, name: str) -> str | None:
         """Return a cookie's value."""

@@ -10,10 +10,18 @@ import pytest
 
 from storage.lifecycle import CaseStatus, Role
 from storage.models import Case, CaseEvent, Staff
-from tests.backoffice.conftest import PASSWORD, build_app, make_city, password_hash
+from tests.backoffice.conftest import PASSWORD, build_app, make_city, next_code, password_hash
 from tests.support.server import serving
 
 pytestmark = pytest.mark.browser
+
+
+async def second_factor(page, username: str) -> None:  # noqa: ANN001
+    """Type the authenticator's code when the account has a second factor (supervisors and admins do)."""
+    if await page.locator("input[name=code]").count():
+        await page.fill("input[name=code]", await next_code(username))
+        async with page.expect_navigation():
+            await page.click("button[type=submit].primary")
 
 
 @pytest.fixture
@@ -43,6 +51,7 @@ async def test_one_case_through_every_role(database_url: str, browser, artefacts
             await page.fill("input[name=password]", PASSWORD)
             async with page.expect_navigation():
                 await page.click("button[type=submit].primary")
+            await second_factor(page, username)
             await page.wait_for_selector("nav.side")
             return context, page
 
@@ -151,7 +160,9 @@ async def test_one_case_through_every_role(database_url: str, browser, artefacts
         await page.goto(f"{base}/login")
         await page.fill("input[name=username]", "supervisor")
         await page.fill("input[name=password]", PASSWORD)
-        await page.click("button[type=submit].primary")
+        async with page.expect_navigation():
+            await page.click("button[type=submit].primary")
+        await second_factor(page, "supervisor")
         await page.wait_for_selector("nav.side")
         await shot(page, "tablet-queue")
         await context.close()
