@@ -16,7 +16,7 @@ from typing import Any
 
 from aiohttp import web
 from telegram import Bot as TelegramBot
-from telegram import Message, Update
+from telegram import Update
 from telegram.error import RetryAfter, TelegramError
 from telegram.ext import Application, ContextTypes, TypeHandler
 
@@ -28,7 +28,7 @@ from ..messages import Inbound, Outbound
 from ..runtime import Bot
 from ..texts import t
 from . import telegram_wire as wire
-from .telegram_http import AiohttpRequest
+from .telegram_http import AiohttpRequest, call
 from .telegram_inbox import GroupCommit, Inbox, Throttle, mark_blocked, unblock
 from .telegram_sender import TelegramSender, unreachable
 
@@ -52,7 +52,7 @@ async def send(bot: TelegramBot, chat_id: int | str, replies: list[Outbound], la
         for chunk in wire.chunks(outbound, language):
             for attempt in range(SEND_TRIES):
                 try:
-                    await bot.send_message(chat_id, chunk.text, reply_markup=chunk.markup)
+                    await call(bot, "sendMessage", chunk.params(chat_id))
                     break
                 except RetryAfter as exc:
                     if attempt == SEND_TRIES - 1:
@@ -132,19 +132,18 @@ class TelegramChannel:
 
     async def enqueue(self, payload: dict[str, Any]) -> None:
         """Handle a stored update in its own task (one chat at a time, chats side by side)."""
-        update = Update.de_json(payload, self.application.bot)
-        task = asyncio.create_task(self._guarded(update, stored=True), name=f"telegram-{update.update_id}")
+        task = asyncio.create_task(self._guarded(payload, stored=True), name=f"telegram-{payload['update_id']}")
         self._running.add(task)
         task.add_done_callback(self._running.discard)
 
-    async def _guarded(self, update: Update, *, stored: bool) -> None:
+    async def _guarded(self, payload: dict[str, Any], *, stored: bool) -> None:
         async with self._slots:
             if self._stopping:
                 return  # stored: handled at the next start
             try:
-                await self._process(update, stored=stored)
+                await self._process(payload, stored=stored)
             except Exception:  # noqa: BLE001 - left pending; the next start tries it again
-                log.exception("telegram update %s failed", update.update_id)
+                log.exception("telegram update %s failed", payload.get("update_id"))
 
     # -- the webhook ----------------------------------------------------------------------------------
     async def receive(self, request: web.Request) -> web.Response:
@@ -165,44 +164,46 @@ class TelegramChannel:
     # -- handling one update --------------------------------------------------------------------------
     async def _on_update(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
         """Handle a polled update (PTB's application calls this)."""
-        await self._process(update, stored=False)
+        await self._process(update.to_dict(), stored=False)
 
-    async def _process(self, update: Update, *, stored: bool) -> None:
-        """Store (unless ``stored``) and handle one update, after the earlier ones of its chat."""
-        chat = update.effective_chat
-        lock = self._locks.get(chat.id if chat else 0)
+    async def _process(self, payload: dict[str, Any], *, stored: bool) -> None:
+        """Store (unless ``stored``) and handle one update (Bot API JSON), after the earlier ones of its chat."""
+        chat = wire.chat_of(payload)
+        lock = self._locks.get(chat["id"] if chat else 0)
         if lock is None:
-            lock = self._locks[chat.id if chat else 0] = asyncio.Lock()
+            lock = self._locks[chat["id"] if chat else 0] = asyncio.Lock()
         async with lock:  # one chat's updates in arrival order
-            if not stored and not await self.commits.accept(update.update_id, update.to_dict()):
+            if not stored and not await self.commits.accept(payload["update_id"], payload):
                 return  # delivered before: handled once already
-            outcome = await self._handle(update)
-            self.commits.done(update.update_id, outcome)
+            outcome = await self._handle(payload, chat)
+            self.commits.done(payload["update_id"], outcome)
 
-    async def _handle(self, update: Update) -> str:
-        chat = update.effective_chat
+    async def _handle(self, payload: dict[str, Any], chat: dict[str, Any] | None) -> str:
         if chat is None:
             return "ignored"
-        if chat.type != "private":
-            await self._reply(chat.id, [Outbound(t("telegram.private", self.language))])
+        chat_id: int = chat["id"]
+        if chat.get("type") != "private":
+            await self._reply(chat_id, [Outbound(t("telegram.private", self.language))])
             return "not_private"
-        if not self.throttle.allow(str(chat.id)):
-            log.warning("telegram chat %s throttled (update %s)", chat.id, update.update_id)
-            if self.throttle.should_tell(str(chat.id)):
-                await self._reply(chat.id, [Outbound(t("telegram.slow_down", self.language))])
+        if not self.throttle.allow(str(chat_id)):
+            log.warning("telegram chat %s throttled (update %s)", chat_id, payload["update_id"])
+            if self.throttle.should_tell(str(chat_id)):
+                await self._reply(chat_id, [Outbound(t("telegram.slow_down", self.language))])
             return "throttled"
-        key = f"tg{update.update_id}"
-        if update.callback_query is not None:
-            query = update.callback_query
+        key = f"tg{payload['update_id']}"
+        query, message = payload.get("callback_query"), payload.get("message")
+        if isinstance(query, dict):
+            bot = self.application.bot
             with contextlib.suppress(TelegramError):
-                await query.answer()
-                if query.message is not None:
-                    await query.edit_message_reply_markup(None)  # a button works once
-            inbounds = [wire.inbound_from_tap(chat.id, query.data or "", key)]
-        elif update.message is not None:
-            found = await self._inbounds(update.message, key)
+                await call(bot, "answerCallbackQuery", {"callback_query_id": query.get("id", "")})
+                if isinstance(query.get("message"), dict):  # a button works once
+                    await call(bot, "editMessageReplyMarkup",
+                               {"chat_id": chat_id, "message_id": query["message"].get("message_id")})
+            inbounds = [wire.inbound_from_tap(chat_id, str(query.get("data") or ""), key)]
+        elif isinstance(message, dict):
+            found = await self._inbounds(message, key)
             if isinstance(found, str):
-                await self._reply(chat.id, [Outbound(t(found, self.language))])
+                await self._reply(chat_id, [Outbound(t(found, self.language))])
                 return "rejected"
             inbounds = found
         else:
@@ -210,23 +211,24 @@ class TelegramChannel:
         replies: list[Outbound] = []
         for inbound in inbounds:
             replies = await self.bot.engine.handle(inbound)  # a deep link's earlier steps stay unsaid
-        return await self._reply(chat.id, replies)
+        return await self._reply(chat_id, replies)
 
-    async def _inbounds(self, message: Message, key: str) -> list[Inbound] | str:
+    async def _inbounds(self, message: dict[str, Any], key: str) -> list[Inbound] | str:
         """Translate a message; a photo is fetched and stored first. Return an error text key on refusal."""
-        if (message.text or "").startswith("/start"):
-            await unblock(str(message.chat.id))  # a citizen who unblocked the bot presses Start
-        if not message.photo:
+        chat_id = str(message["chat"]["id"])
+        if str(message.get("text") or "").startswith("/start"):
+            await unblock(chat_id)  # a citizen who unblocked the bot presses Start
+        if not message.get("photo"):
             return wire.inbound_from_message(message, key)
-        photo = message.photo[-1]
-        if photo.file_size and photo.file_size > uploads.MAX_BYTES:
+        photo = message["photo"][-1]
+        if (photo.get("file_size") or 0) > uploads.MAX_BYTES:
             return "upload.size"
-        data = await (await photo.get_file()).download_as_bytearray()
+        data = await (await self.application.bot.get_file(photo["file_id"])).download_as_bytearray()
         try:
-            row = await uploads.store(bytes(data), f"{photo.file_unique_id}.jpg", self.upload_dir)
+            row = await uploads.store(bytes(data), f"{photo.get('file_unique_id', 'photo')}.jpg", self.upload_dir)
         except uploads.UploadRejected as exc:
             return exc.reason
-        return [Inbound(wire.CHANNEL, str(message.chat.id), text=message.caption or "", attachments=(row.id,),
+        return [Inbound(wire.CHANNEL, chat_id, text=str(message.get("caption") or ""), attachments=(row.id,),
                         key=key)]
 
     async def _reply(self, chat_id: int, replies: list[Outbound]) -> str:

@@ -2,11 +2,52 @@
 
 from __future__ import annotations
 
+import json
+from http import HTTPStatus
+from typing import Any
+
 import aiohttp
-from telegram.error import NetworkError, TimedOut
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Conflict,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TimedOut,
+)
 from telegram.request import BaseRequest, RequestData
 
 POOL = 100  # connections to the Bot API; replies of concurrent chats go out side by side
+
+
+def api_error(code: int, payload: bytes) -> Exception:
+    """Return the PTB exception for a failed Bot API answer, as PTB's own request wrapper builds it."""
+    try:
+        message = f"{HTTPStatus(code).phrase} ({code})"
+    except ValueError:
+        message = f"Unknown HTTPError ({code})"
+    try:
+        data = json.loads(payload.decode("utf-8", "replace"))
+    except ValueError:
+        return NetworkError(f"{message}. Parsing the server response {payload[:200]!r} failed")
+    message = (data.get("description") if isinstance(data, dict) else None) or message
+    parameters = data.get("parameters") if isinstance(data, dict) else None
+    if parameters:
+        if parameters.get("migrate_to_chat_id"):
+            return ChatMigrated(parameters["migrate_to_chat_id"])
+        if parameters.get("retry_after"):
+            return RetryAfter(parameters["retry_after"])
+    if code == HTTPStatus.FORBIDDEN:
+        return Forbidden(message)
+    if code in (HTTPStatus.NOT_FOUND, HTTPStatus.UNAUTHORIZED):
+        return InvalidToken(message)
+    if code == HTTPStatus.BAD_REQUEST:
+        return BadRequest(message)
+    if code == HTTPStatus.CONFLICT:
+        return Conflict(message)
+    return NetworkError(message)
 
 
 class AiohttpRequest(BaseRequest):
@@ -73,3 +114,31 @@ class AiohttpRequest(BaseRequest):
             raise TimedOut from exc
         except aiohttp.ClientError as exc:
             raise NetworkError(f"aiohttp.{type(exc).__name__}: {exc}") from exc
+
+    async def call(self, url: str, params: dict[str, Any]) -> Any:
+        """POST one Bot API method as JSON and return its ``result`` (no PTB objects built); raise PTB errors."""
+        code, payload = await self.do_request(url, "POST", _JsonData(params))
+        if not HTTPStatus.OK <= code <= 299:
+            raise api_error(code, payload)
+        try:
+            return json.loads(payload)["result"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise NetworkError(f"Invalid server response {payload[:200]!r}") from exc
+
+
+class _JsonData:
+    """Just enough of ``RequestData`` for ``do_request``: a JSON body."""
+
+    contains_files = False
+
+    def __init__(self, params: dict[str, Any]) -> None:
+        self.parameters = params
+        self.json_payload = json.dumps(params, ensure_ascii=False).encode()
+
+
+async def call(bot: Any, method: str, params: dict[str, Any]) -> Any:
+    """Call a Bot API method through ``bot``'s aiohttp transport and return the raw JSON result."""
+    request = bot.request
+    if not isinstance(request, AiohttpRequest):
+        raise TypeError("the bot must be built with AiohttpRequest")
+    return await request.call(f"{bot.base_url}/{method}", params)

@@ -17,6 +17,7 @@ from storage.models import Channel, Notification, NotificationStatus
 
 from .. import notifier
 from . import telegram_wire as wire
+from .telegram_http import call
 from .telegram_inbox import is_blocked, mark_blocked
 
 log = logging.getLogger("appeals.telegram")
@@ -57,7 +58,7 @@ class TelegramSender:
         message = notifier.render(row, self.language)
         try:
             for chunk in wire.chunks(message, self.language):
-                await self.bot.send_message(int(row.address), chunk.text, reply_markup=chunk.markup)
+                await call(self.bot, "sendMessage", chunk.params(int(row.address)))
         except RetryAfter as exc:
             wait = exc.retry_after
             seconds = wait.total_seconds() if isinstance(wait, dt.timedelta) else float(wait)

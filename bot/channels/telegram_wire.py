@@ -4,15 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-
-from telegram import (
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
-    KeyboardButton,
-    Message,
-    ReplyKeyboardMarkup,
-    ReplyKeyboardRemove,
-)
+from typing import Any
 
 from ..messages import Inbound, Outbound
 from ..texts import t
@@ -24,7 +16,7 @@ COMMANDS = {"/start": "cmd:menu", "/menu": "cmd:menu", "/help": "cmd:help", "/ca
             "/my": "go:query:"}
 _DEEP_LINK = re.compile(r"case_(?P<number>[0-9-]{6,40})(?:_(?P<code>[0-9A-Za-z]{10}))?")
 
-Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None
+Markup = dict[str, Any] | None  # a Bot API reply_markup object (InlineKeyboardMarkup, ReplyKeyboardMarkup)
 
 
 @dataclass(frozen=True)
@@ -34,22 +26,41 @@ class Chunk:
     text: str
     markup: Markup
 
+    def params(self, chat_id: int | str) -> dict[str, Any]:
+        """Return the sendMessage parameters of this chunk."""
+        params: dict[str, Any] = {"chat_id": chat_id, "text": self.text}
+        if self.markup is not None:
+            params["reply_markup"] = self.markup
+        return params
+
 
 def _command(text: str) -> tuple[str, str]:
     word, _, rest = text.strip().partition(" ")
     return word.split("@", 1)[0].lower(), rest.strip()
 
 
-def inbound_from_message(message: Message, key: str) -> list[Inbound]:
-    """Translate a citizen's message into the Inbounds the engine handles, in order."""
-    user = str(message.chat.id)
-    if message.location is not None:
-        return [Inbound(CHANNEL, user, location=(message.location.latitude, message.location.longitude), key=key)]
-    if message.contact is not None:
-        own = message.contact.user_id in (None, message.from_user.id if message.from_user else None)
-        phone = message.contact.phone_number if own else None
-        return [Inbound(CHANNEL, user, contact=phone, text="" if own else message.contact.phone_number, key=key)]
-    text = message.text or message.caption or ""
+def chat_of(update: dict[str, Any]) -> dict[str, Any] | None:
+    """Return the chat object an update (a message or a button press, as JSON) belongs to."""
+    message = update.get("message")
+    if message is None and isinstance(update.get("callback_query"), dict):
+        message = update["callback_query"].get("message")
+    chat = message.get("chat") if isinstance(message, dict) else None
+    return chat if isinstance(chat, dict) and isinstance(chat.get("id"), int) else None
+
+
+def inbound_from_message(message: dict[str, Any], key: str) -> list[Inbound]:
+    """Translate a citizen's message (Bot API JSON) into the Inbounds the engine handles, in order."""
+    user = str(message["chat"]["id"])
+    location = message.get("location")
+    if location is not None:
+        return [Inbound(CHANNEL, user, location=(float(location["latitude"]), float(location["longitude"])), key=key)]
+    contact = message.get("contact")
+    if contact is not None:
+        sender = (message.get("from") or {}).get("id")
+        own = contact.get("user_id") in (None, sender)
+        phone = str(contact.get("phone_number") or "")
+        return [Inbound(CHANNEL, user, contact=phone if own else None, text="" if own else phone, key=key)]
+    text = message.get("text") or message.get("caption") or ""
     if text.startswith("/"):
         word, argument = _command(text)
         link = _DEEP_LINK.fullmatch(argument) if word == "/start" else None
@@ -85,16 +96,16 @@ def split(text: str, limit: int = MAX_TEXT) -> list[str]:
 
 def _markup(outbound: Outbound, language: str) -> Markup:
     if outbound.choices:
-        rows = [[InlineKeyboardButton(c.label[:64], callback_data=c.value)] for c in outbound.choices
+        rows = [[{"text": c.label[:64], "callback_data": c.value}] for c in outbound.choices
                 if len(c.value.encode()) <= MAX_CALLBACK]
-        return InlineKeyboardMarkup(rows)
+        return {"inline_keyboard": rows}
     if outbound.expect == "location":
-        button = KeyboardButton(t("telegram.location", language), request_location=True)
-        return ReplyKeyboardMarkup([[button]], resize_keyboard=True, one_time_keyboard=True)
-    if outbound.expect == "phone":
-        button = KeyboardButton(t("telegram.contact", language), request_contact=True)
-        return ReplyKeyboardMarkup([[button]], resize_keyboard=True, one_time_keyboard=True)
-    return None
+        button = {"text": t("telegram.location", language), "request_location": True}
+    elif outbound.expect == "phone":
+        button = {"text": t("telegram.contact", language), "request_contact": True}
+    else:
+        return None
+    return {"keyboard": [[button]], "resize_keyboard": True, "one_time_keyboard": True}
 
 
 def chunks(outbound: Outbound, language: str) -> list[Chunk]:
