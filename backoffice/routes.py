@@ -8,6 +8,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
+from intents.gazetteer import Gazetteer
 from storage.deadlines import local
 from storage.knowledge import KnowledgeBase, KnowledgeService
 from storage.settings import Settings
@@ -15,6 +16,7 @@ from storage.settings import Settings
 from .auth import session_middleware
 from .csrf import csrf_middleware
 from .keys import KNOWLEDGE, KNOWLEDGE_SERVICE, SECURE_COOKIES, SUGGESTER
+from .maps import PLACES
 from .suggest import Suggester
 from .views import account, admin, analytics, api, cases, export, intake, knowledge, login, outbox, queues, supervision
 
@@ -32,6 +34,7 @@ def setup(app: web.Application, settings: Settings) -> None:
     app.middlewares.append(csrf_middleware)
     app[SUGGESTER] = Suggester(settings.model_path)
     app[KNOWLEDGE_SERVICE] = KnowledgeService()
+    app[PLACES] = Gazetteer.demo()  # district outlines for the case page's map
     app[SECURE_COOKIES] = bool(settings.public_url and settings.public_url.startswith("https://"))
     r = app.router
     r.add_static("/static", HERE / "static", name="static")
@@ -45,6 +48,7 @@ def setup(app: web.Application, settings: Settings) -> None:
     r.add_get("/queues/{queue}", queues.queue_page, name="queue_page")
     r.add_get("/cases/{case_id}", cases.case_page, name="case_page")
     r.add_post("/cases/{case_id}/actions/{action}", cases.case_action, name="case_action")
+    r.add_get("/cases/{case_id}/photos/{photo_id}", cases.case_photo, name="case_photo")
     r.add_get("/intake", intake.intake_form, name="intake_form")
     r.add_post("/intake", intake.intake_submit, name="intake_submit")
     r.add_get("/intake/answers", intake.intake_answers, name="intake_answers")

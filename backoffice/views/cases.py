@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
-from aiohttp import web
+import asyncio
+from pathlib import Path
 
+from aiohttp import web
+from markupsafe import Markup
+
+from bot import uploads
 from storage.errors import CaseError, CaseNotFound
 from storage.labels import label
 from storage.lifecycle import Action
-from storage.models import Channel, Urgency
+from storage.models import Attachment, Channel, Urgency
 
+from .. import maps, photos
+from ..access import visible_case
 from ..auth import current_actor
 from ..forms import payload_from_form
 from ..i18n import lang, tr
 from ..ids import db_id
-from ..keys import CASES, SESSION, SUGGESTER
-from ..operations import act, case_detail
+from ..keys import CASES, SESSION, SETTINGS, SUGGESTER
+from ..operations import CaseDetail, act, case_detail
 from ..sessions import now
 from .common import error_page, redirect, render
 from .queues import CHANNELS, URGENCIES
@@ -37,12 +44,27 @@ def _case_id(request: web.Request) -> int:
     return case_id
 
 
+async def _media(request: web.Request, detail: CaseDetail) -> dict[str, object]:
+    """Return the case's photos and its map, by the same masking rules as the citizen block."""
+    c = detail.case
+    rows = await Attachment.filter(case_id=c.id).order_by("id").values_list("id", "filename", "content_type")
+    shown = [{"id": i, "url": f"/cases/{c.id}/photos/{i}", "n": n} for n, (i, _, kind) in enumerate(rows, start=1)
+             if kind in photos.EXTENSIONS]
+    hidden = bool(detail.citizen.get("hidden"))
+    place = maps.case_map(
+        request.app.get(maps.PLACES), latitude=c.latitude, longitude=c.longitude, district=c.district,
+        address_text=" ".join(x for x in (c.address, c.street, c.text) if x), hidden=hidden,
+        unmasked=not detail.citizen.get("masked", True), lang=lang(request))
+    return {"photos": shown, "place": place, "map_svg": Markup(place.svg)}  # built by maps.draw, names escaped
+
+
 async def _show(request: web.Request, error: str = "", status: int = 200, form_action: str = "") -> web.Response:
     _, actor = current_actor(request)
     detail = await case_detail(actor, _case_id(request), request.get(SESSION), lang(request), now(),
                                request.app[SUGGESTER])
     i = 1 if lang(request) == "en" else 0
     return await render(request, "case.html", {
+        **await _media(request, detail),
         "d": detail, "c": detail.case, "can_merge": any(f.action == "merge" for f in detail.forms),
         "error": error, "error_action": form_action,
         "channel": CHANNELS[Channel(detail.case.channel)][i], "urgency": URGENCIES[Urgency(detail.case.urgency)][i],
@@ -79,3 +101,32 @@ async def case_action(request: web.Request) -> web.Response:
     except CaseError as exc:
         return await _show(request, exc.message(lang(request)), exc.status_code, action.value)
     return redirect(f"/cases/{case_id}?done={action.value}")
+
+
+async def case_photo(request: web.Request) -> web.StreamResponse:
+    """Serve a photo of a case the staff member may see: sniffed type, nosniff, inline, metadata removed."""
+    _, actor = current_actor(request)
+    not_found = tr(request, "没有这张照片。", "No such photo.")
+    try:
+        case = await visible_case(actor, _case_id(request))  # 404 (and audited) for a case out of reach
+    except CaseNotFound as exc:
+        return await error_page(request, 404, exc.message(lang(request)))
+    photo_id = db_id(request.match_info["photo_id"])
+    row = await Attachment.get_or_none(id=photo_id, case_id=case.id) if photo_id is not None else None
+    if row is None:
+        return await error_page(request, 404, not_found)
+    path = Path(row.path).resolve()
+    if not path.is_relative_to(request.app[SETTINGS].data_dir.resolve()) or not path.is_file():
+        return await error_page(request, 404, not_found)
+    data = await asyncio.to_thread(path.read_bytes)
+    headers = {"X-Content-Type-Options": "nosniff", "Cache-Control": "private, max-age=600",
+               "Content-Security-Policy": "default-src 'none'; sandbox"}
+    try:
+        kind = uploads.sniff(data).content_type
+        body = photos.without_metadata(data, kind)
+    except (uploads.UploadRejected, photos.BadImage):
+        # Not an image we can vouch for: a download, never shown inline (DOMAIN abuse cases 12-13).
+        headers["Content-Disposition"] = photos.disposition("attachment", row.id, row.filename, "")
+        return web.Response(body=data, content_type="application/octet-stream", headers=headers)
+    headers["Content-Disposition"] = photos.disposition("inline", row.id, row.filename, kind)
+    return web.Response(body=body, content_type=kind, headers=headers)

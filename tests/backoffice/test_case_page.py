@@ -1,16 +1,30 @@
-"""The case page: the citizen's words, masked personal data, timeline, clocks and exactly the allowed actions."""
+"""The case page: the citizen's words, masked personal data, photos, map, timeline, clocks and the allowed actions."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import re
+import struct
+import zlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
 
 from backoffice.access import actor_for
+from backoffice.app import create_app
+from backoffice.keys import SUGGESTER
+from backoffice.suggest import Suggester
+from bot import uploads
 from storage.cases import CaseView
 from storage.lifecycle import CaseStatus, allowed_actions
-from storage.models import AuditEntry, Case, CaseEvent
-from tests.backoffice.conftest import City
+from storage.models import Attachment, AuditEntry, Case, CaseEvent
+from storage.settings import Settings
+from tests.backoffice.conftest import Browser, City
 from tests.support.builders import make_case
+from tests.support.server import serving
 
 
 def forms(page: str) -> list[str]:
@@ -92,3 +106,207 @@ async def test_similar_cases_merge_and_the_citizens_earlier_cases(login_as, city
         "expected_version": "1", "parent": older.number, "reason": "与该件为同一事项"})
     merged = await Case.get(id=repeat.id)
     assert merged.status == CaseStatus.MERGED and merged.parent_id == older.id
+
+
+# --- photos and the map ---------------------------------------------------------------------------
+
+#: A 48×32 JPEG (blue with a yellow square) as chromium's canvas encodes it.
+JPEG = base64.b64decode(
+    "/9j/4AAQSkZJRgABAQAAAQABAAD/4gHYSUNDX1BST0ZJTEUAAQEAAAHIAAAAAAQwAABtbnRyUkdCIFhZWiAH4AABAAEAAAAAAABhY3NwAAAAAAAAAAAA"
+    "AAAAAAAAAAAAAAAAAAAAAAAAAQAA9tYAAQAAAADTLQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAlkZXNjAAAA"
+    "8AAAACRyWFlaAAABFAAAABRnWFlaAAABKAAAABRiWFlaAAABPAAAABR3dHB0AAABUAAAABRyVFJDAAABZAAAAChnVFJDAAABZAAAAChiVFJDAAABZAAA"
+    "AChjcHJ0AAABjAAAADxtbHVjAAAAAAAAAAEAAAAMZW5VUwAAAAgAAAAcAHMAUgBHAEJYWVogAAAAAAAAb6IAADj1AAADkFhZWiAAAAAAAABimQAAt4UA"
+    "ABjaWFlaIAAAAAAAACSgAAAPhAAAts9YWVogAAAAAAAA9tYAAQAAAADTLXBhcmEAAAAAAAQAAAACZmYAAPKnAAANWQAAE9AAAApbAAAAAAAAAABtbHVj"
+    "AAAAAAAAAAEAAAAMZW5VUwAAACAAAAAcAEcAbwBvAGcAbABlACAASQBuAGMALgAgADIAMAAxADb/2wBDABALDA4MChAODQ4SERATGCgaGBYWGDEjJR0o"
+    "OjM9PDkzODdASFxOQERXRTc4UG1RV19iZ2hnPk1xeXBkeFxlZ2P/2wBDARESEhgVGC8aGi9jQjhCY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2Nj"
+    "Y2NjY2NjY2NjY2NjY2NjY2NjY2P/wAARCAAgADADASIAAhEBAxEB/8QAFwABAQEBAAAAAAAAAAAAAAAAAAUEBv/EAC4QAAEBAgoKAwAAAAAAAAAAAAAR"
+    "BAUBAhITFRZUYWRxAwYUIiNCoqPR4USCwf/EABgBAQEAAwAAAAAAAAAAAAAAAAMEAQIF/8QAIhEAAQUAAQMFAAAAAAAAAAAAAgABAwQREgUhcRMxMoHR"
+    "/9oADAMBAAIRAxEAPwCeb6FeFn64vkwHeCXrZ1+PBm777/SmrwjJurkqFeFn64vkztTE0McnaNHIlqm9BCqZZnakHWj4v3/Cer1CWaVgJmx/zyklriAO"
+    "TKCADsqJC9WTCdz0QQBNXjmz1G3EgSEHxdXqyYTuejA9HlSE1wpubXmVVS64wA0jpwRkxgPfy6yUxk2O6AAqRL//2Q=="
+)
+SECRET = "幸福里3栋401 GPS 28.2512N"  # what a phone writes into a photo's metadata
+
+
+def exif_jpeg(secret: str = SECRET, orientation: int = 6) -> bytes:
+    """Return JPEG with an EXIF block holding an orientation and a description with the secret."""
+    text = secret.encode() + b"\x00"
+    entries = 2
+    data_at = 8 + 2 + 12 * entries + 4
+    ifd = struct.pack("<H", entries)
+    ifd += struct.pack("<HHII", 0x010E, 2, len(text), data_at)  # ImageDescription
+    ifd += struct.pack("<HHIHH", 0x0112, 3, 1, orientation, 0)  # Orientation
+    tiff = b"II*\x00" + struct.pack("<I", 8) + ifd + struct.pack("<I", 0) + text
+    payload = b"Exif\x00\x00" + tiff
+    app1 = b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload
+    comment = b"COMMENT " + secret.encode()
+    com = b"\xff\xfe" + struct.pack(">H", len(comment) + 2) + comment
+    return JPEG[:2] + app1 + com + JPEG[2:]
+
+
+def png(width: int = 40, height: int = 30, secret: str = SECRET) -> bytes:
+    """Return a solid-colour PNG with a text chunk holding the secret."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    rows = b"".join(b"\x00" + b"\x2b\x6c\xb0" * width for _ in range(height))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"tEXt", b"Author\x00" + secret.encode()) + chunk(b"IDAT", zlib.compress(rows))
+            + chunk(b"IEND", b""))
+
+
+async def attach(case: Case, data: bytes, name: str, directory: Path) -> Attachment:
+    """Store a photo the way the bot does and give it to the case."""
+    row = await uploads.store(data, name, directory)
+    await Attachment.filter(id=row.id).update(case_id=case.id)
+    return row
+
+
+@pytest.fixture
+async def media_server(database_url: str, city: City, tmp_path: Path) -> AsyncIterator[tuple[str, Path]]:
+    """Serve the app with a data directory of its own; yield the URL and the uploads directory."""
+    settings = Settings.from_env({"APPEALS_DATABASE_URL": database_url, "APPEALS_DATA_DIR": str(tmp_path / "data")})
+    app = create_app(settings, manage_orm=False, background=False)
+    app[SUGGESTER] = Suggester(enabled=False)
+    async with serving(app) as base:
+        yield base, settings.data_dir / "uploads"
+
+
+@pytest.fixture
+async def media_login(media_server: tuple[str, Path]) -> AsyncIterator[Any]:
+    """Open logged-in clients on the media server."""
+    opened: list[Browser] = []
+
+    async def open_as(username: str) -> Browser:
+        b = Browser(media_server[0])
+        opened.append(b)
+        status, text = await b.login(username)
+        assert status == 200 and "工作队列" in text, text[:300]
+        return b
+
+    yield open_as
+    for b in opened:
+        await b.close()
+
+
+async def fetch(b: Browser, path: str) -> tuple[int, bytes, dict[str, str]]:
+    """GET raw bytes and headers."""
+    async with b.http.get(b.base + path, allow_redirects=False) as r:
+        return r.status, await r.read(), dict(r.headers)
+
+
+async def test_photos_show_as_thumbnails_and_are_served_inline_without_metadata(media_server, media_login,
+                                                                                city: City) -> None:
+    case = await make_case(city.world, CaseStatus.IN_PROGRESS)
+    jpeg = await attach(case, exif_jpeg(), "IMG_2041 <b>.jpg", media_server[1])
+    picture = await attach(case, png(), "截图.png", media_server[1])
+    handler = await media_login("handler")
+    status, page = await handler.get(f"/cases/{case.id}")
+    assert status == 200 and "照片与位置" in page
+    for row in (jpeg, picture):
+        url = f"/cases/{case.id}/photos/{row.id}"
+        assert re.search(rf'<a href="{url}"[^>]*><img src="{url}"', page)
+    status, body, headers = await fetch(handler, f"/cases/{case.id}/photos/{jpeg.id}")
+    assert status == 200 and headers["Content-Type"] == "image/jpeg"
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Content-Disposition"].startswith(f'inline; filename="photo-{jpeg.id}.jpg"')
+    assert "<" not in headers["Content-Disposition"] and " " not in headers["Content-Disposition"].split("filename*")[1]
+    assert SECRET.encode() not in body and b"COMMENT" not in body
+    assert uploads.sniff(body) == uploads.sniff(JPEG)  # still the same 48×32 picture
+    assert b"Exif\x00\x00II*\x00" in body and b"\x12\x01\x03\x00\x01\x00\x00\x00\x06\x00" in body  # turned as taken
+    status, body, headers = await fetch(handler, f"/cases/{case.id}/photos/{picture.id}")
+    assert status == 200 and headers["Content-Type"] == "image/png" and SECRET.encode() not in body
+    assert body.endswith(png()[-12:]) and b"IDAT" in body
+    assert headers["Content-Disposition"].endswith("filename*=UTF-8''%E6%88%AA%E5%9B%BE.png")
+
+
+async def test_photos_follow_access_to_the_case(media_server, media_login, city: City, tmp_path: Path) -> None:
+    case = await make_case(city.world, CaseStatus.IN_PROGRESS)
+    other_case = await make_case(city.world, CaseStatus.IN_PROGRESS)
+    row = await attach(case, png(), "a.png", media_server[1])
+    other_row = await attach(other_case, png(12, 10), "b.png", media_server[1])
+    outsider = await media_login("other-handler")
+    status, body, _ = await fetch(outsider, f"/cases/{case.id}/photos/{row.id}")
+    assert status == 404 and b"IDAT" not in body
+    assert await AuditEntry.filter(action="case_denied", target=str(case.id)).exists()
+    handler = await media_login("handler")
+    for path in (f"/cases/{case.id}/photos/{other_row.id}", f"/cases/{case.id}/photos/999999",
+                 f"/cases/{case.id}/photos/1%20OR%201=1", f"/cases/{case.id}/photos/-1"):
+        assert (await fetch(handler, path))[0] == 404, path
+    anonymous = Browser(media_server[0])
+    try:
+        status, _, headers = await fetch(anonymous, f"/cases/{case.id}/photos/{row.id}")
+        assert status == 303 and headers["Location"].startswith("/login")
+    finally:
+        await anonymous.close()
+    outside = tmp_path / "outside.png"
+    outside.write_bytes(png())
+    await Attachment.filter(id=row.id).update(path=str(outside))
+    assert (await fetch(handler, f"/cases/{case.id}/photos/{row.id}"))[0] == 404  # only files under the data dir
+
+
+async def test_a_stored_file_that_is_not_an_image_is_a_download_never_inline(media_server, media_login,
+                                                                             city: City) -> None:
+    case = await make_case(city.world, CaseStatus.IN_PROGRESS)
+    fake = media_server[1] / "fake.jpg"
+    fake.parent.mkdir(parents=True, exist_ok=True)
+    fake.write_bytes(b"<html><script>alert(1)</script></html>")
+    row = await Attachment.create(case=case, filename="x.jpg", content_type="image/jpeg", size=40, sha256="0" * 64,
+                                  path=str(fake))
+    handler = await media_login("handler")
+    status, body, headers = await fetch(handler, f"/cases/{case.id}/photos/{row.id}")
+    assert status == 200 and headers["Content-Type"] == "application/octet-stream"
+    assert headers["Content-Disposition"].startswith("attachment;") and headers["X-Content-Type-Options"] == "nosniff"
+
+
+def pin(page: str) -> re.Match[str] | None:
+    """Find the pin drawn in the map."""
+    return re.search(r'<g class="pin" data-lat="([\d.]+)" data-lon="([\d.]+)"', page)
+
+
+async def test_the_map_shows_the_pin_in_its_district_rounded_until_unmasked(login_as, city: City) -> None:
+    case = await make_case(city.world, CaseStatus.IN_PROGRESS, latitude=28.251234, longitude=112.871234,
+                           district="西山区")
+    handler = await login_as("handler")
+    status, page = await handler.get(f"/cases/{case.id}")
+    assert status == 200 and '<svg xmlns="http://www.w3.org/2000/svg" class="case-map"' in page
+    assert 'class="district here" data-district="西山区"' in page and page.count('class="district-name"') == 3
+    found = pin(page)
+    assert found and found.groups() == ("28.251", "112.871")
+    assert "28.25123" not in page and "112.87123" not in page
+    assert 'href="https://uri.amap.com/marker?position=112.871,28.251&amp;coordinate=wgs84' in page
+    assert "在外部地图中打开" in page and "坐标已脱敏" in page
+    assert "<script" not in page.split('class="card media"')[1].split("</section>")[0]
+    status, page = await handler.act(case.id, "unmask", reason="需要到现场核实")
+    found = pin(page)
+    assert status == 200 and found and found.groups() == ("28.25123", "112.87123")
+
+
+async def test_a_confidential_case_shows_a_unit_only_the_district(login_as, city: City) -> None:
+    case = await make_case(city.world, CaseStatus.IN_PROGRESS, latitude=28.28, longitude=113.03, district="东湖区",
+                           confidential=True)
+    handler = await login_as("handler")
+    _, page = await handler.get(f"/cases/{case.id}")
+    assert pin(page) is None and "28.28" not in page and "113.03" not in page and "amap" not in page
+    assert 'class="district here" data-district="东湖区"' in page and "只显示所在区县" in page
+    supervisor = await login_as("supervisor")
+    _, page = await supervisor.get(f"/cases/{case.id}")
+    assert pin(page) is not None and "28.28" in page
+
+
+async def test_without_a_pin_the_district_comes_from_the_address_text(login_as, city: City) -> None:
+    case = await make_case(city.world, CaseStatus.IN_PROGRESS, district=None, street=None,
+                           address="西山区翠微路12号", text="翠微路上的井盖丢了")
+    odd = await make_case(city.world, CaseStatus.IN_PROGRESS, district="<svg onload=alert(1)>", text="井盖丢了")
+    handler = await login_as("handler")
+    _, page = await handler.get(f"/cases/{case.id}")
+    assert pin(page) is None and "按地址文字判断所在区县" in page
+    assert 'class="district here" data-district="西山区"' in page and "翠微路12号" not in page
+    _, page = await handler.get(f"/cases/{odd.id}")
+    assert "<svg onload" not in page and "&lt;svg onload=alert(1)&gt;" in page
+
+
+async def test_a_pin_outside_the_city_is_named_so_and_still_linked(login_as, city: City) -> None:
+    case = await make_case(city.world, CaseStatus.IN_PROGRESS, latitude=39.9042, longitude=116.4074)
+    supervisor = await login_as("supervisor")
+    _, page = await supervisor.get(f"/cases/{case.id}")
+    assert pin(page) is None and "定位不在本市范围内" in page and "position=116.407,39.904" in page
