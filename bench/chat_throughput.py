@@ -31,10 +31,10 @@ PROBLEMS = ("路灯不亮", "下水道堵塞", "夜间施工噪音", "垃圾无�
 
 
 PROFILED = """
-import cProfile, runpy, sys, time
+import cProfile, runpy, sys
 out = sys.argv[1]
 sys.argv = sys.argv[2:]
-profile = cProfile.Profile(time.thread_time)
+profile = cProfile.Profile()
 try:
     profile.runcall(runpy.run_path, sys.argv[0], run_name="__main__")
 except (SystemExit, KeyboardInterrupt):
@@ -125,13 +125,23 @@ async def echo_run(base: str, n: int, steps: int, latencies: list[float]) -> int
         return steps
 
 
+def cpu_seconds(pid: int | None) -> float:
+    """Return the CPU time (user + system, all threads) a process has used so far, or 0 where unknown."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError, TypeError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
 
 
-async def level(chat: str, echo: str, conversations: int, rounds: int, counter: list[int]) -> dict:
-    """Measure one concurrency level on both servers."""
+async def level(chat: str, echo: str, conversations: int, rounds: int, counter: list[int],
+                pids: tuple[int | None, int | None] = (None, None)) -> dict:
+    """Measure one concurrency level on both servers (and the CPU time each server used)."""
     lat: list[float] = []
 
     async def user(i: int) -> int:
@@ -141,17 +151,18 @@ async def level(chat: str, echo: str, conversations: int, rounds: int, counter: 
             total += await submission(chat, counter[0], lat)
         return total
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), cpu_seconds(pids[0])
     steps = sum(await asyncio.gather(*(user(i) for i in range(conversations))))
-    chat_s = time.perf_counter() - started
+    chat_s, chat_cpu = time.perf_counter() - started, cpu_seconds(pids[0]) - cpu
     echo_lat: list[float] = []
     per_user = max(1, steps // conversations)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), cpu_seconds(pids[1])
     echoes = sum(await asyncio.gather(*(echo_run(echo, i, per_user, echo_lat) for i in range(conversations))))
-    echo_s = time.perf_counter() - started
+    echo_s, echo_cpu = time.perf_counter() - started, cpu_seconds(pids[1]) - cpu
     return {"conversations": conversations, "steps": steps, "steps_per_s": steps / chat_s,
             "p50_ms": _pct(lat, 0.5), "p99_ms": _pct(lat, 0.99), "echo_per_s": echoes / echo_s,
-            "echo_p99_ms": _pct(echo_lat, 0.99)}
+            "echo_p99_ms": _pct(echo_lat, 0.99), "cpu_ms_per_step": 1000 * chat_cpu / steps,
+            "echo_cpu_ms": 1000 * echo_cpu / echoes}
 
 
 async def _wait_ready(url: str) -> None:
@@ -197,7 +208,7 @@ async def main(levels: list[int], rounds: int, profile: str | None = None) -> di
            "APPEALS_DATA_DIR": str(tmp / "data"), "APPEALS_SECRET_KEY": "bench" * 10, "APPEALS_LOG_LEVEL": "WARNING"}
     appeals = Path(sys.executable).with_name("appeals")
     command = [str(appeals), "serve"]
-    if profile:  # cProfile of the server's main thread in CPU time, written when it is stopped with SIGINT
+    if profile:  # cProfile of the server's main thread, written when it is stopped with SIGINT
         command = [sys.executable, "-c", PROFILED, profile, *command]
     server = await asyncio.create_subprocess_exec(*command, env=env, stdout=asyncio.subprocess.DEVNULL)
     echo = await asyncio.create_subprocess_exec(sys.executable, __file__, "--echo", str(echo_port))
@@ -208,12 +219,15 @@ async def main(levels: list[int], rounds: int, profile: str | None = None) -> di
         counter = [0]
         await level(chat, echo_base, 2, 1, counter)  # warm up: imports, jieba, the model, connections
         results = []
-        print(f"{'conv':>5} {'steps':>6} {'steps/s':>8} {'p50 ms':>7} {'p99 ms':>7} | {'echo/s':>8} {'echo p99':>8}")
+        pids = (server.pid, echo.pid)
+        print(f"{'conv':>5} {'steps':>6} {'steps/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'cpu ms':>7} | "
+              f"{'echo/s':>8} {'echo p99':>8} {'cpu ms':>7}   (cpu ms: server CPU time per step or echo)")
         for n in levels:
-            r = await level(chat, echo_base, n, rounds if n > 1 else rounds * 10, counter)
+            r = await level(chat, echo_base, n, rounds if n > 1 else rounds * 10, counter, pids)
             results.append(r)
-            print(f"{n:>5} {r['steps']:>6} {r['steps_per_s']:>8.0f} {r['p50_ms']:>7.1f} {r['p99_ms']:>7.1f} | "
-                  f"{r['echo_per_s']:>8.0f} {r['echo_p99_ms']:>8.1f}")
+            print(f"{n:>5} {r['steps']:>6} {r['steps_per_s']:>8.0f} {r['p50_ms']:>7.1f} {r['p99_ms']:>7.1f} "
+                  f"{r['cpu_ms_per_step']:>7.2f} | {r['echo_per_s']:>8.0f} {r['echo_p99_ms']:>8.1f} "
+                  f"{r['echo_cpu_ms']:>7.3f}")
     finally:
         if profile:
             server.send_signal(signal.SIGINT)
@@ -225,7 +239,8 @@ async def main(levels: list[int], rounds: int, profile: str | None = None) -> di
     top = results[-1]
     summary = {"steps_per_s": round(top["steps_per_s"], 1), "echo_per_s": round(top["echo_per_s"], 1),
                "ratio": round(top["steps_per_s"] / top["echo_per_s"], 3), "p99_ms": round(top["p99_ms"], 1),
-               "conversations": top["conversations"], "database": database_url.split(":", 1)[0]}
+               "conversations": top["conversations"], "database": database_url.split(":", 1)[0],
+               "cpu_ms_per_step": round(top["cpu_ms_per_step"], 2), "echo_cpu_ms": round(top["echo_cpu_ms"], 3)}
     print(json.dumps(summary))
     return summary
 

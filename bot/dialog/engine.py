@@ -34,6 +34,7 @@ COMMANDS: dict[str, str] = {
     "中文": "lang:zh-CN", "chinese": "lang:zh-CN", "/chinese": "lang:zh-CN",
 }
 MAX_HOPS = 8  # steps a single message may pass through (skipped prompts)
+ABSENT = object()  # what _peek returns when the user has no session yet
 
 
 class ConcurrentUpdate(RuntimeError):
@@ -64,10 +65,12 @@ class DialogEngine:
         if lock is None:
             lock = self._local[key] = asyncio.Lock()
         async with lock:  # within a process: queue, do not poll the database
+            absent = False
             if inbound.resume:
                 shown = await self._peek(inbound)
-                if shown is not None:
+                if isinstance(shown, list):
                     return shown
+                absent = shown is ABSENT
             known = self._rows.get(inbound.channel, inbound.user_key)
             if known is not None and known.citizen_id is not None:
                 # This process saved the row last (as far as it knows): run the step on the cached row
@@ -88,7 +91,7 @@ class DialogEngine:
                     return [Outbound(t("error", row.language))]
             token = sessions.new_token()
             held = await sessions.take(inbound.channel, inbound.user_key, token, self.services.clock, self.lease,
-                                       self.wait, self.language)
+                                       self.wait, self.language, absent=absent)
             if held is None:
                 self.stats["busy"] += 1
                 return [Outbound(t("busy", self.language))]
@@ -102,11 +105,13 @@ class DialogEngine:
                 await sessions.release(held, token)
                 return [Outbound(t("error", held.language))]
 
-    async def _peek(self, inbound: Inbound) -> list[Outbound] | None:
-        """Show the current question without the lease; None when that would change anything."""
-        row = await DialogSession.get_or_none(channel=inbound.channel, user_key=inbound.user_key)
+    async def _peek(self, inbound: Inbound) -> list[Outbound] | object | None:
+        """Show the current question without the lease; None when that would change anything, ABSENT: no session."""
+        row = await sessions.peek(inbound.channel, inbound.user_key)
         now = self.services.clock()
-        if row is None or row.flow not in self.flows or row.citizen_id is None:
+        if row is None:
+            return ABSENT
+        if row.flow not in self.flows or row.citizen_id is None:
             return None
         if row.expires_at is not None and now > row.expires_at and row.flow != "menu":
             return None

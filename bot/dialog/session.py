@@ -32,25 +32,6 @@ async def citizen_for(channel: str, external_id: str, language: str) -> int:
         return identity.citizen_id
 
 
-async def load_or_create(channel: str, user_key: str, language: str) -> DialogSession:
-    """Return the session row of a user, creating it (and the citizen) on first contact."""
-    session = await DialogSession.get_or_none(channel=channel, user_key=user_key)
-    if session is not None and session.citizen_id is not None:
-        return session
-    citizen_id = await citizen_for(channel, user_key, language)
-    if session is not None:
-        await DialogSession.filter(id=session.id).update(citizen_id=citizen_id)
-        session.citizen_id = citizen_id
-        return session
-    try:
-        return await DialogSession.create(
-            channel=Channel(channel), user_key=user_key, citizen_id=citizen_id, language=language,
-            flow="menu", step="start", slots={},
-        )
-    except IntegrityError:
-        return await DialogSession.get(channel=channel, user_key=user_key)
-
-
 def new_token() -> str:
     """Return a fresh lease token: unique per acquisition, so two holders never match."""
     return uuid.uuid4().hex
@@ -113,11 +94,28 @@ class RowCache:
         self._rows.pop((channel, user_key), None)
 
 
+async def create_held(
+    channel: str, user_key: str, token: str, now: dt.datetime, lease: dt.timedelta, language: str
+) -> DialogSession | None:
+    """Create a first-contact session already leased to ``token`` (and its citizen); None if it exists by now."""
+    citizen_id = await citizen_for(channel, user_key, language)
+    try:
+        return await DialogSession.create(
+            channel=Channel(channel), user_key=user_key, citizen_id=citizen_id, language=language,
+            flow="menu", step="start", slots={}, locked_by=token, locked_until=now + lease,
+        )
+    except IntegrityError:
+        return None
+
+
 async def take(
     channel: str, user_key: str, token: str, clock: Any, lease: dt.timedelta, wait: float, language: str,
-    cache: RowCache | None = None,
+    cache: RowCache | None = None, absent: bool = False,
 ) -> DialogSession | None:
-    """Take the user's lease (creating the session on first contact), waiting up to ``wait`` seconds."""
+    """Take the user's lease (creating the session on first contact), waiting up to ``wait`` seconds.
+
+    ``absent``: the caller has just seen that the user has no session, so try creating it first.
+    """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
     delay = 0.005
@@ -132,20 +130,46 @@ async def take(
                 row.slots = json.loads(json.dumps(known.slots))
                 return row
             cache.drop(channel, user_key)  # type: ignore[union-attr]
-        # One statement in the common case: the row exists and nobody holds it.
-        if await _execute(TAKE_SQL, [token, now + lease, channel, user_key, now]) == 1:
-            row = await DialogSession.get(channel=channel, user_key=user_key)
-            if row.citizen_id is None:
-                row.citizen_id = await citizen_for(channel, user_key, language)
-                await DialogSession.filter(id=row.id).update(citizen_id=row.citizen_id)
-            return row
-        if not await DialogSession.exists(channel=channel, user_key=user_key):
-            await load_or_create(channel, user_key, language)
+        if not absent:
+            # One statement in the common case: the row exists and nobody holds it.
+            if await _execute(TAKE_SQL, [token, now + lease, channel, user_key, now]) == 1:
+                row = await DialogSession.get(channel=channel, user_key=user_key)
+                if row.citizen_id is None:
+                    row.citizen_id = await citizen_for(channel, user_key, language)
+                    await DialogSession.filter(id=row.id).update(citizen_id=row.citizen_id)
+                return row
+            absent = not await DialogSession.exists(channel=channel, user_key=user_key)
+        if absent:
+            created = await create_held(channel, user_key, token, now, lease, language)
+            if created is not None:
+                return created
+            absent = False  # someone else created it meanwhile: take it as usual
             continue
         if loop.time() >= deadline:
             return None
         await asyncio.sleep(delay)
         delay = min(delay * 2, 0.1)
+
+
+PEEK_SQL = ("SELECT flow, step, slots, language, citizen_id, expires_at FROM dialog_session"
+            " WHERE channel = ? AND user_key = ?")
+
+
+async def peek(channel: str, user_key: str) -> DialogSession | None:
+    """Read a user's session without taking its lease (flow, step, slots, language, citizen and expiry only)."""
+    conn = connections.get("default")
+    sql = PEEK_SQL if conn.capabilities.dialect != "postgres" else PEEK_SQL.replace("= ?", "= $1", 1).replace(
+        "= ?", "= $2", 1)
+    found = await conn.execute_query_dict(sql, [channel, user_key])
+    if not found:
+        return None
+    r = found[0]
+    slots, expires = r["slots"], r["expires_at"]
+    return DialogSession(
+        channel=Channel(channel), user_key=user_key, flow=r["flow"], step=r["step"], language=r["language"],
+        citizen_id=r["citizen_id"], slots=json.loads(slots) if isinstance(slots, str | bytes) else slots or {},
+        expires_at=dt.datetime.fromisoformat(expires) if isinstance(expires, str) else expires,
+    )
 
 
 def _state(session: DialogSession, flow: str, step: str, slots: dict[str, Any], language: str,
