@@ -95,7 +95,7 @@ def draw(places: Gazetteer, *, district: str | None, pin: tuple[float, float] | 
     for area in places.areas:
         x, y = p.xy(*area.centre)
         weight = "700" if area.district == district else "400"
-        parts.append(f'<text class="district-name" x="{x:.1f}" y="{y:.1f}" text-anchor="middle" font-size="13" '
+        parts.append(f'<text class="district-name" x="{x:.1f}" y="{y:.1f}" text-anchor="middle" font-size="14" '
                      f'font-weight="{weight}" fill="{INK}">{escape(area.district)}</text>')
     parts.append(f'<text x="{p.width - p.pad}" y="{p.pad + 4}" text-anchor="end" font-size="11" fill="{INK}">'
                  f'↑ 北 N</text>')

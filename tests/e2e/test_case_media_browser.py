@@ -1,0 +1,82 @@
+"""A case with photos and a pin in chromium: thumbnails decode, the SVG map shows the pin, no outside requests."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from backoffice.app import create_app
+from backoffice.keys import SUGGESTER
+from backoffice.suggest import Suggester
+from storage.lifecycle import CaseStatus
+from storage.settings import Settings
+from tests.backoffice.conftest import PASSWORD, make_city
+from tests.backoffice.test_case_page import attach, exif_jpeg, png
+from tests.support.builders import make_case
+from tests.support.server import serving
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def artefacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Return the screenshot directory (APPEALS_ARTEFACTS_DIR, or a pytest temp dir)."""
+    chosen = os.environ.get("APPEALS_ARTEFACTS_DIR")
+    path = Path(chosen) if chosen else tmp_path_factory.mktemp("case-media-screens")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+async def test_photos_load_and_the_map_shows_the_pin(database_url: str, browser, artefacts: Path,  # noqa: ANN001
+                                                    tmp_path: Path) -> None:
+    city = await make_city()
+    case = await make_case(city.world, CaseStatus.IN_PROGRESS, title="西山区翠微路井盖缺失",
+                           text="翠微路12号门口井盖丢了，晚上有人差点掉下去。", district="西山区",
+                           street="西山街道", latitude=28.2512, longitude=112.8734)
+    settings = Settings(database_url=database_url, data_dir=tmp_path / "data", secret_key="m" * 48)
+    uploads = settings.data_dir / "uploads"
+    photos = [await attach(case, exif_jpeg(), "井盖.jpg", uploads), await attach(case, png(), "现场.png", uploads)]
+    app = create_app(settings, manage_orm=False, background=False)
+    app[SUGGESTER] = Suggester(enabled=False)
+    async with serving(app) as base:
+        context = await browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+        page = await context.new_page()
+        requested: list[str] = []
+        page.on("request", lambda r: requested.append(r.url))
+        await page.goto(f"{base}/login")
+        await page.fill("input[name=username]", "handler")
+        await page.fill("input[name=password]", PASSWORD)
+        async with page.expect_navigation():
+            await page.click("button[type=submit].primary")
+        await page.goto(f"{base}/cases/{case.id}")
+        thumbs = page.locator(".media .photos img")
+        assert await thumbs.count() == 2
+        for i in range(2):
+            await thumbs.nth(i).scroll_into_view_if_needed()
+            await page.wait_for_function("img => img.complete", arg=await thumbs.nth(i).element_handle())
+            width = await thumbs.nth(i).evaluate("img => img.naturalWidth")
+            assert width > 0, photos[i].filename
+        assert await thumbs.nth(0).evaluate("img => img.naturalWidth") in (32, 48)  # 48×32, maybe turned by EXIF 6
+        assert await thumbs.nth(1).evaluate("img => img.naturalWidth") == 40
+        svg = page.locator("svg.case-map")
+        pin = svg.locator("g.pin")
+        assert await pin.count() == 1 and await pin.is_visible()
+        here = svg.locator('path.district.here[data-district="西山区"]')
+        assert await here.count() == 1
+        inside = await page.evaluate(
+            """() => { const pin = document.querySelector('svg.case-map g.pin').getBoundingClientRect();
+                       const area = document.querySelector('svg.case-map path.here').getBoundingClientRect();
+                       const x = pin.left + pin.width / 2, y = pin.bottom;
+                       return x >= area.left && x <= area.right && y >= area.top && y <= area.bottom; }""")
+        assert inside
+        link = page.locator("a.external")
+        assert "112.873,28.251" in (await link.get_attribute("href") or "")
+        await page.locator(".media").screenshot(path=str(artefacts / "case-media.png"))
+        await page.screenshot(path=str(artefacts / "case-page-with-media.png"), full_page=True)
+        assert all(url.startswith(base) for url in requested), [u for u in requested if not u.startswith(base)]
+        full = await context.new_page()
+        await full.goto(f"{base}/cases/{case.id}/photos/{photos[1].id}")
+        assert await full.evaluate("document.images.length && document.images[0].naturalWidth") == 40
+        await context.close()
