@@ -56,6 +56,7 @@ def setup(app: web.Application, settings: Settings) -> None:
     r.add_post("/export", export.export_cases, name="export_cases")
     account.add_routes(r)
     admin.add_routes(r)
+    app.on_startup.append(admin.load_admin_settings)  # holiday overrides and saved KPI weights
     analytics.add_routes(r)
     supervision.add_routes(r)
     outbox.add_routes(r)

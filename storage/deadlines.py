@@ -1,21 +1,24 @@
-"""Working-day arithmetic on the mainland calendar (holidays and 调休) and time-limit policy lookup."""
+"""Working-day arithmetic on the mainland calendar (holidays and 调休, plus local overrides) and time-limit policies."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
 
-from .models import CaseKind, Policy, Urgency
+from .models import CaseKind, HolidayOverride, Policy, Urgency
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 UTC = dt.UTC
 log = logging.getLogger(__name__)
 _warned_years: set[int] = set()
+#: Local corrections from the holiday_override table: date -> True (working day) or False (holiday).
+_overrides: dict[dt.date, bool] = {}
+OVERRIDE_KINDS = {"holiday": False, "workday": True}
 
 
 #: Statutory holidays on fixed dates (元旦, 劳动节, 国庆节); lunar ones need the published schedule.
@@ -31,8 +34,23 @@ def is_official(day: dt.date) -> bool:
     return True
 
 
+def set_overrides(overrides: Mapping[dt.date, bool]) -> None:
+    """Replace this process's holiday overrides (date -> is a working day)."""
+    _overrides.clear()
+    _overrides.update(overrides)
+
+
+async def refresh_overrides() -> dict[dt.date, bool]:
+    """Load the holiday overrides from the database into this process and return them."""
+    rows = await HolidayOverride.all().values_list("day", "kind")
+    set_overrides({day: OVERRIDE_KINDS[kind] for day, kind in rows if kind in OVERRIDE_KINDS})
+    return dict(_overrides)
+
+
 def is_workday(day: dt.date) -> bool:
-    """Tell whether ``day`` is a working day on the mainland, make-up workdays included."""
+    """Tell whether ``day`` is a working day: a local override first, else the mainland calendar (调休 included)."""
+    if day in _overrides:
+        return _overrides[day]
     try:
         return bool(chinese_calendar.is_workday(day))
     except NotImplementedError:
@@ -184,5 +202,49 @@ def choose_policy(
 
 
 async def policy_for(category: str | None, kind: CaseKind, urgency: Urgency) -> Policy | None:
-    """Look up the time-limit policy for a case in the policy table."""
+    """Look up the time-limit policy for a case in the policy table (and reload the holiday overrides,
+    so the deadline computed next uses the current ones even when another process changed them)."""
+    await refresh_overrides()
     return choose_policy(await Policy.filter(active=True), category, kind, urgency)
+
+
+LIMIT_FIELDS = ("accept_hours", "sign_hours", "handle_amount", "return_working_days", "callback_working_days",
+                "extension_max_working_days", "reopen_working_days")
+LIMIT_UNITS = ("hours", "days", "working_days")
+
+
+def policy_problems(candidate: Policy, policies: Iterable[Policy]) -> list[tuple[str, str]]:
+    """Check a policy (new or edited) against the others: every limit positive, and an urgent or emergency
+    rule never longer than the normal rule of the same category and kind (or the default rule).
+
+    Return the problems as (zh-CN, English) messages, none when the policy may be saved."""
+    problems: list[tuple[str, str]] = []
+    for name in LIMIT_FIELDS:
+        value = getattr(candidate, name)
+        if not isinstance(value, int) or value <= 0:
+            problems.append((f"{name} 必须是正整数。", f"{name} must be a positive whole number."))
+    if candidate.handle_unit not in LIMIT_UNITS:
+        problems.append(("办理时限单位无效。", f"The limit unit must be one of {', '.join(LIMIT_UNITS)}."))
+    if problems:
+        return problems
+    rows = [p for p in policies if p.active and p.id != candidate.id] + ([candidate] if candidate.active else [])
+
+    def normal_for(rule: Policy) -> Policy | None:
+        same = [p for p in rows if p.urgency is None and p.category == rule.category and p.kind == rule.kind]
+        default = [p for p in rows if p.urgency is None and p.category is None and p.kind is None]
+        return _best([(0, p) for p in same or default])
+
+    for rule in rows:
+        if rule.urgency is None:
+            continue
+        normal = normal_for(rule)
+        if normal is None or (rule is not candidate and normal is not candidate):
+            continue  # only pairs this change touches: an old inconsistency does not block other edits
+        if _approx_hours(rule) > _approx_hours(normal):
+            problems.append((
+                f"“{rule.name}”（{rule.handle_amount} {rule.handle_unit}）比普通时限“{normal.name}”"
+                f"（{normal.handle_amount} {normal.handle_unit}）更长：加急不能比普通更慢。",
+                f"“{rule.name}” ({rule.handle_amount} {rule.handle_unit}) is longer than the normal limit "
+                f"“{normal.name}” ({normal.handle_amount} {normal.handle_unit}): urgent may never be slower.",
+            ))
+    return problems

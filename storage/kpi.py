@@ -54,6 +54,12 @@ RATING_SCORE = {"very_satisfied": 1.0, "satisfied": 1.0, "dissatisfied": 0.0, "v
 OPEN_FOR_UNIT = frozenset({"dispatched", "in_progress", "pending_review", "reopened"})
 
 
+#: Indicators where more is better: only these may carry a weight in the composite score
+#: (a return, extension, reopen or repeat rate would reward the wrong thing).
+WEIGHTABLE = (KPI.RESPONSE, KPI.SOLVED, KPI.SATISFACTION, KPI.ON_TIME, KPI.SIGN_TIMELY, KPI.DISPATCH_ACCURACY,
+              KPI.CALLBACK)
+
+
 class WeightsError(ValueError):
     """The KPI weights file is malformed; the message names the bad entry."""
 
@@ -82,6 +88,8 @@ def _weights_entry(entry: Mapping[str, Any]) -> Weights:
             raise WeightsError(f"weights {name}: unknown KPI {key!r}, expected one of {[k.value for k in KPI]}")
         if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
             raise WeightsError(f"weights {name}: weight of {key!r} must be a non-negative number")
+        if value > 0 and KPI(key) not in WEIGHTABLE:
+            raise WeightsError(f"weights {name}: {key!r} is a rate where less is better and cannot be weighted")
         weights[KPI(key)] = float(value)
     if abs(sum(weights.values()) - 1.0) > 1e-6:
         raise WeightsError(f"weights {name}: weights sum to {sum(weights.values())}, not 1")
@@ -97,7 +105,12 @@ def _weights_entry(entry: Mapping[str, Any]) -> Weights:
 
 
 def load_weights(path: str | Path = WEIGHTS_PATH, version: str | None = None) -> Weights:
-    """Load one version of the weights file (the file's current one by default), validated."""
+    """Load one version of the weights file (the file's current one by default), validated.
+
+    The default call returns the weights an administrator saved in the database, when this process
+    has loaded some (see current_weights), so the pages follow the edited weights."""
+    if _saved and Path(path) == WEIGHTS_PATH and version in (None, _saved[0].version):
+        return _saved[0]
     try:
         doc = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -114,6 +127,70 @@ def load_weights(path: str | Path = WEIGHTS_PATH, version: str | None = None) ->
         if w.version == wanted:
             return w
     raise WeightsError(f"{path}: no weights version {wanted!r} (have {names})")
+
+
+_saved: list[Weights] = []  # the newest database weights seen by this process, if any
+
+
+def weights_from_row(row: Any) -> Weights:
+    """Validate a kpi_weight_set row into Weights (the same rules as the file)."""
+    return _weights_entry({"version": row.version, "weights": row.weights, "basic_satisfied_k": row.basic_satisfied_k,
+                           "volume_floor": row.volume_floor, "repeat_window_days": row.repeat_window_days})
+
+
+def forget_saved_weights() -> None:
+    """Go back to the file's weights in this process (until current_weights reads the database again)."""
+    _saved.clear()
+
+
+async def current_weights() -> Weights:
+    """Return the current weights: the newest set saved in the database, else the file's current version."""
+    from .models import KpiWeightSet  # the formulas above stay free of the database
+
+    row = await KpiWeightSet.all().order_by("-id").first()
+    _saved.clear()
+    if row is not None:
+        _saved.append(weights_from_row(row))
+        return _saved[0]
+    return load_weights()
+
+
+async def save_weights(weights: Weights, note: str, staff_id: int | None) -> Weights:
+    """Store a new version of the weights (validated, audited with before and after) and make it current."""
+    from tortoise.transactions import in_transaction
+
+    from .models import AuditEntry, KpiWeightSet
+
+    checked = _weights_entry({"version": weights.version, "weights": {k.value: v for k, v in weights.weights.items()},
+                              "basic_satisfied_k": weights.basic_satisfied_k, "volume_floor": weights.volume_floor,
+                              "repeat_window_days": weights.repeat_window_days})
+    before = await current_weights()
+    if await KpiWeightSet.exists(version=checked.version) or checked.version in file_versions():
+        raise WeightsError(f"weights {checked.version}: that version name is taken")
+    async with in_transaction():
+        await KpiWeightSet.create(version=checked.version, note=note, staff_id=staff_id,
+                                  weights={k.value: v for k, v in checked.weights.items()},
+                                  basic_satisfied_k=checked.basic_satisfied_k, volume_floor=checked.volume_floor,
+                                  repeat_window_days=checked.repeat_window_days)
+        await AuditEntry.create(staff_id=staff_id, action="kpi_weights_changed", target=checked.version,
+                                reason=note, data={"before": weights_dict(before), "after": weights_dict(checked)})
+    return await current_weights()
+
+
+def weights_dict(w: Weights) -> dict[str, Any]:
+    """Describe weights as plain JSON (for the audit log)."""
+    return {"version": w.version, "weights": {k.value: v for k, v in w.weights.items()},
+            "basic_satisfied_k": w.basic_satisfied_k, "volume_floor": w.volume_floor,
+            "repeat_window_days": w.repeat_window_days}
+
+
+def file_versions() -> list[str]:
+    """Return the version names in kpi_weights.json (they cannot be reused for saved weights)."""
+    try:
+        doc = json.loads(WEIGHTS_PATH.read_text(encoding="utf-8"))
+        return [str(e.get("version")) for e in doc.get("versions", [])]
+    except (OSError, ValueError, AttributeError):
+        return []
 
 
 @dataclass(frozen=True)

@@ -13,11 +13,14 @@ from storage.deadlines import (
     add_working_days,
     choose_policy,
     is_workday,
+    policy_problems,
+    refresh_overrides,
+    set_overrides,
     working_days_between,
 )
 from storage.errors import InvalidField
 from storage.lifecycle import Action, CaseStatus, Role
-from storage.models import Case, CaseKind, Policy, Urgency
+from storage.models import Case, CaseKind, HolidayOverride, Policy, Urgency
 from tests.support.builders import make_case, make_world
 
 
@@ -151,3 +154,41 @@ def test_a_year_without_a_published_schedule_still_skips_fixed_holidays() -> Non
     assert not is_workday(dt.date(2099, 1, 1))  # 元旦, a Thursday
     assert not is_workday(dt.date(2099, 10, 2))  # 国庆
     assert is_workday(dt.date(2099, 1, 2)) and not is_workday(dt.date(2099, 1, 3))  # Friday, Saturday
+
+
+async def test_holiday_overrides_correct_the_national_calendar(database_url: str) -> None:
+    try:
+        await HolidayOverride.create(day=dt.date(2026, 12, 4), kind="holiday", note="市庆日")
+        await HolidayOverride.create(day=dt.date(2026, 12, 5), kind="workday")
+        await HolidayOverride.create(day=dt.date(2031, 1, 2), kind="holiday", note="beyond the published years")
+        assert is_workday(dt.date(2026, 12, 4))  # not loaded into this process yet
+        await refresh_overrides()
+        assert not is_workday(dt.date(2026, 12, 4)) and is_workday(dt.date(2026, 12, 5))
+        # A year not published yet: the override on Thursday 2 Jan, the estimate (a working Friday) around it.
+        assert not is_workday(dt.date(2031, 1, 2)) and is_workday(dt.date(2031, 1, 3))
+        assert add_working_days(at(2026, 12, 3), 1).astimezone(SHANGHAI).date() == dt.date(2026, 12, 5)
+    finally:
+        set_overrides({})
+    assert is_workday(dt.date(2026, 12, 4))
+
+
+def test_policy_problems_keep_limits_positive_and_urgent_never_slower() -> None:
+    default = Policy(id=1, name="default", handle_amount=10, handle_unit="working_days", active=True, version=1)
+    urgent = Policy(id=2, name="urgent", urgency=Urgency.URGENT, handle_amount=3, handle_unit="working_days",
+                    active=True, version=1)
+    utilities = Policy(id=3, name="utilities", category="水电气热", handle_amount=24, handle_unit="hours",
+                       active=True, version=1)
+    rows = [default, urgent, utilities]
+    assert policy_problems(urgent, rows) == []
+    slow = Policy(id=2, name="urgent", urgency=Urgency.URGENT, handle_amount=11, handle_unit="working_days",
+                  active=True, version=2)
+    assert "urgent may never be slower" in policy_problems(slow, rows)[0][1]
+    short_default = Policy(id=1, name="default", handle_amount=48, handle_unit="hours", active=True, version=2)
+    assert policy_problems(short_default, rows)  # 48 hours is shorter than the urgent 3 working days
+    urgent_water = Policy(name="urgent water", urgency=Urgency.URGENT, category="水电气热", handle_amount=2,
+                          handle_unit="days", active=True, version=1)
+    assert policy_problems(urgent_water, rows)  # 2 days > the 24 hours of its own normal rule
+    zero = Policy(id=1, name="default", handle_amount=0, handle_unit="working_days", active=True, version=2)
+    assert "handle_amount 必须是正整数。" in policy_problems(zero, rows)[0][0]
+    weird = Policy(id=1, name="default", handle_amount=5, handle_unit="fortnights", active=True, version=2)
+    assert policy_problems(weird, rows)

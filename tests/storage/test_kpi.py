@@ -19,12 +19,15 @@ from storage.kpi import (
     WeightsError,
     aggregate,
     assess,
+    current_weights,
     facts_for,
+    forget_saved_weights,
     load_weights,
     rank,
+    save_weights,
 )
 from storage.lifecycle import Action, Role
-from storage.models import Channel
+from storage.models import AuditEntry, Channel
 from tests.support.builders import make_world
 
 T0 = dt.datetime(2026, 3, 2, 1, 0, tzinfo=dt.UTC)
@@ -287,3 +290,23 @@ async def test_kpis_recomputed_from_real_case_events(database_url: str) -> None:
     assert lead_day.figures[KPI.REOPEN].case_ids == (slow,)
     assert lead_day.figures[KPI.SIGN_TIMELY].denominator == 0
     assert lead_day.figures[KPI.RETURN].case_ids == (wrong,)
+
+
+async def test_saved_weights_replace_the_file_and_are_audited(database_url: str) -> None:
+    try:
+        assert (await current_weights()).version == "2026-1"  # nothing saved: the file's current version
+        saved = await save_weights(Weights("2027-1", {KPI.SOLVED: 0.5, KPI.SATISFACTION: 0.5}, 1.0, 3, 30),
+                                   "试行", None)
+        assert saved.version == "2027-1" and load_weights().weights == {KPI.SOLVED: 0.5, KPI.SATISFACTION: 0.5}
+        assert load_weights(version="beijing-30-35-35").version == "beijing-30-35-35"  # the file's still there
+        with pytest.raises(WeightsError, match="sum to 0.9"):
+            await save_weights(Weights("2027-2", {KPI.SOLVED: 0.9}), "", None)
+        with pytest.raises(WeightsError, match="less is better"):
+            await save_weights(Weights("2027-3", {KPI.SOLVED: 0.5, KPI.RETURN: 0.5}), "", None)
+        with pytest.raises(WeightsError, match="taken"):
+            await save_weights(Weights("2026-1", {KPI.SOLVED: 1.0}), "", None)
+        assert [e.action for e in await AuditEntry.all()] == ["kpi_weights_changed"]
+        assert (await current_weights()).version == "2027-1"
+    finally:
+        forget_saved_weights()
+    assert load_weights().version == "2026-1"
