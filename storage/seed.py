@@ -229,6 +229,9 @@ async def seed_demo(password: str, cases: int = 300, seed: int = 8890) -> SeedRe
             text=_vary(rng, t["text"]), title=t["title"], channel=channel, citizen_id=citizen.id,
             category=t["category"], kind=CaseKind(t["kind"]), urgency=Urgency(t["urgency"]),
             address=t["address"], district=t["district"], street=t["street"],
+            # A map pin comes from a chat channel, never from a phone call.
+            latitude=None if channel is Channel.PHONE else t.get("latitude"),
+            longitude=None if channel is Channel.PHONE else t.get("longitude"),
             anonymous=rng.random() < 0.08, confidential=rng.random() < 0.05,
             suggestion={"category": t["category"], "unit": t["unit"]},
         )
