@@ -1,0 +1,104 @@
+"""Case search through the character-pair index of migration 0011 (FTS5 on SQLite, GIN on PostgreSQL).
+
+The index holds every pair of adjacent characters of a case's title and text and its number's last
+digit group. A query is turned into the same pairs: the index returns candidates that hold all of
+them, and ``verify`` keeps those that really contain the query, so results equal a substring search
+on both databases. Queries of one character have no pair and fall back to a substring scan.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tortoise import connections
+from tortoise.expressions import Q
+
+MAX_PAIRS = 12  # more pairs narrow the candidates little, and verify checks the whole query anyway
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+@dataclass(frozen=True)
+class Terms:
+    """A free-text query prepared for the index: its character pairs and, for digits, a number sequence."""
+
+    text: str
+    pairs: tuple[str, ...]
+    sequence: str | None = None
+
+
+def terms(query: str) -> Terms | None:
+    """Prepare a query for the index, or return None when it has no pair to look up (one character)."""
+    folded = query.translate(_ASCII_LOWER)
+    pairs = tuple(dict.fromkeys(folded[i:i + 2] for i in range(len(folded) - 1)))[:MAX_PAIRS]
+    sequence = query if query.isascii() and query.isdigit() else None
+    if not pairs and sequence is None:
+        return None
+    return Terms(query, pairs, sequence)
+
+
+def _hex(value: str) -> str:
+    return value.encode().hex().upper()
+
+
+def _sqlite_match(t: Terms) -> str:
+    # Every token is hex digits (an 'n' before number tokens), so the expression needs no quoting.
+    parts = []
+    if t.pairs:
+        parts.append("(" + " AND ".join(_hex(p) for p in t.pairs) + ")")
+    if t.sequence is not None:
+        parts += [f"n{_hex(t.sequence)}", f"n{_hex(t.sequence.lstrip('0'))}"]
+    return " OR ".join(parts)
+
+
+def _pg_array(values: list[str]) -> str:
+    # Literals travel as hex, so no text of the query is ever spliced into the SQL.
+    return "ARRAY[" + ", ".join(f"convert_from(decode('{v.encode().hex()}', 'hex'), 'UTF8')" for v in values) + "]"
+
+
+def _pg_match(t: Terms) -> str:
+    parts = []
+    if t.pairs:
+        parts.append(f"search_terms @> {_pg_array(list(t.pairs))}")
+    if t.sequence is not None:
+        parts.append(f"search_terms && {_pg_array(['#' + t.sequence, '#' + t.sequence.lstrip('0')])}")
+    return "(" + " OR ".join(parts) + ")"
+
+
+def dialect() -> str:
+    """Return the dialect of the default connection ("sqlite" or "postgres")."""
+    return connections.get("default").capabilities.dialect
+
+
+def match_sql(t: Terms, *, before: int | None = None, after: int | None = None, newest_first: bool = True,
+              limit: int | None = None) -> str:
+    """Return a SELECT of the ids of candidate cases, optionally bounded, ordered by id and limited."""
+    sqlite = dialect() == "sqlite"
+    if sqlite:
+        sql = f"SELECT rowid FROM case_search WHERE case_search MATCH '{_sqlite_match(t)}'"
+        column = "rowid"
+    else:
+        sql = f"SELECT id FROM appeal_case WHERE {_pg_match(t)}"
+        column = "id"
+    if before is not None:
+        sql += f" AND {column} < {int(before)}"
+    if after is not None:
+        sql += f" AND {column} > {int(after)}"
+    if limit is not None:
+        sql += f" ORDER BY {column} {'DESC' if newest_first else 'ASC'} LIMIT {int(limit)}"
+    return sql
+
+
+async def candidates(t: Terms, *, before: int | None = None, after: int | None = None, newest_first: bool = True,
+                     limit: int = 1000) -> list[int]:
+    """Return up to ``limit`` candidate case ids from the index, newest (or oldest) first."""
+    sql = match_sql(t, before=before, after=after, newest_first=newest_first, limit=limit)
+    rows = await connections.get("default").execute_query_dict(sql)
+    return [next(iter(r.values())) for r in rows]
+
+
+def verify(t: Terms) -> Q:
+    """Return the condition a candidate must meet: the query in its title or text, or its number's sequence."""
+    found = Q(title__icontains=t.text) | Q(text__icontains=t.text)
+    if t.sequence is not None:
+        found |= Q(number__endswith=t.sequence.lstrip("0") or t.sequence)
+    return found
