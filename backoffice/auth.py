@@ -137,7 +137,7 @@ async def check_code(request: web.Request, staff: Staff, code: str, enrolling: b
 
     Return (how it was proven, recovery codes of a new enrolment, message to show on failure)."""
     address = request.remote or "?"
-    key = request.app[SETTINGS].secret_key
+    key = totp.key_for(request.app[SETTINGS])
     if await throttle.locked(staff.username, address, sessions.now()):
         return "", [], tr(request, *LOCKED)
     moment = sessions.now().timestamp()

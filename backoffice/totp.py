@@ -15,8 +15,10 @@ import segno
 from cryptography.fernet import Fernet, InvalidToken
 from tortoise.transactions import in_transaction
 
+from storage.keys import secret_key
 from storage.lifecycle import Role
 from storage.models import AuditEntry, RecoveryCode, Staff
+from storage.settings import Settings
 
 STEP = 30
 DIGITS = 6
@@ -89,13 +91,18 @@ def qr_svg(uri: str) -> str:
     return out.getvalue().decode()
 
 
+def key_for(settings: Settings) -> str:
+    """Return the key that encrypts secrets: APPEALS_SECRET_KEY, or the one generated into the data directory."""
+    return secret_key(settings).decode()
+
+
 def _fernet(key: str) -> Fernet:
     derived = hashlib.sha256(b"appeals-totp-secret:" + key.encode()).digest()
     return Fernet(base64.urlsafe_b64encode(derived))
 
 
 def seal(b32: str, key: str | None) -> str:
-    """Prepare a secret for the database: Fernet-encrypted with APPEALS_SECRET_KEY, or marked plain without one."""
+    """Prepare a secret for the database: Fernet-encrypted with the key (see key_for), or marked plain without one."""
     if key:
         return "fernet:" + _fernet(key).encrypt(b32.encode()).decode()
     return "plain:" + b32

@@ -98,7 +98,7 @@ class Staff(Model):
     locked_until = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     last_login_at = fields.DatetimeField(null=True)
-    # TOTP second factor: the secret (Fernet-encrypted when APPEALS_SECRET_KEY is set), set at enrolment,
+    # TOTP second factor: the secret (Fernet-encrypted with the secret key), set at enrolment,
     # active once confirmed with a first code. totp_last_step makes every code usable once.
     totp_secret = fields.CharField(max_length=256, null=True)
     totp_confirmed_at = fields.DatetimeField(null=True)

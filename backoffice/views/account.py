@@ -17,7 +17,7 @@ async def security_page(request: web.Request, error: str = "", status: int = 200
     """Show the second factor's state; while enrolling, the QR code and the confirmation form."""
     staff, _ = current_actor(request)
     staff = await Staff.get(id=staff.id)
-    key = request.app[SETTINGS].secret_key
+    key = totp.key_for(request.app[SETTINGS])
     context: dict[str, object] = {
         "error": error, "enrolled": totp.enrolled(staff), "required": totp.required_for(staff),
         "remaining": await totp.remaining_recovery_codes(staff), "done": request.query.get("done", ""),
@@ -38,7 +38,7 @@ async def enrol(request: web.Request) -> web.Response:
     staff = await Staff.get(id=staff.id)
     if totp.enrolled(staff):
         return redirect("/account/security")
-    await totp.begin_enrolment(staff, request.app[SETTINGS].secret_key)
+    await totp.begin_enrolment(staff, totp.key_for(request.app[SETTINGS]))
     return redirect("/account/security")
 
 

@@ -31,7 +31,7 @@ from .common import redirect, render
 
 async def second_factor_page(request: web.Request, staff: Staff, error: str = "", status: int = 200) -> web.Response:
     """Ask for a code, or (first time) show the secret as a QR code, base32 and otpauth:// URI to enrol."""
-    key = request.app[SETTINGS].secret_key
+    key = totp.key_for(request.app[SETTINGS])
     context: dict[str, object] = {"error": error, "account": staff.username}
     if not totp.enrolled(staff):
         try:
