@@ -95,19 +95,19 @@ async def _rows(qs: QuerySet[Case], limit: int, actor: Actor) -> AsyncIterator[l
         yield out
 
 
-def _xlsx_cell(ws: WriteOnlyWorksheet, value: object) -> WriteOnlyCell:
+def _xlsx_cell(ws: WriteOnlyWorksheet, value: object) -> object:
     """Return one XLSX cell: times as date cells in Asia/Shanghai, text always as text (never a formula)."""
     if isinstance(value, dt.datetime):
-        moment = value.astimezone(SHANGHAI).replace(tzinfo=None, microsecond=0)
-        out = WriteOnlyCell(ws, moment)
+        out = WriteOnlyCell(ws, value.astimezone(SHANGHAI).replace(tzinfo=None, microsecond=0))
         out.number_format = DATE_FORMAT
         return out
     text = ILLEGAL_CHARACTERS_RE.sub("", "" if value is None else str(value))[:XLSX_MAX_CELL]
-    out = WriteOnlyCell(ws, text)
-    out.data_type = "s"  # openpyxl would store "=…" as a formula
-    if text.startswith(FORMULA):
-        out.quotePrefix = True  # and Excel keeps it text when the cell is edited
-    return out
+    if not text.startswith(FORMULA):
+        return text or None  # a plain string is a text cell; styled cells cost far more to write
+    cell = WriteOnlyCell(ws, text)
+    cell.data_type = "s"  # openpyxl would store "=…" as a formula
+    cell.quotePrefix = True  # and Excel keeps it text when the cell is edited
+    return cell
 
 
 class XlsxWriter:
