@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from tortoise.expressions import Q
+from tortoise.expressions import Q, RawSQL
 from tortoise.queryset import QuerySet
 
+from storage import search
 from storage.deadlines import SHANGHAI
 from storage.lifecycle import OPEN_STATUSES, UNIT_STATUSES, Actor, CaseStatus
 from storage.models import Case, Channel, Urgency
@@ -181,7 +182,7 @@ def _local_midnight(day: dt.date) -> dt.datetime:
 
 
 def apply_filters(qs: QuerySet[Case], f: Filters) -> QuerySet[Case]:
-    """Narrow a case query by validated filters (search is LIKE on number, title and text)."""
+    """Narrow a case query by validated filters (search through the case index, see storage/search.py)."""
     if f.status:
         qs = qs.filter(status=f.status.value)
     if f.unit is not None:
@@ -198,11 +199,25 @@ def apply_filters(qs: QuerySet[Case], f: Filters) -> QuerySet[Case]:
         qs = qs.filter(created_at__gte=_local_midnight(f.since))
     if f.until:
         qs = qs.filter(created_at__lt=_local_midnight(f.until + dt.timedelta(days=1)))
-    if f.q and NUMBER.fullmatch(f.q):
-        qs = qs.filter(number=f.q)  # a whole case number: its unique index, not a scan
-    elif f.q:
-        qs = qs.filter(Q(number__icontains=f.q) | Q(title__icontains=f.q) | Q(text__icontains=f.q))
+    if f.q:
+        qs = _search(qs, f.q)
     return qs
+
+
+def _exact(q: str) -> bool:
+    """Tell whether a query is a whole case number or tracking code (looked up by its unique index)."""
+    return bool(NUMBER.fullmatch(q) or TRACKING.fullmatch(q.upper()))
+
+
+def _search(qs: QuerySet[Case], q: str) -> QuerySet[Case]:
+    if NUMBER.fullmatch(q):
+        return qs.filter(number=q)  # a whole case number: its unique index, not a scan
+    if TRACKING.fullmatch(q.upper()):
+        return qs.filter(tracking_code=q.upper())
+    terms = search.terms(q)
+    if terms is None:  # one character: no pair to look up, a substring scan (id windows in page())
+        return qs.filter(Q(number__icontains=q) | Q(title__icontains=q) | Q(text__icontains=q))
+    return qs.filter(id__in=RawSQL(f"({search.match_sql(terms)})")).filter(search.verify(terms))
 
 
 @dataclass
@@ -221,8 +236,11 @@ def _cursor_of(case: Case, sort: str) -> str:
 
 
 NUMBER = re.compile(r"[0-9]{3,8}-[0-9]{8}-[0-9]{3,8}")
+#: A tracking code (storage.numbering): ten characters of its alphabet with at least one digit and one letter.
+TRACKING = re.compile(r"(?=.*[2-9])(?=.*[A-HJKMNP-Z])[2-9A-HJKMNP-Z]{10}")
 COUNT_CAP = 1000  # counts stop here: "1000+" reads as well as the exact figure and stays fast
 WINDOW = 4096
+MAX_CANDIDATES = 16384  # the widest window of search candidates read at once
 
 
 async def capped_count(qs: QuerySet[Case], cap: int = COUNT_CAP) -> int:
@@ -252,8 +270,33 @@ async def _scan(qs: QuerySet[Case], newest_first: bool, cursor: int | None, size
     return rows
 
 
+async def _search_page(qs: QuerySet[Case], terms: search.Terms, f: Filters, size: int) -> list[Case]:
+    """Walk the search index's candidates in id order, in growing windows, keeping those the filters pass."""
+    newest = f.sort == "new"
+    bound = _decode_cursor(f.cursor, f.sort)[1] if f.cursor else None
+    width = 4 * (size + 1)
+    rows: list[Case] = []
+    while len(rows) <= size:
+        ids = await search.candidates(terms, before=bound if newest else None, after=None if newest else bound,
+                                      newest_first=newest, limit=width)
+        if ids:
+            rows += await (qs.filter(id__in=ids).filter(search.verify(terms))
+                           .order_by("-id" if newest else "id").limit(size + 1 - len(rows)))
+        if len(ids) < width:
+            break
+        bound, width = ids[-1], min(width * 2, MAX_CANDIDATES)
+    return rows
+
+
 async def page(actor: Actor, queue: Queue, f: Filters, now: dt.datetime, size: int = PAGE_SIZE) -> Page:
     """Return one keyset page of a queue for an actor."""
+    terms = search.terms(f.q) if f.q and not _exact(f.q) and f.sort != "due" else None
+    if terms is not None:
+        qs = apply_filters(queue.narrow(visible_cases(actor), now), replace(f, q=None))
+        rows = await _search_page(qs, terms, f, size)
+        more = len(rows) > size
+        rows = rows[:size]
+        return Page(rows, _cursor_of(rows[-1], f.sort) if more and rows else None)
     qs = apply_filters(queue.narrow(visible_cases(actor), now), f)
     if f.sort == "due":
         # The deadline order lists the cases that have a deadline, earliest first.
@@ -264,7 +307,7 @@ async def page(actor: Actor, queue: Queue, f: Filters, now: dt.datetime, size: i
         rows = await qs.order_by("due_at", "id").limit(size + 1)
     else:
         ident = _decode_cursor(f.cursor, f.sort)[1] if f.cursor else None
-        scanning_text = bool(f.q) and not NUMBER.fullmatch(f.q or "")
+        scanning_text = bool(f.q) and not _exact(f.q or "")  # a one-character query: no pair to look up
         # Platform staff look over the whole city: walk id windows. Unit staff's lists are bounded by
         # their own assignments, which the ordinary query reads through the assignment index.
         if sees_all(actor) and (scanning_text or await capped_count(qs) >= COUNT_CAP):
