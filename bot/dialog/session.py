@@ -10,10 +10,10 @@ import uuid
 from collections import OrderedDict
 from typing import Any
 
-from tortoise import connections
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from storage import batch
 from storage.models import Channel, ChannelIdentity, Citizen, DialogSession
 
 
@@ -37,22 +37,13 @@ def new_token() -> str:
     return uuid.uuid4().hex
 
 
-_PG_SQL: dict[str, str] = {}
-
-
 async def _execute(sql: str, values: list[Any]) -> int:
-    """Run one statement on the current connection (the open transaction, if any); return the rows changed.
+    """Run one statement of the hot path, without the ORM's query building; return the rows changed.
 
-    The hot path of the engine skips the ORM's query building: written with ``?``, numbered for PostgreSQL.
+    On SQLite, statements of concurrent conversations are group-committed (storage.batch); inside an
+    open transaction (a step's commit) the statement is part of that transaction.
     """
-    conn = connections.get("default")
-    if conn.capabilities.dialect == "postgres":
-        numbered = _PG_SQL.get(sql)
-        if numbered is None:
-            parts = sql.split("?")
-            numbered = _PG_SQL[sql] = parts[0] + "".join(f"${i}{part}" for i, part in enumerate(parts[1:], 1))
-        sql = numbered
-    changed, _ = await conn.execute_query(sql, values)
+    changed, _ = await batch.execute(sql, values)
     return changed
 
 
@@ -157,10 +148,7 @@ PEEK_SQL = ("SELECT flow, step, slots, language, citizen_id, expires_at FROM dia
 
 async def peek(channel: str, user_key: str) -> DialogSession | None:
     """Read a user's session without taking its lease (flow, step, slots, language, citizen and expiry only)."""
-    conn = connections.get("default")
-    sql = PEEK_SQL if conn.capabilities.dialect != "postgres" else PEEK_SQL.replace("= ?", "= $1", 1).replace(
-        "= ?", "= $2", 1)
-    found = await conn.execute_query_dict(sql, [channel, user_key])
+    _, found = await batch.execute(PEEK_SQL, [channel, user_key], fetch=True)
     if not found:
         return None
     r = found[0]

@@ -1,0 +1,51 @@
+"""Group commit: concurrent statements get their own results, one failure is nobody else's, transactions stay whole."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from storage import batch
+from storage.models import Channel, ChannelIdentity, Citizen
+
+RENAME = "UPDATE citizen SET name = ? WHERE id = ? AND name IS NULL"
+
+
+async def test_concurrent_statements_each_get_their_own_result(database_url: str) -> None:
+    citizens = [await Citizen.create() for _ in range(30)]
+    targets = [c.id for c in citizens] + [citizens[0].id, 10**9]  # a second claim on the first, and nobody
+    results = await asyncio.gather(*(batch.execute(RENAME, [f"n{i}", cid]) for i, cid in enumerate(targets)))
+    assert [changed for changed, _ in results] == [1] * 30 + [0, 0]
+    assert sorted(c.name for c in await Citizen.all()) == sorted(f"n{i}" for i in range(30))
+    fetched = await asyncio.gather(*(batch.execute("SELECT name FROM citizen WHERE id = ?", [c.id], fetch=True)
+                                     for c in citizens[:3]))
+    assert [rows for _, rows in fetched] == [[{"name": f"n{i}"}] for i in range(3)]
+
+
+async def test_a_failing_statement_fails_alone(database_url: str) -> None:
+    citizen = await Citizen.create()
+    await ChannelIdentity.create(citizen=citizen, channel=Channel.WEBCHAT, external_id="taken")
+    duplicate = "UPDATE channel_identity SET external_id = ? WHERE external_id = ?"
+    other = await ChannelIdentity.create(citizen=citizen, channel=Channel.WEBCHAT, external_id="free")
+    outcomes = await asyncio.gather(
+        batch.execute(RENAME, ["kept", citizen.id]),
+        batch.execute(duplicate, ["taken", "free"]),  # violates (channel, external_id) uniqueness
+        return_exceptions=True,
+    )
+    assert outcomes[0] == (1, []) and isinstance(outcomes[1], IntegrityError)
+    assert (await Citizen.get(id=citizen.id)).name == "kept"
+    assert (await ChannelIdentity.get(id=other.id)).external_id == "free"
+
+
+async def test_inside_a_transaction_the_statement_is_rolled_back_with_it(database_url: str) -> None:
+    citizen = await Citizen.create()
+    with pytest.raises(RuntimeError):
+        async with in_transaction():
+            assert await batch.execute(RENAME, ["gone", citizen.id]) == (1, [])
+            raise RuntimeError("the step failed")
+    assert (await Citizen.get(id=citizen.id)).name is None
+    assert await batch.execute(RENAME, ["after", citizen.id]) == (1, [])
+    assert (await Citizen.get(id=citizen.id)).name == "after"
