@@ -211,6 +211,12 @@ async def policy_for(category: str | None, kind: CaseKind, urgency: Urgency) -> 
 LIMIT_FIELDS = ("accept_hours", "sign_hours", "handle_amount", "return_working_days", "callback_working_days",
                 "extension_max_working_days", "reopen_working_days")
 LIMIT_UNITS = ("hours", "days", "working_days")
+LIMIT_LABELS = {"accept_hours": ("受理时限", "the accept limit"), "sign_hours": ("签收时限", "the sign limit"),
+                "handle_amount": ("办理时限", "the handling limit"),
+                "return_working_days": ("退单时限", "the return limit"),
+                "callback_working_days": ("回访时限", "the call-back limit"),
+                "extension_max_working_days": ("最长延期", "the longest extension"),
+                "reopen_working_days": ("重办时限", "the reopen limit")}
 
 
 def policy_problems(candidate: Policy, policies: Iterable[Policy]) -> list[tuple[str, str]]:
@@ -222,7 +228,8 @@ def policy_problems(candidate: Policy, policies: Iterable[Policy]) -> list[tuple
     for name in LIMIT_FIELDS:
         value = getattr(candidate, name)
         if not isinstance(value, int) or value <= 0:
-            problems.append((f"{name} 必须是正整数。", f"{name} must be a positive whole number."))
+            zh, en = LIMIT_LABELS[name]
+            problems.append((f"{zh}必须是正整数。", f"{en.capitalize()} must be a positive whole number."))
     if candidate.handle_unit not in LIMIT_UNITS:
         problems.append(("办理时限单位无效。", f"The limit unit must be one of {', '.join(LIMIT_UNITS)}."))
     if problems:

@@ -189,6 +189,7 @@ def test_policy_problems_keep_limits_positive_and_urgent_never_slower() -> None:
                           handle_unit="days", active=True, version=1)
     assert policy_problems(urgent_water, rows)  # 2 days > the 24 hours of its own normal rule
     zero = Policy(id=1, name="default", handle_amount=0, handle_unit="working_days", active=True, version=2)
-    assert "handle_amount 必须是正整数。" in policy_problems(zero, rows)[0][0]
+    assert policy_problems(zero, rows) == [
+        ("办理时限必须是正整数。", "The handling limit must be a positive whole number.")]
     weird = Policy(id=1, name="default", handle_amount=5, handle_unit="fortnights", active=True, version=2)
     assert policy_problems(weird, rows)
