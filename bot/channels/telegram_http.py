@@ -18,7 +18,9 @@ from telegram.error import (
     TimedOut,
 )
 from telegram.request import BaseRequest, RequestData
+from yarl import URL
 
+JSON_HEADERS = {"Content-Type": "application/json"}
 POOL = 100  # connections to the Bot API; replies of concurrent chats go out side by side
 
 
@@ -61,6 +63,10 @@ class AiohttpRequest(BaseRequest):
         self._write_timeout = write_timeout
         self._pool_timeout = pool_timeout
         self._session: aiohttp.ClientSession | None = None
+        self._urls: dict[str, URL] = {}  # parsed once per method URL
+        sock_read = None if read_timeout is None else read_timeout + write_timeout
+        self._timeout = aiohttp.ClientTimeout(total=None, connect=pool_timeout, sock_connect=connect_timeout,
+                                              sock_read=sock_read)
 
     @property
     def read_timeout(self) -> float | None:
@@ -71,7 +77,8 @@ class AiohttpRequest(BaseRequest):
         """Open the client session (again, after a shutdown)."""
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(limit=self.pool, keepalive_timeout=60)
-            self._session = aiohttp.ClientSession(connector=connector, headers={"User-Agent": self.USER_AGENT})
+            self._session = aiohttp.ClientSession(connector=connector, headers={"User-Agent": self.USER_AGENT},
+                                                  cookie_jar=aiohttp.DummyCookieJar())
 
     async def shutdown(self) -> None:
         """Close the client session and its connections."""
@@ -117,23 +124,25 @@ class AiohttpRequest(BaseRequest):
 
     async def call(self, url: str, params: dict[str, Any]) -> Any:
         """POST one Bot API method as JSON and return its ``result`` (no PTB objects built); raise PTB errors."""
-        code, payload = await self.do_request(url, "POST", _JsonData(params))
+        if self._session is None or self._session.closed:
+            raise RuntimeError("AiohttpRequest is not initialized")
+        target = self._urls.get(url)
+        if target is None:
+            target = self._urls[url] = URL(url)
+        body = json.dumps(params, ensure_ascii=False).encode()
+        try:
+            async with self._session.post(target, data=body, headers=JSON_HEADERS, timeout=self._timeout) as response:
+                code, payload = response.status, await response.read()
+        except TimeoutError as exc:
+            raise TimedOut from exc
+        except aiohttp.ClientError as exc:
+            raise NetworkError(f"aiohttp.{type(exc).__name__}: {exc}") from exc
         if not HTTPStatus.OK <= code <= 299:
             raise api_error(code, payload)
         try:
             return json.loads(payload)["result"]
         except (ValueError, KeyError, TypeError) as exc:
             raise NetworkError(f"Invalid server response {payload[:200]!r}") from exc
-
-
-class _JsonData:
-    """Just enough of ``RequestData`` for ``do_request``: a JSON body."""
-
-    contains_files = False
-
-    def __init__(self, params: dict[str, Any]) -> None:
-        self.parameters = params
-        self.json_payload = json.dumps(params, ensure_ascii=False).encode()
 
 
 async def call(bot: Any, method: str, params: dict[str, Any]) -> Any:
