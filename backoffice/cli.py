@@ -155,6 +155,26 @@ def cmd_set_password(args: argparse.Namespace) -> int:
     return _run(lambda: _with_db(settings, body))
 
 
+def cmd_reset_2fa(args: argparse.Namespace) -> int:
+    """Remove a staff member's TOTP second factor (the way back for the last admin who lost the phone)."""
+    settings: Settings = args.settings
+
+    async def body() -> int:
+        from . import totp
+
+        staff = await Staff.get_or_none(username=args.username)
+        if staff is None:
+            print(f"没有这个账号 / no such account: {args.username}", file=sys.stderr)
+            return 2
+        await totp.reset(staff, None, action="totp_reset_cli")
+        await StaffSession.filter(staff_id=staff.id).delete()
+        print(f"已重置两步验证，下次登录时重新绑定 / second factor removed for {args.username}; "
+              "they enrol again at the next login")
+        return 0
+
+    return _run(lambda: _with_db(settings, body))
+
+
 def cmd_seed_demo(args: argparse.Namespace) -> int:
     """Create the demo city on an empty database."""
     settings: Settings = args.settings
@@ -251,6 +271,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("username")
     p.add_argument("--password-stdin", action="store_true", help="从标准输入读取密码 / read the password from stdin")
     p.set_defaults(func=cmd_set_password)
+    p = sub.add_parser("reset-2fa", help="重置工作人员的两步验证 / remove a staff member's TOTP second factor")
+    p.add_argument("username")
+    p.set_defaults(func=cmd_reset_2fa)
     p = sub.add_parser("seed-demo", help="在空数据库上创建演示城市 / create the demo city on an empty database")
     p.add_argument("--cases", type=int, default=300, help="诉求件数 / number of cases (300)")
     p.set_defaults(func=cmd_seed_demo)

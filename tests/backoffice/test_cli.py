@@ -151,6 +151,34 @@ def test_set_password_replaces_it_and_ends_every_session(
     assert main(["set-password", "nobody"]) == 2
 
 
+def test_reset_2fa_removes_the_second_factor_and_ends_sessions(
+    cli_env: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import datetime as dt
+
+    from storage.models import AuditEntry, StaffSession
+
+    assert main(["migrate"]) == 0
+    assert main(["create-staff", "boss", "--role", "admin"]) == 0
+
+    async def enrolled_and_signed_in() -> None:
+        staff = await Staff.get(username="boss")
+        await Staff.filter(id=staff.id).update(totp_secret="plain:JBSWY3DPEHPK3PXP",
+                                               totp_confirmed_at=dt.datetime.now(dt.UTC))
+        await StaffSession.create(token_hash="b" * 64, staff=staff, csrf_token="c",
+                                  expires_at=dt.datetime.now(dt.UTC) + dt.timedelta(hours=8))
+
+    query(cli_env, enrolled_and_signed_in)
+    capsys.readouterr()
+    assert main(["reset-2fa", "boss"]) == 0
+    assert "boss" in capsys.readouterr().out
+    staff = query(cli_env, lambda: Staff.get(username="boss"))
+    assert staff.totp_secret is None and staff.totp_confirmed_at is None
+    assert query(cli_env, lambda: StaffSession.filter(staff_id=staff.id).count()) == 0
+    assert query(cli_env, lambda: AuditEntry.filter(action="totp_reset_cli", target="boss").count()) == 1
+    assert main(["reset-2fa", "nobody"]) == 2
+
+
 def test_api_keys_and_webhook_peers_are_printed_once_and_refused_twice(
     cli_env: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
