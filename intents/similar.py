@@ -90,6 +90,7 @@ class SimilarIndex:
         self._ids: list[CaseId | None] = []
         self._texts: list[str] = []
         self._norms: list[str] = []
+        self._grams: list[tuple[str, ...]] = []  # each case's bigrams, kept so a query does not cut them again
         self._places: list[tuple[str | None, str | None]] = []
         self._ts = _Column(np.float64, 0.0)
         self._alive = _Column(np.bool_, False)
@@ -123,6 +124,7 @@ class SimilarIndex:
         self._ids.append(case_id)
         self._texts.append(text)
         self._norms.append(norm)
+        self._grams.append(tuple(grams))
         self._places.append((district, street))
         self._ts.set(slot, created_at.timestamp())
         self._alive.set(slot, True)
@@ -136,6 +138,7 @@ class SimilarIndex:
         self._alive.data[slot] = False
         self._ids[slot] = None
         self._texts[slot] = self._norms[slot] = ""
+        self._grams[slot] = ()
         self._dead += 1
         if self._dead > 1000 and self._dead > len(self._slot_of):
             self._compact()
@@ -168,6 +171,7 @@ class SimilarIndex:
             return []
         n = len(self._slot_of)
         weights = {g: self._idf(g, n) for g in grams}
+        idf = dict(weights)  # every bigram's IDF, worked out once per query
         cap = self.max_df * total if n >= 1000 else float("inf")
         present = sorted((g for g in weights if g in self._postings), key=lambda g: -weights[g])
         # Very common bigrams cost the most and tell the least; if nothing else is left, the
@@ -198,7 +202,7 @@ class SimilarIndex:
         for slot in map(int, top):
             if self._ids[slot] in skip:
                 continue
-            text_score, place_score, notes = self._rescore(slot, compact, weights, q_len, district, street, n)
+            text_score, place_score, notes = self._rescore(slot, compact, weights, q_len, district, street, n, idf)
             scored.append((min(max(text_score + place_score, 0.0), 1.0), text_score, slot, notes))
         scored.sort(key=lambda item: (-item[0], item[2]))
         matches = []
@@ -215,11 +219,16 @@ class SimilarIndex:
         return matches
 
     def _rescore(self, slot: int, q_text: str, q_weights: dict[str, float], q_len: float,
-                 district: str | None, street: str | None, n: int) -> tuple[float, float, list[str]]:
+                 district: str | None, street: str | None, n: int,
+                 idf: dict[str, float] | None = None) -> tuple[float, float, list[str]]:
         doc = self._norms[slot]
-        d_grams = shingles(doc)
+        d_grams = self._grams[slot]
         shared = q_weights.keys() & d_grams
-        d_len = math.sqrt(sum(self._idf(g, n) ** 2 for g in d_grams)) or 1.0
+        idf = {} if idf is None else idf
+        for g in d_grams:
+            if g not in idf:
+                idf[g] = self._idf(g, n)
+        d_len = math.sqrt(sum(idf[g] ** 2 for g in d_grams)) or 1.0
         cosine = sum(q_weights[g] ** 2 for g in shared) / (q_len * d_len)
         ratio = fuzz.ratio(q_text, doc) / 100
         partial = fuzz.partial_ratio(q_text, doc) / 100 if min(len(doc), len(q_text)) >= 4 else 0.0
