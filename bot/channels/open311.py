@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import re
+import secrets
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from multidict import MultiDictProxy
@@ -16,7 +19,7 @@ from intents.extract import mask_pii
 from storage.cases import CaseService, NewCase, utcnow
 from storage.errors import MissingFields
 from storage.lifecycle import OPEN_STATUSES, Actor
-from storage.models import Case, CatalogueEntry, Channel, Citizen, Unit
+from storage.models import Case, CatalogueEntry, Channel, Citizen, JobRun, Unit
 from storage.settings import Settings
 
 from .credentials import api_client
@@ -24,12 +27,57 @@ from .open311_format import error, respond, w3c
 
 CASES = web.AppKey("open311_cases", CaseService)
 PLACES = web.AppKey("open311_places", gazetteer.Gazetteer)
+JURISDICTION = web.AppKey("open311_jurisdiction", str)
 DEFINITIONS = json.loads(Path(__file__).with_name("open311_services.json").read_text(encoding="utf-8"))
 PREFIX = "/open311/v2"
 FMT = "{format:json|xml}"
 DEFAULT_DAYS = 90
 MAX_RESULTS = 1000
 MAX_DESCRIPTION = 4000
+POSTS = "open311-post"  # JobRun.job of one accepted POST; key "<client>:<time>:<random>"
+
+
+class PostLimit:
+    """At most ``limit`` POSTs per ``window`` seconds per API key, counted in the database (all processes)."""
+
+    def __init__(self, limit: int = 30, window: float = 60.0) -> None:
+        self.limit = limit
+        self.window = dt.timedelta(seconds=window)
+
+    async def retry_after(self, client: str) -> int | None:
+        """Count one POST of ``client``; return None if it may go on, else the seconds to wait."""
+        now = utcnow()
+        prefix = f"{client}:"
+        mine = await JobRun.create(job=POSTS, key=f"{prefix}{now.timestamp():.6f}:{secrets.token_hex(4)}"[:96])
+        await JobRun.filter(job=POSTS, key__startswith=prefix, created_at__lt=now - self.window).delete()
+        times = await JobRun.filter(job=POSTS, key__startswith=prefix, created_at__gte=now - self.window,
+                                    id__lte=mine.id).order_by("id").values_list("created_at", flat=True)
+        if len(times) <= self.limit:
+            return None
+        await JobRun.filter(id=mine.id).delete()  # a refused POST does not count
+        return max(1, math.ceil((times[-self.limit - 1] + self.window - now).total_seconds()))
+
+
+LIMIT = web.AppKey("open311_post_limit", PostLimit)
+
+
+def jurisdiction_of(settings: Settings) -> str:
+    """Return the jurisdiction_id this server answers to: the host of APPEALS_PUBLIC_URL, else ``localhost``."""
+    host = urlsplit(settings.public_url).hostname if settings.public_url else None
+    return (host or "localhost").lower()
+
+
+def _jurisdiction_error(request: web.Request, fmt: str, given: Any) -> web.Response | None:
+    """Answer 404 when the client names a jurisdiction this server does not serve (400 when it is malformed)."""
+    value = str(given or "").strip()
+    if not value:
+        return None  # optional: one jurisdiction is served here
+    if len(value) > 255:
+        return error(fmt, 400, "jurisdiction_id is too long")
+    ours = request.app[JURISDICTION]
+    if value.lower() != ours:
+        return error(fmt, 404, f"jurisdiction_id {value[:80]} not found; this server serves {ours}")
+    return None
 
 
 async def _services() -> list[dict[str, Any]]:
@@ -48,6 +96,8 @@ async def _services() -> list[dict[str, Any]]:
 
 async def services(request: web.Request) -> web.Response:
     """GET services.{format}: the service list."""
+    if wrong := _jurisdiction_error(request, request.match_info["format"], request.query.get("jurisdiction_id")):
+        return wrong
     return respond(request.match_info["format"], "services", await _services())
 
 
@@ -59,6 +109,8 @@ def _attributes(code: str) -> list[dict[str, Any]]:
 async def service_definition(request: web.Request) -> web.Response:
     """GET services/{code}.{format}: the extra questions of one service."""
     fmt, code = request.match_info["format"], request.match_info["code"]
+    if wrong := _jurisdiction_error(request, fmt, request.query.get("jurisdiction_id")):
+        return wrong
     if code not in {s["service_code"] for s in await _services()}:
         return error(fmt, 404, f"service_code {code} not found")
     return respond(fmt, "service_definition", {"service_code": code, "attributes": _attributes(code)})
@@ -95,9 +147,16 @@ async def create_request(request: web.Request) -> web.Response:
     """POST requests.{format}: create a case from a client application's report."""
     fmt = request.match_info["format"]
     form = await request.post()
+    if wrong := _jurisdiction_error(request, fmt, form.get("jurisdiction_id") or request.query.get("jurisdiction_id")):
+        return wrong
     client = await api_client(str(form.get("api_key") or request.query.get("api_key") or ""))
     if client is None:
         return error(fmt, 403, "api_key is missing or invalid")
+    wait = await request.app[LIMIT].retry_after(client)
+    if wait is not None:
+        response = error(fmt, 429, f"too many requests for this api_key; retry after {wait} seconds")
+        response.headers["Retry-After"] = str(wait)
+        return response
     code = str(form.get("service_code") or "")
     if not code:
         return error(fmt, 400, "service_code is required")
@@ -173,6 +232,8 @@ def _date(raw: str | None) -> dt.datetime | None | str:
 async def list_requests(request: web.Request) -> web.Response:
     """GET requests.{format}: requests by id, or by service, status and date (90 days, 1000 at most)."""
     fmt, query = request.match_info["format"], request.query
+    if wrong := _jurisdiction_error(request, fmt, query.get("jurisdiction_id")):
+        return wrong
     visible = Case.filter(confidential=False)
     ids = [i.strip() for i in query.get("service_request_id", "").split(",") if i.strip()]
     if ids:  # the specification: other parameters are ignored
@@ -202,6 +263,8 @@ async def list_requests(request: web.Request) -> web.Response:
 async def get_request(request: web.Request) -> web.Response:
     """GET requests/{id}.{format}: one request, as a list of one."""
     fmt = request.match_info["format"]
+    if wrong := _jurisdiction_error(request, fmt, request.query.get("jurisdiction_id")):
+        return wrong
     case = await Case.get_or_none(number=request.match_info["request_id"], confidential=False)
     if case is None:
         return error(fmt, 404, f"service_request_id {request.match_info['request_id']} not found")
@@ -212,6 +275,8 @@ def setup(app: web.Application, settings: Settings, cases: CaseService) -> None:
     """Add the GeoReport v2 routes to ``app``."""
     app[CASES] = cases
     app[PLACES] = gazetteer.Gazetteer.demo()
+    app[JURISDICTION] = jurisdiction_of(settings)
+    app[LIMIT] = PostLimit()
     app.router.add_get(f"{PREFIX}/services.{FMT}", services, name="open311_services")
     app.router.add_get(PREFIX + "/services/{code:[^/]+}." + FMT, service_definition, name="open311_service")
     app.router.add_post(f"{PREFIX}/requests.{FMT}", create_request, name="open311_create")

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 from xml.etree import ElementTree as ET
 
 import aiohttp
 
+from backoffice.app import create_app
+from bot.channels import open311
 from bot.channels.credentials import create_api_key
 from storage.models import Case, Channel
+from storage.settings import Settings
+from tests.support.server import serving
 
 SERVICES = "/open311/v2/services"
 REQUESTS = "/open311/v2/requests"
@@ -105,3 +110,44 @@ async def test_confidential_cases_are_never_listed(base: str) -> None:
     await Case.filter(number=number).update(confidential=True)
     assert (await get(base, f"{REQUESTS}.json"))[1] == []
     assert (await get(base, f"{REQUESTS}/{number}.json"))[0] == 404
+
+
+async def test_posts_are_rate_limited_per_api_key_across_processes(settings: Settings) -> None:
+    first, second = create_app(settings, manage_orm=False), create_app(settings, manage_orm=False)
+    for app in (first, second):  # two processes on one database: the count is shared
+        app[open311.LIMIT] = open311.PostLimit(limit=3, window=60)
+    busy, other = await create_api_key("busy-app"), await create_api_key("other-app")
+    form = {"service_code": "城乡建设", "address_string": "西山区人民路", "description": "井盖缺失"}
+    async with serving(first) as one, serving(second) as two, aiohttp.ClientSession() as http:
+        for base in (one, two, one):
+            assert (await post(base, f"{REQUESTS}.json", {**form, "api_key": busy}))[0] == 200
+        async with http.post(f"{two}{REQUESTS}.json", data={**form, "api_key": busy}) as refused:
+            assert refused.status == 429
+            errors = await refused.json()
+            assert errors == [{"code": 429, "description": errors[0]["description"]}]
+            assert 1 <= int(refused.headers["Retry-After"]) <= 60
+        status, root = await post(one, f"{REQUESTS}.xml", {**form, "api_key": busy})
+        assert status == 429 and root.tag == "errors" and root.find("error/code").text == "429"
+        assert (await post(two, f"{REQUESTS}.json", {**form, "api_key": other}))[0] == 200  # per key
+    assert await Case.all().count() == 4  # refused requests created nothing
+
+
+async def test_a_jurisdiction_we_do_not_serve_is_refused(settings: Settings) -> None:
+    app = create_app(dataclasses.replace(settings, public_url="https://appeals.jiangcity.example/"),
+                     manage_orm=False)
+    key = await create_api_key("client3")
+    form = {"api_key": key, "service_code": "城乡建设", "address_string": "西山区人民路", "description": "井盖缺失"}
+    async with serving(app) as base:
+        assert (await get(base, f"{SERVICES}.json", jurisdiction_id="appeals.jiangcity.example"))[0] == 200
+        status, errors = await get(base, f"{SERVICES}.json", jurisdiction_id="sfgov.org")
+        assert status == 404 and errors[0]["code"] == 404 and "appeals.jiangcity.example" in errors[0]["description"]
+        status, root = await get(base, f"{REQUESTS}.xml", jurisdiction_id="sfgov.org")
+        assert status == 404 and root.find("error/code").text == "404"
+        assert (await get(base, f"{SERVICES}/环境保护.json", jurisdiction_id="sfgov.org"))[0] == 404
+        assert (await get(base, f"{REQUESTS}/8890-1.json", jurisdiction_id="sfgov.org"))[0] == 404
+        assert (await get(base, f"{REQUESTS}.json", jurisdiction_id="x" * 300))[0] == 400
+        assert (await post(base, f"{REQUESTS}.json", {**form, "jurisdiction_id": "sfgov.org"}))[0] == 404
+        assert await Case.all().count() == 0
+        status, created = await post(base, f"{REQUESTS}.json", {**form, "jurisdiction_id": "appeals.jiangcity.example"})
+        assert status == 200 and created[0]["service_request_id"]
+        assert (await post(base, f"{REQUESTS}.json", form))[0] == 200  # optional: one jurisdiction served here
