@@ -38,7 +38,7 @@ async def next_code(username: str) -> str:
     staff = await Staff.get(username=username)
     secret = totp.secret_bytes(totp.unseal(staff.totp_secret or "", None))
     now = totp.step_at(time.time())
-    step = max(now - totp.WINDOW, (staff.totp_last_step or 0) + 1)
+    step = max(now, (staff.totp_last_step or 0) + 1)  # never the oldest step: the clock may pass it meanwhile
     assert step <= now + totp.WINDOW, "more logins of one account than codes in the window"
     return totp.hotp(secret, step)
 
