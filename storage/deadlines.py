@@ -51,6 +51,11 @@ def is_workday(day: dt.date) -> bool:
     """Tell whether ``day`` is a working day: a local override first, else the mainland calendar (调休 included)."""
     if day in _overrides:
         return _overrides[day]
+    return is_calendar_workday(day)
+
+
+def is_calendar_workday(day: dt.date) -> bool:
+    """Tell whether ``day`` is a working day on the mainland calendar alone, without local overrides."""
     try:
         return bool(chinese_calendar.is_workday(day))
     except NotImplementedError:

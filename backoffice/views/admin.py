@@ -14,12 +14,11 @@ from storage.deadlines import (
     LIMIT_FIELDS,
     OVERRIDE_KINDS,
     add_limit,
+    is_calendar_workday,
     is_official,
-    is_workday,
     policy_for,
     policy_problems,
     refresh_overrides,
-    set_overrides,
 )
 from storage.kpi import KPI_LABELS, WEIGHTABLE, Weights, WeightsError, current_weights, file_versions, save_weights
 from storage.labels import ROLE
@@ -386,7 +385,7 @@ async def holiday_add(request: web.Request) -> web.Response:
     if await HolidayOverride.exists(day=day):
         return await holidays_page(request, tr(request, "这一天已有调整，请先删除。",
                                                "That date already has an override; remove it first."), 400)
-    calendar = is_workday(day)
+    calendar = is_calendar_workday(day)  # no override exists for the day: this is what applied until now
     async with in_transaction():
         row = await HolidayOverride.create(day=day, kind=kind, note=note, staff_id=admin.id)
         await AuditEntry.create(staff_id=admin.id, action="holiday_added", target=day.isoformat(), reason=note,
@@ -405,10 +404,9 @@ async def holiday_remove(request: web.Request) -> web.Response:
     row = await HolidayOverride.get_or_none(id=db_id(raw)) if db_id(raw) else None
     if row is None:
         return await error_page(request, 404, tr(request, "没有这条调整。", "No such override."))
+    calendar = is_calendar_workday(row.day)
     async with in_transaction():
         await HolidayOverride.filter(id=row.id).delete()
-        set_overrides({})  # ask the calendar alone, for the audit's "after"
-        calendar = is_workday(row.day)
         await AuditEntry.create(staff_id=admin.id, action="holiday_removed", target=row.day.isoformat(),
                                 data={"before": {"day": row.day.isoformat(), "workday": OVERRIDE_KINDS[row.kind],
                                                  "note": row.note},
