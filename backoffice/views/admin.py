@@ -250,12 +250,18 @@ def _policy_snapshot(p: Policy) -> dict[str, object]:
     return {k: v.value if isinstance(v, CaseKind | Urgency) else v for k, v in values.items()}
 
 
-async def _changes(actions: tuple[str, ...]) -> list[dict[str, object]]:
+CHANGE_LABELS = {"policy_created": ("新增规则", "rule added"), "policy_changed": ("修改规则", "rule changed"),
+                 "holiday_added": ("新增调整", "override added"), "holiday_removed": ("删除调整", "override removed"),
+                 "kpi_weights_changed": ("更换权重", "weights changed")}
+
+
+async def _changes(request: web.Request, actions: tuple[str, ...]) -> list[dict[str, object]]:
     """The latest audited changes of these kinds: who, when, what, before and after."""
+    i = 1 if lang(request) == "en" else 0
     entries = await AuditEntry.filter(action__in=actions).order_by("-id").limit(30)
-    who = dict(await Staff.filter(id__in={e.staff_id for e in entries if e.staff_id}).values_list(  # type: ignore[attr-defined]
-        "id", "display_name"))
-    return [{"at": e.created_at, "who": who.get(e.staff_id, ""), "action": e.action,  # type: ignore[attr-defined]
+    who = dict(await Staff.all().values_list("id", "display_name"))
+    return [{"at": e.created_at, "who": who.get(e.staff_id, ""),  # type: ignore[attr-defined]
+             "action": CHANGE_LABELS.get(e.action, (e.action, e.action))[i],
              "target": e.target, "before": json.dumps(e.data.get("before"), ensure_ascii=False, sort_keys=True),
              "after": json.dumps(e.data.get("after"), ensure_ascii=False, sort_keys=True)} for e in entries]
 
@@ -281,7 +287,7 @@ async def policies_page(request: web.Request, error: str = "", status: int = 200
     policies = await Policy.all().order_by("-active", "id")
     return await render(request, "admin_policies.html", {
         "policies": policies, "editing": editing, "error": error, "limit_fields": LIMIT_FIELDS,
-        "changes": await _changes(("policy_created", "policy_changed")), **_labels(request)}, status=status)
+        "changes": await _changes(request, ("policy_created", "policy_changed")), **_labels(request)}, status=status)
 
 
 def _read_policy(form: Mapping[str, object], policy: Policy) -> list[tuple[str, str]]:
@@ -365,7 +371,7 @@ async def holidays_page(request: web.Request, error: str = "", status: int = 200
         "overrides": overrides, "kinds": [(k, v[i]) for k, v in OVERRIDE_LABELS.items()],
         "kind_label": {k: v[i] for k, v in OVERRIDE_LABELS.items()}, "error": error,
         "official": {o.id: is_official(o.day) for o in overrides},
-        "changes": await _changes(("holiday_added", "holiday_removed")), **await _deadline_preview(request)},
+        "changes": await _changes(request, ("holiday_added", "holiday_removed")), **await _deadline_preview(request)},
         status=status)
 
 
@@ -427,7 +433,7 @@ async def kpi_weights_page(request: web.Request, error: str = "", status: int = 
     fields = [(k.value, KPI_LABELS[k][i], round(current.weights.get(k, 0.0) * 100, 2)) for k in WEIGHTABLE]
     return await render(request, "admin_kpi_weights.html", {
         "current": current, "fields": fields, "rows": rows, "who": who, "error": error, "draft": draft or {},
-        "from_file": not rows, "changes": await _changes(("kpi_weights_changed",))}, status=status)
+        "from_file": not rows, "changes": await _changes(request, ("kpi_weights_changed",))}, status=status)
 
 
 async def kpi_weights_save(request: web.Request) -> web.Response:
