@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import os
+import struct
 from pathlib import Path
 
 import pytest
@@ -13,11 +15,32 @@ from backoffice.suggest import Suggester
 from storage.lifecycle import CaseStatus
 from storage.settings import Settings
 from tests.backoffice.conftest import PASSWORD, make_city
-from tests.backoffice.test_case_page import attach, exif_jpeg, png
+from tests.backoffice.test_case_page import SECRET, attach, exif_jpeg, png
 from tests.support.builders import make_case
 from tests.support.server import serving
 
 pytestmark = pytest.mark.browser
+
+
+async def webp_with_exif(browser) -> bytes:  # noqa: ANN001
+    """Encode a 36×24 WebP in chromium and wrap it in an extended container with an EXIF chunk (the secret)."""
+    page = await browser.new_page()
+    url = await page.evaluate("""() => { const c = document.createElement('canvas'); c.width = 36; c.height = 24;
+        const g = c.getContext('2d'); g.fillStyle = '#276749'; g.fillRect(0, 0, 36, 24);
+        return c.toDataURL('image/webp', 0.8); }""")
+    await page.close()
+    plain = base64.b64decode(url.split(",", 1)[1])
+    assert plain[:4] == b"RIFF" and plain[12:16] in (b"VP8 ", b"VP8L", b"VP8X"), plain[:16]
+    chunks = plain[12:]
+    if chunks[:4] == b"VP8X":  # already extended (chromium adds ALPH): set its EXIF flag
+        chunks = chunks[:8] + bytes([chunks[8] | 0x08]) + chunks[9:]
+    else:
+        chunks = b"VP8X" + struct.pack("<I", 10) + bytes([0x08, 0, 0, 0]) + (35).to_bytes(3, "little") \
+            + (23).to_bytes(3, "little") + chunks
+    exif = b"II*\x00" + struct.pack("<I", 8) + b"\x00\x00\x00\x00\x00\x00" + SECRET.encode()
+    exif += b"\x00" * (len(exif) & 1)
+    chunks += b"EXIF" + struct.pack("<I", len(exif)) + exif
+    return b"RIFF" + struct.pack("<I", 4 + len(chunks)) + b"WEBP" + chunks
 
 
 @pytest.fixture
@@ -37,7 +60,8 @@ async def test_photos_load_and_the_map_shows_the_pin(database_url: str, browser,
                            street="西山街道", latitude=28.2512, longitude=112.8734)
     settings = Settings(database_url=database_url, data_dir=tmp_path / "data", secret_key="m" * 48)
     uploads = settings.data_dir / "uploads"
-    photos = [await attach(case, exif_jpeg(), "井盖.jpg", uploads), await attach(case, png(), "现场.png", uploads)]
+    photos = [await attach(case, exif_jpeg(), "井盖.jpg", uploads), await attach(case, png(), "现场.png", uploads),
+              await attach(case, await webp_with_exif(browser), "远景.webp", uploads)]
     app = create_app(settings, manage_orm=False, background=False)
     app[SUGGESTER] = Suggester(enabled=False)
     async with serving(app) as base:
@@ -52,14 +76,15 @@ async def test_photos_load_and_the_map_shows_the_pin(database_url: str, browser,
             await page.click("button[type=submit].primary")
         await page.goto(f"{base}/cases/{case.id}")
         thumbs = page.locator(".media .photos img")
-        assert await thumbs.count() == 2
-        for i in range(2):
+        assert await thumbs.count() == 3
+        for i in range(3):
             await thumbs.nth(i).scroll_into_view_if_needed()
             await page.wait_for_function("img => img.complete", arg=await thumbs.nth(i).element_handle())
             width = await thumbs.nth(i).evaluate("img => img.naturalWidth")
             assert width > 0, photos[i].filename
         assert await thumbs.nth(0).evaluate("img => img.naturalWidth") in (32, 48)  # 48×32, maybe turned by EXIF 6
         assert await thumbs.nth(1).evaluate("img => img.naturalWidth") == 40
+        assert await thumbs.nth(2).evaluate("img => img.naturalWidth") == 36
         svg = page.locator("svg.case-map")
         pin = svg.locator("g.pin")
         assert await pin.count() == 1 and await pin.is_visible()
@@ -79,4 +104,7 @@ async def test_photos_load_and_the_map_shows_the_pin(database_url: str, browser,
         full = await context.new_page()
         await full.goto(f"{base}/cases/{case.id}/photos/{photos[1].id}")
         assert await full.evaluate("document.images.length && document.images[0].naturalWidth") == 40
+        for row in photos:  # what the browser was given carries none of the photos' hidden metadata
+            response = await context.request.get(f"{base}/cases/{case.id}/photos/{row.id}")
+            assert response.ok and SECRET.encode() not in await response.body()
         await context.close()
