@@ -160,6 +160,8 @@ async def test_kpi_weights_default_to_the_file_and_edits_must_add_up(login_as, c
     assert status == 200 and "2027-1" in page
     assert load_weights().weights == {KPI.RESPONSE: 0.3, KPI.SOLVED: 0.35, KPI.SATISFACTION: 0.35}
     assert load_weights().basic_satisfied_k == 0.8  # what the analytics pages use now
+    status, page = await admin.get("/analytics/kpi")
+    assert status == 200 and "权重版本 2027-1" in page and "件数少于 5 件" in page  # the KPI page follows the edit
     entry = await AuditEntry.get(action="kpi_weights_changed")
     assert entry.data["before"]["version"] == "2026-1" and entry.data["after"]["version"] == "2027-1"
     status, page = await admin.post("/admin/kpi-weights", weights | rest | {"satisfaction": "35"})
