@@ -310,3 +310,12 @@ async def test_a_pin_outside_the_city_is_named_so_and_still_linked(login_as, cit
     supervisor = await login_as("supervisor")
     _, page = await supervisor.get(f"/cases/{case.id}")
     assert pin(page) is None and "定位不在本市范围内" in page and "position=116.407,39.904" in page
+
+
+async def test_the_map_speaks_english_on_request(login_as, city: City) -> None:
+    case = await make_case(city.world, CaseStatus.IN_PROGRESS, latitude=28.12, longitude=113.0)
+    supervisor = await login_as("supervisor")
+    _, page = await supervisor.get(f"/cases/{case.id}?lang=en")
+    assert "Photos and place" in page and "Open in an external map" in page and "rounded to about 100 m" in page
+    assert 'href="https://www.openstreetmap.org/?mlat=28.12&amp;mlon=113.0#map=16/28.12/113.0"' in page
+    assert 'class="district here" data-district="南港区"' in page and "map, pin at 28.120, 113.000" in page
