@@ -16,9 +16,14 @@ from tortoise.transactions import in_transaction
 from storage.cases import utcnow
 from storage.models import JobRun
 
+from .telegram_wire import chat_of
+
 UPDATES = "telegram"  # JobRun.job of a received update; key "<bot id>:<update_id>"
 BLOCKED = "telegram-blocked"  # JobRun.job of a chat that blocked the bot or was deleted; key: chat id
+CHATS = "telegram-chat"  # JobRun.job of an update by chat, for the shared throttle; key "<bot>:<chat>:<update_id>"
+TOLD = "telegram-told"  # JobRun.job of a slow-down notice sent; key "<bot>:<chat>"
 KEEP = dt.timedelta(hours=24)  # Telegram keeps undelivered updates 24 h; so do we
+KEEP_CHATS = dt.timedelta(minutes=10)  # longer than any throttle window
 BATCH = 500  # rows per group commit
 
 log = logging.getLogger("appeals.telegram")
@@ -33,13 +38,45 @@ class Inbox:
     def _key(self, update_id: int) -> str:
         return f"{self.bot_id}:{update_id}"
 
+    def _chat_prefix(self, chat_id: int | str) -> str:
+        return f"{self.bot_id}:{chat_id}:"
+
+    def _chat_row(self, update_id: int, payload: dict[str, Any]) -> JobRun | None:
+        chat = chat_of(payload)
+        return None if chat is None else JobRun(job=CHATS, key=f"{self._chat_prefix(chat['id'])}{update_id:015d}")
+
     async def accept(self, update_id: int, payload: dict[str, Any]) -> bool:
         """Store an update; return False if this update_id was stored before (a redelivery)."""
+        chat_row = self._chat_row(update_id, payload)
         try:
-            await JobRun.create(job=UPDATES, key=self._key(update_id), data={"update": payload, "done": False})
+            async with in_transaction():
+                await JobRun.create(job=UPDATES, key=self._key(update_id), data={"update": payload, "done": False})
+                if chat_row is not None:
+                    await chat_row.save()
         except IntegrityError:
             return False
         return True
+
+    async def rank(self, chat_id: int | str, update_id: int, window: float) -> int:
+        """Count the chat's updates stored within ``window`` seconds up to this one, by every process."""
+        prefix = self._chat_prefix(chat_id)
+        return await JobRun.filter(job=CHATS, key__startswith=prefix, key__lte=f"{prefix}{update_id:015d}",
+                                   created_at__gte=utcnow() - dt.timedelta(seconds=window)).count()
+
+    async def tell_once(self, chat_id: int | str, window: float) -> bool:
+        """Return True for one caller per chat and ``window`` seconds, whichever process asks."""
+        key = f"{self.bot_id}:{chat_id}"[:96]
+        await JobRun.filter(job=TOLD, key=key, created_at__lt=utcnow() - dt.timedelta(seconds=window)).delete()
+        try:
+            await JobRun.create(job=TOLD, key=key)
+        except IntegrityError:
+            return False
+        return True
+
+    async def forget_old(self) -> None:
+        """Delete the throttle's rows older than any window."""
+        since = utcnow() - KEEP_CHATS
+        await JobRun.filter(job__in=[CHATS, TOLD], created_at__lt=since).delete()
 
     async def accept_many(self, updates: list[tuple[int, dict[str, Any]]]) -> list[bool]:
         """Store several updates in one transaction; return, for each, whether it is new (first of its id)."""
@@ -52,13 +89,17 @@ class Inbox:
             if key not in seen:
                 seen.add(key)
                 rows.append(JobRun(job=UPDATES, key=key, data={"update": payload, "done": False}))
+                chat_row = self._chat_row(int(key.rsplit(":", 1)[1]), payload)
+                if chat_row is not None:
+                    rows.append(chat_row)
         if not rows:
             return fresh
         try:
             async with in_transaction():
                 await JobRun.bulk_create(rows)
         except IntegrityError:  # another process stored one of them meanwhile: row by row decides
-            stored = {row.key: await self.accept(int(row.key.rsplit(":", 1)[1]), row.data["update"]) for row in rows}
+            stored = {row.key: await self.accept(int(row.key.rsplit(":", 1)[1]), row.data["update"])
+                      for row in rows if row.job == UPDATES}
             fresh = [was and stored.get(key, False) for was, key in zip(fresh, keys, strict=True)]
         return fresh
 
@@ -101,6 +142,7 @@ class GroupCommit:
         self._accepts: list[tuple[int, dict[str, Any], asyncio.Future[bool]]] = []
         self._dones: dict[int, str] = {}
         self._task: asyncio.Task[None] | None = None
+        self._cleaned = time.monotonic()
 
     async def accept(self, update_id: int, payload: dict[str, Any]) -> bool:
         """Store an update with whatever else is waiting; return False for a redelivery."""
@@ -138,6 +180,12 @@ class GroupCommit:
                     await self.inbox.done_many(dones)
                 except Exception:  # noqa: BLE001 - left pending: replayed (as a no-op) at the next start
                     log.exception("telegram: marking %d updates done failed", len(dones))
+            if time.monotonic() - self._cleaned > 60:
+                self._cleaned = time.monotonic()
+                try:
+                    await self.inbox.forget_old()
+                except Exception:  # noqa: BLE001 - tried again in a minute
+                    log.exception("telegram: deleting old throttle rows failed")
 
     async def close(self) -> None:
         """Write what is queued."""
@@ -167,13 +215,23 @@ async def unblock(chat_id: str) -> None:
 
 
 class Throttle:
-    """At most ``limit`` messages per ``window`` seconds per chat; the first refusal in a window is told."""
+    """At most ``limit`` messages per ``window`` seconds per chat; the first refusal in a window is told.
 
-    def __init__(self, limit: int = 20, window: float = 60.0) -> None:
+    This object counts what this process sees; ``TelegramChannel`` adds the count of every process (the
+    ``telegram-chat`` rows) once a chat has sent ``shared_after`` messages here within the window, so a
+    chat whose updates are spread over P processes gets at most ``limit + P * (shared_after - 1)`` handled.
+    """
+
+    def __init__(self, limit: int = 20, window: float = 60.0, shared_after: int = 3) -> None:
         self.limit = limit
         self.window = window
+        self.shared_after = shared_after
         self._seen: dict[str, deque[float]] = defaultdict(deque)
         self._told: dict[str, float] = {}
+
+    def recent(self, chat: str) -> int:
+        """Return how many of the chat's messages this process let through within the window."""
+        return len(self._seen.get(chat, ()))
 
     def allow(self, chat: str, now: float | None = None) -> bool:
         """Count one message; return whether it may be handled."""

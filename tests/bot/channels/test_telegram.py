@@ -230,3 +230,25 @@ def test_long_replies_are_split_at_line_breaks() -> None:
     pieces = split(text)
     assert len(pieces) > 1 and all(len(p) <= 4096 for p in pieces)
     assert "\n".join(pieces) == text
+
+
+async def test_a_flood_spread_over_two_processes_is_throttled_as_one(settings: Settings, fake: FakeTelegram) -> None:
+    import asyncio
+
+    hooked = tg_settings(settings, fake, public_url="https://appeals.example.org")
+    first, second = create_app(hooked, manage_orm=False), create_app(hooked, manage_orm=False)
+    flood = [fake.message(CHAT, f"第{i}条：西山区人民路夜间施工噪音很大") for i in range(60)]
+    async with serving(first) as one, serving(second) as two, aiohttp.ClientSession() as http:
+        secret = first[telegram.CHANNEL_KEY].secret
+        for i, update in enumerate(flood):  # a load balancer sends every other update to the other process
+            url = (one if i % 2 == 0 else two) + telegram.WEBHOOK_PATH
+            async with http.post(url, json=update, headers={telegram.SECRET_HEADER: secret}) as response:
+                assert response.status == 200
+        deadline = asyncio.get_running_loop().time() + 30
+        while await JobRun.filter(job="telegram").count() != 60 or not all(
+                r.data.get("done") for r in await JobRun.filter(job="telegram")):
+            assert asyncio.get_running_loop().time() < deadline, "the flood was not handled in time"
+            await asyncio.sleep(0.05)
+        outcomes = await first[telegram.CHANNEL_KEY].inbox.outcomes()
+    assert outcomes == {"handled": 20, "throttled": 40}  # per process it would have been 20 each
+    assert sum("太快" in text for text in fake.texts(CHAT)) == 1  # told once, by one of the two
