@@ -18,7 +18,21 @@ from .csrf import csrf_middleware
 from .keys import KNOWLEDGE, KNOWLEDGE_SERVICE, SECURE_COOKIES, SUGGESTER
 from .maps import PLACES
 from .suggest import Suggester
-from .views import account, admin, analytics, api, cases, export, intake, knowledge, login, outbox, queues, supervision
+from .views import (
+    account,
+    admin,
+    admin_settings,
+    analytics,
+    api,
+    cases,
+    export,
+    intake,
+    knowledge,
+    login,
+    outbox,
+    queues,
+    supervision,
+)
 
 HERE = Path(__file__).parent
 
@@ -56,7 +70,8 @@ def setup(app: web.Application, settings: Settings) -> None:
     r.add_post("/export", export.export_cases, name="export_cases")
     account.add_routes(r)
     admin.add_routes(r)
-    app.on_startup.append(admin.load_admin_settings)  # holiday overrides and saved KPI weights
+    admin_settings.add_routes(r)
+    app.on_startup.append(admin_settings.load_admin_settings)  # holiday overrides and saved KPI weights
     analytics.add_routes(r)
     supervision.add_routes(r)
     outbox.add_routes(r)
