@@ -119,7 +119,8 @@ async def case_photo(request: web.Request) -> web.StreamResponse:
     if not path.is_relative_to(request.app[SETTINGS].data_dir.resolve()) or not path.is_file():
         return await error_page(request, 404, not_found)
     data = await asyncio.to_thread(path.read_bytes)
-    headers = {"X-Content-Type-Options": "nosniff", "Cache-Control": "private, max-age=600",
+    # no-store: access ends with a transfer, and office computers are shared
+    headers = {"X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store",
                "Content-Security-Policy": "default-src 'none'; sandbox"}
     try:
         kind = uploads.sniff(data).content_type

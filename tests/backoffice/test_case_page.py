@@ -207,7 +207,7 @@ async def test_photos_show_as_thumbnails_and_are_served_inline_without_metadata(
         assert re.search(rf'<a href="{url}"[^>]*><img src="{url}"', page)
     status, body, headers = await fetch(handler, f"/cases/{case.id}/photos/{jpeg.id}")
     assert status == 200 and headers["Content-Type"] == "image/jpeg"
-    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["X-Content-Type-Options"] == "nosniff" and headers["Cache-Control"] == "private, no-store"
     assert headers["Content-Disposition"].startswith(f'inline; filename="photo-{jpeg.id}.jpg"')
     assert "<" not in headers["Content-Disposition"] and " " not in headers["Content-Disposition"].split("filename*")[1]
     assert SECRET.encode() not in body and b"COMMENT" not in body
