@@ -7,6 +7,7 @@ write-only mode into a temporary file), so a large export uses bounded memory.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import datetime as dt
 import io
@@ -126,6 +127,12 @@ class XlsxWriter:
         for row in rows:
             self.sheet.append([_xlsx_cell(self.sheet, v) for v in row])
 
+    def discard(self) -> None:
+        """Remove the rows written so far (an export cut short): openpyxl would keep them until the process exits."""
+        with contextlib.suppress(Exception):
+            self.sheet.close()
+            self.sheet._writer.cleanup()  # type: ignore[attr-defined]
+
     def finish(self) -> IO[bytes]:
         """Close the workbook into a temporary file and return it, rewound."""
         out = tempfile.TemporaryFile()
@@ -155,8 +162,12 @@ async def _send_csv(request: web.Request, rows: AsyncIterator[list[list[Any]]]) 
 
 async def _send_xlsx(request: web.Request, rows: AsyncIterator[list[list[Any]]]) -> web.StreamResponse:
     book = XlsxWriter("诉求", HEADERS, WIDTHS)
-    async for batch in rows:
-        await asyncio.to_thread(book.append, batch)
+    try:
+        async for batch in rows:
+            await asyncio.to_thread(book.append, batch)
+    except BaseException:
+        book.discard()
+        raise
     file = await asyncio.to_thread(book.finish)
     try:
         size = file.seek(0, io.SEEK_END)
