@@ -31,15 +31,17 @@ PROBLEMS = ("路灯不亮", "下水道堵塞", "夜间施工噪音", "垃圾无�
 
 
 PROFILED = """
-import cProfile, runpy, sys
+import cProfile, runpy, signal, sys
 out = sys.argv[1]
 sys.argv = sys.argv[2:]
 profile = cProfile.Profile()
+signal.signal(signal.SIGUSR1, lambda *_: profile.enable())  # sent after the warm-up
 try:
-    profile.runcall(runpy.run_path, sys.argv[0], run_name="__main__")
+    runpy.run_path(sys.argv[0], run_name="__main__")
 except (SystemExit, KeyboardInterrupt):
     pass
 finally:
+    profile.disable()
     profile.dump_stats(out)
 """
 
@@ -229,6 +231,8 @@ async def main(levels: list[int], rounds: int, profile: str | None = None) -> di
         await _wait_ready(echo_base + "/")
         counter = [0]
         await level(chat, echo_base, 2, 1, counter)  # warm up: imports, jieba, the model, connections
+        if profile:
+            server.send_signal(signal.SIGUSR1)  # profile the measured levels only
         results = []
         pids = (server.pid, echo.pid)
         print(f"{'conv':>5} {'steps':>6} {'steps/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'cpu ms':>7} {'loop':>5} | "

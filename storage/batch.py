@@ -1,17 +1,18 @@
-"""Group commit on SQLite: small statements of many concurrent tasks share one transaction and one trip to the
+"""Group commit on SQLite: small writes of many concurrent tasks share one transaction and one trip to the
 database thread.
 
 SQLite is one connection served by one thread: each statement is a trip to that thread and back, and
 the connection is locked from the request until the caller resumes, so under load the database does
-about one statement per turn of the event loop. ``execute`` queues a statement instead; whoever finds
-no flush running starts one, which takes the connection (after any open transaction), runs every
-queued statement in one transaction in one trip, commits, and only then hands each caller its result.
-A caller therefore sees its change only once it is committed (a kill -9 after the reply loses
-nothing), exactly as with a statement of its own. If any statement fails, the batch is rolled back
-and every statement runs again on its own, so one caller's error is never another's.
+about one statement per turn of the event loop. ``execute`` (one statement) and ``unit`` (a few
+dependent statements) queue their work instead; whoever finds no flush running starts one, which
+takes the connection (after any open transaction), runs every queued item in one transaction in one
+trip, each behind a savepoint of its own, commits, and only then hands each caller its result. A
+caller therefore sees its change only once it is committed (a kill -9 after the reply loses
+nothing), exactly as with a transaction of its own; an item that fails is undone alone and only its
+caller gets the error; if the transaction itself fails, every item runs again on its own.
 
-Outside SQLite, or inside an open transaction (whose statements must stay in it), ``execute`` runs
-the statement directly. Statements are written with ``?`` placeholders and numbered for PostgreSQL.
+On PostgreSQL, or inside an open transaction (whose statements must stay in it), the statement runs
+directly. Statements are written with ``?`` placeholders and numbered for PostgreSQL.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import weakref
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from tortoise import connections
@@ -31,8 +32,8 @@ MAX_BATCH = 500  # statements per transaction, so one flush never holds the conn
 _numbered: dict[str, str] = {}
 _batches: weakref.WeakKeyDictionary[BaseDBAsyncClient, _Batch] = weakref.WeakKeyDictionary()
 
-Item = tuple[str, Sequence[Any], bool]
 Result = tuple[int, list[dict[str, Any]]]
+Work = Callable[[sqlite3.Connection], Any]  # runs on the database thread, inside the batch's transaction
 
 
 def _postgres(sql: str) -> str:
@@ -51,36 +52,69 @@ def _translate(exc: sqlite3.Error) -> Exception:
     return OperationalError(exc)
 
 
-def _one(db: sqlite3.Connection, item: Item) -> Result:
-    sql, values, fetch = item
-    cursor = db.execute(sql, values)
-    if fetch:
-        rows = [dict(r) for r in cursor.fetchall()]
-        return len(rows), rows
-    return cursor.rowcount, []
+def _statement(sql: str, values: Sequence[Any], fetch: bool) -> Work:
+    """Return the work of one statement: (rows changed or fetched, rows as dicts)."""
+
+    def run(db: sqlite3.Connection) -> Result:
+        cursor = db.execute(sql, values)
+        if fetch:
+            rows = [dict(r) for r in cursor.fetchall()]
+            return len(rows), rows
+        return cursor.rowcount, []
+
+    return run
 
 
-def _run_batch(db: sqlite3.Connection, items: list[Item]) -> list[Result | Exception]:
-    """Run on the database thread: all items in one transaction, or each on its own if any fails."""
+def _failure(exc: Exception) -> Exception:
+    return _translate(exc) if isinstance(exc, sqlite3.Error) else exc
+
+
+def _run_batch(db: sqlite3.Connection, items: list[Work]) -> list[Any]:
+    """Run on the database thread: every item in one transaction, each behind a savepoint of its own.
+
+    An item that fails is undone alone and gets its error; if the transaction itself fails (begin,
+    commit, or an error that ends it), nothing of it stays and every item runs again on its own.
+    """
     try:
         db.execute("BEGIN IMMEDIATE")
+    except sqlite3.Error:
+        return _alone(db, items)
+    results: list[Any] = []
+    for work in items:
         try:
-            results: list[Result | Exception] = [_one(db, item) for item in items]
-        except Exception:
-            db.execute("ROLLBACK")
-            raise
+            db.execute("SAVEPOINT item")
+            try:
+                results.append(work(db))
+            except Exception as exc:  # noqa: BLE001 - handed to the caller of this item
+                db.execute("ROLLBACK TO item")
+                results.append(_failure(exc))
+            db.execute("RELEASE item")
+        except sqlite3.Error:  # the transaction itself is gone
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            return _alone(db, items)
+    try:
         db.execute("COMMIT")
-        return results
     except sqlite3.Error:
         if db.in_transaction:
             db.execute("ROLLBACK")
-    alone: list[Result | Exception] = []
-    for item in items:
+        return _alone(db, items)
+    return results
+
+
+def _alone(db: sqlite3.Connection, items: list[Work]) -> list[Any]:
+    """Run each item in a transaction of its own."""
+    results: list[Any] = []
+    for work in items:
         try:
-            alone.append(_one(db, item))
-        except sqlite3.Error as exc:
-            alone.append(_translate(exc))
-    return alone
+            db.execute("BEGIN IMMEDIATE")
+            results.append(work(db))
+            db.execute("COMMIT")
+        except Exception as exc:  # noqa: BLE001 - handed to the caller of this item
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            results.append(_failure(exc))
+    return results
 
 
 class _Batch:
@@ -88,7 +122,7 @@ class _Batch:
 
     def __init__(self, client: Any) -> None:
         self.client = client
-        self.pending: list[tuple[Item, asyncio.Future[Result]]] = []
+        self.pending: list[tuple[Work, asyncio.Future[Any]]] = []
         self.flushing = False
 
     async def flush(self) -> None:
@@ -97,7 +131,7 @@ class _Batch:
                 async with self.client.acquire_connection() as conn:  # waits for any open transaction
                     taken, self.pending = self.pending[:MAX_BATCH], self.pending[MAX_BATCH:]
                     try:
-                        results = await conn._execute(_run_batch, conn._conn, [item for item, _ in taken])
+                        results = await conn._execute(_run_batch, conn._conn, [work for work, _ in taken])
                     except BaseException as exc:
                         for _, future in taken:
                             if not future.done():
@@ -114,28 +148,51 @@ class _Batch:
             self.flushing = False
 
 
-async def execute(sql: str, values: Sequence[Any], *, fetch: bool = False) -> Result:
-    """Run one statement (batched with others' on SQLite); return (rows changed or fetched, rows as dicts)."""
+def _sqlite_batch() -> _Batch | None:
+    """Return the batch of the default SQLite connection, or None on PostgreSQL or inside a transaction."""
     conn = connections.get("default")
-    dialect = conn.capabilities.dialect
-    if dialect != "sqlite" or isinstance(conn, TransactionalDBClient):
-        if dialect == "postgres":
-            sql = _postgres(sql)
-        if fetch:
-            rows = await conn.execute_query_dict(sql, list(values))
-            return len(rows), rows
-        changed, _ = await conn.execute_query(sql, list(values))
-        return changed, []
+    if conn.capabilities.dialect != "sqlite" or isinstance(conn, TransactionalDBClient):
+        return None
     batch = _batches.get(conn)
     if batch is None:
         batch = _batches[conn] = _Batch(conn)
-    future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
-    batch.pending.append(((sql, values, fetch), future))
+    return batch
+
+
+async def _queue(batch: _Batch, work: Work) -> Any:
+    future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    batch.pending.append((work, future))
     if not batch.flushing:
         batch.flushing = True
         task = asyncio.create_task(batch.flush())
         task.add_done_callback(_quiet)
     return await future
+
+
+async def execute(sql: str, values: Sequence[Any], *, fetch: bool = False) -> Result:
+    """Run one statement (batched with others' on SQLite); return (rows changed or fetched, rows as dicts)."""
+    batch = _sqlite_batch()
+    if batch is not None:
+        return await _queue(batch, _statement(sql, values, fetch))
+    conn = connections.get("default")
+    if conn.capabilities.dialect == "postgres":
+        sql = _postgres(sql)
+    if fetch:
+        rows = await conn.execute_query_dict(sql, list(values))
+        return len(rows), rows
+    changed, _ = await conn.execute_query(sql, list(values))
+    return changed, []
+
+
+async def unit(work: Work, otherwise: Callable[[], Awaitable[Any]]) -> Any:
+    """Run ``work`` atomically on the SQLite thread, batched with others (its errors undo it alone).
+
+    On PostgreSQL, or inside an open transaction, ``otherwise()`` does the same through the ORM.
+    """
+    batch = _sqlite_batch()
+    if batch is None:
+        return await otherwise()
+    return await _queue(batch, work)
 
 
 def _quiet(task: asyncio.Task[None]) -> None:

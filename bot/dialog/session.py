@@ -6,6 +6,7 @@ import asyncio
 import copy
 import datetime as dt
 import json
+import sqlite3
 import uuid
 from collections import OrderedDict
 from typing import Any
@@ -85,18 +86,53 @@ class RowCache:
         self._rows.pop((channel, user_key), None)
 
 
+def _first_contact(channel: str, user_key: str, language: str, token: str, now: dt.datetime,
+                   until: dt.datetime) -> Any:
+    """Return the work (on the SQLite thread) that finds or creates the citizen and creates the leased session."""
+
+    def run(db: sqlite3.Connection) -> tuple[int, int]:
+        known = db.execute("SELECT citizen_id FROM channel_identity WHERE channel = ? AND external_id = ?",
+                           (channel, user_key)).fetchone()
+        if known is not None:
+            citizen_id = known[0]
+        else:
+            citizen_id = db.execute("INSERT INTO citizen (language, created_at) VALUES (?, ?)",
+                                    (language, now)).lastrowid
+            db.execute("INSERT INTO channel_identity (channel, external_id, created_at, citizen_id)"
+                       " VALUES (?, ?, ?, ?)", (channel, user_key, now, citizen_id))
+        session_id = db.execute(
+            "INSERT INTO dialog_session (channel, user_key, flow, step, slots, language, locked_by, locked_until,"
+            " version, created_at, updated_at, citizen_id) VALUES (?, ?, 'menu', 'start', '{}', ?, ?, ?, 1, ?, ?, ?)",
+            (channel, user_key, language, token, until, now, now, citizen_id)).lastrowid
+        return citizen_id, session_id
+
+    return run
+
+
 async def create_held(
     channel: str, user_key: str, token: str, now: dt.datetime, lease: dt.timedelta, language: str
 ) -> DialogSession | None:
     """Create a first-contact session already leased to ``token`` (and its citizen); None if it exists by now."""
-    citizen_id = await citizen_for(channel, user_key, language)
-    try:
+
+    async def with_orm() -> DialogSession:
+        citizen_id = await citizen_for(channel, user_key, language)
         return await DialogSession.create(
             channel=Channel(channel), user_key=user_key, citizen_id=citizen_id, language=language,
             flow="menu", step="start", slots={}, locked_by=token, locked_until=now + lease,
         )
+
+    try:
+        made = await batch.unit(_first_contact(channel, user_key, language, token, now, now + lease), with_orm)
     except IntegrityError:
         return None
+    if isinstance(made, DialogSession):
+        return made
+    citizen_id, session_id = made
+    return DialogSession(
+        id=session_id, channel=Channel(channel), user_key=user_key, citizen_id=citizen_id, language=language,
+        flow="menu", step="start", slots={}, last_inbound_key=None, locked_by=token, locked_until=now + lease,
+        version=1, expires_at=None,
+    )
 
 
 async def take(

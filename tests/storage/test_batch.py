@@ -49,3 +49,22 @@ async def test_inside_a_transaction_the_statement_is_rolled_back_with_it(databas
     assert (await Citizen.get(id=citizen.id)).name is None
     assert await batch.execute(RENAME, ["after", citizen.id]) == (1, [])
     assert (await Citizen.get(id=citizen.id)).name == "after"
+
+
+async def test_a_failing_unit_is_undone_alone(database_url: str) -> None:
+    kept, undone = await Citizen.create(), await Citizen.create()
+
+    def half_then_fail(db) -> None:
+        db.execute(RENAME, ["half", undone.id])
+        raise RuntimeError("the second half failed")
+
+    async def orm() -> None:
+        async with in_transaction():
+            await Citizen.filter(id=undone.id).update(name="half")
+            raise RuntimeError("the second half failed")
+
+    outcomes = await asyncio.gather(batch.execute(RENAME, ["kept", kept.id]), batch.unit(half_then_fail, orm),
+                                    return_exceptions=True)
+    assert outcomes[0] == (1, []) and isinstance(outcomes[1], RuntimeError)
+    assert (await Citizen.get(id=kept.id)).name == "kept"
+    assert (await Citizen.get(id=undone.id)).name is None

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 from bot.dialog.engine import DialogEngine
 from bot.messages import Inbound
-from storage.models import Case, DialogSession
+from storage.models import Case, Channel, ChannelIdentity, Citizen, DialogSession
 from tests.bot.conftest import make_engine
 from tests.support.chat import Chat
 
@@ -143,3 +143,21 @@ async def test_a_process_never_trusts_its_cached_session_over_another_processs_s
     assert "联系" in await b.say("西山区人民路")
     row = await DialogSession.get(user_key="u2")
     assert (row.step, row.slots["category"], row.version) == ("contact", "环境保护", 5)
+
+
+async def test_first_contact_creates_one_citizen_and_one_session_even_from_two_processes(engine: DialogEngine) -> None:
+    other = make_engine()
+    replies = await asyncio.gather(*(e.handle(Inbound("webchat", "new-user", resume=True)) for e in (engine, other)))
+    assert all("请问需要办理什么" in r[0].text for r in replies)
+    assert await DialogSession.filter(user_key="new-user").count() == 1
+    assert await ChannelIdentity.filter(external_id="new-user").count() == 1
+    row = await DialogSession.get(user_key="new-user")
+    assert row.citizen_id is not None and row.locked_by is None
+
+
+async def test_a_known_identity_without_a_session_keeps_its_citizen(engine: DialogEngine) -> None:
+    citizen = await Citizen.create()
+    await ChannelIdentity.create(citizen=citizen, channel=Channel.WEBCHAT, external_id="returning")
+    await engine.handle(Inbound("webchat", "returning", resume=True))
+    assert (await DialogSession.get(user_key="returning")).citizen_id == citizen.id
+    assert await Citizen.all().count() == 1
