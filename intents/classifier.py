@@ -215,11 +215,24 @@ class _Featurizer:
         return matrix
 
 
+_DIAGONALS: dict[int, tuple[np.ndarray, sp.csr_matrix]] = {}
+
+
+def _diagonal(idf: np.ndarray) -> sp.csr_matrix:
+    """Return diag(idf) as float32 CSR, built once per idf array (a model's are fixed once trained or loaded)."""
+    known = _DIAGONALS.get(id(idf))
+    if known is None or known[0] is not idf:
+        if len(_DIAGONALS) >= 4:
+            _DIAGONALS.clear()
+        known = _DIAGONALS[id(idf)] = (idf, sp.csr_matrix(sp.diags(idf.astype(np.float32))))
+    return known[1]
+
+
 def _tfidf(counts: sp.csr_matrix, idf: np.ndarray) -> sp.csr_matrix:
     x = counts.astype(np.float32, copy=True)
     np.log(x.data, out=x.data)
     x.data += 1.0
-    x = x @ sp.diags(idf.astype(np.float32))
+    x = x @ _diagonal(idf)
     norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
     norms[norms == 0] = 1.0
     return sp.csr_matrix(sp.diags(1.0 / norms) @ x, dtype=np.float32)
