@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
@@ -18,7 +19,11 @@ log = logging.getLogger(__name__)
 _warned_years: set[int] = set()
 #: Local corrections from the holiday_override table: date -> True (working day) or False (holiday).
 _overrides: dict[dt.date, bool] = {}
+_loaded_at: list[float] = []  # monotonic time of the last reload, empty when never loaded
 OVERRIDE_KINDS = {"holiday": False, "workday": True}
+#: How old the overrides may be when a policy is looked up: an edit in this process applies at once,
+#: one made by another process within this many seconds (a reload per lookup doubled its cost).
+OVERRIDES_MAX_AGE = 5.0
 
 
 #: Statutory holidays on fixed dates (元旦, 劳动节, 国庆节); lunar ones need the published schedule.
@@ -35,15 +40,20 @@ def is_official(day: dt.date) -> bool:
 
 
 def set_overrides(overrides: Mapping[dt.date, bool]) -> None:
-    """Replace this process's holiday overrides (date -> is a working day)."""
+    """Replace this process's holiday overrides (date -> is a working day); the next lookup reloads them."""
     _overrides.clear()
     _overrides.update(overrides)
+    _loaded_at.clear()
 
 
-async def refresh_overrides() -> dict[dt.date, bool]:
-    """Load the holiday overrides from the database into this process and return them."""
-    rows = await HolidayOverride.all().values_list("day", "kind")
-    set_overrides({day: OVERRIDE_KINDS[kind] for day, kind in rows if kind in OVERRIDE_KINDS})
+async def refresh_overrides(max_age: float = 0.0) -> dict[dt.date, bool]:
+    """Load the holiday overrides from the database into this process (unless loaded less than
+    ``max_age`` seconds ago) and return them."""
+    now = time.monotonic()
+    if not (max_age and _loaded_at and now - _loaded_at[0] < max_age):
+        rows = await HolidayOverride.all().values_list("day", "kind")
+        set_overrides({day: OVERRIDE_KINDS[kind] for day, kind in rows if kind in OVERRIDE_KINDS})
+        _loaded_at.append(now)
     return dict(_overrides)
 
 
@@ -207,9 +217,9 @@ def choose_policy(
 
 
 async def policy_for(category: str | None, kind: CaseKind, urgency: Urgency) -> Policy | None:
-    """Look up the time-limit policy for a case in the policy table (and reload the holiday overrides,
-    so the deadline computed next uses the current ones even when another process changed them)."""
-    await refresh_overrides()
+    """Look up the time-limit policy for a case in the policy table (first reloading holiday overrides
+    older than OVERRIDES_MAX_AGE, so the deadline computed next follows another process's edits)."""
+    await refresh_overrides(OVERRIDES_MAX_AGE)
     return choose_policy(await Policy.filter(active=True), category, kind, urgency)
 
 
