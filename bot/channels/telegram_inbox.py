@@ -79,25 +79,25 @@ class Inbox:
         await JobRun.filter(job__in=[CHATS, TOLD], created_at__lt=since).delete()
 
     async def accept_many(self, updates: list[tuple[int, dict[str, Any]]]) -> list[bool]:
-        """Store several updates in one transaction; return, for each, whether it is new (first of its id)."""
+        """Store several updates in one statement (atomic); return, for each, whether it is new (first of its id).
+
+        A batch holding a redelivery fails as a whole on the unique key and is then stored row by row.
+        """
         keys = [self._key(update_id) for update_id, _ in updates]
-        seen = set(await JobRun.filter(job=UPDATES, key__in=list(set(keys))).values_list("key", flat=True))
         fresh: list[bool] = []
+        seen: set[str] = set()
         rows: list[JobRun] = []
-        for key, (_, payload) in zip(keys, updates, strict=True):
+        for key, (update_id, payload) in zip(keys, updates, strict=True):
             fresh.append(key not in seen)
             if key not in seen:
                 seen.add(key)
                 rows.append(JobRun(job=UPDATES, key=key, data={"update": payload, "done": False}))
-                chat_row = self._chat_row(int(key.rsplit(":", 1)[1]), payload)
+                chat_row = self._chat_row(update_id, payload)
                 if chat_row is not None:
                     rows.append(chat_row)
-        if not rows:
-            return fresh
         try:
-            async with in_transaction():
-                await JobRun.bulk_create(rows)
-        except IntegrityError:  # another process stored one of them meanwhile: row by row decides
+            await JobRun.bulk_create(rows)  # one executemany: all rows or none (SQLite and asyncpg alike)
+        except IntegrityError:  # a redelivery (or another process stored one meanwhile): row by row decides
             stored = {row.key: await self.accept(int(row.key.rsplit(":", 1)[1]), row.data["update"])
                       for row in rows if row.job == UPDATES}
             fresh = [was and stored.get(key, False) for was, key in zip(fresh, keys, strict=True)]
