@@ -15,7 +15,7 @@ from storage.lifecycle import Action
 from storage.models import Attachment, Channel, Urgency
 
 from .. import maps, photos
-from ..access import visible_case
+from ..access import hides_citizen, visible_case
 from ..auth import current_actor
 from ..forms import payload_from_form
 from ..i18n import lang, tr
@@ -119,6 +119,7 @@ async def case_photo(request: web.Request) -> web.StreamResponse:
     if not path.is_relative_to(request.app[SETTINGS].data_dir.resolve()) or not path.is_file():
         return await error_page(request, 404, not_found)
     data = await asyncio.to_thread(path.read_bytes)
+    name = "" if hides_citizen(case, actor) else row.filename  # "张三家门口.jpg" names the citizen of a 保密件
     # no-store: access ends with a transfer, and office computers are shared
     headers = {"X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store",
                "Content-Security-Policy": "default-src 'none'; sandbox"}
@@ -127,7 +128,7 @@ async def case_photo(request: web.Request) -> web.StreamResponse:
         body = photos.without_metadata(data, kind)
     except (uploads.UploadRejected, photos.BadImage):
         # Not an image we can vouch for: a download, never shown inline (DOMAIN abuse cases 12-13).
-        headers["Content-Disposition"] = photos.disposition("attachment", row.id, row.filename, "")
+        headers["Content-Disposition"] = photos.disposition("attachment", row.id, name, "")
         return web.Response(body=data, content_type="application/octet-stream", headers=headers)
-    headers["Content-Disposition"] = photos.disposition("inline", row.id, row.filename, kind)
+    headers["Content-Disposition"] = photos.disposition("inline", row.id, name, kind)
     return web.Response(body=body, content_type=kind, headers=headers)

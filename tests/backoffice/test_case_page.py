@@ -244,6 +244,21 @@ async def test_photos_follow_access_to_the_case(media_server, media_login, city:
     assert (await fetch(handler, f"/cases/{case.id}/photos/{row.id}"))[0] == 404  # only files under the data dir
 
 
+async def test_a_unit_gets_a_confidential_cases_photo_without_the_citizens_file_name(media_server, media_login,
+                                                                                     city: City) -> None:
+    case = await make_case(city.world, CaseStatus.IN_PROGRESS, confidential=True)
+    row = await attach(case, exif_jpeg(), "张三家门口.jpg", media_server[1])
+    handler = await media_login("handler")
+    _, page = await handler.get(f"/cases/{case.id}")
+    assert f'<img src="/cases/{case.id}/photos/{row.id}"' in page and "张三" not in page
+    status, body, headers = await fetch(handler, f"/cases/{case.id}/photos/{row.id}")
+    assert status == 200 and SECRET.encode() not in body
+    assert headers["Content-Disposition"] == f"inline; filename=\"photo-{row.id}.jpg\"; filename*=UTF-8''photo.jpg"
+    supervisor = await media_login("supervisor")
+    _, _, headers = await fetch(supervisor, f"/cases/{case.id}/photos/{row.id}")
+    assert headers["Content-Disposition"].endswith("filename*=UTF-8''%E5%BC%A0%E4%B8%89%E5%AE%B6%E9%97%A8%E5%8F%A3.jpg")
+
+
 async def test_a_stored_file_that_is_not_an_image_is_a_download_never_inline(media_server, media_login,
                                                                              city: City) -> None:
     case = await make_case(city.world, CaseStatus.IN_PROGRESS)
