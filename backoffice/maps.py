@@ -122,9 +122,11 @@ def case_map(places: Gazetteer | None, *, latitude: float | None, longitude: flo
     """Decide what the case page shows about the place, by the masking rules, and draw it."""
     if places is None:
         return CaseMap("", district, "none")
+    has_pin = latitude is not None and longitude is not None and math.isfinite(latitude) and math.isfinite(longitude)
+    if not district and has_pin:
+        district = places.district_at(latitude, longitude)  # type: ignore[arg-type]
     if not district and address_text:
         district = places.resolve(address_text).district
-    has_pin = latitude is not None and longitude is not None and math.isfinite(latitude) and math.isfinite(longitude)
     en = lang == "en"
     city = places.city or ""
     if hidden or not has_pin:

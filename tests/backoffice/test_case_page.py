@@ -306,6 +306,10 @@ async def test_a_confidential_case_shows_a_unit_only_the_district(login_as, city
     supervisor = await login_as("supervisor")
     _, page = await supervisor.get(f"/cases/{case.id}")
     assert pin(page) is not None and "28.28" in page
+    unplaced = await make_case(city.world, CaseStatus.IN_PROGRESS, latitude=28.12, longitude=113.0, district=None,
+                               confidential=True)
+    _, page = await handler.get(f"/cases/{unplaced.id}")  # no district recorded: the pin's district, not the pin
+    assert pin(page) is None and 'class="district here" data-district="南港区"' in page and "28.12" not in page
 
 
 async def test_without_a_pin_the_district_comes_from_the_address_text(login_as, city: City) -> None:
