@@ -5,14 +5,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import json
 import logging
+import sqlite3
 import time
 from collections import defaultdict, deque
 from typing import Any
 
+from tortoise import connections
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from storage import batch
 from storage.cases import utcnow
 from storage.models import JobRun
 
@@ -25,6 +29,7 @@ TOLD = "telegram-told"  # JobRun.job of a slow-down notice sent; key "<bot>:<cha
 KEEP = dt.timedelta(hours=24)  # Telegram keeps undelivered updates 24 h; so do we
 KEEP_CHATS = dt.timedelta(minutes=10)  # longer than any throttle window
 BATCH = 500  # rows per group commit
+INSERT_SQL = "INSERT INTO job_run (job, key, data, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (job, key) DO NOTHING"
 
 log = logging.getLogger("appeals.telegram")
 
@@ -79,10 +84,31 @@ class Inbox:
         await JobRun.filter(job__in=[CHATS, TOLD], created_at__lt=since).delete()
 
     async def accept_many(self, updates: list[tuple[int, dict[str, Any]]]) -> list[bool]:
-        """Store several updates in one statement (atomic); return, for each, whether it is new (first of its id).
+        """Store several updates atomically; return, for each, whether it is new (the first of its id).
 
-        A batch holding a redelivery fails as a whole on the unique key and is then stored row by row.
+        On SQLite the inserts are one unit of the shared group commit (``storage.batch``): one trip to
+        the database thread with the dialog's statements; on PostgreSQL one executemany.
         """
+        stamp = utcnow().isoformat(sep=" ", timespec="microseconds")  # as the ORM writes created_at
+        rows = []
+        for update_id, payload in updates:
+            chat = chat_of(payload)
+            rows.append((self._key(update_id), json.dumps({"update": payload, "done": False}, ensure_ascii=False),
+                         None if chat is None else f"{self._chat_prefix(chat['id'])}{update_id:015d}"))
+
+        def run(db: sqlite3.Connection) -> list[bool]:
+            fresh = []
+            for key, data, chat_key in rows:
+                new = db.execute(INSERT_SQL, (UPDATES, key, data, stamp)).rowcount == 1
+                if new and chat_key is not None:
+                    db.execute(INSERT_SQL, (CHATS, chat_key, "{}", stamp))
+                fresh.append(new)
+            return fresh
+
+        return await batch.unit(run, lambda: self._accept_many_orm(updates))
+
+    async def _accept_many_orm(self, updates: list[tuple[int, dict[str, Any]]]) -> list[bool]:
+        """``accept_many`` through the ORM: one executemany; a batch holding a redelivery goes row by row."""
         keys = [self._key(update_id) for update_id, _ in updates]
         fresh: list[bool] = []
         seen: set[str] = set()
@@ -104,12 +130,21 @@ class Inbox:
         return fresh
 
     async def done_many(self, outcomes: dict[int, str]) -> None:
-        """Mark several updates handled, one statement per outcome."""
+        """Mark several updates handled, one statement per outcome (group-committed on SQLite)."""
         by_outcome: dict[str, list[str]] = defaultdict(list)
         for update_id, outcome in outcomes.items():
             by_outcome[outcome].append(self._key(update_id))
+        sqlite = connections.get("default").capabilities.dialect == "sqlite"
         for outcome, keys in by_outcome.items():
-            await JobRun.filter(job=UPDATES, key__in=keys).update(data={"done": True, "outcome": outcome})
+            data = {"done": True, "outcome": outcome}
+            for start in range(0, len(keys), 500):
+                chunk = keys[start:start + 500]
+                if sqlite:
+                    marks = ", ".join("?" * len(chunk))
+                    await batch.execute(f"UPDATE job_run SET data = ? WHERE job = ? AND key IN ({marks})",
+                                        [json.dumps(data), UPDATES, *chunk])
+                else:
+                    await JobRun.filter(job=UPDATES, key__in=chunk).update(data=data)
 
     async def done(self, update_id: int, outcome: str = "handled") -> None:
         """Mark an update handled and drop its payload (the message text lives on in the dialog)."""
