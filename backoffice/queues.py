@@ -7,13 +7,13 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
-from tortoise.expressions import Q, RawSQL
+from tortoise.expressions import Q, RawSQL, Subquery
 from tortoise.queryset import QuerySet
 
 from storage import search
 from storage.deadlines import SHANGHAI
 from storage.lifecycle import OPEN_STATUSES, UNIT_STATUSES, Actor, CaseStatus
-from storage.models import Case, Channel, Urgency
+from storage.models import Case, CaseAssignment, Channel, Urgency
 
 from .access import sees_all, visible_cases
 from .ids import db_id
@@ -240,7 +240,34 @@ NUMBER = re.compile(r"[0-9]{3,8}-[0-9]{8}-[0-9]{3,8}")
 TRACKING = re.compile(r"(?=.*[2-9])(?=.*[A-HJKMNP-Z])[2-9A-HJKMNP-Z]{10}")
 COUNT_CAP = 1000  # counts stop here: "1000+" reads as well as the exact figure and stays fast
 WINDOW = 4096
+FEW = 2000  # a list this short is searched row by row, a longer one through the index
 MAX_CANDIDATES = 16384  # the widest window of search candidates read at once
+
+
+def parts(actor: Actor) -> list[QuerySet[Case]]:
+    """Return disjoint queries whose union is access.visible_cases(actor), each one an index can walk.
+
+    Platform staff see everything: one part. Unit staff see the cases their units have an active
+    assignment on. ``id IN (the unit's assignments)`` makes SQLite copy every assignment of the unit
+    (50,000 at a million cases) into a temporary table on each query, and makes both databases sort
+    all of them for a page. So unit staff's cases come in two parts: those their unit leads, found
+    through the lead_unit_id indexes and checked per case against an active assignment (a correlated
+    EXISTS on the (case_id, active) index - the unary + keeps SQLite off the unit's whole range of
+    the (unit_id, active, case_id) index), and those where the unit only co-handles, found through the
+    (unit_id, active, lead, case_id) index of migration 0011. A unit's active lead assignment is
+    always for the case's lead unit (the dispatch effect writes both), so nothing falls between.
+    """
+    if sees_all(actor) or not actor.unit_ids:
+        return [visible_cases(actor)]
+    units = sorted(actor.unit_ids)
+    listed = ", ".join(str(int(u)) for u in units)
+    plus = "+" if search.dialect() == "sqlite" else ""
+    seen = RawSQL('EXISTS (SELECT 1 FROM case_assignment AS a WHERE a.case_id = "appeal_case"."id"'
+                  f" AND {plus}a.unit_id IN ({listed}) AND a.active)")
+    lead = Case.filter(lead_unit_id__in=units).annotate(_seen=seen).filter(_seen=True)
+    co_units = CaseAssignment.filter(unit_id__in=units, active=True, lead=False).values("case_id")
+    co = Case.filter(Q(lead_unit_id__isnull=True) | Q(lead_unit_id__not_in=units), id__in=Subquery(co_units))
+    return [lead, co]
 
 
 async def capped_count(qs: QuerySet[Case], cap: int = COUNT_CAP) -> int:
@@ -274,6 +301,12 @@ async def _search_page(qs: QuerySet[Case], terms: search.Terms, f: Filters, size
     """Walk the search index's candidates in id order, in growing windows, keeping those the filters pass."""
     newest = f.sort == "new"
     bound = _decode_cursor(f.cursor, f.sort)[1] if f.cursor else None
+    if search.dialect() != "sqlite":
+        # PostgreSQL's planner weighs the GIN index against walking the primary key with the filters.
+        qs = qs.filter(id__in=RawSQL(f"({search.match_sql(terms)})")).filter(search.verify(terms))
+        if bound is not None:
+            qs = qs.filter(id__lt=bound) if newest else qs.filter(id__gt=bound)
+        return await qs.order_by("-id" if newest else "id").limit(size + 1)
     width = 4 * (size + 1)
     rows: list[Case] = []
     while len(rows) <= size:
@@ -288,34 +321,48 @@ async def _search_page(qs: QuerySet[Case], terms: search.Terms, f: Filters, size
     return rows
 
 
-async def page(actor: Actor, queue: Queue, f: Filters, now: dt.datetime, size: int = PAGE_SIZE) -> Page:
-    """Return one keyset page of a queue for an actor."""
+def _order_key(sort: str) -> Callable[[Case], tuple]:
+    if sort == "due":
+        return lambda c: (c.due_at, c.id)
+    return (lambda c: -c.id) if sort == "new" else (lambda c: c.id)  # type: ignore[return-value]
+
+
+async def _part_page(actor: Actor, qs: QuerySet[Case], f: Filters, size: int) -> list[Case]:
+    """Return up to size + 1 rows of one part, in the page's order, after the cursor."""
     terms = search.terms(f.q) if f.q and not _exact(f.q) and f.sort != "due" else None
     if terms is not None:
-        qs = apply_filters(queue.narrow(visible_cases(actor), now), replace(f, q=None))
-        rows = await _search_page(qs, terms, f, size)
-        more = len(rows) > size
-        rows = rows[:size]
-        return Page(rows, _cursor_of(rows[-1], f.sort) if more and rows else None)
-    qs = apply_filters(queue.narrow(visible_cases(actor), now), f)
+        qs = apply_filters(qs, replace(f, q=None))
+        if await capped_count(qs, FEW) >= FEW:
+            return await _search_page(qs, terms, f, size)
+        # A short list (a rare queue, a unit's co-handled cases): check its few rows for the words.
+        qs = qs.filter(search.verify(terms))
+    else:
+        qs = apply_filters(qs, f)
     if f.sort == "due":
         # The deadline order lists the cases that have a deadline, earliest first.
         qs = qs.filter(due_at__isnull=False)
         if f.cursor:
             when, ident = _decode_cursor(f.cursor, "due")
             qs = qs.filter(Q(due_at__gt=when) | Q(due_at=when, id__gt=ident))
-        rows = await qs.order_by("due_at", "id").limit(size + 1)
+        return await qs.order_by("due_at", "id").limit(size + 1)
+    ident = _decode_cursor(f.cursor, f.sort)[1] if f.cursor else None
+    scanning_text = bool(f.q) and not _exact(f.q or "") and terms is None  # one character: no pair to look up
+    # Platform staff look over the whole city: walk id windows. Unit staff's parts walk their indexes.
+    if sees_all(actor) and (scanning_text or await capped_count(qs) >= COUNT_CAP):
+        return await _scan(qs, f.sort == "new", ident, size)
+    if ident is not None:
+        qs = qs.filter(id__lt=ident) if f.sort == "new" else qs.filter(id__gt=ident)
+    return await qs.order_by("-id" if f.sort == "new" else "id").limit(size + 1)
+
+
+async def page(actor: Actor, queue: Queue, f: Filters, now: dt.datetime, size: int = PAGE_SIZE) -> Page:
+    """Return one keyset page of a queue for an actor."""
+    narrowed = [queue.narrow(part, now) for part in parts(actor)]
+    if len(narrowed) == 1:
+        rows = await _part_page(actor, narrowed[0], f, size)
     else:
-        ident = _decode_cursor(f.cursor, f.sort)[1] if f.cursor else None
-        scanning_text = bool(f.q) and not _exact(f.q or "")  # a one-character query: no pair to look up
-        # Platform staff look over the whole city: walk id windows. Unit staff's lists are bounded by
-        # their own assignments, which the ordinary query reads through the assignment index.
-        if sees_all(actor) and (scanning_text or await capped_count(qs) >= COUNT_CAP):
-            rows = await _scan(qs, f.sort == "new", ident, size)
-        else:
-            if ident is not None:
-                qs = qs.filter(id__lt=ident) if f.sort == "new" else qs.filter(id__gt=ident)
-            rows = await qs.order_by("-id" if f.sort == "new" else "id").limit(size + 1)
+        merged = {c.id: c for part in narrowed for c in await _part_page(actor, part, f, size)}
+        rows = sorted(merged.values(), key=_order_key(f.sort))[:size + 1]
     more = len(rows) > size
     rows = rows[:size]
     return Page(rows, _cursor_of(rows[-1], f.sort) if more and rows else None)
@@ -323,8 +370,15 @@ async def page(actor: Actor, queue: Queue, f: Filters, now: dt.datetime, size: i
 
 async def counts(actor: Actor, now: dt.datetime) -> dict[str, int]:
     """Count each of the actor's queues (only cases the actor may see), up to COUNT_CAP."""
-    base = visible_cases(actor)
-    return {q.key: await capped_count(q.narrow(base, now)) for q in queues_for(actor)}
+    found = {}
+    for q in queues_for(actor):
+        total = 0
+        for part in parts(actor):
+            total += await capped_count(q.narrow(part, now), COUNT_CAP - total)
+            if total >= COUNT_CAP:
+                break
+        found[q.key] = total
+    return found
 
 
 def open_statuses() -> list[str]:

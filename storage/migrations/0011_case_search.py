@@ -5,10 +5,24 @@ folded to lower case), so a two-character word such as 噪音 is found, plus its
 group ("00042" and "42"). The database computes them itself, in the statement that writes the case,
 so every writer (CaseService, bulk loads, the retention job that masks old text) keeps the index in
 step inside its own transaction. storage/search.py builds queries over the same terms.
+
+It also adds the indexes the queue pages walk (backoffice/queues.py): a unit's led cases by status
+in id order and in id order, a unit's co-handled cases, and the whole city by deadline.
 """
 
 from tortoise import migrations
 from tortoise.migrations import operations as ops
+
+INDEXES = """
+CREATE INDEX IF NOT EXISTS appeal_case_lead_status_id ON appeal_case (lead_unit_id, status, id);
+CREATE INDEX IF NOT EXISTS appeal_case_lead_id ON appeal_case (lead_unit_id, id);
+CREATE INDEX IF NOT EXISTS appeal_case_due_id ON appeal_case (due_at, id);
+CREATE INDEX IF NOT EXISTS case_assignment_unit_lead ON case_assignment (unit_id, active, lead, case_id);
+"""
+INDEXES_REVERSE = """
+DROP INDEX IF EXISTS appeal_case_lead_status_id; DROP INDEX IF EXISTS appeal_case_lead_id;
+DROP INDEX IF EXISTS appeal_case_due_id; DROP INDEX IF EXISTS case_assignment_unit_lead;
+"""
 
 
 def _sqlite_terms(row: str) -> str:
@@ -72,11 +86,11 @@ def _script(editor, sqlite: str, postgres: str) -> str:  # noqa: ANN001
 
 
 async def forward(apps, editor) -> None:  # noqa: ANN001
-    await editor.client.execute_script(_script(editor, SQLITE, POSTGRES))
+    await editor.client.execute_script(INDEXES + _script(editor, SQLITE, POSTGRES))
 
 
 async def backward(apps, editor) -> None:  # noqa: ANN001
-    await editor.client.execute_script(_script(editor, SQLITE_REVERSE, POSTGRES_REVERSE))
+    await editor.client.execute_script(INDEXES_REVERSE + _script(editor, SQLITE_REVERSE, POSTGRES_REVERSE))
 
 
 class Migration(migrations.Migration):
