@@ -217,7 +217,7 @@ def _search(qs: QuerySet[Case], q: str) -> QuerySet[Case]:
     terms = search.terms(q)
     if terms is None:  # one character: no pair to look up, a substring scan (id windows in page())
         return qs.filter(Q(number__icontains=q) | Q(title__icontains=q) | Q(text__icontains=q))
-    return qs.filter(id__in=RawSQL(f"({search.match_sql(terms)})")).filter(search.verify(terms))
+    return search.narrow(qs, terms)
 
 
 @dataclass
@@ -240,11 +240,12 @@ NUMBER = re.compile(r"[0-9]{3,8}-[0-9]{8}-[0-9]{3,8}")
 TRACKING = re.compile(r"(?=.*[2-9])(?=.*[A-HJKMNP-Z])[2-9A-HJKMNP-Z]{10}")
 COUNT_CAP = 1000  # counts stop here: "1000+" reads as well as the exact figure and stays fast
 WINDOW = 4096
+CO_LISTED = 2000  # a unit's co-handled cases up to this many are named in the query, not subselected
 FEW = 2000  # a list this short is searched row by row, a longer one through the index
 MAX_CANDIDATES = 16384  # the widest window of search candidates read at once
 
 
-def parts(actor: Actor) -> list[QuerySet[Case]]:
+async def parts(actor: Actor) -> list[QuerySet[Case]]:
     """Return disjoint queries whose union is access.visible_cases(actor), each one an index can walk.
 
     Platform staff see everything: one part. Unit staff see the cases their units have an active
@@ -265,9 +266,13 @@ def parts(actor: Actor) -> list[QuerySet[Case]]:
     seen = RawSQL('EXISTS (SELECT 1 FROM case_assignment AS a WHERE a.case_id = "appeal_case"."id"'
                   f" AND {plus}a.unit_id IN ({listed}) AND a.active)")
     lead = Case.filter(lead_unit_id__in=units).annotate(_seen=seen).filter(_seen=True)
-    co_units = CaseAssignment.filter(unit_id__in=units, active=True, lead=False).values("case_id")
-    co = Case.filter(Q(lead_unit_id__isnull=True) | Q(lead_unit_id__not_in=units), id__in=Subquery(co_units))
-    return [lead, co]
+    co_units = CaseAssignment.filter(unit_id__in=units, active=True, lead=False)
+    # Most units co-handle few cases: name them, so the query starts from those rows (or is skipped).
+    few = await co_units.limit(CO_LISTED + 1).values_list("case_id", flat=True)
+    if not few:
+        return [lead]
+    ids: list[int] | Subquery = sorted(few) if len(few) <= CO_LISTED else Subquery(co_units.values("case_id"))
+    return [lead, Case.filter(Q(lead_unit_id__isnull=True) | Q(lead_unit_id__not_in=units), id__in=ids)]
 
 
 async def capped_count(qs: QuerySet[Case], cap: int = COUNT_CAP) -> int:
@@ -302,11 +307,16 @@ async def _search_page(qs: QuerySet[Case], terms: search.Terms, f: Filters, size
     newest = f.sort == "new"
     bound = _decode_cursor(f.cursor, f.sort)[1] if f.cursor else None
     if search.dialect() != "sqlite":
-        # PostgreSQL's planner weighs the GIN index against walking the primary key with the filters.
-        qs = qs.filter(id__in=RawSQL(f"({search.match_sql(terms)})")).filter(search.verify(terms))
-        if bound is not None:
-            qs = qs.filter(id__lt=bound) if newest else qs.filter(id__gt=bound)
-        return await qs.order_by("-id" if newest else "id").limit(size + 1)
+        # PostgreSQL's planner weighs the GIN index against walking an index with the filters; the rows
+        # are verified here (pairs of a longer query can all occur apart), reading on until a page is full.
+        qs, rows = search.index_only(qs, terms), []
+        while True:
+            bounded = qs if bound is None else qs.filter(id__lt=bound) if newest else qs.filter(id__gt=bound)
+            batch = await bounded.order_by("-id" if newest else "id").limit(size + 1)
+            rows += [c for c in batch if search.contains(c, terms)]
+            if len(rows) > size or len(batch) <= size:
+                return rows
+            bound = batch[-1].id
     width = 4 * (size + 1)
     rows: list[Case] = []
     while len(rows) <= size:
@@ -347,8 +357,9 @@ async def _part_page(actor: Actor, qs: QuerySet[Case], f: Filters, size: int) ->
         return await qs.order_by("due_at", "id").limit(size + 1)
     ident = _decode_cursor(f.cursor, f.sort)[1] if f.cursor else None
     scanning_text = bool(f.q) and not _exact(f.q or "") and terms is None  # one character: no pair to look up
-    # Platform staff look over the whole city: walk id windows. Unit staff's parts walk their indexes.
-    if sees_all(actor) and (scanning_text or await capped_count(qs) >= COUNT_CAP):
+    # A long list is read in id windows: within a window both databases read each status's short
+    # range of an index ending in id (no sort of the whole queue, whatever statuses it holds).
+    if scanning_text or await capped_count(qs) >= COUNT_CAP:
         return await _scan(qs, f.sort == "new", ident, size)
     if ident is not None:
         qs = qs.filter(id__lt=ident) if f.sort == "new" else qs.filter(id__gt=ident)
@@ -357,7 +368,7 @@ async def _part_page(actor: Actor, qs: QuerySet[Case], f: Filters, size: int) ->
 
 async def page(actor: Actor, queue: Queue, f: Filters, now: dt.datetime, size: int = PAGE_SIZE) -> Page:
     """Return one keyset page of a queue for an actor."""
-    narrowed = [queue.narrow(part, now) for part in parts(actor)]
+    narrowed = [queue.narrow(part, now) for part in await parts(actor)]
     if len(narrowed) == 1:
         rows = await _part_page(actor, narrowed[0], f, size)
     else:
@@ -371,9 +382,10 @@ async def page(actor: Actor, queue: Queue, f: Filters, now: dt.datetime, size: i
 async def counts(actor: Actor, now: dt.datetime) -> dict[str, int]:
     """Count each of the actor's queues (only cases the actor may see), up to COUNT_CAP."""
     found = {}
+    visible = await parts(actor)
     for q in queues_for(actor):
         total = 0
-        for part in parts(actor):
+        for part in visible:
             total += await capped_count(q.narrow(part, now), COUNT_CAP - total)
             if total >= COUNT_CAP:
                 break

@@ -11,7 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tortoise import connections
-from tortoise.expressions import Q
+from tortoise.expressions import Q, RawSQL
+from tortoise.queryset import QuerySet
+
+from .models import Case
 
 MAX_PAIRS = 12  # more pairs narrow the candidates little, and verify checks the whole query anyway
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
@@ -87,6 +90,33 @@ def match_sql(t: Terms, *, before: int | None = None, after: int | None = None, 
     if limit is not None:
         sql += f" ORDER BY {column} {'DESC' if newest_first else 'ASC'} LIMIT {int(limit)}"
     return sql
+
+
+def narrow(qs: QuerySet[Case], t: Terms) -> QuerySet[Case]:
+    """Keep the cases of a query that hold the terms and contain the query (a verified index match)."""
+    if dialect() == "sqlite":
+        qs = qs.filter(id__in=RawSQL(f"({match_sql(t)})"))
+    else:
+        qs = qs.annotate(_hit=RawSQL(_pg_match(t))).filter(_hit=True)
+    return qs.filter(verify(t))
+
+
+def index_only(qs: QuerySet[Case], t: Terms) -> QuerySet[Case]:
+    """Keep the cases that hold the terms, as a condition on the row (PostgreSQL), unverified.
+
+    The planner then chooses between the GIN index and walking another index with the condition as
+    a filter, from the column's statistics. A LIKE beside it would make it guess that almost no row
+    matches and read every match to sort them: verify the rows with ``contains`` instead.
+    """
+    return qs.annotate(_hit=RawSQL(_pg_match(t))).filter(_hit=True)
+
+
+def contains(case: Case, t: Terms) -> bool:
+    """Tell whether a case meets ``verify(t)`` (checked in Python on rows already read)."""
+    folded = t.text.casefold()
+    if folded in case.title.casefold() or folded in case.text.casefold():
+        return True
+    return t.sequence is not None and case.number.endswith(t.sequence.lstrip("0") or t.sequence)
 
 
 async def candidates(t: Terms, *, before: int | None = None, after: int | None = None, newest_first: bool = True,

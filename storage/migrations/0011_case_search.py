@@ -7,7 +7,8 @@ so every writer (CaseService, bulk loads, the retention job that masks old text)
 step inside its own transaction. storage/search.py builds queries over the same terms.
 
 It also adds the indexes the queue pages walk (backoffice/queues.py): a unit's led cases by status
-in id order and in id order, a unit's co-handled cases, and the whole city by deadline.
+in id order, by status and deadline, and in id order, a unit's co-handled cases, and the whole city
+by deadline.
 """
 
 from tortoise import migrations
@@ -16,11 +17,13 @@ from tortoise.migrations import operations as ops
 INDEXES = """
 CREATE INDEX IF NOT EXISTS appeal_case_lead_status_id ON appeal_case (lead_unit_id, status, id);
 CREATE INDEX IF NOT EXISTS appeal_case_lead_id ON appeal_case (lead_unit_id, id);
+CREATE INDEX IF NOT EXISTS appeal_case_lead_status_due ON appeal_case (lead_unit_id, status, due_at);
 CREATE INDEX IF NOT EXISTS appeal_case_due_id ON appeal_case (due_at, id);
 CREATE INDEX IF NOT EXISTS case_assignment_unit_lead ON case_assignment (unit_id, active, lead, case_id);
 """
 INDEXES_REVERSE = """
 DROP INDEX IF EXISTS appeal_case_lead_status_id; DROP INDEX IF EXISTS appeal_case_lead_id;
+DROP INDEX IF EXISTS appeal_case_lead_status_due;
 DROP INDEX IF EXISTS appeal_case_due_id; DROP INDEX IF EXISTS case_assignment_unit_lead;
 """
 
