@@ -359,11 +359,17 @@ async def _part_page(actor: Actor, qs: QuerySet[Case], f: Filters, size: int) ->
     scanning_text = bool(f.q) and not _exact(f.q or "") and terms is None  # one character: no pair to look up
     # A long list is read in id windows: within a window both databases read each status's short
     # range of an index ending in id (no sort of the whole queue, whatever statuses it holds).
-    if scanning_text or await capped_count(qs) >= COUNT_CAP:
+    if scanning_text:
         return await _scan(qs, f.sort == "new", ident, size)
-    if ident is not None:
-        qs = qs.filter(id__lt=ident) if f.sort == "new" else qs.filter(id__gt=ident)
-    return await qs.order_by("-id" if f.sort == "new" else "id").limit(size + 1)
+    ids = await qs.limit(COUNT_CAP).values_list("id", flat=True)
+    if len(ids) >= COUNT_CAP:
+        return await _scan(qs, f.sort == "new", ident, size)
+    # A short list: its ids are all here (read through whichever index suits its filters), so the
+    # page is chosen from them and only its rows are read.
+    newest = f.sort == "new"
+    chosen = sorted((i for i in ids if ident is None or (i < ident if newest else i > ident)), reverse=newest)
+    rows = await Case.filter(id__in=chosen[:size + 1])
+    return sorted(rows, key=_order_key(f.sort))
 
 
 async def page(actor: Actor, queue: Queue, f: Filters, now: dt.datetime, size: int = PAGE_SIZE) -> Page:
