@@ -12,6 +12,7 @@ import struct
 from urllib.parse import quote, urlencode
 
 import segno
+from aiohttp import web
 from cryptography.fernet import Fernet, InvalidToken
 from tortoise.transactions import in_transaction
 
@@ -63,6 +64,12 @@ def match_step(secret: bytes, code: str, moment: float, last_step: int | None) -
         if hmac.compare_digest(hotp(secret, step), code):
             return step
     return None
+
+
+def no_store(response: web.Response) -> web.Response:
+    """Keep a page showing a secret or recovery codes out of every cache."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def new_secret() -> str:

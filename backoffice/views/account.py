@@ -29,7 +29,7 @@ async def security_page(request: web.Request, error: str = "", status: int = 200
     if b32 is not None:
         uri = totp.otpauth_uri(b32, staff.username)
         context.update(enrol=True, secret=b32, uri=uri, qr=totp.qr_svg(uri))
-    return await render(request, "account_security.html", context, status=status)
+    return totp.no_store(await render(request, "account_security.html", context, status=status))
 
 
 async def enrol(request: web.Request) -> web.Response:
@@ -51,7 +51,7 @@ async def confirm(request: web.Request) -> web.Response:
         return await security_page(request, message, 400)
     request[SESSION].data["second_factor"] = method
     await sessions.save_data(request[SESSION])
-    return await render(request, "recovery_codes.html", {"codes": codes, "next": "/account/security"})
+    return totp.no_store(await render(request, "recovery_codes.html", {"codes": codes, "next": "/account/security"}))
 
 
 async def disable(request: web.Request) -> web.Response:
@@ -82,7 +82,7 @@ async def new_recovery_codes(request: web.Request) -> web.Response:
     if not method:
         return await security_page(request, message, 400)
     codes = await totp.replace_recovery_codes(staff)
-    return await render(request, "recovery_codes.html", {"codes": codes, "next": "/account/security"})
+    return totp.no_store(await render(request, "recovery_codes.html", {"codes": codes, "next": "/account/security"}))
 
 
 def add_routes(router: web.UrlDispatcher) -> None:

@@ -40,7 +40,7 @@ async def second_factor_page(request: web.Request, staff: Staff, error: str = ""
             b32 = await totp.begin_enrolment(staff, key)  # an unconfirmed secret is simply replaced
         uri = totp.otpauth_uri(b32, staff.username)
         context.update(enrol=True, secret=b32, uri=uri, qr=totp.qr_svg(uri))
-    return await render(request, "login_totp.html", context, status=status)
+    return totp.no_store(await render(request, "login_totp.html", context, status=status))
 
 
 async def login_form(request: web.Request) -> web.Response:
@@ -94,7 +94,7 @@ async def login_code(request: web.Request, code: str, enrolling: bool) -> web.Re
     target = _safe_next(str(request[PENDING_SESSION].data.get("next", "/queues")))
     token = await start_full(request, staff, method)
     if codes:
-        response = await render(request, "recovery_codes.html", {"codes": codes, "next": target})
+        response = totp.no_store(await render(request, "recovery_codes.html", {"codes": codes, "next": target}))
     else:
         response = redirect(target)
     set_session_cookie(request, response, token)

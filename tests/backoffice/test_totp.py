@@ -12,7 +12,7 @@ from backoffice import totp
 from storage.lifecycle import Role
 from storage.models import AuditEntry, RecoveryCode, Staff, StaffSession
 from storage.settings import Settings
-from tests.backoffice.conftest import PASSWORD, TOTP_SECRET, Browser, City, build_app, password_hash
+from tests.backoffice.conftest import CSRF, PASSWORD, TOTP_SECRET, Browser, City, build_app, password_hash
 from tests.support.server import serving
 
 SECRET_ON_PAGE = re.compile(r'id="totp-secret">([A-Z2-7]+)<')
@@ -86,7 +86,11 @@ async def test_a_new_admin_enrols_at_first_login_and_codes_work_once(keyed_serve
     b = Browser(keyed_server)
     try:
         await b.get("/login")
-        status, page = await b.post("/login", {"username": "newadmin", "password": PASSWORD})
+        async with b.http.post(b.base + "/login", data={"username": "newadmin", "password": PASSWORD,
+                                                         "csrf_token": b.csrf}) as r:
+            status, page = r.status, await r.text()
+            assert r.headers["Cache-Control"] == "no-store"  # the secret stays out of caches
+        b.csrf = CSRF.search(page).group(1)  # type: ignore[union-attr]
         assert status == 200 and "两步验证" in page and "<svg" in page and "otpauth://totp/" in page
         secret = SECRET_ON_PAGE.search(page).group(1)  # type: ignore[union-attr]
         stored = (await Staff.get(username="newadmin")).totp_secret or ""
