@@ -12,7 +12,16 @@ from backoffice import totp
 from storage.lifecycle import Role
 from storage.models import AuditEntry, RecoveryCode, Staff, StaffSession
 from storage.settings import Settings
-from tests.backoffice.conftest import CSRF, PASSWORD, TOTP_SECRET, Browser, City, build_app, password_hash
+from tests.backoffice.conftest import (
+    CSRF,
+    PASSWORD,
+    TOTP_SECRET,
+    Browser,
+    City,
+    build_app,
+    next_code,
+    password_hash,
+)
 from tests.support.server import serving
 
 SECRET_ON_PAGE = re.compile(r'id="totp-secret">([A-Z2-7]+)<')
@@ -201,6 +210,10 @@ async def test_supervisors_cannot_turn_it_off(login_as, city: City) -> None:
     assert "不能关闭" in page
     status, _ = await supervisor.post("/account/security/disable", {"code": code_now(TOTP_SECRET, 1)})
     assert status == 403 and (await Staff.get(username="supervisor")).totp_confirmed_at is not None
+    status, page = await supervisor.post("/account/security/recovery", {"code": await next_code("supervisor")})
+    assert status == 200 and len(RECOVERY.findall(page)) == totp.RECOVERY_CODES
+    assert await totp.remaining_recovery_codes(await Staff.get(username="supervisor")) == totp.RECOVERY_CODES
+    assert await AuditEntry.filter(action="recovery_codes_replaced", target="supervisor").exists()
 
 
 async def test_admin_resets_a_lost_second_factor(login_as, city: City) -> None:
