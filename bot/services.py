@@ -123,8 +123,11 @@ class Advisor:
         """Return an open case within 30 days that is likely the same matter, or None."""
         await self._refresh()
         matches = self._index.query(text, district, street, since=now - SIMILAR_WINDOW, limit=3)
+        if not matches:
+            return None
+        found = {c.id: c for c in await Case.filter(id__in=[m.case_id for m in matches])}  # one query, not three
         for match in matches:
-            case = await Case.get_or_none(id=match.case_id)
+            case = found.get(match.case_id)
             if case is not None and case.status in OPEN_STATUSES:
                 return case
             self._index.remove(match.case_id)

@@ -29,6 +29,7 @@ BOT = web.AppKey("webchat_bot", Bot)
 KEY = web.AppKey("webchat_key", bytes)
 UPLOAD_DIR = web.AppKey("webchat_uploads", Path)
 SECURE = web.AppKey("webchat_secure", bool)
+PAGE = web.AppKey("webchat_page", bytes)
 UPLOADS_SEEN = web.AppKey("webchat_uploads_seen", dict)
 UPLOADS_PER_HOUR = 30  # per identity and process: photos are for evidence, not storage
 COOKIE = "appeals_chat"
@@ -53,9 +54,9 @@ def _set_identity(request: web.Request, response: web.StreamResponse, user: str)
 
 
 async def chat_page(request: web.Request) -> web.StreamResponse:
-    """Serve the chat page and make sure the browser holds a signed identity cookie."""
-    response = web.FileResponse(STATIC / "chat.html", headers={"Cache-Control": "no-store",
-                                                               "Content-Type": "text/html; charset=utf-8"})
+    """Serve the chat page (read once per process: no file or thread work per visit) with a signed identity cookie."""
+    response = web.Response(body=request.app[PAGE], headers={"Cache-Control": "no-store",
+                                                            "Content-Type": "text/html; charset=utf-8"})
     if _identity(request) is None:
         _set_identity(request, response, signing.new_identity())
     return response
@@ -206,6 +207,7 @@ def setup(app: web.Application, settings: Settings, cases: CaseService, *, bot: 
     app[KEY] = secret_key(settings)
     app[UPLOAD_DIR] = settings.data_dir / "uploads"
     app[UPLOADS_SEEN] = {}
+    app[PAGE] = (STATIC / "chat.html").read_bytes()
     app[SECURE] = bool(settings.public_url and settings.public_url.startswith("https://"))
     app.router.add_get("/chat", chat_page, name="chat_page")
     app.router.add_get("/chat/ws", chat_socket, name="chat_socket")
