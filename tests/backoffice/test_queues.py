@@ -74,3 +74,41 @@ async def test_keyset_pages_cover_every_case_once(login_as, city: City) -> None:
     dues = [c["due_at"] for c in body["items"]]
     assert dues == sorted(dues) and body["next_cursor"]
     assert await Case.all().count() == 120
+
+
+async def walk(client, path: str) -> list[str]:  # noqa: ANN001
+    """Follow a queue's next links from ``path``; return every case number listed."""
+    seen: list[str] = []
+    while path:
+        status, page = await client.get(path)
+        assert status == 200
+        seen += numbers(page)
+        m = re.search(r'<a href="\?([^"]+)" rel="next">', page)
+        path = f"{path.split('?')[0]}?{m.group(1).replace('&amp;', '&')}" if m else ""
+    return seen
+
+
+async def test_search_pages_list_every_match_once_for_city_and_units(login_as, city: City) -> None:
+    from storage.lifecycle import Role
+    from storage.models import Staff
+    from tests.backoffice.conftest import password_hash
+
+    await Staff.create(username="co-handler", display_name="协办", password_hash=password_hash(),
+                       roles=[Role.HANDLER.value], unit=city.world.co)
+    made = [await make_case(city.world, CaseStatus.IN_PROGRESS if i % 3 else CaseStatus.SUBMITTED,
+                            title=f"第{i}件", text="工地夜间噪音扰民" if i % 2 else "路灯不亮",
+                            tracking_code=f"QZ{i + 22222222}".replace("0", "A").replace("1", "B"))
+            for i in range(130)]
+    noisy = sorted(c.number for c in made if "噪音" in c.text)
+    noisy_units = sorted(c.number for c in made if "噪音" in c.text and c.status != CaseStatus.SUBMITTED)
+    supervisor, handler, co_handler = [await login_as(n) for n in ("supervisor", "handler", "co-handler")]
+    for sort in ("new", "old"):
+        seen = await walk(supervisor, f"/queues/all?q=噪音&sort={sort}")
+        assert sorted(seen) == noisy and len(seen) == len(set(seen)), sort
+        for unit_staff in (handler, co_handler):  # the lead unit's and the co-unit's lists alike
+            seen = await walk(unit_staff, f"/queues/mine?q=噪音&sort={sort}")
+            assert sorted(seen) == noisy_units and len(seen) == len(set(seen)), sort
+    newest = await walk(supervisor, "/queues/in_progress?q=夜间噪音")
+    assert newest == sorted(newest, key=lambda n: int(n.rsplit("-", 1)[1]), reverse=True)
+    assert await walk(supervisor, "/queues/all?q=地铁站") == []
+    assert await walk(handler, f"/queues/mine?q={made[1].tracking_code}") == [made[1].number]
