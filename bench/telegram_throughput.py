@@ -101,12 +101,14 @@ async def wait_up(url: str, timeout: float = 60.0) -> None:
             await asyncio.sleep(0.1)
 
 
-async def post_all(url: str, updates: list[dict], concurrency: int, headers: dict[str, str]) -> int:
-    """POST every update with ``concurrency`` clients; return how many got a 2xx."""
+async def post_all(url: str, updates: list[dict], concurrency: int, headers: dict[str, str],
+                   latencies: list[float] | None = None) -> int:
+    """POST every update with ``concurrency`` clients; return how many got a 2xx (latencies appended)."""
     queue: asyncio.Queue[bytes] = asyncio.Queue()
     for update in updates:
         queue.put_nowait(json.dumps(update, ensure_ascii=False).encode())
     ok = 0
+    latencies = [] if latencies is None else latencies
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(connector=connector, headers={"Content-Type": "application/json",
                                                                     **headers}) as http:
@@ -114,9 +116,11 @@ async def post_all(url: str, updates: list[dict], concurrency: int, headers: dic
             nonlocal ok
             while not queue.empty():
                 body = queue.get_nowait()
+                sent = time.perf_counter()
                 async with http.post(url, data=body) as response:
                     await response.read()
                     ok += response.status < 300
+                latencies.append(time.perf_counter() - sent)
 
         await asyncio.gather(*(client() for _ in range(concurrency)))
     return ok
@@ -193,7 +197,9 @@ async def run(updates_n: int, chats: int, concurrency: int) -> dict[str, float]:
             updates = [fake.message(10_000 + i % chats, GREETINGS[i % len(GREETINGS)]) for i in range(updates_n)]
             cpu_before, threads_before = cpu_seconds(server.pid), thread_cpu(server.pid)
             start = time.perf_counter()
-            accepted = await post_all(hook, updates, concurrency, headers)
+            latencies: list[float] = []
+            accepted = await post_all(hook, updates, concurrency, headers, latencies)
+            posted = time.perf_counter() - start
             done, sent = await replies_settled(fake, sent_before + updates_n)
             counts = await outcomes(database)
             handled = counts.get("handled", 0) - before  # stored, through the dialog, reply sent
@@ -215,7 +221,11 @@ async def run(updates_n: int, chats: int, concurrency: int) -> dict[str, float]:
                 except subprocess.TimeoutExpired:
                     process.kill()
     print(f"updates {updates_n} from {chats} chats, {concurrency} concurrent clients")
-    print(f"webhook accepted {accepted}, updates handled and answered {handled} ({replies} replies); outcomes {counts}")
+    print(f"webhook accepted {accepted}, updates handled and answered {handled} ({replies} replies);"
+          f" outcomes {counts}")
+    latencies.sort()
+    p50, p95 = 1000 * latencies[len(latencies) // 2], 1000 * latencies[int(len(latencies) * 0.95)]
+    print(f"webhook: all POSTs answered after {posted:.2f} s; latency p50 {p50:.1f} ms, p95 {p95:.1f} ms")
     print(f"{'platform (store + dialog + reply)':36} {app_rate:9.0f} updates/s")
     print(f"{'bare aiohttp JSON endpoint':36} {bare_rate:9.0f} requests/s")
     if cpu is not None:

@@ -167,54 +167,59 @@ class Inbox:
 class GroupCommit:
     """Group commit of an inbox: concurrent accepts share one transaction, done marks are written in batches.
 
-    ``accept`` returns only once its row is committed (the webhook answers 2xx after that). ``done``
-    returns at once; the marks follow within one flush (a crash before it replays those updates at the
-    next start, where the dialog's message key answers them as before and changes nothing).
+    ``accept`` returns only once its row is committed (the webhook answers 2xx after that). On SQLite
+    each accept goes straight to the shared group commit (``storage.batch``), which already puts all
+    concurrent writers in the next trip to the database thread; on PostgreSQL the accepts waiting
+    meanwhile become one executemany. ``done`` returns at once; the marks follow in their own flush,
+    which never holds up an accept (a crash before it replays those updates at the next start, where
+    the dialog's message key answers them as before and changes nothing).
     """
 
     def __init__(self, inbox: Inbox) -> None:
         self.inbox = inbox
         self._accepts: list[tuple[int, dict[str, Any], asyncio.Future[bool]]] = []
         self._dones: dict[int, str] = {}
-        self._task: asyncio.Task[None] | None = None
+        self._accepting: asyncio.Task[None] | None = None
+        self._marking: asyncio.Task[None] | None = None
         self._cleaned = time.monotonic()
 
     async def accept(self, update_id: int, payload: dict[str, Any]) -> bool:
         """Store an update with whatever else is waiting; return False for a redelivery."""
+        if connections.get("default").capabilities.dialect == "sqlite":
+            return (await self.inbox.accept_many([(update_id, payload)]))[0]
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._accepts.append((update_id, payload, future))
-        self._kick()
+        if self._accepting is None or self._accepting.done():
+            self._accepting = asyncio.get_running_loop().create_task(self._flush_accepts(), name="telegram-inbox")
         return await future
 
     def done(self, update_id: int, outcome: str = "handled") -> None:
         """Queue the done mark of an update."""
         self._dones[update_id] = outcome
-        self._kick()
+        if self._marking is None or self._marking.done():
+            self._marking = asyncio.get_running_loop().create_task(self._flush_dones(), name="telegram-done")
 
-    def _kick(self) -> None:
-        if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._flush(), name="telegram-inbox")
-
-    async def _flush(self) -> None:
-        while self._accepts or self._dones:
-            if self._accepts:
-                batch, self._accepts = self._accepts[:BATCH], self._accepts[BATCH:]
-                try:
-                    fresh = await self.inbox.accept_many([(update_id, payload) for update_id, payload, _ in batch])
-                except Exception as exc:  # noqa: BLE001 - each waiting webhook call answers 5xx
-                    for *_, future in batch:
-                        if not future.done():
-                            future.set_exception(exc)
-                    continue
-                for (*_, future), new in zip(batch, fresh, strict=True):
+    async def _flush_accepts(self) -> None:
+        while self._accepts:
+            batch, self._accepts = self._accepts[:BATCH], self._accepts[BATCH:]
+            try:
+                fresh = await self.inbox.accept_many([(update_id, payload) for update_id, payload, _ in batch])
+            except Exception as exc:  # noqa: BLE001 - each waiting webhook call answers 5xx
+                for *_, future in batch:
                     if not future.done():
-                        future.set_result(new)
-            if self._dones:
-                dones, self._dones = self._dones, {}
-                try:
-                    await self.inbox.done_many(dones)
-                except Exception:  # noqa: BLE001 - left pending: replayed (as a no-op) at the next start
-                    log.exception("telegram: marking %d updates done failed", len(dones))
+                        future.set_exception(exc)
+                continue
+            for (*_, future), new in zip(batch, fresh, strict=True):
+                if not future.done():
+                    future.set_result(new)
+
+    async def _flush_dones(self) -> None:
+        while self._dones:
+            dones, self._dones = self._dones, {}
+            try:
+                await self.inbox.done_many(dones)
+            except Exception:  # noqa: BLE001 - left pending: replayed (as a no-op) at the next start
+                log.exception("telegram: marking %d updates done failed", len(dones))
             if time.monotonic() - self._cleaned > 60:
                 self._cleaned = time.monotonic()
                 try:
@@ -224,11 +229,14 @@ class GroupCommit:
 
     async def close(self) -> None:
         """Write what is queued."""
-        if self._task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        if self._accepts or self._dones:
-            await self._flush()
+        for task in (self._accepting, self._marking):
+            if task is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        if self._accepts:
+            await self._flush_accepts()
+        if self._dones:
+            await self._flush_dones()
 
 
 async def mark_blocked(chat_id: str, reason: str) -> None:
