@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from bot import uploads
 from bot.channels import open311, telegram, webchat, webhook
 from intents.extract import mask_pii
 from storage import db
@@ -97,6 +98,7 @@ def create_app(settings: Settings, *, manage_orm: bool = True, background: bool 
     backoffice_routes.setup(app, settings)
     app.router.add_get("/metrics", metrics.handler(SCHEDULER, lambda a: a[webchat.BOT].engine.stats), name="metrics")
     webchat.setup(app, settings, app[CASES])
+    app[SCHEDULER].extra_jobs.append(uploads.sweep_orphans)  # day-old uploads no case claimed
     backoffice_routes.share_knowledge(app, app[webchat.BOT].knowledge)  # one KnowledgeBase per process
     telegram.setup(app, settings, app[webchat.BOT])
     webhook.setup(app, app[webchat.BOT])

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
+import os
 import re
 import struct
 from dataclasses import dataclass
 from pathlib import Path
 
 from storage.models import Attachment
+from storage.scheduler import TickReport
 
 MAX_BYTES = 5 * 1024 * 1024
 MAX_PIXELS = 40_000_000  # a 5 MB file that unpacks to more than this is a decompression bomb
 MAX_SIDE = 12_000
 EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/gif": "gif", "image/webp": "webp"}
 ALLOWED_SUFFIXES = {"jpg", "jpeg", "png", "gif", "webp", "heic"}
+ORPHAN_AFTER = dt.timedelta(days=1)  # an upload no submission claimed by then is removed (its receipt expired too)
 
 
 class UploadRejected(ValueError):
@@ -105,10 +109,42 @@ async def store(data: bytes, filename: str, directory: Path) -> Attachment:
     found = sniff(data)
     digest = hashlib.sha256(data).hexdigest()
     path = directory / digest[:2] / f"{digest}.{EXTENSIONS[found.content_type]}"
-    if not path.exists():
+    if path.exists():
+        os.utime(path)  # fresh again: the orphan sweep leaves files stored since its cutoff alone
+    else:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".part")
         tmp.write_bytes(data)
         tmp.replace(path)
     return await Attachment.create(case=None, filename=name, content_type=found.content_type, size=len(data),
                                    sha256=digest, path=str(path))
+
+
+async def remove_orphans(now: dt.datetime, older_than: dt.timedelta = ORPHAN_AFTER) -> int:
+    """Delete uploads no case claimed within ``older_than``, and their files unless another upload uses them.
+
+    Safe beside submissions and other processes: a row a case claims meanwhile is not deleted, a file
+    still named by any row (or stored again since the cutoff) is kept. Returns how many rows went.
+    """
+    cutoff = now - older_than
+    orphans = await Attachment.filter(case_id=None, created_at__lt=cutoff).values_list("id", "path")
+    removed, paths = 0, set()
+    for i in range(0, len(orphans), 500):
+        chunk = orphans[i:i + 500]
+        removed += await Attachment.filter(id__in=[row[0] for row in chunk], case_id=None).delete()
+        paths.update(row[1] for row in chunk)
+    used = set(await Attachment.filter(path__in=list(paths)).values_list("path", flat=True)) if paths else set()
+    for name in paths - used:
+        file = Path(name)
+        try:
+            if file.stat().st_mtime < cutoff.timestamp():
+                file.unlink()
+        except FileNotFoundError:
+            pass
+    return removed
+
+
+async def sweep_orphans(now: dt.datetime, report: TickReport) -> None:
+    """Scheduler job: remove the day-old uploads that never became part of a case."""
+    for _ in range(await remove_orphans(now)):
+        report.count("orphan_uploads")

@@ -78,6 +78,7 @@ class Scheduler:
         self.clock = clock
         self.mask_text = mask_text  # e.g. intents.extract.mask_pii, given by the composition root
         self.last_tick: dt.datetime | None = None
+        self.extra_jobs: list[Callable[[dt.datetime, TickReport], Awaitable[None]]] = []  # added by upper layers
 
     async def _done(self, job: str, keys: Iterable[str]) -> set[str]:
         """Return which keys ``job`` has already done, in one query per chunk (not one claim per row per pass)."""
@@ -275,7 +276,7 @@ class Scheduler:
         now = self.clock()
         report = TickReport()
         for job in (self.deadlines, self.callbacks, self.ratings, self.reopen_dissatisfied, self.archive,
-                    self.minimise, self.digests):
+                    self.minimise, self.digests, *self.extra_jobs):
             await job(now, report)
         self.last_tick = now
         return report

@@ -1,7 +1,8 @@
-"""Photo checks: real images pass; SVG, HTML named .jpg, double extensions, oversize and bombs do not."""
+"""Photo checks: real images pass; SVG, HTML named .jpg, double extensions, oversize and bombs do not; orphans go."""
 
 from __future__ import annotations
 
+import datetime as dt
 import struct
 import zlib
 from pathlib import Path
@@ -9,6 +10,9 @@ from pathlib import Path
 import pytest
 
 from bot import uploads
+from storage.cases import CaseService
+from storage.models import Attachment, Case, Channel
+from storage.scheduler import Scheduler
 
 
 def png(width: int, height: int) -> bytes:
@@ -67,3 +71,27 @@ async def test_store_keeps_one_file_per_content(database_url: str, tmp_path: Pat
     assert first.case_id is None and first.content_type == "image/png"
     with pytest.raises(uploads.UploadRejected):
         await uploads.store(b"\xff\xd8\xff" + b"\x00" * (uploads.MAX_BYTES + 1), "big.jpg", tmp_path)
+
+
+async def test_day_old_uploads_no_case_claimed_are_swept_with_their_files(database_url: str, tmp_path: Path) -> None:
+    claimed = await uploads.store(png(10, 10), "claimed.png", tmp_path)
+    same_file = await uploads.store(png(10, 10), "again.png", tmp_path)  # same bytes: one file, two rows
+    orphan = await uploads.store(jpeg(20, 20), "orphan.jpg", tmp_path)
+    case = await Case.create(number="8890-20261126-00001", tracking_code="ABCDEFGHJK", text="路灯不亮",
+                             channel=Channel.WEBCHAT)
+    await Attachment.filter(id=claimed.id).update(case_id=case.id)
+    scheduler = Scheduler(CaseService(hotline_prefix="8890"))
+    scheduler.extra_jobs.append(uploads.sweep_orphans)
+
+    scheduler.clock = lambda: dt.datetime.now(dt.UTC) + dt.timedelta(hours=23)
+    assert "orphan_uploads" not in (await scheduler.tick()).done  # not a day old yet
+    fresh = await uploads.store(jpeg(30, 30), "fresh.jpg", tmp_path)
+    scheduler.clock = lambda: dt.datetime.now(dt.UTC) + dt.timedelta(hours=25)
+    fresh_row = await Attachment.get(id=fresh.id)
+    await Attachment.filter(id=fresh.id).update(created_at=fresh_row.created_at + dt.timedelta(hours=2))
+    assert (await scheduler.tick()).done["orphan_uploads"] == 2
+
+    assert {a.id for a in await Attachment.all()} == {claimed.id, fresh.id}
+    assert Path(claimed.path).exists() and Path(same_file.path) == Path(claimed.path)  # still the claimed photo's
+    assert not Path(orphan.path).exists() and Path(fresh.path).exists()
+    assert "orphan_uploads" not in (await scheduler.tick()).done  # nothing left to do
