@@ -6,7 +6,13 @@ client code. Each conversation is a full submission (menu → describe → categ
 confirm) under a fresh web-chat identity. Prints a table and, last, one JSON line:
 {"steps_per_s", "echo_per_s", "ratio", "p99_ms"} for the highest concurrency.
 
-    .venv/bin/python bench/chat_throughput.py [--levels 1,50,200] [--rounds 3]
+    .venv/bin/python bench/chat_throughput.py [--levels 1,50,200] [--rounds 3] [--workers N] [--profile FILE]
+
+Beside steps/s and latency it prints the chat server's CPU time per step (all threads, and the
+event loop's share), read from /proc: a figure that other jobs on a shared machine disturb far less
+than throughput. ``--workers N`` runs N `appeals serve` processes on the one database, conversations
+spread round robin (meant for PostgreSQL); ``--profile FILE`` writes a cProfile of the first
+server's measured levels.
 """
 
 from __future__ import annotations
@@ -150,22 +156,28 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
 
 
-async def level(chat: str, echo: str, conversations: int, rounds: int, counter: list[int],
-                pids: tuple[int | None, int | None] = (None, None)) -> dict:
-    """Measure one concurrency level on both servers (and the CPU time each server used)."""
+async def level(chats: list[str], echo: str, conversations: int, rounds: int, counter: list[int],
+                pids: tuple[list[int], int | None] = ([], None)) -> dict:
+    """Measure one concurrency level on both servers (and the CPU time each server used).
+
+    With several chat processes, conversation i talks to process i mod n (a load balancer's round robin).
+    """
     lat: list[float] = []
 
     async def user(i: int) -> int:
         total = 0
         for _ in range(rounds):
             counter[0] += 1
-            total += await submission(chat, counter[0], lat)
+            total += await submission(chats[i % len(chats)], counter[0], lat)
         return total
 
-    started, cpu, loop_cpu = time.perf_counter(), cpu_seconds(pids[0]), main_thread_cpu(pids[0])
+    def chat_cpu_now() -> tuple[float, float]:
+        return sum(map(cpu_seconds, pids[0])), sum(map(main_thread_cpu, pids[0]))
+
+    started, (cpu, loop_cpu) = time.perf_counter(), chat_cpu_now()
     steps = sum(await asyncio.gather(*(user(i) for i in range(conversations))))
-    chat_s, chat_cpu = time.perf_counter() - started, cpu_seconds(pids[0]) - cpu
-    loop_cpu = main_thread_cpu(pids[0]) - loop_cpu
+    ended = chat_cpu_now()
+    chat_s, chat_cpu, loop_cpu = time.perf_counter() - started, ended[0] - cpu, ended[1] - loop_cpu
     echo_lat: list[float] = []
     per_user = max(1, steps // conversations)
     started, cpu = time.perf_counter(), cpu_seconds(pids[1])
@@ -211,35 +223,40 @@ async def prepare(database_url: str) -> None:
         await db.close()
 
 
-async def main(levels: list[int], rounds: int, profile: str | None = None) -> dict:
+async def main(levels: list[int], rounds: int, profile: str | None = None, workers: int = 1) -> dict:
     """Start both servers, measure every level, print the table and the JSON line."""
     tmp = Path(tempfile.mkdtemp(prefix="chatbench-"))
     database_url = os.environ.get("APPEALS_BENCH_DATABASE_URL") or f"sqlite://{tmp / 'appeals.db'}"
     await prepare(database_url)
-    chat_port, echo_port = free_port(), free_port()
-    env = {**os.environ, "APPEALS_DATABASE_URL": database_url, "APPEALS_PORT": str(chat_port),
-           "APPEALS_DATA_DIR": str(tmp / "data"), "APPEALS_SECRET_KEY": "bench" * 10, "APPEALS_LOG_LEVEL": "WARNING"}
+    chat_ports, echo_port = [free_port() for _ in range(workers)], free_port()
     appeals = Path(sys.executable).with_name("appeals")
-    command = [str(appeals), "serve"]
-    if profile:  # cProfile of the server's main thread, written when it is stopped with SIGINT
-        command = [sys.executable, "-c", PROFILED, profile, *command]
-    server = await asyncio.create_subprocess_exec(*command, env=env, stdout=asyncio.subprocess.DEVNULL)
+    servers = []
+    for i, port in enumerate(chat_ports):  # one database, one secret key: any process takes any identity
+        env = {**os.environ, "APPEALS_DATABASE_URL": database_url, "APPEALS_PORT": str(port),
+               "APPEALS_DATA_DIR": str(tmp / "data"), "APPEALS_SECRET_KEY": "bench" * 10,
+               "APPEALS_LOG_LEVEL": "WARNING"}
+        command = [str(appeals), "serve"]
+        if profile and i == 0:  # cProfile of the server's main thread, written when it is stopped with SIGINT
+            command = [sys.executable, "-c", PROFILED, profile, *command]
+        servers.append(await asyncio.create_subprocess_exec(*command, env=env, stdout=asyncio.subprocess.DEVNULL))
+    server = servers[0]
     echo = await asyncio.create_subprocess_exec(sys.executable, __file__, "--echo", str(echo_port))
     try:
-        chat, echo_base = f"http://127.0.0.1:{chat_port}", f"http://127.0.0.1:{echo_port}"
-        await _wait_ready(chat + "/healthz")
+        chats, echo_base = [f"http://127.0.0.1:{port}" for port in chat_ports], f"http://127.0.0.1:{echo_port}"
+        for chat in chats:
+            await _wait_ready(chat + "/healthz")
         await _wait_ready(echo_base + "/")
         counter = [0]
-        await level(chat, echo_base, 2, 1, counter)  # warm up: imports, jieba, the model, connections
+        await level(chats, echo_base, 2 * workers, 1, counter)  # warm up: imports, jieba, the model, connections
         if profile:
             server.send_signal(signal.SIGUSR1)  # profile the measured levels only
         results = []
-        pids = (server.pid, echo.pid)
+        pids = ([s.pid for s in servers], echo.pid)
         print(f"{'conv':>5} {'steps':>6} {'steps/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'cpu ms':>7} {'loop':>5} | "
               f"{'echo/s':>8} {'echo p99':>8} {'cpu ms':>7}   (cpu ms: server CPU time per step or echo, all threads;"
               f" loop: the event-loop thread's share)")
         for n in levels:
-            r = await level(chat, echo_base, n, rounds if n > 1 else rounds * 10, counter, pids)
+            r = await level(chats, echo_base, n, rounds if n > 1 else rounds * 10, counter, pids)
             results.append(r)
             print(f"{n:>5} {r['steps']:>6} {r['steps_per_s']:>8.0f} {r['p50_ms']:>7.1f} {r['p99_ms']:>7.1f} "
                   f"{r['cpu_ms_per_step']:>7.2f} {r['loop_cpu_ms_per_step']:>5.2f} | "
@@ -248,14 +265,14 @@ async def main(levels: list[int], rounds: int, profile: str | None = None) -> di
         if profile:
             server.send_signal(signal.SIGINT)
             await server.wait()
-        for proc in (server, echo):
+        for proc in (*servers, echo):
             if proc.returncode is None:
                 proc.kill()
                 await proc.wait()
     top = results[-1]
     summary = {"steps_per_s": round(top["steps_per_s"], 1), "echo_per_s": round(top["echo_per_s"], 1),
                "ratio": round(top["steps_per_s"] / top["echo_per_s"], 3), "p99_ms": round(top["p99_ms"], 1),
-               "conversations": top["conversations"], "database": database_url.split(":", 1)[0],
+               "conversations": top["conversations"], "database": database_url.split(":", 1)[0], "workers": workers,
                "cpu_ms_per_step": round(top["cpu_ms_per_step"], 2), "echo_cpu_ms": round(top["echo_cpu_ms"], 3)}
     print(json.dumps(summary))
     return summary
@@ -265,10 +282,12 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--levels", default="1,50,200")
     parser.add_argument("--rounds", type=int, default=2, help="submissions per conversation (×10 at level 1)")
-    parser.add_argument("--profile", help="write a cProfile of the chat server to this file")
+    parser.add_argument("--profile", help="write a cProfile of the (first) chat server to this file")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="chat server processes on the one database (conversations spread round robin)")
     parser.add_argument("--echo", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.echo:
         serve_echo(args.echo)
     else:
-        asyncio.run(main([int(x) for x in args.levels.split(",")], args.rounds, args.profile))
+        asyncio.run(main([int(x) for x in args.levels.split(",")], args.rounds, args.profile, args.workers))
