@@ -75,3 +75,43 @@ async def test_rewritten_text_is_no_longer_found(database_url: str) -> None:
     assert await found("幸福里") == {case.id, draft.id}
     await draft.delete()
     assert await found("幸福里") == {case.id}
+
+
+async def test_upgrading_indexes_the_cases_already_there(tmp_path) -> None:  # noqa: ANN001
+    from tortoise import connections
+
+    from storage import db
+    from tests.conftest import PG_URL
+
+    if PG_URL:  # the PostgreSQL run checks the same backfill in its own database
+        import uuid
+
+        import asyncpg
+
+        from tests.conftest import _pg_admin_url
+
+        name = f"appeals_search_{uuid.uuid4().hex[:8]}"
+        admin = await asyncpg.connect(_pg_admin_url(PG_URL, "postgres"))
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        url = _pg_admin_url(PG_URL, name)
+    else:
+        url = f"sqlite://{tmp_path / 'old.db'}"
+    try:
+        await db.migrate(url, target=f"{db.APP}.0010_totp_and_admin")
+        await db.init(url)
+        await connections.get("default").execute_query(
+            "INSERT INTO appeal_case (number, tracking_code, title, text, kind, urgency, status, address, channel,"
+            " anonymous, confidential, malicious, suggestion, extended_days, reply, version, created_at, updated_at)"
+            " VALUES ('8890-20260101-00077', 'OLDCASE777', '', '老小区楼道噪音', 'complaint', 'normal', 'submitted',"
+            " '', 'phone', FALSE, FALSE, FALSE, '{}', 0, '', 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+        )
+        await db.close()
+        await db.migrate(url)
+        await db.init(url)
+        old = await Case.get(number="8890-20260101-00077")
+        assert await found("楼道噪音") == {old.id} and await found("77") == {old.id}
+        await db.close()
+    finally:
+        if PG_URL:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await admin.close()
