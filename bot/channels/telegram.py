@@ -28,7 +28,7 @@ from ..messages import Inbound, Outbound
 from ..runtime import Bot
 from ..texts import t
 from . import telegram_wire as wire
-from .telegram_http import AiohttpRequest, call
+from .telegram_http import AiohttpRequest, call, retry_seconds
 from .telegram_inbox import GroupCommit, Inbox, Throttle, mark_blocked, unblock
 from .telegram_sender import TelegramSender, unreachable
 
@@ -57,8 +57,7 @@ async def send(bot: TelegramBot, chat_id: int | str, replies: list[Outbound], la
                 except RetryAfter as exc:
                     if attempt == SEND_TRIES - 1:
                         raise
-                    wait = exc.retry_after
-                    await asyncio.sleep(wait.total_seconds() if hasattr(wait, "total_seconds") else float(wait))
+                    await asyncio.sleep(retry_seconds(exc))
 
 
 class TelegramChannel:

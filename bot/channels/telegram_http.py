@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import warnings
 from http import HTTPStatus
 from typing import Any
 
@@ -18,10 +20,19 @@ from telegram.error import (
     TimedOut,
 )
 from telegram.request import BaseRequest, RequestData
+from telegram.warnings import PTBDeprecationWarning
 from yarl import URL
 
 JSON_HEADERS = {"Content-Type": "application/json"}
 POOL = 100  # connections to the Bot API; replies of concurrent chats go out side by side
+
+
+def retry_seconds(exc: RetryAfter) -> float:
+    """Return the seconds Telegram asked to wait (without PTB 22's warning about the attribute's future type)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        wait = exc.retry_after
+    return wait.total_seconds() if isinstance(wait, dt.timedelta) else float(wait)
 
 
 def api_error(code: int, payload: bytes) -> Exception:
@@ -40,7 +51,9 @@ def api_error(code: int, payload: bytes) -> Exception:
         if parameters.get("migrate_to_chat_id"):
             return ChatMigrated(parameters["migrate_to_chat_id"])
         if parameters.get("retry_after"):
-            return RetryAfter(parameters["retry_after"])
+            with warnings.catch_warnings():  # PTB 22 warns about the attribute's future type even here
+                warnings.simplefilter("ignore", PTBDeprecationWarning)
+                return RetryAfter(parameters["retry_after"])
     if code == HTTPStatus.FORBIDDEN:
         return Forbidden(message)
     if code in (HTTPStatus.NOT_FOUND, HTTPStatus.UNAUTHORIZED):

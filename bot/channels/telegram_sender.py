@@ -17,7 +17,7 @@ from storage.models import Channel, Notification, NotificationStatus
 
 from .. import notifier
 from . import telegram_wire as wire
-from .telegram_http import call
+from .telegram_http import call, retry_seconds
 from .telegram_inbox import is_blocked, mark_blocked
 
 log = logging.getLogger("appeals.telegram")
@@ -60,8 +60,7 @@ class TelegramSender:
             for chunk in wire.chunks(message, self.language):
                 await call(self.bot, "sendMessage", chunk.params(int(row.address)))
         except RetryAfter as exc:
-            wait = exc.retry_after
-            seconds = wait.total_seconds() if isinstance(wait, dt.timedelta) else float(wait)
+            seconds = retry_seconds(exc)
             await Notification.filter(id=row.id, claimed_by=row.claimed_by).update(
                 claimed_until=None, next_attempt_at=now + dt.timedelta(seconds=seconds))
             return "later"

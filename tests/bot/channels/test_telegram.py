@@ -252,3 +252,47 @@ async def test_a_flood_spread_over_two_processes_is_throttled_as_one(settings: S
         outcomes = await first[telegram.CHANNEL_KEY].inbox.outcomes()
     assert outcomes == {"handled": 20, "throttled": 40}  # per process it would have been 20 each
     assert sum("太快" in text for text in fake.texts(CHAT)) == 1  # told once, by one of the two
+
+
+async def test_concurrent_redeliveries_of_one_update_are_stored_and_answered_once(hooked, fake: FakeTelegram) -> None:
+    import asyncio
+
+    url, channel = hooked
+    update = fake.message(CHAT, "/start")
+    async with aiohttp.ClientSession() as http:
+        async def deliver() -> int:
+            async with http.post(url, json=update, headers={telegram.SECRET_HEADER: channel.secret}) as response:
+                return response.status
+
+        assert await asyncio.gather(*(deliver() for _ in range(8))) == [200] * 8  # one group commit
+    await fake.wait_for(1, CHAT)
+    await asyncio.sleep(0.3)
+    assert len(fake.sent(CHAT)) == 1
+    assert await JobRun.filter(job="telegram").count() == 1
+
+
+async def test_an_update_stored_before_a_crash_is_handled_at_the_next_start(settings: Settings,
+                                                                             fake: FakeTelegram) -> None:
+    from bot.channels.telegram_inbox import Inbox
+
+    update = fake.message(CHAT, "/start")
+    assert await Inbox(TOKEN.split(":")[0]).accept(update["update_id"], update)  # stored, then the process died
+    app = create_app(tg_settings(settings, fake, public_url="https://appeals.example.org"), manage_orm=False)
+    async with serving(app):
+        assert "需要办理什么" in "".join(await fake.wait_for(1, CHAT))
+        outcomes = {}
+        for _ in range(200):
+            outcomes = await app[telegram.CHANNEL_KEY].inbox.outcomes()
+            if outcomes == {"handled": 1}:
+                break
+            import asyncio
+
+            await asyncio.sleep(0.02)
+        assert outcomes == {"handled": 1}
+
+
+async def test_telegrams_429_on_a_reply_is_waited_out(polling, fake: FakeTelegram) -> None:
+    fake.fail("sendMessage", 429, "Too Many Requests: retry after 1")
+    replies = await handled(fake, fake.message(CHAT, "/start"))  # the fake records the refused call too
+    assert len(replies) == 2 and replies[0] == replies[1] and "需要办理什么" in replies[1]  # refused, then sent
+    assert await polling.inbox.outcomes() == {"handled": 1}
