@@ -37,6 +37,7 @@ class FakeTelegram:
     failures: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
     webhook: dict[str, Any] = field(default_factory=dict)
     base: str = ""
+    counts: dict[str, int] = field(default_factory=dict)  # calls received per method (cheap to poll)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     _messages: itertools.count = field(default_factory=lambda: itertools.count(1000))
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
@@ -134,6 +135,7 @@ class FakeTelegram:
             return web.json_response({"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401)
         method, params = request.match_info["method"], await self._params(request)
         self.calls.append(Call(method, params))
+        self.counts[method] = self.counts.get(method, 0) + 1
         if self.failures.get(method):
             code, description = self.failures[method].pop(0)
             body: dict[str, Any] = {"ok": False, "error_code": code, "description": description}
