@@ -10,6 +10,7 @@ ratio ≤ 2).
 
     .venv/bin/python bench/backoffice.py [--sizes 10000,1000000] [--requests 40]
         [--postgres postgres://postgres@127.0.0.1:54331/postgres]   # omit to run SQLite only
+        [--databases postgres]                                      # one of them only
 """
 
 from __future__ import annotations
@@ -216,6 +217,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,1000000")
     parser.add_argument("--requests", type=int, default=40)
     parser.add_argument("--postgres", default="", help="admin URL of a PostgreSQL server (omit: SQLite only)")
+    parser.add_argument("--databases", default="", help="sqlite,postgres (default: both with --postgres)")
     parser.add_argument("--one", choices=("sqlite", "postgres"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
@@ -223,7 +225,8 @@ def main() -> None:
         asyncio.run(one(args.one, sizes[0], args.requests, args.postgres))
         return
     summary: dict[str, dict[str, object]] = {}
-    for database in ["sqlite"] + (["postgres"] if args.postgres else []):
+    databases = args.databases.split(",") if args.databases else ["sqlite"] + (["postgres"] if args.postgres else [])
+    for database in databases:
         p95: dict[int, float] = {}
         for size in sizes:
             print(f"{database} {size:,} cases", flush=True)
