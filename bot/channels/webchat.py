@@ -182,7 +182,7 @@ async def chat_socket(request: web.Request) -> web.StreamResponse:
                 continue
             replies = await bot.engine.handle(inbound)
             await send({"type": "reply", "in_reply_to": reply_to, "messages": _frames(replies)})
-            if inbound.resume:
+            if inbound.resume and not bot.engine.new_identity(CHANNEL, user):  # a new identity has nothing waiting
                 await bot.notifier.deliver_pending(user, push)
     finally:
         bot.hub.remove(user, push)

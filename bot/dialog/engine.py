@@ -56,6 +56,7 @@ class DialogEngine:
         self.language = language
         self._local: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._rows = sessions.RowCache()
+        self._new: dict[str, None] = {}  # users whose identity their last message created, oldest first
         self.stats: Counter[str] = Counter()  # steps, busy, errors of this process, for /metrics
 
     async def handle(self, inbound: Inbound) -> list[Outbound]:
@@ -95,6 +96,10 @@ class DialogEngine:
             if held is None:
                 self.stats["busy"] += 1
                 return [Outbound(t("busy", self.language))]
+            if getattr(held, "new_identity", False):
+                self._new[key] = None
+                if len(self._new) > 10_000:  # channels that never ask are forgotten, oldest first
+                    del self._new[next(iter(self._new))]
             self.stats["steps"] += 1
             try:
                 return await self._run(held, token, inbound)
@@ -104,6 +109,14 @@ class DialogEngine:
                 self._rows.drop(inbound.channel, inbound.user_key)
                 await sessions.release(held, token)
                 return [Outbound(t("error", held.language))]
+
+    def new_identity(self, channel: str, user_key: str) -> bool:
+        """Return (once) whether handling this user's last message created their identity on ``channel``.
+
+        Then no notification can be waiting for them, so a channel may skip looking for pending ones.
+        """
+        key = f"{channel}\x00{user_key}"
+        return self._new.pop(key, False) is None
 
     async def _peek(self, inbound: Inbound) -> list[Outbound] | object | None:
         """Show the current question without the lease; None when that would change anything, ABSENT: no session."""

@@ -90,7 +90,7 @@ def _first_contact(channel: str, user_key: str, language: str, token: str, now: 
                    until: dt.datetime) -> Any:
     """Return the work (on the SQLite thread) that finds or creates the citizen and creates the leased session."""
 
-    def run(db: sqlite3.Connection) -> tuple[int, int]:
+    def run(db: sqlite3.Connection) -> tuple[int, int, bool]:
         known = db.execute("SELECT citizen_id FROM channel_identity WHERE channel = ? AND external_id = ?",
                            (channel, user_key)).fetchone()
         if known is not None:
@@ -104,7 +104,7 @@ def _first_contact(channel: str, user_key: str, language: str, token: str, now: 
             "INSERT INTO dialog_session (channel, user_key, flow, step, slots, language, locked_by, locked_until,"
             " version, created_at, updated_at, citizen_id) VALUES (?, ?, 'menu', 'start', '{}', ?, ?, ?, 1, ?, ?, ?)",
             (channel, user_key, language, token, until, now, now, citizen_id)).lastrowid
-        return citizen_id, session_id
+        return citizen_id, session_id, known is None
 
     return run
 
@@ -127,12 +127,14 @@ async def create_held(
         return None
     if isinstance(made, DialogSession):
         return made
-    citizen_id, session_id = made
-    return DialogSession(
+    citizen_id, session_id, new_identity = made
+    row = DialogSession(
         id=session_id, channel=Channel(channel), user_key=user_key, citizen_id=citizen_id, language=language,
         flow="menu", step="start", slots={}, last_inbound_key=None, locked_by=token, locked_until=now + lease,
         version=1, expires_at=None,
     )
+    row.new_identity = new_identity  # type: ignore[attr-defined]  # nobody can have sent this address anything
+    return row
 
 
 async def take(
