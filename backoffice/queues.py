@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
+from tortoise import connections
 from tortoise.expressions import Q, RawSQL, Subquery
 from tortoise.queryset import QuerySet
 
@@ -394,17 +395,36 @@ async def page(actor: Actor, queue: Queue, f: Filters, now: dt.datetime, size: i
     return Page(rows, _cursor_of(rows[-1], f.sort) if more and rows else None)
 
 
+def _capped_sql(qs: QuerySet[Case], offset: int, postgres: bool) -> tuple[str, list[object]]:
+    """Return ``SELECT COUNT(*)`` over the first COUNT_CAP ids of a query, its placeholders numbered from offset."""
+    ids = qs.limit(COUNT_CAP).values_list("id", flat=True)
+    ids._make_query()  # the SQL and values Tortoise itself would send
+    sql, values = ids.query.get_parameterized_sql()
+    if postgres:
+        sql = re.sub(r"\$(\d+)", lambda m: f"${int(m.group(1)) + offset}", sql)
+    return f"(SELECT COUNT(*) FROM ({sql}) AS capped)", list(values)
+
+
 async def counts(actor: Actor, now: dt.datetime) -> dict[str, int]:
-    """Count each of the actor's queues (only cases the actor may see), up to COUNT_CAP."""
-    found = {}
-    visible = await parts(actor)
-    for q in queues_for(actor):
-        total = 0
-        for part in visible:
-            total += await capped_count(q.narrow(part, now), COUNT_CAP - total)
-            if total >= COUNT_CAP:
-                break
-        found[q.key] = total
+    """Count each of the actor's queues (only cases the actor may see), up to COUNT_CAP, in one query.
+
+    Each count reads at most COUNT_CAP ids through an index, so it costs the same at ten thousand
+    and at a million cases. A city's staff read the sidebar as "how much is waiting": 999+ says
+    "a lot" as well as an exact figure would. Counters kept per queue would be exact but every
+    transition would update the same few rows (one writer at a time on SQLite, a hot row on
+    PostgreSQL), and "due soon" and "overdue" change with the clock, not with writes.
+    """
+    keyed = [(q.key, q.narrow(part, now)) for part in await parts(actor) for q in queues_for(actor)]
+    postgres = search.dialect() != "sqlite"
+    columns, values = [], []
+    for i, (_, qs) in enumerate(keyed):
+        sql, more = _capped_sql(qs, len(values), postgres)
+        columns.append(f"{sql} AS n{i}")
+        values += more
+    row = (await connections.get("default").execute_query_dict("SELECT " + ", ".join(columns), values))[0]
+    found = dict.fromkeys((q.key for q in queues_for(actor)), 0)
+    for i, (key, _) in enumerate(keyed):
+        found[key] = min(COUNT_CAP, found[key] + int(row[f"n{i}"]))
     return found
 
 

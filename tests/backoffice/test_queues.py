@@ -102,6 +102,13 @@ async def test_search_pages_list_every_match_once_for_city_and_units(login_as, c
     noisy = sorted(c.number for c in made if "噪音" in c.text)
     noisy_units = sorted(c.number for c in made if "噪音" in c.text and c.status != CaseStatus.SUBMITTED)
     supervisor, handler, co_handler = [await login_as(n) for n in ("supervisor", "handler", "co-handler")]
+    dispatched = sum(c.status != CaseStatus.SUBMITTED for c in made)
+    _, city_counts = await supervisor.api("GET", "/api/queues")
+    assert city_counts["all"] == 130 and city_counts["in_progress"] == dispatched
+    assert city_counts["submitted"] == 130 - dispatched
+    for unit_staff in (handler, co_handler):  # a co-unit counts the cases it co-handles
+        _, unit_counts = await unit_staff.api("GET", "/api/queues")
+        assert unit_counts["mine"] == unit_counts["in_progress"] == dispatched
     for sort in ("new", "old"):
         seen = await walk(supervisor, f"/queues/all?q=噪音&sort={sort}")
         assert sorted(seen) == noisy and len(seen) == len(set(seen)), sort
