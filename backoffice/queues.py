@@ -254,8 +254,8 @@ async def parts(actor: Actor) -> list[QuerySet[Case]]:
     (50,000 at a million cases) into a temporary table on each query, and makes both databases sort
     all of them for a page. So unit staff's cases come in two parts: those their unit leads, found
     through the lead_unit_id indexes and checked per case against an active assignment (a correlated
-    EXISTS on the (case_id, active) index - the unary + keeps SQLite off the unit's whole range of
-    the (unit_id, active, case_id) index), and those where the unit only co-handles, found through the
+    probe of the (case_id, active) index - on SQLite the unary + keeps it off the unit's whole range
+    of the (unit_id, active, case_id) index), and those where the unit only co-handles, found through the
     (unit_id, active, lead, case_id) index of migration 0011. A unit's active lead assignment is
     always for the case's lead unit (the dispatch effect writes both), so nothing falls between.
     """
@@ -263,9 +263,14 @@ async def parts(actor: Actor) -> list[QuerySet[Case]]:
         return [visible_cases(actor)]
     units = sorted(actor.unit_ids)
     listed = ", ".join(str(int(u)) for u in units)
-    plus = "+" if search.dialect() == "sqlite" else ""
-    seen = RawSQL('EXISTS (SELECT 1 FROM case_assignment AS a WHERE a.case_id = "appeal_case"."id"'
-                  f" AND {plus}a.unit_id IN ({listed}) AND a.active)")
+    probe = f'SELECT 1 FROM case_assignment AS a WHERE a.case_id = "appeal_case"."id" AND {{}}a.unit_id IN ({listed})' \
+            " AND a.active"
+    if search.dialect() == "sqlite":
+        seen = RawSQL(f"EXISTS ({probe.format('+')})")
+    else:
+        # PostgreSQL turns EXISTS into a semi-join that hashes all the unit's assignments per query;
+        # a scalar subquery stays a per-case probe of the (case_id, active) index.
+        seen = RawSQL(f"({probe.format('')} LIMIT 1) IS NOT NULL")
     lead = Case.filter(lead_unit_id__in=units).annotate(_seen=seen).filter(_seen=True)
     co_units = CaseAssignment.filter(unit_id__in=units, active=True, lead=False)
     # Most units co-handle few cases: name them, so the query starts from those rows (or is skipped).
