@@ -15,9 +15,10 @@ import numpy as np
 
 from intents import gazetteer, routing, urgency
 from intents.similar import SimilarIndex
+from storage import batch
 from storage.cases import CaseService, utcnow
 from storage.knowledge import Answer, KnowledgeBase
-from storage.lifecycle import OPEN_STATUSES
+from storage.lifecycle import OPEN_STATUSES, CaseStatus
 from storage.models import Case, CatalogueEntry
 
 log = logging.getLogger("appeals.bot")
@@ -120,12 +121,20 @@ class Advisor:
         return urgency.assess(text)
 
     async def similar(self, text: str, district: str | None, street: str | None, now: dt.datetime) -> Case | None:
-        """Return an open case within 30 days that is likely the same matter, or None."""
+        """Return an open case within 30 days that is likely the same matter, or None.
+
+        The case carries its id, number, status, title and text only (what the dialog shows).
+        """
         await self._refresh()
         matches = self._index.query(text, district, street, since=now - SIMILAR_WINDOW, limit=3)
         if not matches:
             return None
-        found = {c.id: c for c in await Case.filter(id__in=[m.case_id for m in matches])}  # one query, not three
+        ids = [m.case_id for m in matches]
+        # One plain read, batched with the dialog's statements on SQLite (no round trip of its own).
+        _, rows = await batch.execute(f'SELECT id, number, status, title, text FROM {Case._meta.db_table} WHERE id IN '
+                                      f'({", ".join("?" * len(ids))})', ids, fetch=True)
+        found = {r["id"]: Case(id=r["id"], number=r["number"], status=CaseStatus(r["status"]), title=r["title"],
+                               text=r["text"]) for r in rows}
         for match in matches:
             case = found.get(match.case_id)
             if case is not None and case.status in OPEN_STATUSES:
