@@ -239,7 +239,7 @@ def _cursor_of(case: Case, sort: str) -> str:
 NUMBER = re.compile(r"[0-9]{3,8}-[0-9]{8}-[0-9]{3,8}")
 #: A tracking code (storage.numbering): ten characters of its alphabet with at least one digit and one letter.
 TRACKING = re.compile(r"(?=.*[2-9])(?=.*[A-HJKMNP-Z])[2-9A-HJKMNP-Z]{10}")
-COUNT_CAP = 1000  # counts stop here: "1000+" reads as well as the exact figure and stays fast
+COUNT_CAP = 1000  # counts stop here (the sidebar shows "999+"): see counts()
 WINDOW = 4096
 CO_LISTED = 2000  # a unit's co-handled cases up to this many are named in the query, not subselected
 FEW = 2000  # a list this short is searched row by row, a longer one through the index
@@ -383,7 +383,7 @@ async def _part_page(actor: Actor, qs: QuerySet[Case], f: Filters, size: int) ->
     # page is chosen from them and only its rows are read.
     newest = f.sort == "new"
     chosen = sorted((i for i in ids if ident is None or (i < ident if newest else i > ident)), reverse=newest)
-    rows = await Case.filter(id__in=chosen[:size + 1])
+    rows = await qs.filter(id__in=chosen[:size + 1])  # the part's conditions again: still true now?
     return sorted(rows, key=_order_key(f.sort))
 
 
