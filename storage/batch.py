@@ -118,34 +118,35 @@ def _alone(db: sqlite3.Connection, items: list[Work]) -> list[Any]:
 
 
 class _Batch:
-    """The statements waiting for one SQLite client, and whether a flush is running."""
+    """The statements waiting for one SQLite client in one event loop, and the flush running, if any."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, loop: asyncio.AbstractEventLoop) -> None:
         self.client = client
+        self.loop = loop
         self.pending: list[tuple[Work, asyncio.Future[Any]]] = []
-        self.flushing = False
+        self.task: asyncio.Task[None] | None = None
 
     async def flush(self) -> None:
-        try:
-            while self.pending:
-                async with self.client.acquire_connection() as conn:  # waits for any open transaction
-                    taken, self.pending = self.pending[:MAX_BATCH], self.pending[MAX_BATCH:]
-                    try:
-                        results = await conn._execute(_run_batch, conn._conn, [work for work, _ in taken])
-                    except BaseException as exc:
-                        for _, future in taken:
-                            if not future.done():
-                                future.set_exception(exc if isinstance(exc, Exception) else RuntimeError(exc))
-                        raise
-                for (_, future), result in zip(taken, results, strict=True):
-                    if future.done():
-                        continue
-                    if isinstance(result, Exception):
-                        future.set_exception(result)
-                    else:
-                        future.set_result(result)
-        finally:
-            self.flushing = False
+        while self.pending:
+            async with self.client.acquire_connection() as conn:  # waits for any open transaction
+                taken, self.pending = self.pending[:MAX_BATCH], self.pending[MAX_BATCH:]
+                try:
+                    results = await conn._execute(_run_batch, conn._conn, [work for work, _ in taken])
+                except Exception as exc:  # the connection itself failed (closed, say): each caller gets it
+                    results = [exc] * len(taken)
+                except BaseException:  # cancelled: nobody is left to flush what waits
+                    for _, future in taken + self.pending:
+                        if not future.done():
+                            future.set_exception(RuntimeError("the database batch was cancelled"))
+                    self.pending = []
+                    raise
+            for (_, future), result in zip(taken, results, strict=True):
+                if future.done():
+                    continue
+                if isinstance(result, Exception):
+                    future.set_exception(result)
+                else:
+                    future.set_result(result)
 
 
 def _sqlite_batch() -> _Batch | None:
@@ -153,19 +154,19 @@ def _sqlite_batch() -> _Batch | None:
     conn = connections.get("default")
     if conn.capabilities.dialect != "sqlite" or isinstance(conn, TransactionalDBClient):
         return None
+    loop = asyncio.get_running_loop()
     batch = _batches.get(conn)
-    if batch is None:
-        batch = _batches[conn] = _Batch(conn)
+    if batch is None or batch.loop is not loop:  # a client outlives an event loop in tests: start afresh
+        batch = _batches[conn] = _Batch(conn, loop)
     return batch
 
 
 async def _queue(batch: _Batch, work: Work) -> Any:
-    future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    future: asyncio.Future[Any] = batch.loop.create_future()
     batch.pending.append((work, future))
-    if not batch.flushing:
-        batch.flushing = True
-        task = asyncio.create_task(batch.flush())
-        task.add_done_callback(_quiet)
+    if batch.task is None or batch.task.done():  # a flush in progress takes this item in its next round
+        batch.task = asyncio.create_task(batch.flush())
+        batch.task.add_done_callback(_quiet)
     return await future
 
 
