@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import signal
 import socket
 import sys
@@ -269,6 +270,7 @@ async def main(levels: list[int], rounds: int, profile: str | None = None, worke
             if proc.returncode is None:
                 proc.kill()
                 await proc.wait()
+        shutil.rmtree(tmp, ignore_errors=True)  # the SQLite file and uploads of this run
     top = results[-1]
     summary = {"steps_per_s": round(top["steps_per_s"], 1), "echo_per_s": round(top["echo_per_s"], 1),
                "ratio": round(top["steps_per_s"] / top["echo_per_s"], 3), "p99_ms": round(top["p99_ms"], 1),
