@@ -183,11 +183,15 @@ async def create_request(request: web.Request) -> web.Response:
     name = " ".join(str(form.get(k) or "").strip() for k in ("first_name", "last_name")).strip()[:64] or None
     phone = re.sub(r"[^\d+\-]", "", str(form.get("phone") or ""))[:32] or None
     citizen = await Citizen.create(name=name, phone=phone)
-    place = request.app[PLACES].resolve(address) if address else None
+    places = request.app[PLACES]
+    place = places.resolve(address) if address else None
+    district = place.district if place else None
+    if district is None and lat is not None and lon is not None:
+        district = places.district_at(lat, lon)  # a pin without a readable address: the map decides (属地)
     try:
         case = await request.app[CASES].submit(NewCase(
             text="\n".join([description, *answers]), channel=Channel.OPEN311, citizen_id=citizen.id, category=code,
-            address=address, district=place.district if place else None, street=place.street if place else None,
+            address=address, district=district, street=place.street if place else None,
             latitude=lat, longitude=lon, anonymous=name is None and phone is None,  # type: ignore[arg-type]
             suggestion={"open311_client": client},
         ), Actor.citizen(citizen.id))

@@ -87,6 +87,17 @@ async def test_post_a_request_with_an_api_key_and_read_it_back(base: str) -> Non
     assert status == 200 and xml.find("request/service_request_id").text.startswith("8890-")
 
 
+async def test_a_pin_without_an_address_gets_the_district_of_the_map(base: str) -> None:
+    key = await create_api_key("pin-only-app")
+    form = {"api_key": key, "service_code": "城乡建设", "description": "路灯坏了", "lat": "28.30", "long": "112.85"}
+    status, created = await post(base, f"{REQUESTS}.json", form)
+    assert status == 200, created
+    assert (await Case.get(number=created[0]["service_request_id"])).district == "西山区"
+    far = {**form, "lat": "39.90", "long": "116.40"}  # Beijing: outside the city, left to the dispatcher
+    status, created = await post(base, f"{REQUESTS}.json", far)
+    assert status == 200 and (await Case.get(number=created[0]["service_request_id"])).district is None
+
+
 async def test_errors_follow_the_specification(base: str) -> None:
     key = await create_api_key("client")
     good = {"api_key": key, "service_code": "城乡建设", "lat": "28.6", "long": "115.9", "description": "路灯坏了"}
