@@ -259,8 +259,13 @@ async def parts(actor: Actor) -> list[QuerySet[Case]]:
     (unit_id, active, lead, case_id) index of migration 0011. A unit's active lead assignment is
     always for the case's lead unit (the dispatch effect writes both), so nothing falls between.
     """
+    return [qs for qs, _ in await parts_with_bounds(actor)]
+
+
+async def parts_with_bounds(actor: Actor) -> list[tuple[QuerySet[Case], QuerySet[Case]]]:
+    """Return parts() each with a cheaper query holding at least its rows (for sizing it, never for listing)."""
     if sees_all(actor) or not actor.unit_ids:
-        return [visible_cases(actor)]
+        return [(visible_cases(actor), visible_cases(actor))]
     units = sorted(actor.unit_ids)
     listed = ", ".join(str(int(u)) for u in units)
     probe = f'SELECT 1 FROM case_assignment AS a WHERE a.case_id = "appeal_case"."id" AND {{}}a.unit_id IN ({listed})' \
@@ -271,14 +276,16 @@ async def parts(actor: Actor) -> list[QuerySet[Case]]:
         # PostgreSQL turns EXISTS into a semi-join that hashes all the unit's assignments per query;
         # a scalar subquery stays a per-case probe of the (case_id, active) index.
         seen = RawSQL(f"({probe.format('')} LIMIT 1) IS NOT NULL")
-    lead = Case.filter(lead_unit_id__in=units).annotate(_seen=seen).filter(_seen=True)
+    led = Case.filter(lead_unit_id__in=units)
+    lead = (led.annotate(_seen=seen).filter(_seen=True), led)
     co_units = CaseAssignment.filter(unit_id__in=units, active=True, lead=False)
     # Most units co-handle few cases: name them, so the query starts from those rows (or is skipped).
     few = await co_units.limit(CO_LISTED + 1).values_list("case_id", flat=True)
     if not few:
         return [lead]
     ids: list[int] | Subquery = sorted(few) if len(few) <= CO_LISTED else Subquery(co_units.values("case_id"))
-    return [lead, Case.filter(Q(lead_unit_id__isnull=True) | Q(lead_unit_id__not_in=units), id__in=ids)]
+    co = Case.filter(Q(lead_unit_id__isnull=True) | Q(lead_unit_id__not_in=units), id__in=ids)
+    return [lead, (co, co)]
 
 
 async def capped_count(qs: QuerySet[Case], cap: int = COUNT_CAP) -> int:
@@ -352,12 +359,12 @@ def _order_key(sort: str) -> Callable[[Case], tuple]:
     return (lambda c: -c.id) if sort == "new" else (lambda c: c.id)  # type: ignore[return-value]
 
 
-async def _part_page(actor: Actor, qs: QuerySet[Case], f: Filters, size: int) -> list[Case]:
-    """Return up to size + 1 rows of one part, in the page's order, after the cursor."""
+async def _part_page(actor: Actor, qs: QuerySet[Case], bound: QuerySet[Case], f: Filters, size: int) -> list[Case]:
+    """Return up to size + 1 rows of one part (``bound`` holds at least its rows), in order, after the cursor."""
     terms = search.terms(f.q) if f.q and not _exact(f.q) and f.sort != "due" else None
     if terms is not None:
         qs = apply_filters(qs, replace(f, q=None))
-        if await capped_count(qs, FEW) >= FEW:
+        if await capped_count(apply_filters(bound, replace(f, q=None)), FEW) >= FEW:
             return await _search_page(qs, terms, f, size, city_wide=sees_all(actor))
         # A short list (a rare queue, a unit's co-handled cases): check its few rows for the words.
         qs = qs.filter(search.verify(terms))
@@ -389,11 +396,11 @@ async def _part_page(actor: Actor, qs: QuerySet[Case], f: Filters, size: int) ->
 
 async def page(actor: Actor, queue: Queue, f: Filters, now: dt.datetime, size: int = PAGE_SIZE) -> Page:
     """Return one keyset page of a queue for an actor."""
-    narrowed = [queue.narrow(part, now) for part in await parts(actor)]
+    narrowed = [(queue.narrow(part, now), queue.narrow(bound, now)) for part, bound in await parts_with_bounds(actor)]
     if len(narrowed) == 1:
-        rows = await _part_page(actor, narrowed[0], f, size)
+        rows = await _part_page(actor, *narrowed[0], f, size)
     else:
-        merged = {c.id: c for part in narrowed for c in await _part_page(actor, part, f, size)}
+        merged = {c.id: c for part, bound in narrowed for c in await _part_page(actor, part, bound, f, size)}
         rows = sorted(merged.values(), key=_order_key(f.sort))[:size + 1]
     more = len(rows) > size
     rows = rows[:size]
