@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import cProfile
+import datetime as dt
 import hashlib
 import hmac
 import logging
@@ -20,7 +21,9 @@ from telegram import Update
 from telegram.error import RetryAfter, TelegramError
 from telegram.ext import Application, ContextTypes, TypeHandler
 
+from storage.cases import utcnow
 from storage.keys import secret_key
+from storage.models import DialogSession
 from storage.settings import Settings
 
 from .. import uploads
@@ -92,12 +95,17 @@ class TelegramChannel:
         self._tasks: list[asyncio.Task[None]] = []
         self._running: set[asyncio.Task[None]] = set()
         self._stopping = False
+        self.lease: dt.timedelta = getattr(bot.engine, "lease", dt.timedelta(seconds=30))  # replay what none holds
+        self._replayed: set[int] = set()  # update_ids this process replayed since its start
 
     # -- lifecycle ------------------------------------------------------------------------------------
     async def start(self) -> None:
         """Connect to the Bot API, register the webhook or start polling, replay unfinished updates."""
         await self.application.initialize()
         await self.application.start()
+        self._stopping = False
+        started = utcnow()
+        await self._replay(started - self.lease)  # each chat's replays queue before any new update of it
         if self.webhook:
             if self.webhook_url:
                 await self.application.bot.set_webhook(self.webhook_url, secret_token=self.secret,
@@ -106,10 +114,31 @@ class TelegramChannel:
             await self.application.bot.delete_webhook()
             assert self.application.updater is not None
             await self.application.updater.start_polling(allowed_updates=ALLOWED_UPDATES, timeout=10)
-        self._stopping = False
-        for payload in await self.inbox.pending():
-            await self.enqueue(payload)
         self._tasks.append(asyncio.create_task(self.sender.run(self.notify_interval), name="telegram-sender"))
+        self._tasks.append(asyncio.create_task(self._replay_later(started), name="telegram-replay"))
+
+    async def _replay(self, before: dt.datetime) -> None:
+        """Handle again the updates stored before ``before`` and never marked done (a crash in between).
+
+        One older than the last update applied to its chat's dialog was applied before (its mark was lost)
+        and is skipped; the last one itself the dialog answers as before, changing nothing.
+        """
+        for payload in await self.inbox.pending(before):
+            if payload["update_id"] not in self._replayed:
+                self._replayed.add(payload["update_id"])
+                await self.enqueue(payload, replay=True)
+
+    async def _replay_later(self, started: dt.datetime) -> None:
+        """Once a dialog lease has passed, replay the updates that were younger than it at the start.
+
+        Those may have been in the hands of a running sibling process then; by now it has handled them
+        or died with them.
+        """
+        await asyncio.sleep(self.lease.total_seconds())
+        try:
+            await self._replay(started)
+        except Exception:  # noqa: BLE001 - left pending: replayed at the next start
+            log.exception("telegram: replaying unfinished updates failed")
 
     async def stop(self) -> None:
         """Stop polling, the sender and the application; updates not started stay stored for the next start."""
@@ -129,20 +158,21 @@ class TelegramChannel:
             await self.application.stop()
         await self.application.shutdown()
 
-    async def enqueue(self, payload: dict[str, Any]) -> None:
-        """Handle a stored update in its own task (one chat at a time, chats side by side)."""
-        task = asyncio.create_task(self._guarded(payload, stored=True), name=f"telegram-{payload['update_id']}")
+    async def enqueue(self, payload: dict[str, Any], *, replay: bool = False) -> None:
+        """Handle a stored update in its own task (one chat at a time, chats side by side).
+
+        ``replay``: it was stored before this process started and never marked done.
+        """
+        task = asyncio.create_task(self._guarded(payload, stored=True, replay=replay),
+                                   name=f"telegram-{payload['update_id']}")
         self._running.add(task)
         task.add_done_callback(self._running.discard)
 
-    async def _guarded(self, payload: dict[str, Any], *, stored: bool) -> None:
-        async with self._slots:
-            if self._stopping:
-                return  # stored: handled at the next start
-            try:
-                await self._process(payload, stored=stored)
-            except Exception:  # noqa: BLE001 - left pending; the next start tries it again
-                log.exception("telegram update %s failed", payload.get("update_id"))
+    async def _guarded(self, payload: dict[str, Any], *, stored: bool, replay: bool = False) -> None:
+        try:
+            await self._process(payload, stored=stored, replay=replay)
+        except Exception:  # noqa: BLE001 - left pending; the next start tries it again
+            log.exception("telegram update %s failed", payload.get("update_id"))
 
     # -- the webhook ----------------------------------------------------------------------------------
     async def receive(self, request: web.Request) -> web.Response:
@@ -165,17 +195,35 @@ class TelegramChannel:
         """Handle a polled update (PTB's application calls this)."""
         await self._process(update.to_dict(), stored=False)
 
-    async def _process(self, payload: dict[str, Any], *, stored: bool) -> None:
+    async def _process(self, payload: dict[str, Any], *, stored: bool, replay: bool = False) -> None:
         """Store (unless ``stored``) and handle one update (Bot API JSON), after the earlier ones of its chat."""
         chat = wire.chat_of(payload)
         lock = self._locks.get(chat["id"] if chat else 0)
         if lock is None:
             lock = self._locks[chat["id"] if chat else 0] = asyncio.Lock()
-        async with lock:  # one chat's updates in arrival order
-            if not stored and not await self.commits.accept(payload["update_id"], payload):
-                return  # delivered before: handled once already
-            outcome = await self._handle(payload, chat)
+        async with lock:  # one chat's updates in arrival order (a task queues here on its first step)
+            if not stored:
+                if not await self.commits.accept(payload["update_id"], payload):
+                    return  # delivered before: handled once already
+                outcome = await self._handle(payload, chat)
+            else:
+                async with self._slots:
+                    if self._stopping:
+                        return  # stored: handled at the next start
+                    if replay and await self._applied(payload, chat):
+                        outcome = "handled"  # before a crash that lost its mark: applying it again would redo it
+                    else:
+                        outcome = await self._handle(payload, chat)
             self.commits.done(payload["update_id"], outcome)
+
+    async def _applied(self, payload: dict[str, Any], chat: dict[str, Any] | None) -> bool:
+        """Tell whether a later update of this chat was applied to its dialog already (so this one was too)."""
+        if chat is None:
+            return False
+        last = await DialogSession.filter(channel=wire.CHANNEL, user_key=str(chat["id"])).first().values_list(
+            "last_inbound_key", flat=True)
+        rank = wire.key_order(last) if isinstance(last, str) else None
+        return rank is not None and rank[0] > payload["update_id"]
 
     async def _handle(self, payload: dict[str, Any], chat: dict[str, Any] | None) -> str:
         if chat is None:

@@ -150,10 +150,13 @@ class Inbox:
         """Mark an update handled and drop its payload (the message text lives on in the dialog)."""
         await JobRun.filter(job=UPDATES, key=self._key(update_id)).update(data={"done": True, "outcome": outcome})
 
-    async def pending(self) -> list[dict[str, Any]]:
-        """Return stored updates that were never marked done (a crash in between), oldest first."""
-        rows = await JobRun.filter(job=UPDATES, key__startswith=f"{self.bot_id}:",
-                                   created_at__gte=utcnow() - KEEP).order_by("id")
+    async def pending(self, before: dt.datetime | None = None) -> list[dict[str, Any]]:
+        """Return stored updates never marked done (a crash in between), oldest first; only those stored
+        before ``before`` if given (younger ones may be in the hands of a running process)."""
+        query = JobRun.filter(job=UPDATES, key__startswith=f"{self.bot_id}:", created_at__gte=utcnow() - KEEP)
+        if before is not None:
+            query = query.filter(created_at__lt=before)
+        rows = await query.order_by("id")
         return [r.data["update"] for r in rows if not r.data.get("done") and "update" in r.data]
 
     async def outcomes(self) -> dict[str, int]:
@@ -172,7 +175,7 @@ class GroupCommit:
     concurrent writers in the next trip to the database thread; on PostgreSQL the accepts waiting
     meanwhile become one executemany. ``done`` returns at once; the marks follow in their own flush,
     which never holds up an accept (a crash before it replays those updates at the next start, where
-    the dialog's message key answers them as before and changes nothing).
+    the dialog's last message key, ranked by update_id, makes each a no-op: see ``TelegramChannel.start``).
     """
 
     def __init__(self, inbox: Inbox) -> None:
@@ -218,7 +221,7 @@ class GroupCommit:
             dones, self._dones = self._dones, {}
             try:
                 await self.inbox.done_many(dones)
-            except Exception:  # noqa: BLE001 - left pending: replayed (as a no-op) at the next start
+            except Exception:  # noqa: BLE001 - left pending: replayed at the next start, a no-op for the dialog
                 log.exception("telegram: marking %d updates done failed", len(dones))
             if time.monotonic() - self._cleaned > 60:
                 self._cleaned = time.monotonic()

@@ -75,6 +75,17 @@ def inbound_from_message(message: dict[str, Any], key: str) -> list[Inbound]:
     return [Inbound(CHANNEL, user, text=text, key=key)]
 
 
+_STEPS = {"menu": 0, "number": 1, "": 2}  # a deep link's steps, in the order inbound_from_message gives them
+
+
+def key_order(key: str) -> tuple[int, int] | None:
+    """Rank a message key ``tg<update_id>[:<step>]`` in arrival order (update_ids grow per bot); None if foreign."""
+    head, _, step = key.partition(":")
+    if not head.startswith("tg") or not head[2:].isdigit() or step not in _STEPS:
+        return None
+    return int(head[2:]), _STEPS[step]
+
+
 def inbound_from_tap(chat_id: int, data: str, key: str) -> Inbound:
     """Translate an inline-button press into a choice."""
     return Inbound(CHANNEL, str(chat_id), choice=data[:200], key=key)

@@ -277,6 +277,7 @@ async def test_an_update_stored_before_a_crash_is_handled_at_the_next_start(sett
 
     update = fake.message(CHAT, "/start")
     assert await Inbox(TOKEN.split(":")[0]).accept(update["update_id"], update)  # stored, then the process died
+    await JobRun.filter(job="telegram").update(created_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1))
     app = create_app(tg_settings(settings, fake, public_url="https://appeals.example.org"), manage_orm=False)
     async with serving(app):
         assert "需要办理什么" in "".join(await fake.wait_for(1, CHAT))

@@ -1,0 +1,118 @@
+"""Replaying stored Telegram updates after a restart: each applied to its dialog once, a sibling's left alone."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+
+from backoffice.app import create_app
+from bot.channels import telegram
+from bot.channels.telegram_inbox import Inbox
+from bot.channels.telegram_wire import key_order
+from storage.cases import utcnow
+from storage.models import DialogSession, JobRun
+from storage.settings import Settings
+from tests.bot.channels.test_telegram import CHAT, handled, tg_settings
+from tests.support.fake_telegram import TOKEN, FakeTelegram, fake_telegram
+from tests.support.server import serving
+
+OTHER = 4343
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeTelegram]:
+    """Serve the fake Bot API."""
+    async with fake_telegram() as server:
+        yield server
+
+
+async def lose_done_marks(*updates: dict[str, Any], age: dt.timedelta = dt.timedelta(minutes=5)) -> None:
+    """Make updates look as a kill -9 leaves them: stored ``age`` ago, the done marks never written."""
+    for update in updates:
+        await JobRun.filter(job="telegram", key=f"{TOKEN.split(':')[0]}:{update['update_id']}").update(
+            data={"update": update, "done": False}, created_at=utcnow() - age)
+
+
+async def settled(channel: telegram.TelegramChannel, timeout: float = 10.0) -> dict[str, int]:
+    """Wait until no update is pending and the channel handles none; return the outcomes."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        outcomes = await channel.inbox.outcomes()
+        if not outcomes.get("pending") and not channel._running:
+            return outcomes
+        assert asyncio.get_running_loop().time() < deadline, f"not settled: {outcomes}"
+        await asyncio.sleep(0.02)
+
+
+async def dialog() -> dict[str, Any]:
+    """Return the chat's dialog state."""
+    return await DialogSession.get(user_key=str(CHAT)).values("flow", "step", "slots", "version", "last_inbound_key")
+
+
+def test_telegram_keys_rank_by_update_id_then_deep_link_step() -> None:
+    assert key_order("tg9") < key_order("tg10") < key_order("tg11:menu") < key_order("tg11:number") < key_order("tg11")
+    assert key_order("wh:5") is None and key_order("tgx") is None and key_order("tg5:other") is None
+
+
+async def test_updates_applied_before_a_crash_that_lost_their_marks_change_nothing(settings: Settings,
+                                                                                   fake: FakeTelegram) -> None:
+    start, tap = fake.message(CHAT, "/start"), fake.tap(CHAT, "submit")
+    text = fake.message(CHAT, "东湖区幸福里小区3栋门口路灯坏了一个月，晚上很黑")
+    async with serving(create_app(tg_settings(settings, fake), manage_orm=False)):
+        await handled(fake, start)
+        await handled(fake, tap)
+        last = await handled(fake, text)
+    before = await dialog()
+    await lose_done_marks(start, tap, text)
+    sent = len(fake.sent())
+    app = create_app(tg_settings(settings, fake), manage_orm=False)
+    async with serving(app):
+        assert await settled(app[telegram.CHANNEL_KEY]) == {"handled": 3}
+    assert await dialog() == before  # the citizen's steps are not applied a second time
+    assert fake.texts()[sent:] == last  # only the newest is answered again, as before (it may never have arrived)
+
+
+async def test_an_update_stored_before_a_crash_is_applied_once_then_the_next_one(settings: Settings,
+                                                                                 fake: FakeTelegram) -> None:
+    start, tap = fake.message(CHAT, "/start"), fake.tap(CHAT, "submit")
+    async with serving(create_app(tg_settings(settings, fake), manage_orm=False)):
+        await handled(fake, start)
+    await lose_done_marks(start)
+    inbox = Inbox(TOKEN.split(":")[0])
+    assert await inbox.accept(tap["update_id"], tap)  # stored, never handled: the process died
+    await lose_done_marks(tap)
+    version = (await dialog())["version"]
+    app = create_app(tg_settings(settings, fake), manage_orm=False)
+    async with serving(app):
+        assert await settled(app[telegram.CHANNEL_KEY]) == {"handled": 2}
+    state = await dialog()
+    assert state["version"] == version + 1 and state["last_inbound_key"] == f"tg{tap['update_id']}"
+    assert state["flow"] == "submit"  # the tap moved the dialog on, once
+
+
+async def test_a_sibling_process_in_flight_update_is_not_replayed_at_start(settings: Settings,
+                                                                           fake: FakeTelegram) -> None:
+    hooked = tg_settings(settings, fake, public_url="https://appeals.example.org")
+    running = create_app(hooked, manage_orm=False)
+    old = fake.message(OTHER, "/start")  # a dead process's update, long pending: the new process replays it
+    fresh = fake.message(CHAT, "/start")
+    async with serving(running) as url, aiohttp.ClientSession() as http:
+        await Inbox(TOKEN.split(":")[0]).accept(old["update_id"], old)
+        await lose_done_marks(old)
+        sibling = running[telegram.CHANNEL_KEY]
+        async with http.post(url + telegram.WEBHOOK_PATH, json=fresh,
+                             headers={telegram.SECRET_HEADER: sibling.secret}) as response:
+            assert response.status == 200  # stored; the sibling is handling it now
+        starting = create_app(hooked, manage_orm=False)
+        async with serving(starting):
+            channel = starting[telegram.CHANNEL_KEY]
+            await settled(channel)
+            await settled(sibling)
+            assert len(fake.sent(OTHER)) == 1  # the dead process's update was replayed
+    assert len(fake.sent(CHAT)) == 1  # the sibling's was answered by the sibling alone
+    assert (await dialog())["version"] == 2
