@@ -9,7 +9,10 @@ takes the connection (after any open transaction), runs every queued item in one
 trip, each behind a savepoint of its own, commits, and only then hands each caller its result. A
 caller therefore sees its change only once it is committed (a kill -9 after the reply loses
 nothing), exactly as with a transaction of its own; an item that fails is undone alone and only its
-caller gets the error; if the transaction itself fails, every item runs again on its own.
+caller gets the error; if the transaction itself fails, every item runs again on its own. If the
+transaction cannot begin because another process holds the write lock for longer than the busy
+timeout, every item of the batch gets that error at once (each trying alone would wait the timeout
+again, on the only database thread). No caller is ever left waiting: whatever fails, each gets an error.
 
 On PostgreSQL, or inside an open transaction (whose statements must stay in it), the statement runs
 directly. Statements are written with ``?`` placeholders and numbered for PostgreSQL.
@@ -69,15 +72,24 @@ def _failure(exc: Exception) -> Exception:
     return _translate(exc) if isinstance(exc, sqlite3.Error) else exc
 
 
+def _locked(exc: sqlite3.Error) -> bool:
+    """Tell whether an error is SQLite's busy one: another connection kept the lock past the busy timeout."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) if code is not None else "locked" in str(exc)
+
+
 def _run_batch(db: sqlite3.Connection, items: list[Work]) -> list[Any]:
     """Run on the database thread: every item in one transaction, each behind a savepoint of its own.
 
-    An item that fails is undone alone and gets its error; if the transaction itself fails (begin,
-    commit, or an error that ends it), nothing of it stays and every item runs again on its own.
+    An item that fails is undone alone and gets its error; if the transaction itself fails (commit, or
+    an error that ends it), nothing of it stays and every item runs again on its own. If it cannot
+    begin for the write lock, every item gets that error.
     """
     try:
         db.execute("BEGIN IMMEDIATE")
-    except sqlite3.Error:
+    except sqlite3.Error as exc:
+        if _locked(exc):
+            return [_failure(exc)] * len(items)
         return _alone(db, items)
     results: list[Any] = []
     for work in items:
@@ -103,11 +115,17 @@ def _run_batch(db: sqlite3.Connection, items: list[Work]) -> list[Any]:
 
 
 def _alone(db: sqlite3.Connection, items: list[Work]) -> list[Any]:
-    """Run each item in a transaction of its own."""
+    """Run each item in a transaction of its own; if one cannot begin for the write lock, the rest fail with it."""
     results: list[Any] = []
-    for work in items:
+    for done, work in enumerate(items):
         try:
             db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            if _locked(exc):
+                return results + [_failure(exc)] * (len(items) - done)
+            results.append(_failure(exc))
+            continue
+        try:
             results.append(work(db))
             db.execute("COMMIT")
         except Exception as exc:  # noqa: BLE001 - handed to the caller of this item
@@ -127,19 +145,25 @@ class _Batch:
         self.task: asyncio.Task[None] | None = None
 
     async def flush(self) -> None:
+        """Run what is queued, batch after batch, until nothing is; every caller gets a result or an error."""
         while self.pending:
-            async with self.client.acquire_connection() as conn:  # waits for any open transaction
-                taken, self.pending = self.pending[:MAX_BATCH], self.pending[MAX_BATCH:]
-                try:
+            taken: list[tuple[Work, asyncio.Future[Any]]] = []
+            results: list[Any] | None = None
+            try:
+                async with self.client.acquire_connection() as conn:  # waits for any open transaction
+                    taken, self.pending = self.pending[:MAX_BATCH], self.pending[MAX_BATCH:]
                     results = await conn._execute(_run_batch, conn._conn, [work for work, _ in taken])
-                except Exception as exc:  # the connection itself failed (closed, say): each caller gets it
+            except Exception as exc:  # noqa: BLE001 - the connection failed (closed, say): each caller gets it
+                if not taken:  # no connection to be had: everything queued fails with it
+                    taken, self.pending = self.pending, []
+                if results is None:  # (an error giving the connection back leaves the results standing)
                     results = [exc] * len(taken)
-                except BaseException:  # cancelled: nobody is left to flush what waits
-                    for _, future in taken + self.pending:
-                        if not future.done():
-                            future.set_exception(RuntimeError("the database batch was cancelled"))
-                    self.pending = []
-                    raise
+            except BaseException:  # cancelled: nobody is left to flush what waits
+                for _, future in taken + self.pending:
+                    if not future.done():
+                        future.set_exception(RuntimeError("the database batch was cancelled"))
+                self.pending = []
+                raise
             for (_, future), result in zip(taken, results, strict=True):
                 if future.done():
                     continue

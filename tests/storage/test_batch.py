@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
-from tortoise.exceptions import IntegrityError
+from tortoise import connections
+from tortoise.exceptions import IntegrityError, OperationalError
 from tortoise.transactions import in_transaction
 
 from storage import batch
+from storage.db import SQLITE_BUSY_TIMEOUT_MS, sqlite_path
 from storage.models import Channel, ChannelIdentity, Citizen
 
 RENAME = "UPDATE citizen SET name = ? WHERE id = ? AND name IS NULL"
@@ -68,3 +73,52 @@ async def test_a_failing_unit_is_undone_alone(database_url: str) -> None:
     assert outcomes[0] == (1, []) and isinstance(outcomes[1], RuntimeError)
     assert (await Citizen.get(id=kept.id)).name == "kept"
     assert (await Citizen.get(id=undone.id)).name is None
+
+
+@pytest.fixture
+async def write_lock(database_url: str) -> AsyncIterator[sqlite3.Connection]:
+    """Another process's connection holding the SQLite file's write lock; ours waits 0.1 s for it, not 10 s."""
+    path = sqlite_path(database_url)
+    if path is None:
+        pytest.skip("the group commit is SQLite's")
+    await connections.get("default").execute_script("PRAGMA busy_timeout = 100")
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        yield other
+    finally:
+        if other.in_transaction:
+            other.execute("ROLLBACK")
+        other.close()
+        await connections.get("default").execute_script(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+
+
+async def test_a_write_lock_held_elsewhere_fails_every_caller_at_once_then_the_batch_works_again(
+        write_lock: sqlite3.Connection) -> None:
+    calls = [batch.execute(RENAME, [f"n{i}", i]) for i in range(400)]
+    # 400 callers each trying alone would wait the busy timeout 400 times (40 s here, over an hour by default)
+    outcomes = await asyncio.wait_for(asyncio.gather(*calls, return_exceptions=True), 10)
+    assert all(isinstance(o, OperationalError) and "locked" in str(o) for o in outcomes), outcomes[:3]
+    write_lock.execute("ROLLBACK")  # the other process is done
+    citizen = await Citizen.create()
+    assert await batch.execute(RENAME, ["after", citizen.id]) == (1, [])
+    assert (await Citizen.get(id=citizen.id)).name == "after"
+
+
+async def test_a_connection_that_cannot_be_had_fails_everyone_waiting_then_the_batch_works_again(
+        database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    client = connections.get("default")
+    if client.capabilities.dialect != "sqlite":
+        pytest.skip("the group commit is SQLite's")
+    citizen = await Citizen.create()
+
+    def unavailable() -> Any:
+        raise OperationalError("the database file is gone")
+
+    monkeypatch.setattr(client, "acquire_connection", unavailable)
+    outcomes = await asyncio.wait_for(asyncio.gather(*(batch.execute(RENAME, [f"n{i}", citizen.id])
+                                                       for i in range(5)), return_exceptions=True), 10)
+    assert all(isinstance(o, OperationalError) for o in outcomes)
+    monkeypatch.undo()
+    assert await batch.execute(RENAME, ["after", citizen.id]) == (1, [])
+    assert (await Citizen.get(id=citizen.id)).name == "after"
