@@ -202,19 +202,31 @@ class TelegramChannel:
         if lock is None:
             lock = self._locks[chat["id"] if chat else 0] = asyncio.Lock()
         async with lock:  # one chat's updates in arrival order (a task queues here on its first step)
-            if not stored:
-                if not await self.commits.accept(payload["update_id"], payload):
-                    return  # delivered before: handled once already
-                outcome = await self._handle(payload, chat)
-            else:
-                async with self._slots:
-                    if self._stopping:
-                        return  # stored: handled at the next start
-                    if replay and await self._applied(payload, chat):
-                        outcome = "handled"  # before a crash that lost its mark: applying it again would redo it
-                    else:
-                        outcome = await self._handle(payload, chat)
-            self.commits.done(payload["update_id"], outcome)
+            try:
+                outcome = await self._step(payload, chat, stored=stored, replay=replay)
+            except Exception:  # noqa: BLE001 - the database failed (locked, say): the citizen is told to retry
+                log.exception("telegram update %s failed", payload.get("update_id"))
+                if chat is not None:
+                    with contextlib.suppress(TelegramError):
+                        await send(self.application.bot, chat["id"], [Outbound(t("error", self.language))],
+                                   self.language)
+                return  # a stored one stays pending: replayed at the next start unless a later one supersedes it
+            if outcome is not None:
+                self.commits.done(payload["update_id"], outcome)
+
+    async def _step(self, payload: dict[str, Any], chat: dict[str, Any] | None, *, stored: bool,
+                    replay: bool) -> str | None:
+        """Store (unless ``stored``) and handle one update; return its outcome, None if there is nothing to mark."""
+        if not stored:
+            if not await self.commits.accept(payload["update_id"], payload):
+                return None  # delivered before: handled once already
+            return await self._handle(payload, chat)
+        async with self._slots:
+            if self._stopping:
+                return None  # stored: handled at the next start
+            if replay and await self._applied(payload, chat):
+                return "handled"  # before a crash that lost its mark: applying it again would redo it
+            return await self._handle(payload, chat)
 
     async def _applied(self, payload: dict[str, Any], chat: dict[str, Any] | None) -> bool:
         """Tell whether a later update of this chat was applied to its dialog already (so this one was too)."""
