@@ -26,6 +26,8 @@ DIGITS = 6
 WINDOW = 1
 ISSUER = "群众诉求办理平台"
 RECOVERY_CODES = 10
+#: Where a session keeps the (encrypted) secret it is enrolling, until a first code confirms it.
+ENROL_KEY = "totp_enrol"
 #: Roles that must use a second factor: they can change accounts, policies and supervision.
 REQUIRED_ROLES = frozenset({Role.ADMIN, Role.SUPERVISOR})
 
@@ -151,23 +153,6 @@ def new_recovery_codes() -> list[str]:
     return codes
 
 
-async def begin_enrolment(staff: Staff, key: str | None) -> str:
-    """Give an unconfirmed account a new secret (replacing an unconfirmed one) and return it as base32."""
-    if enrolled(staff):
-        raise ValueError("already enrolled")
-    b32 = new_secret()
-    staff.totp_secret = seal(b32, key)
-    await Staff.filter(id=staff.id).update(totp_secret=staff.totp_secret, totp_confirmed_at=None, totp_last_step=None)
-    return b32
-
-
-def pending_secret(staff: Staff, key: str | None) -> str | None:
-    """Return the unconfirmed secret being enrolled, if any."""
-    if staff.totp_secret is None or staff.totp_confirmed_at is not None:
-        return None
-    return unseal(staff.totp_secret, key)
-
-
 async def _use_step(staff: Staff, step: int) -> bool:
     """Record ``step`` as used, atomically: False when a concurrent request used it (or a later one) first."""
     query = Staff.filter(id=staff.id)
@@ -178,17 +163,21 @@ async def _use_step(staff: Staff, step: int) -> bool:
     return await query.update(totp_last_step=step) == 1
 
 
-async def confirm_enrolment(staff: Staff, code: str, key: str | None, moment: float) -> list[str] | None:
-    """Confirm a new secret with a first code; return the recovery codes (shown once) or None."""
-    b32 = pending_secret(staff, key)
-    if b32 is None:
+async def confirm_enrolment(staff: Staff, sealed: str, code: str, key: str | None, moment: float) -> list[str] | None:
+    """Confirm a session's new secret (``sealed``) with a first code: store it on the account, return recovery codes.
+
+    The codes are shown once; None when the code is wrong or the account got a confirmed factor meanwhile."""
+    if enrolled(staff):
         return None
-    step = match_step(secret_bytes(b32), code, moment, staff.totp_last_step)
-    if step is None or not await _use_step(staff, step):
+    step = match_step(secret_bytes(unseal(sealed, key)), code, moment, None)
+    if step is None:
         return None
     codes = new_recovery_codes()
     async with in_transaction():
-        await Staff.filter(id=staff.id).update(totp_confirmed_at=dt.datetime.now(dt.UTC))
+        stored = await Staff.filter(id=staff.id, totp_confirmed_at__isnull=True).update(
+            totp_secret=sealed, totp_confirmed_at=dt.datetime.now(dt.UTC), totp_last_step=step)
+        if stored != 1:
+            return None  # another session confirmed an enrolment first
         await RecoveryCode.filter(staff_id=staff.id).delete()
         await RecoveryCode.bulk_create([RecoveryCode(staff_id=staff.id, code_hash=_hash_code(c)) for c in codes])
         await AuditEntry.create(staff_id=staff.id, action="totp_enrolled", target=staff.username,

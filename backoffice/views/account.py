@@ -7,9 +7,9 @@ from aiohttp import web
 from storage.models import Staff
 
 from .. import sessions, totp
-from ..auth import check_code, current_actor
+from ..auth import check_code, current_actor, enrolment_secret
 from ..i18n import tr
-from ..keys import SESSION, SETTINGS
+from ..keys import SESSION
 from .common import redirect, render
 
 
@@ -17,15 +17,13 @@ async def security_page(request: web.Request, error: str = "", status: int = 200
     """Show the second factor's state; while enrolling, the QR code and the confirmation form."""
     staff, _ = current_actor(request)
     staff = await Staff.get(id=staff.id)
-    key = totp.key_for(request.app[SETTINGS])
     context: dict[str, object] = {
         "error": error, "enrolled": totp.enrolled(staff), "required": totp.required_for(staff),
         "remaining": await totp.remaining_recovery_codes(staff), "done": request.query.get("done", ""),
     }
-    try:
-        b32 = totp.pending_secret(staff, key)
-    except totp.SecretUnavailable:
-        b32 = None
+    b32 = None
+    if not totp.enrolled(staff) and request[SESSION].data.get(totp.ENROL_KEY):
+        b32 = await enrolment_secret(request, request[SESSION])  # this session's own, never another's
     if b32 is not None:
         uri = totp.otpauth_uri(b32, staff.username)
         context.update(enrol=True, secret=b32, uri=uri, qr=totp.qr_svg(uri))
@@ -33,12 +31,13 @@ async def security_page(request: web.Request, error: str = "", status: int = 200
 
 
 async def enrol(request: web.Request) -> web.Response:
-    """Start an enrolment: a new secret, shown until it is confirmed with a first code."""
+    """Start an enrolment: a new secret kept with this session, shown until it is confirmed with a first code."""
     staff, _ = current_actor(request)
     staff = await Staff.get(id=staff.id)
     if totp.enrolled(staff):
         return redirect("/account/security")
-    await totp.begin_enrolment(staff, totp.key_for(request.app[SETTINGS]))
+    request[SESSION].data.pop(totp.ENROL_KEY, None)
+    await enrolment_secret(request, request[SESSION])
     return redirect("/account/security")
 
 
@@ -46,7 +45,8 @@ async def confirm(request: web.Request) -> web.Response:
     """Confirm the enrolment with a first code; show the recovery codes once."""
     staff, _ = current_actor(request)
     form = await request.post()
-    method, codes, message = await check_code(request, staff, str(form.get("code", "")), enrolling=True)
+    method, codes, message, _ = await check_code(request, staff, request[SESSION], str(form.get("code", "")),
+                                                 enrolling=True)
     if not method:
         return await security_page(request, message, 400)
     request[SESSION].data["second_factor"] = method
@@ -64,7 +64,8 @@ async def disable(request: web.Request) -> web.Response:
     if not totp.enrolled(staff):
         return redirect("/account/security")
     form = await request.post()
-    method, _, message = await check_code(request, staff, str(form.get("code", "")), enrolling=False)
+    method, _, message, _ = await check_code(request, staff, request[SESSION], str(form.get("code", "")),
+                                             enrolling=False)
     if not method:
         return await security_page(request, message, 400)
     await totp.reset(staff, staff, action="totp_disabled")
@@ -78,7 +79,8 @@ async def new_recovery_codes(request: web.Request) -> web.Response:
     if not totp.enrolled(staff):
         return redirect("/account/security")
     form = await request.post()
-    method, _, message = await check_code(request, staff, str(form.get("code", "")), enrolling=False)
+    method, _, message, _ = await check_code(request, staff, request[SESSION], str(form.get("code", "")),
+                                             enrolling=False)
     if not method:
         return await security_page(request, message, 400)
     codes = await totp.replace_recovery_codes(staff)

@@ -17,6 +17,7 @@ from ..auth import (
     attempt_login,
     check_code,
     current_actor,
+    enrolment_secret,
     finish_login,
     logout,
     needs_second_factor,
@@ -25,19 +26,15 @@ from ..auth import (
     start_pending,
 )
 from ..i18n import tr
-from ..keys import SESSION, SETTINGS, STAFF
+from ..keys import SESSION, STAFF
 from .common import redirect, render
 
 
 async def second_factor_page(request: web.Request, staff: Staff, error: str = "", status: int = 200) -> web.Response:
-    """Ask for a code, or (first time) show the secret as a QR code, base32 and otpauth:// URI to enrol."""
-    key = totp.key_for(request.app[SETTINGS])
+    """Ask for a code, or (first time) show this half-login's own new secret as a QR code, base32 and URI."""
     context: dict[str, object] = {"error": error, "account": staff.username}
     if not totp.enrolled(staff):
-        try:
-            b32 = totp.pending_secret(staff, key) or await totp.begin_enrolment(staff, key)
-        except totp.SecretUnavailable:
-            b32 = await totp.begin_enrolment(staff, key)  # an unconfirmed secret is simply replaced
+        b32 = await enrolment_secret(request, request[PENDING_SESSION])
         uri = totp.otpauth_uri(b32, staff.username)
         context.update(enrol=True, secret=b32, uri=uri, qr=totp.qr_svg(uri))
     return totp.no_store(await render(request, "login_totp.html", context, status=status))
@@ -87,7 +84,11 @@ async def login_code(request: web.Request, code: str, enrolling: bool) -> web.Re
             "next": "/queues"}, status=401)
     if enrolling == totp.enrolled(staff):
         return await second_factor_page(request, staff, status=409)  # the form is out of date
-    method, codes, message = await check_code(request, staff, code, enrolling)
+    method, codes, message, ended = await check_code(request, staff, request[PENDING_SESSION], code, enrolling)
+    if ended:
+        response = await render(request, "login.html", {"error": message, "next": "/queues"}, status=401)
+        response.del_cookie(sessions.COOKIE, path="/")
+        return response
     if not method:
         return await second_factor_page(request, await Staff.get(id=staff.id), message, 401)
     await finish_login(request, staff, method)
