@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import re
-import struct
-import zlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +19,9 @@ from storage.cases import CaseView
 from storage.lifecycle import CaseStatus, allowed_actions
 from storage.models import Attachment, AuditEntry, Case, CaseEvent
 from storage.settings import Settings
+from tests.backoffice import test_photos as images
 from tests.backoffice.conftest import Browser, City
+from tests.backoffice.test_photos import JPEG, SECRET, exif_jpeg, png
 from tests.support.builders import make_case
 from tests.support.server import serving
 
@@ -109,50 +108,6 @@ async def test_similar_cases_merge_and_the_citizens_earlier_cases(login_as, city
 
 
 # --- photos and the map ---------------------------------------------------------------------------
-
-#: A 48×32 JPEG (blue with a yellow square) as chromium's canvas encodes it.
-JPEG = base64.b64decode(
-    "/9j/4AAQSkZJRgABAQAAAQABAAD/4gHYSUNDX1BST0ZJTEUAAQEAAAHIAAAAAAQwAABtbnRyUkdCIFhZWiAH4AABAAEAAAAAAABhY3NwAAAAAAAAAAAA"
-    "AAAAAAAAAAAAAAAAAAAAAAAAAQAA9tYAAQAAAADTLQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAlkZXNjAAAA"
-    "8AAAACRyWFlaAAABFAAAABRnWFlaAAABKAAAABRiWFlaAAABPAAAABR3dHB0AAABUAAAABRyVFJDAAABZAAAAChnVFJDAAABZAAAAChiVFJDAAABZAAA"
-    "AChjcHJ0AAABjAAAADxtbHVjAAAAAAAAAAEAAAAMZW5VUwAAAAgAAAAcAHMAUgBHAEJYWVogAAAAAAAAb6IAADj1AAADkFhZWiAAAAAAAABimQAAt4UA"
-    "ABjaWFlaIAAAAAAAACSgAAAPhAAAts9YWVogAAAAAAAA9tYAAQAAAADTLXBhcmEAAAAAAAQAAAACZmYAAPKnAAANWQAAE9AAAApbAAAAAAAAAABtbHVj"
-    "AAAAAAAAAAEAAAAMZW5VUwAAACAAAAAcAEcAbwBvAGcAbABlACAASQBuAGMALgAgADIAMAAxADb/2wBDABALDA4MChAODQ4SERATGCgaGBYWGDEjJR0o"
-    "OjM9PDkzODdASFxOQERXRTc4UG1RV19iZ2hnPk1xeXBkeFxlZ2P/2wBDARESEhgVGC8aGi9jQjhCY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2Nj"
-    "Y2NjY2NjY2NjY2NjY2NjY2NjY2P/wAARCAAgADADASIAAhEBAxEB/8QAFwABAQEBAAAAAAAAAAAAAAAAAAUEBv/EAC4QAAEBAgoKAwAAAAAAAAAAAAAR"
-    "BAUBAhITFRZUYWRxAwYUIiNCoqPR4USCwf/EABgBAQEAAwAAAAAAAAAAAAAAAAMEAQIF/8QAIhEAAQUAAQMFAAAAAAAAAAAAAgABAwQREgUhcRMxMoHR"
-    "/9oADAMBAAIRAxEAPwCeb6FeFn64vkwHeCXrZ1+PBm777/SmrwjJurkqFeFn64vkztTE0McnaNHIlqm9BCqZZnakHWj4v3/Cer1CWaVgJmx/zyklriAO"
-    "TKCADsqJC9WTCdz0QQBNXjmz1G3EgSEHxdXqyYTuejA9HlSE1wpubXmVVS64wA0jpwRkxgPfy6yUxk2O6AAqRL//2Q=="
-)
-SECRET = "幸福里3栋401 GPS 28.2512N"  # what a phone writes into a photo's metadata
-
-
-def exif_jpeg(secret: str = SECRET, orientation: int = 6) -> bytes:
-    """Return JPEG with an EXIF block holding an orientation and a description with the secret."""
-    text = secret.encode() + b"\x00"
-    entries = 2
-    data_at = 8 + 2 + 12 * entries + 4
-    ifd = struct.pack("<H", entries)
-    ifd += struct.pack("<HHII", 0x010E, 2, len(text), data_at)  # ImageDescription
-    ifd += struct.pack("<HHIHH", 0x0112, 3, 1, orientation, 0)  # Orientation
-    tiff = b"II*\x00" + struct.pack("<I", 8) + ifd + struct.pack("<I", 0) + text
-    payload = b"Exif\x00\x00" + tiff
-    app1 = b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload
-    comment = b"COMMENT " + secret.encode()
-    com = b"\xff\xfe" + struct.pack(">H", len(comment) + 2) + comment
-    return JPEG[:2] + app1 + com + JPEG[2:]
-
-
-def png(width: int = 40, height: int = 30, secret: str = SECRET) -> bytes:
-    """Return a solid-colour PNG with a text chunk holding the secret."""
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-    rows = b"".join(b"\x00" + b"\x2b\x6c\xb0" * width for _ in range(height))
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-            + chunk(b"tEXt", b"Author\x00" + secret.encode()) + chunk(b"IDAT", zlib.compress(rows))
-            + chunk(b"IEND", b""))
-
 
 async def attach(case: Case, data: bytes, name: str, directory: Path) -> Attachment:
     """Store a photo the way the bot does and give it to the case."""
@@ -271,6 +226,32 @@ async def test_a_stored_file_that_is_not_an_image_is_a_download_never_inline(med
     status, body, headers = await fetch(handler, f"/cases/{case.id}/photos/{row.id}")
     assert status == 200 and headers["Content-Type"] == "application/octet-stream"
     assert headers["Content-Disposition"].startswith("attachment;") and headers["X-Content-Type-Options"] == "nosniff"
+
+
+async def test_photos_are_served_without_a_second_image_a_video_a_trailer_or_gif_comments(media_server, media_login,
+                                                                                        city: City) -> None:
+    case = await make_case(city.world, CaseStatus.IN_PROGRESS, confidential=True)
+    rows = [await attach(case, data, name, media_server[1]) for data, name in (
+        (images.mpo(), "IMG_0001.jpg"),  # MPO / Ultra HDR: a second JPEG with its own EXIF after the first
+        (exif_jpeg(orientation=1) + images.MP4, "MVIMG_0002.jpg"),  # a motion photo: the video after the JPEG
+        (images.leaky_gif(), "动图.gif"),  # comments, XMP, plain text, data after the trailer
+        (images.webp(images.VP8L) + images.riff_chunk(b"EXIF", b"II*\x00GPS " + SECRET.encode()), "x.webp"))]
+    handler = await media_login("handler")
+    for row, clean in zip(rows, (JPEG, JPEG, images.GIF, images.webp(images.VP8L)), strict=True):
+        status, body, headers = await fetch(handler, f"/cases/{case.id}/photos/{row.id}")
+        assert status == 200 and headers["Content-Type"] == row.content_type
+        assert headers["Content-Disposition"].startswith("inline;")
+        assert body == clean and b"GPS" not in body and SECRET.encode() not in body
+
+
+async def test_a_photo_that_cannot_be_rebuilt_is_a_download_never_an_error(media_server, media_login,
+                                                                           city: City) -> None:
+    case = await make_case(city.world, CaseStatus.IN_PROGRESS)
+    row = await attach(case, images.GIF_SCREEN + images.LOOP + b"\x3b", "空.gif", media_server[1])  # no picture
+    handler = await media_login("handler")
+    status, _, headers = await fetch(handler, f"/cases/{case.id}/photos/{row.id}")
+    assert status == 200 and headers["Content-Type"] == "application/octet-stream"
+    assert headers["Content-Disposition"].startswith("attachment;")
 
 
 def pin(page: str) -> re.Match[str] | None:
