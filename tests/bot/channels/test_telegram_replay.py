@@ -116,3 +116,16 @@ async def test_a_sibling_process_in_flight_update_is_not_replayed_at_start(setti
             assert len(fake.sent(OTHER)) == 1  # the dead process's update was replayed
     assert len(fake.sent(CHAT)) == 1  # the sibling's was answered by the sibling alone
     assert (await dialog())["version"] == 2
+
+
+async def test_an_update_stored_moments_before_a_restart_is_handled_once_a_lease_later(settings: Settings,
+                                                                                     fake: FakeTelegram) -> None:
+    update = fake.message(CHAT, "/start")
+    assert await Inbox(TOKEN.split(":")[0]).accept(update["update_id"], update)  # then the process died at once
+    app = create_app(tg_settings(settings, fake), manage_orm=False)
+    channel = app[telegram.CHANNEL_KEY]
+    channel.lease = dt.timedelta(seconds=0.5)  # the dialog lease (30 s by default): a sibling may hold it
+    async with serving(app):
+        assert "需要办理什么" in "".join(await fake.wait_for(1, CHAT))
+        assert await settled(channel) == {"handled": 1}
+    assert len(fake.sent(CHAT)) == 1
