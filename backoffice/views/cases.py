@@ -127,6 +127,11 @@ async def case_photo(request: web.Request) -> web.StreamResponse:
         kind = uploads.sniff(data).content_type
         body = photos.without_metadata(data, kind)
     except (uploads.UploadRejected, photos.BadImage):
+        if hides_citizen(case, actor):  # its hidden data (camera GPS) cannot be removed: not for the unit
+            return await error_page(request, 404, tr(
+                request, "这张照片的隐藏信息无法去除，保密件的原文件不提供给承办单位。",
+                "This photo's hidden data cannot be removed, so a confidential case's original file is not "
+                "given to the handling unit."))
         # Not an image we can vouch for: a download, never shown inline (DOMAIN abuse cases 12-13).
         headers["Content-Disposition"] = photos.disposition("attachment", row.id, name, "")
         return web.Response(body=data, content_type="application/octet-stream", headers=headers)

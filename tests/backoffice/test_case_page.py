@@ -254,6 +254,19 @@ async def test_a_photo_that_cannot_be_rebuilt_is_a_download_never_an_error(media
     assert headers["Content-Disposition"].startswith("attachment;")
 
 
+async def test_a_confidential_photo_that_cannot_be_cleaned_is_withheld_from_the_unit(media_server, media_login,
+                                                                                     city: City) -> None:
+    case = await make_case(city.world, CaseStatus.IN_PROGRESS, confidential=True)
+    raw = images.GIF_SCREEN + images.LOOP + b"\x21\xfe\x0bGPS 28.3 112" + b"\x00\x3b"  # a comment, no picture
+    row = await attach(case, raw, "张三家门口.gif", media_server[1])
+    handler = await media_login("handler")
+    status, body, _ = await fetch(handler, f"/cases/{case.id}/photos/{row.id}")
+    assert status == 404 and b"GPS 28.3" not in body and "无法去除".encode() in body
+    supervisor = await media_login("supervisor")  # sees the citizen anyway: gets the original as a download
+    status, body, headers = await fetch(supervisor, f"/cases/{case.id}/photos/{row.id}")
+    assert status == 200 and headers["Content-Disposition"].startswith("attachment;") and body == raw
+
+
 def pin(page: str) -> re.Match[str] | None:
     """Find the pin drawn in the map."""
     return re.search(r'<g class="pin" data-lat="([\d.]+)" data-lon="([\d.]+)"', page)
