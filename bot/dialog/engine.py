@@ -91,8 +91,13 @@ class DialogEngine:
                     self._rows.drop(inbound.channel, inbound.user_key)
                     return [Outbound(t("error", row.language))]
             token = sessions.new_token()
-            held = await sessions.take(inbound.channel, inbound.user_key, token, self.services.clock, self.lease,
-                                       self.wait, self.language, absent=absent)
+            try:
+                held = await sessions.take(inbound.channel, inbound.user_key, token, self.services.clock, self.lease,
+                                           self.wait, self.language, absent=absent)
+            except Exception:  # e.g. the database is locked or gone: nothing changed, say so politely
+                self.stats["errors"] += 1
+                log.exception("dialog lease failed for %s", inbound.channel)
+                return [Outbound(t("error", self.language))]
             if held is None:
                 self.stats["busy"] += 1
                 return [Outbound(t("busy", self.language))]
@@ -107,7 +112,10 @@ class DialogEngine:
                 self.stats["errors"] += 1
                 log.exception("dialog step failed for %s", inbound.channel)
                 self._rows.drop(inbound.channel, inbound.user_key)
-                await sessions.release(held, token)
+                try:
+                    await sessions.release(held, token)
+                except Exception:  # the lease then simply runs out
+                    log.exception("dialog lease release failed for %s", inbound.channel)
                 return [Outbound(t("error", held.language))]
 
     def new_identity(self, channel: str, user_key: str) -> bool:
