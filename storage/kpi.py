@@ -60,6 +60,18 @@ WEIGHTABLE = (KPI.RESPONSE, KPI.SOLVED, KPI.SATISFACTION, KPI.ON_TIME, KPI.SIGN_
               KPI.CALLBACK)
 
 
+#: Allowed ranges (inclusive) of the repeat window in days and of the volume floor in cases.
+REPEAT_WINDOW_DAYS = (1, 3650)
+VOLUME_FLOOR = (0, 100_000)
+DEFAULT_REPEAT_WINDOW_DAYS = 30
+DEFAULT_VOLUME_FLOOR = 10
+
+
+def _in_range(value: object, bounds: tuple[int, int]) -> bool:
+    """Tell whether a value is an integer (not a bool) within the inclusive bounds."""
+    return isinstance(value, int) and not isinstance(value, bool) and bounds[0] <= value <= bounds[1]
+
+
 class WeightsError(ValueError):
     """The KPI weights file is malformed; the message names the bad entry."""
 
@@ -97,10 +109,12 @@ def _weights_entry(entry: Mapping[str, Any]) -> Weights:
     if not isinstance(k, int | float) or not 0 <= k <= 1:
         raise WeightsError(f"weights {name}: basic_satisfied_k must be between 0 and 1")
     floor, window = entry.get("volume_floor", 10), entry.get("repeat_window_days", 30)
-    if not isinstance(floor, int) or floor < 0:
-        raise WeightsError(f"weights {name}: volume_floor must be a non-negative integer")
-    if not isinstance(window, int) or window < 1:
-        raise WeightsError(f"weights {name}: repeat_window_days must be a positive integer")
+    if not _in_range(floor, VOLUME_FLOOR):
+        raise WeightsError(f"weights {name}: volume_floor must be an integer from {VOLUME_FLOOR[0]} "
+                           f"to {VOLUME_FLOOR[1]}")
+    if not _in_range(window, REPEAT_WINDOW_DAYS):
+        raise WeightsError(f"weights {name}: repeat_window_days must be an integer from {REPEAT_WINDOW_DAYS[0]} "
+                           f"to {REPEAT_WINDOW_DAYS[1]}")
     return Weights(name, weights, float(k), floor, window)
 
 
@@ -133,9 +147,15 @@ _saved: list[Weights] = []  # the newest database weights seen by this process, 
 
 
 def weights_from_row(row: Any) -> Weights:
-    """Validate a kpi_weight_set row into Weights (the same rules as the file)."""
+    """Validate a kpi_weight_set row into Weights (the same rules as the file).
+
+    A stored volume floor or repeat window outside its range (saved before the ranges were enforced) falls
+    back to its default, so one bad row never breaks every KPI page."""
+    floor = row.volume_floor if _in_range(row.volume_floor, VOLUME_FLOOR) else DEFAULT_VOLUME_FLOOR
+    window = row.repeat_window_days if _in_range(row.repeat_window_days, REPEAT_WINDOW_DAYS) \
+        else DEFAULT_REPEAT_WINDOW_DAYS
     return _weights_entry({"version": row.version, "weights": row.weights, "basic_satisfied_k": row.basic_satisfied_k,
-                           "volume_floor": row.volume_floor, "repeat_window_days": row.repeat_window_days})
+                           "volume_floor": floor, "repeat_window_days": window})
 
 
 def forget_saved_weights() -> None:
@@ -319,6 +339,8 @@ def facts_for(h: CaseHistory, as_of: dt.datetime, k: float = 0.9, repeat_window_
         rating = str(last_rating[1].data["rating"])
         add(KPI.SATISFACTION, last_rating[0], last_rating[1].at, RATING_SCORE.get(rating, k))
     if intake is not None:
+        if not _in_range(repeat_window_days, REPEAT_WINDOW_DAYS):
+            repeat_window_days = DEFAULT_REPEAT_WINDOW_DAYS  # an out-of-range window would overflow timedelta
         window = dt.timedelta(days=repeat_window_days)
         repeat = (merged_at is not None and h.parent_created_at is not None
                   and merged_at - h.parent_created_at <= window)

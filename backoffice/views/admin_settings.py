@@ -7,6 +7,8 @@ import json
 from collections.abc import Mapping
 
 from aiohttp import web
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from storage.deadlines import (
@@ -19,7 +21,17 @@ from storage.deadlines import (
     policy_problems,
     refresh_overrides,
 )
-from storage.kpi import KPI_LABELS, WEIGHTABLE, Weights, WeightsError, current_weights, file_versions, save_weights
+from storage.kpi import (
+    KPI_LABELS,
+    REPEAT_WINDOW_DAYS,
+    VOLUME_FLOOR,
+    WEIGHTABLE,
+    Weights,
+    WeightsError,
+    current_weights,
+    file_versions,
+    save_weights,
+)
 from storage.models import AuditEntry, CaseKind, HolidayOverride, KpiWeightSet, Policy, Staff, Urgency
 
 from .. import sessions
@@ -34,6 +46,9 @@ UNIT_LABELS = {"hours": ("小时", "hours"), "days": ("自然日", "days"), "wor
 OVERRIDE_LABELS = {"holiday": ("放假", "holiday"), "workday": ("上班", "working day")}
 FILE_VERSIONS = frozenset(file_versions())
 POLICY_SNAPSHOT = ("name", "category", "kind", "urgency", "handle_unit", *LIMIT_FIELDS, "active", "version")
+POLICY_CONFLICT = ("其他人刚刚修改了该规则，请刷新后重试。",
+                   "Someone else just changed this rule; reload and try again.")
+HOLIDAY_TAKEN = ("这一天已有调整，请先删除。", "That date already has an override; remove it first.")
 
 
 def _policy_snapshot(p: Policy) -> dict[str, object]:
@@ -107,9 +122,15 @@ def _read_policy(form: Mapping[str, object], policy: Policy) -> list[tuple[str, 
 
 
 async def _save_policy(request: web.Request, policy: Policy, created: bool) -> web.Response:
+    """Validate and store a new or changed policy; a change is compare-and-set on the version the form was read at."""
     admin = request[STAFF]
-    before = None if created else _policy_snapshot(await Policy.get(id=policy.id))
-    problems = _read_policy(await request.post(), policy)
+    form = await request.post()
+    before = None if created else _policy_snapshot(policy)
+    raw = str(form.get("expected_version", "")).strip()
+    expected = int(raw) if raw.isdigit() and len(raw) < 10 else None
+    if not created and expected != policy.version:
+        return await policies_page(request, tr(request, *POLICY_CONFLICT), 409, editing=policy)
+    problems = _read_policy(form, policy)
     problems = problems or policy_problems(policy, await Policy.all())
     if problems:
         i = 1 if lang(request) == "en" else 0
@@ -118,8 +139,12 @@ async def _save_policy(request: web.Request, policy: Policy, created: bool) -> w
         if created:
             await policy.save()
         else:
+            fields = {k: getattr(policy, k) for k in POLICY_SNAPSHOT if k != "version"}
+            if not await Policy.filter(id=policy.id, version=expected).update(**fields, version=F("version") + 1):
+                # Another administrator saved in between: nothing of this form is stored; show theirs.
+                latest = await Policy.get(id=policy.id)
+                return await policies_page(request, tr(request, *POLICY_CONFLICT), 409, editing=latest)
             policy.version += 1
-            await policy.save()
         await AuditEntry.create(staff_id=admin.id, action="policy_created" if created else "policy_changed",
                                 target=f"policy:{policy.id}", data={"before": before,
                                                                     "after": _policy_snapshot(policy)})
@@ -181,15 +206,17 @@ async def holiday_add(request: web.Request) -> web.Response:
         return await holidays_page(request, tr(request, "请填写日期（YYYY-MM-DD）并选择放假或上班。",
                                                "Give a date (YYYY-MM-DD) and choose holiday or working day."), 400)
     if await HolidayOverride.exists(day=day):
-        return await holidays_page(request, tr(request, "这一天已有调整，请先删除。",
-                                               "That date already has an override; remove it first."), 400)
+        return await holidays_page(request, tr(request, *HOLIDAY_TAKEN), 400)
     calendar = is_calendar_workday(day)  # no override exists for the day: this is what applied until now
-    async with in_transaction():
-        row = await HolidayOverride.create(day=day, kind=kind, note=note, staff_id=admin.id)
-        await AuditEntry.create(staff_id=admin.id, action="holiday_added", target=day.isoformat(), reason=note,
-                                data={"before": {"day": day.isoformat(), "workday": calendar},
-                                      "after": {"day": day.isoformat(), "workday": OVERRIDE_KINDS[kind],
-                                                "override": row.id}})
+    try:
+        async with in_transaction():
+            row = await HolidayOverride.create(day=day, kind=kind, note=note, staff_id=admin.id)
+            await AuditEntry.create(staff_id=admin.id, action="holiday_added", target=day.isoformat(), reason=note,
+                                    data={"before": {"day": day.isoformat(), "workday": calendar},
+                                          "after": {"day": day.isoformat(), "workday": OVERRIDE_KINDS[kind],
+                                                    "override": row.id}})
+    except IntegrityError:  # another administrator added the same day in between: the unique day refused ours
+        return await holidays_page(request, tr(request, *HOLIDAY_TAKEN), 400)
     await refresh_overrides()
     return redirect("/admin/holidays")
 
@@ -242,6 +269,16 @@ async def kpi_weights_save(request: web.Request) -> web.Response:
         floor, window = int(draft.get("volume_floor", "")), int(draft.get("repeat_window_days", ""))
     except ValueError:
         return await kpi_weights_page(request, bad, 400, draft)
+    if not REPEAT_WINDOW_DAYS[0] <= window <= REPEAT_WINDOW_DAYS[1]:
+        low, high = REPEAT_WINDOW_DAYS
+        message = tr(request, f"重复诉求统计窗口必须是{low}到{high}天之间的整数。",
+                     f"The repeat window must be a whole number of days from {low} to {high}.")
+        return await kpi_weights_page(request, message, 400, draft)
+    if not VOLUME_FLOOR[0] <= floor <= VOLUME_FLOOR[1]:
+        low, high = VOLUME_FLOOR
+        message = tr(request, f"参与排名的最低件数必须是{low}到{high}之间的整数。",
+                     f"The volume floor must be a whole number from {low} to {high}.")
+        return await kpi_weights_page(request, message, 400, draft)
     total = sum(percents.values())
     if any(not 0 <= p <= 100 or p != p for p in percents.values()) or abs(total - 100) > 0.01:
         message = tr(request, f"权重合计为{total:g}%，必须是100%。", f"The weights add up to {total:g}%, not 100%.")

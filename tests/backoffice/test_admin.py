@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import re
 from collections.abc import Iterator
@@ -25,7 +26,7 @@ from storage.models import (
     StaffSession,
     Unit,
 )
-from tests.backoffice.conftest import Browser, City
+from tests.backoffice.conftest import VERSION, Browser, City
 from tests.support.builders import make_case
 
 
@@ -90,7 +91,7 @@ async def test_policies_are_edited_validated_and_audited(login_as, city: City,
     form = {"name": "加急 3个工作日", "urgency": "urgent", "category": "", "kind": "", "handle_amount": "12",
             "handle_unit": "working_days", "accept_hours": "2", "sign_hours": "2", "return_working_days": "2",
             "callback_working_days": "2", "extension_max_working_days": "10", "reopen_working_days": "5",
-            "active": "1"}
+            "active": "1", "expected_version": "1"}
     status, page = await admin.post(f"/admin/policies/{urgent.id}", form)
     assert status == 400 and "加急不能比普通更慢" in page  # 12 working days would outlast the 10 of a normal case
     status, page = await admin.post(f"/admin/policies/{urgent.id}", form | {"handle_amount": "0"})
@@ -180,3 +181,91 @@ async def test_admin_settings_pages_need_the_csrf_token(login_as, city: City) ->
         status, _ = await admin.post(path, form, csrf=False)
         assert status == 403
     assert not await HolidayOverride.exists() and not await KpiWeightSet.exists()
+
+
+POLICY_FORM = {"name": "加急 3个工作日", "urgency": "urgent", "category": "", "kind": "", "handle_amount": "3",
+               "handle_unit": "working_days", "accept_hours": "2", "sign_hours": "2", "return_working_days": "2",
+               "callback_working_days": "2", "extension_max_working_days": "10", "reopen_working_days": "5",
+               "active": "1"}
+
+
+async def test_two_admins_editing_one_rule_do_not_overwrite_each_other(login_as, city: City,
+                                                                       fresh_calendar_and_weights: None) -> None:
+    await ensure_default_policies()
+    urgent = await Policy.get(name="加急 3个工作日")
+    first, second = await login_as("admin"), await login_as("admin")
+    versions = []
+    for b in (first, second):
+        status, page = await b.get(f"/admin/policies?edit={urgent.id}")
+        versions.append(VERSION.search(page).group(1))  # type: ignore[union-attr]
+    status, _ = await first.post(f"/admin/policies/{urgent.id}", POLICY_FORM | {
+        "handle_amount": "2", "expected_version": versions[0]})
+    assert status == 200
+    status, page = await second.post(f"/admin/policies/{urgent.id}", POLICY_FORM | {
+        "handle_amount": "1", "expected_version": versions[1]})
+    assert status == 409 and "其他人刚刚修改了该规则，请刷新后重试。" in page
+    stored = await Policy.get(id=urgent.id)
+    assert stored.handle_amount == 2 and stored.version == 2  # the first admin's change stands
+    assert await AuditEntry.filter(action="policy_changed").count() == 1
+    assert 'name="expected_version" value="2"' in page  # the page shows the rule as it is now
+    status, page = await second.post(f"/admin/policies/{urgent.id}?lang=en", POLICY_FORM | {
+        "handle_amount": "1", "expected_version": "1"})
+    assert status == 409 and "Someone else just changed this rule; reload and try again." in page
+    status, _ = await second.post(f"/admin/policies/{urgent.id}", POLICY_FORM | {
+        "handle_amount": "1", "expected_version": "2"})
+    assert status == 200 and (await Policy.get(id=urgent.id)).handle_amount == 1
+
+
+async def test_the_same_holiday_added_twice_at_once_is_answered_politely(login_as, city: City,
+                                                                         fresh_calendar_and_weights: None) -> None:
+    admins = [await login_as("admin") for _ in range(2)]
+    form = {"day": "2026-12-04", "kind": "holiday", "note": "市庆日"}
+    results = await asyncio.gather(*(b.post("/admin/holidays", form) for b in admins * 4))
+    statuses = sorted(status for status, _ in results)
+    assert statuses == [200] + [400] * 7, statuses  # one added; the others told politely, no server error
+    assert all("这一天已有调整" in page for status, page in results if status == 400)
+    assert await HolidayOverride.filter(day=dt.date(2026, 12, 4)).count() == 1
+    assert await AuditEntry.filter(action="holiday_added").count() == 1
+
+
+async def accepted_and_dispatched_case(city: City) -> None:
+    """A case with an intake and a dispatch in its history: the KPI facts (the repeat window too) cover it."""
+    service = CaseService()
+    case = await make_case(city.world, CaseStatus.SUBMITTED)
+    dispatcher = city.world.actor(Role.DISPATCHER)
+    await service.apply(case.id, Action.ACCEPT, dispatcher)
+    await service.apply(case.id, Action.DISPATCH, dispatcher, {"lead_unit": "lead"})
+
+
+KPI_FORM = {"response": "30", "solved": "35", "satisfaction": "35", "version": "2027-2", "basic_satisfied_k": "0.9",
+            "volume_floor": "10", "repeat_window_days": "30"}
+
+
+async def test_kpi_settings_must_be_within_their_ranges(login_as, city: City,
+                                                        fresh_calendar_and_weights: None) -> None:
+    admin = await login_as("admin")
+    for field, value in (("repeat_window_days", "1000000000"), ("repeat_window_days", "0"),
+                         ("repeat_window_days", "3651"), ("volume_floor", "100001"), ("volume_floor", "-1")):
+        status, page = await admin.post("/admin/kpi-weights", KPI_FORM | {field: value})
+        assert status == 400, (field, value)
+        assert ("1到3650天" if field == "repeat_window_days" else "0到100000") in page
+    status, page = await admin.post("/admin/kpi-weights?lang=en", KPI_FORM | {"repeat_window_days": "4000"})
+    assert status == 400 and "from 1 to 3650" in page
+    assert not await KpiWeightSet.exists()
+    status, _ = await admin.post("/admin/kpi-weights", KPI_FORM | {"repeat_window_days": "3650", "volume_floor": "0"})
+    assert status == 200 and (await KpiWeightSet.get(version="2027-2")).repeat_window_days == 3650
+    await accepted_and_dispatched_case(city)
+    status, page = await admin.get("/analytics/kpi")
+    assert status == 200 and "2027-2" in page
+
+
+async def test_an_out_of_range_stored_kpi_setting_falls_back_to_the_default(login_as, city: City,
+                                                                            fresh_calendar_and_weights: None) -> None:
+    await KpiWeightSet.create(version="legacy", note="", staff_id=None, weights={"solved": 1.0},
+                              basic_satisfied_k=0.9, volume_floor=10, repeat_window_days=1_000_000_000)
+    await accepted_and_dispatched_case(city)
+    admin = await login_as("admin")
+    status, page = await admin.get("/admin/kpi-weights")
+    assert status == 200 and "legacy" in page
+    status, page = await admin.get("/analytics/kpi")
+    assert status == 200 and "legacy" in page  # computed with the default 30-day window, not a server error
