@@ -122,6 +122,7 @@ async def start_pending(request: web.Request, staff: Staff, target: str) -> str:
         await sessions.end(old)
     token = secrets.token_urlsafe(32)
     moment = sessions.now()
+    await throttle.tidy(moment)
     await StaffSession.create(
         token_hash=hashlib.sha256(token.encode()).hexdigest(), staff_id=staff.id,
         csrf_token=secrets.token_urlsafe(32), data={"mfa_pending": True, "next": target},

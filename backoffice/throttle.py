@@ -73,6 +73,11 @@ async def forget(limits: list[tuple[str, int]]) -> None:
     await LoginThrottle.filter(key__in=[k for k, _ in limits]).delete()
 
 
+async def tidy(now: dt.datetime) -> None:
+    """Drop the keys of half-logins long over (they last minutes; their window and lockout have passed)."""
+    await LoginThrottle.filter(key__startswith="pending:", window_start__lt=now - WINDOW - LOCKOUT).delete()
+
+
 async def succeeded(username: str) -> None:
     """Forget the username's failures after a complete login."""
     await forget([keys(username, "")[0]])
