@@ -315,30 +315,13 @@ async def _scan(qs: QuerySet[Case], newest_first: bool, cursor: int | None, size
     return rows
 
 
-async def _search_page(qs: QuerySet[Case], terms: search.Terms, f: Filters, size: int,
-                       city_wide: bool = True) -> list[Case]:
+async def _search_page(qs: QuerySet[Case], terms: search.Terms, f: Filters, size: int) -> list[Case]:
     """Walk the search index's candidates in id order, in growing windows, keeping those the filters pass."""
     newest = f.sort == "new"
     bound = _decode_cursor(f.cursor, f.sort)[1] if f.cursor else None
-    if search.dialect() != "sqlite":
-        # PostgreSQL: the GIN condition on the row. The rows are verified here (the pairs of a longer
-        # query can all occur apart), reading on until a page is full. A word no case holds is answered
-        # by the GIN index alone. The whole city is one query: the planner walks the primary key for
-        # a common word and takes the GIN index for a rare one. A unit's part is read in id windows,
-        # or the planner would AND the unit's and the word's bitmaps (both long) and sort the result.
-        if not await search.index_only(Case.all(), terms).exists():
-            return []
-        qs, rows = search.index_only(qs, terms), []
-        while True:
-            if city_wide:
-                bounded = qs if bound is None else qs.filter(id__lt=bound) if newest else qs.filter(id__gt=bound)
-                batch = await bounded.order_by("-id" if newest else "id").limit(size + 1)
-            else:
-                batch = await _scan(qs, newest, bound, size)
-            rows += [c for c in batch if search.contains(c, terms)]
-            if len(rows) > size or len(batch) <= size:
-                return rows
-            bound = batch[-1].id
+    # The candidates query carries no parameters (its words are literals): PostgreSQL plans it for
+    # these words every time - the primary key for a common word, the GIN index for a rare one - where a
+    # prepared statement's generic plan for "(match) = $1" could neither use the index nor estimate it.
     width = 4 * (size + 1)
     rows: list[Case] = []
     while len(rows) <= size:
@@ -365,7 +348,7 @@ async def _part_page(actor: Actor, qs: QuerySet[Case], bound: QuerySet[Case], f:
     if terms is not None:
         qs = apply_filters(qs, replace(f, q=None))
         if await capped_count(apply_filters(bound, replace(f, q=None)), FEW) >= FEW:
-            return await _search_page(qs, terms, f, size, city_wide=sees_all(actor))
+            return await _search_page(qs, terms, f, size)
         # A short list (a rare queue, a unit's co-handled cases): check its few rows for the words.
         qs = qs.filter(search.verify(terms))
     else:

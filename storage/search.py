@@ -93,30 +93,11 @@ def match_sql(t: Terms, *, before: int | None = None, after: int | None = None, 
 
 
 def narrow(qs: QuerySet[Case], t: Terms) -> QuerySet[Case]:
-    """Keep the cases of a query that hold the terms and contain the query (a verified index match)."""
-    if dialect() == "sqlite":
-        qs = qs.filter(id__in=RawSQL(f"({match_sql(t)})"))
-    else:
-        qs = qs.annotate(_hit=RawSQL(_pg_match(t))).filter(_hit=True)
-    return qs.filter(verify(t))
+    """Keep the cases of a query that hold the terms and contain the query (a verified index match).
 
-
-def index_only(qs: QuerySet[Case], t: Terms) -> QuerySet[Case]:
-    """Keep the cases that hold the terms, as a condition on the row (PostgreSQL), unverified.
-
-    The planner then chooses between the GIN index and walking another index with the condition as
-    a filter, from the column's statistics. A LIKE beside it would make it guess that almost no row
-    matches and read every match to sort them: verify the rows with ``contains`` instead.
+    The index part is a parameterless subquery, so PostgreSQL plans it for these very words.
     """
-    return qs.annotate(_hit=RawSQL(_pg_match(t))).filter(_hit=True)
-
-
-def contains(case: Case, t: Terms) -> bool:
-    """Tell whether a case meets ``verify(t)`` (checked in Python on rows already read)."""
-    folded = t.text.casefold()
-    if folded in case.title.casefold() or folded in case.text.casefold():
-        return True
-    return t.sequence is not None and case.number.endswith(t.sequence.lstrip("0") or t.sequence)
+    return qs.filter(id__in=RawSQL(f"({match_sql(t)})")).filter(verify(t))
 
 
 async def candidates(t: Terms, *, before: int | None = None, after: int | None = None, newest_first: bool = True,
