@@ -112,3 +112,26 @@ def test_shipped_model_classifies_an_obvious_message() -> None:
     model = classifier.load()
     top = model.suggest("我的社保断缴了三个月，养老保险怎么补缴？")[0]
     assert top.category == "劳动和社会保障" and top.score > 0.5
+
+
+def test_intercept_scale_stops_a_big_label_swamping_a_small_one(tmp_path) -> None:
+    big = ["道路破损坑洼不平", "小区违章搭建", "路灯不亮影响出行", "物业不作为", "下水道堵塞污水外溢", "拆迁补偿不合理",
+           "小区停车位被占", "楼道杂物堆放", "自来水停水", "燃气管道老化", "电梯经常故障", "房屋漏水无人维修"]
+    small = ["医院收费不合理", "疫苗接种预约难", "药店卖假药"]
+    records = ([Record(t, "", "城乡建设") for t in big * 4] + [Record(t, "", "卫生计生") for t in small]
+               + toy_records()[-6:])  # + 交通运输: three labels, one-vs-rest intercepts
+    kept = classifier.train(records, params=Params(word_bits=12, char_bits=13, intercept_scale=1.0))
+    half = classifier.train(records, params=Params(word_bits=12, char_bits=13, intercept_scale=0.5))
+    dropped = classifier.train(records, params=SMALL)
+    assert SMALL.intercept_scale == Params().intercept_scale == 0.0  # the default drops them
+    # Same fit (up to liblinear's random order); only the stored intercepts differ. Kept, the 48-row label's
+    # prior outweighs a small label's words.
+    assert np.allclose(kept.coef, dropped.coef, atol=1e-3) and np.allclose(kept.coef, half.coef, atol=1e-3)
+    assert np.allclose(half.intercept, kept.intercept / 2, atol=1e-3) and not dropped.intercept.any()
+    big_i, small_i = kept.labels.index("城乡建设"), kept.labels.index("卫生计生")
+    assert kept.intercept[big_i] > 0 > kept.intercept[small_i]
+    assert kept.predict_many(["医药费", "买药难"]) == ["城乡建设"] * 2
+    assert dropped.predict_many(["医药费", "买药难"]) == ["卫生计生"] * 2
+    # The scale is applied at training: the file format is unchanged and a saved model keeps its own scale.
+    again = classifier.read_model(kept.save(tmp_path / "kept.npz"))
+    assert again.params.intercept_scale == 1.0 and np.allclose(again.intercept, kept.intercept)
