@@ -14,7 +14,7 @@ from typing import Any
 
 from tortoise.expressions import Q
 
-from .kpi import CaseHistory, EventRow, Scorecard, Weights, assess, load_weights
+from .kpi import CaseHistory, EventRow, Scorecard, Weights, assess, current_weights
 from .models import Case, CaseEvent, Unit
 
 CHUNK = 2000  # ids per IN (...) list: well inside SQLite's and PostgreSQL's parameter limits
@@ -82,7 +82,7 @@ async def load_histories(case_ids: Sequence[int]) -> list[CaseHistory]:
 async def kpi_report(as_of: dt.datetime, by: Sequence[str] = ("unit",), start: dt.datetime | None = None,
                      end: dt.datetime | None = None, weights: Weights | None = None) -> list[Scorecard]:
     """Compute the ranked KPI scorecards of a period straight from the event log."""
-    weights = weights or load_weights()
+    weights = weights or await current_weights()  # saved by an admin, in whichever process
     histories = await load_histories(await case_ids_active(start, end))
     return assess(histories, as_of, weights, by, start, end)
 

@@ -28,7 +28,7 @@ from tortoise.transactions import in_transaction
 from intents.hot_issues import Message, detect
 from intents.risk import Signal, scan
 from storage.analytics import direct_answers, kpi_report, load_case_texts
-from storage.kpi import KPI, KPI_LABELS, SHANGHAI, Figure, Scorecard, load_weights
+from storage.kpi import KPI, KPI_LABELS, SHANGHAI, Figure, Scorecard, current_weights
 from storage.labels import STATUS
 from storage.lifecycle import Actor, CaseStatus, Role
 from storage.models import AuditEntry, Case, Channel, RiskAck, Unit
@@ -408,7 +408,7 @@ async def kpi_page(request: web.Request) -> web.StreamResponse:
     scope = await scope_for(request)
     month, start, end = month_of(request)
     language = lang(request)
-    weights = load_weights()
+    weights = await current_weights()
     cards = [c for c in scope.cards(await kpi_report(now(), ("unit",), start, end, weights)) if c.key[0] is not None]
     table = kpi_table(cards, await unit_names(language), month, language)
     if wants_csv(request):

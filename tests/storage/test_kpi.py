@@ -310,3 +310,22 @@ async def test_saved_weights_replace_the_file_and_are_audited(database_url: str)
     finally:
         forget_saved_weights()
     assert load_weights().version == "2026-1"
+
+
+async def test_another_process_reports_with_the_weights_an_admin_saved(database_url: str) -> None:
+    world = await make_world()
+    clock = Clock()
+    service = CaseService(clock=clock)
+    dispatcher = world.actor(Role.DISPATCHER)
+    case = await service.submit(NewCase(text="幸福里小区路灯坏了", channel=Channel.WEBCHAT,
+                                        citizen_id=world.citizen.id, district="东湖区"), world.actor(Role.CITIZEN))
+    await service.apply(case.id, Action.ACCEPT, dispatcher)
+    await service.apply(case.id, Action.DISPATCH, dispatcher, {"lead_unit": "lead"})
+    await service.apply(case.id, Action.SIGN, world.actor(Role.HANDLER))
+    assert {c.key[0]: c for c in await kpi_report(clock.now)}["lead"].rank is None  # one case: unranked
+    try:
+        await save_weights(Weights("2027-1", {KPI.SIGN_TIMELY: 1.0}, 1.0, 1, 30), "试行", None)
+        forget_saved_weights()  # another app process: it never loaded the saved set itself
+        assert {c.key[0]: c for c in await kpi_report(clock.now)}["lead"].rank == 1  # the saved floor of 1 case
+    finally:
+        forget_saved_weights()
