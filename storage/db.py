@@ -28,7 +28,7 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
     path = sqlite_path(database_url)
     if database_url.startswith("sqlite://"):
         connection: dict[str, Any] | str = {
-            "engine": "tortoise.backends.sqlite",
+            "engine": "storage.sqlite_engine",
             "credentials": {
                 "file_path": str(path) if path else ":memory:",
                 "journal_mode": "WAL",
