@@ -239,7 +239,8 @@ def _cursor_of(case: Case, sort: str) -> str:
 NUMBER = re.compile(r"[0-9]{3,8}-[0-9]{8}-[0-9]{3,8}")
 #: A tracking code (storage.numbering): ten characters of its alphabet with at least one digit and one letter.
 TRACKING = re.compile(r"(?=.*[2-9])(?=.*[A-HJKMNP-Z])[2-9A-HJKMNP-Z]{10}")
-COUNT_CAP = 1000  # counts stop here (the sidebar shows "999+"): see counts()
+COUNT_CAP = 1000  # a list this long is read in id windows, a shorter one picked from its ids
+SIDEBAR_CAP = 100  # sidebar counts stop here (shown as "99+"): see counts()
 WINDOW = 4096
 CO_LISTED = 2000  # a unit's co-handled cases up to this many are named in the query, not subselected
 FEW = 2000  # a list this short is searched row by row, a longer one through the index
@@ -390,9 +391,9 @@ async def page(actor: Actor, queue: Queue, f: Filters, now: dt.datetime, size: i
     return Page(rows, _cursor_of(rows[-1], f.sort) if more and rows else None)
 
 
-def _capped_sql(qs: QuerySet[Case], offset: int, postgres: bool) -> tuple[str, list[object]]:
-    """Return ``SELECT COUNT(*)`` over the first COUNT_CAP ids of a query, its placeholders numbered from offset."""
-    ids = qs.limit(COUNT_CAP).values_list("id", flat=True)
+def _capped_sql(qs: QuerySet[Case], offset: int, postgres: bool, cap: int) -> tuple[str, list[object]]:
+    """Return ``SELECT COUNT(*)`` over the first ``cap`` ids of a query, its placeholders numbered from offset."""
+    ids = qs.limit(cap).values_list("id", flat=True)
     ids._make_query()  # the SQL and values Tortoise itself would send
     sql, values = ids.query.get_parameterized_sql()
     if postgres:
@@ -400,11 +401,12 @@ def _capped_sql(qs: QuerySet[Case], offset: int, postgres: bool) -> tuple[str, l
     return f"(SELECT COUNT(*) FROM ({sql}) AS capped)", list(values)
 
 
-async def counts(actor: Actor, now: dt.datetime) -> dict[str, int]:
-    """Count each of the actor's queues (only cases the actor may see), up to COUNT_CAP, in one query.
+async def counts(actor: Actor, now: dt.datetime, cap: int = SIDEBAR_CAP) -> dict[str, int]:
+    """Count each of the actor's queues (only cases the actor may see), up to ``cap``, in one query.
 
-    Each count reads at most COUNT_CAP ids through an index, so it costs the same at ten thousand
-    and at a million cases. A city's staff read the sidebar as "how much is waiting": 999+ says
+    Each count reads at most ``cap`` ids through an index (for unit staff each one checked
+    against the unit's active assignment), so it costs the same at ten thousand and at a million
+    cases. A city's staff read the sidebar as "how much is waiting": 99+ says
     "a lot" as well as an exact figure would. Counters kept per queue would be exact but every
     transition would update the same few rows (one writer at a time on SQLite, a hot row on
     PostgreSQL), and "due soon" and "overdue" change with the clock, not with writes.
@@ -413,13 +415,13 @@ async def counts(actor: Actor, now: dt.datetime) -> dict[str, int]:
     postgres = search.dialect() != "sqlite"
     columns, values = [], []
     for i, (_, qs) in enumerate(keyed):
-        sql, more = _capped_sql(qs, len(values), postgres)
+        sql, more = _capped_sql(qs, len(values), postgres, cap)
         columns.append(f"{sql} AS n{i}")
         values += more
     row = (await connections.get("default").execute_query_dict("SELECT " + ", ".join(columns), values))[0]
     found = dict.fromkeys((q.key for q in queues_for(actor)), 0)
     for i, (key, _) in enumerate(keyed):
-        found[key] = min(COUNT_CAP, found[key] + int(row[f"n{i}"]))
+        found[key] = min(cap, found[key] + int(row[f"n{i}"]))
     return found
 
 

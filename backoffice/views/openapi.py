@@ -96,6 +96,7 @@ def document() -> dict[str, Any]:
         "paths": {
             "/api/me": {"get": {"operationId": "me", "responses": _responses({"type": "object"}, 401)}},
             "/api/queues": {"get": {"operationId": "queue_counts",
+                                    "description": "Cases per queue, each counted up to 1000 (1000: or more).",
                                     "responses": _responses({"type": "object",
                                                              "additionalProperties": {"type": "integer"}}, 401)}},
             "/api/queues/{queue}/cases": {"get": {

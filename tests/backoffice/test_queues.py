@@ -122,14 +122,17 @@ async def test_search_pages_list_every_match_once_for_city_and_units(login_as, c
 
 
 
-async def test_sidebar_counts_stop_at_999_plus(login_as, city: City) -> None:
+async def test_sidebar_counts_stop_at_99_plus_and_the_api_counts_to_1000(login_as, city: City) -> None:
     await Case.bulk_create([
         Case(number=f"8890-20260102-{i:05d}", tracking_code=f"BULK{i:06d}", text="路灯不亮", channel=Channel.PHONE,
              status=CaseStatus.SUBMITTED)
         for i in range(1000)
     ], batch_size=500)
     review = await make_case(city.world, CaseStatus.PENDING_REVIEW)
-    _, page = await (await login_as("supervisor")).get("/queues/review")
+    supervisor = await login_as("supervisor")
+    _, page = await supervisor.get("/queues/review")
     counts = dict(re.findall(r'<span>([^<]+)</span><span class="count">([^<]+)</span>', page))
-    assert counts["待受理"] == counts["全部诉求"] == "999+" and counts["待审核"] == "1"
+    assert counts["待受理"] == counts["全部诉求"] == "99+" and counts["待审核"] == "1"
     assert review.number in numbers(page)
+    _, exact = await supervisor.api("GET", "/api/queues")
+    assert exact["submitted"] == exact["all"] == 1000 and exact["review"] == 1
