@@ -23,13 +23,13 @@ import json
 import os
 import shutil
 import signal
-import socket
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import aiohttp
+from _serve import free_port, wait_up  # bench/ is on the path: these run as scripts
 from aiohttp import web
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,13 +51,6 @@ finally:
     profile.disable()
     profile.dump_stats(out)
 """
-
-
-def free_port() -> int:
-    """Return a free loopback port."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def echo_handler(request: web.Request) -> web.WebSocketResponse:
@@ -191,19 +184,6 @@ async def level(chats: list[str], echo: str, conversations: int, rounds: int, co
             "echo_cpu_ms": 1000 * echo_cpu / echoes}
 
 
-async def _wait_ready(url: str) -> None:
-    async with aiohttp.ClientSession() as http:
-        for _ in range(400):
-            try:
-                async with http.get(url) as response:
-                    if response.status < 500:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.05)
-    raise TimeoutError(url)
-
-
 async def prepare(database_url: str) -> None:
     """Migrate and create the demo city's units, catalogue and policies."""
     sys.path.insert(0, str(ROOT))
@@ -245,8 +225,8 @@ async def main(levels: list[int], rounds: int, profile: str | None = None, worke
     try:
         chats, echo_base = [f"http://127.0.0.1:{port}" for port in chat_ports], f"http://127.0.0.1:{echo_port}"
         for chat in chats:
-            await _wait_ready(chat + "/healthz")
-        await _wait_ready(echo_base + "/")
+            await wait_up(chat + "/healthz", timeout=20.0, interval=0.05)
+        await wait_up(echo_base + "/", timeout=20.0, interval=0.05)
         counter = [0]
         await level(chats, echo_base, 2 * workers, 1, counter)  # warm up: imports, jieba, the model, connections
         if profile:

@@ -25,7 +25,6 @@ import hmac
 import json
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -39,18 +38,13 @@ from aiohttp import web
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from _serve import free_port, wait_up  # noqa: E402 - bench/ is on the path: these run as scripts
+
 from tests.support.fake_telegram import TOKEN, FakeTelegram, fake_telegram  # noqa: E402
 
 SECRET_KEY = "bench-" + "k" * 40
 PUBLIC_URL = "https://bench.invalid"
 GREETINGS = ("你好", "您好", "在吗", "你好，我想咨询一下")
-
-
-def free_port() -> int:
-    """Return a free loopback port."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def cpu_seconds(pid: int) -> float | None:
@@ -86,22 +80,6 @@ def serve_bare(port: int) -> None:
     app = web.Application()
     app.router.add_post("/channels/telegram", bare_handler)
     web.run_app(app, host="127.0.0.1", port=port, print=None)
-
-
-async def wait_up(url: str, timeout: float = 60.0) -> None:
-    """Wait until ``url`` answers."""
-    deadline = time.monotonic() + timeout
-    async with aiohttp.ClientSession() as http:
-        while True:
-            try:
-                async with http.get(url) as response:
-                    if response.status < 500:
-                        return
-            except aiohttp.ClientError:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{url} did not come up")
-            await asyncio.sleep(0.1)
 
 
 async def post_all(url: str, updates: list[dict], concurrency: int, headers: dict[str, str],

@@ -1,0 +1,32 @@
+"""Helpers the throughput benchmarks share: a free port for a server process, and waiting for it to answer."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+
+import aiohttp
+
+
+def free_port() -> int:
+    """Return a free loopback port."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def wait_up(url: str, timeout: float = 60.0, interval: float = 0.1) -> None:
+    """Wait until ``url`` answers (any status below 500), polling every ``interval`` seconds."""
+    deadline = time.monotonic() + timeout
+    async with aiohttp.ClientSession() as http:
+        while True:
+            try:
+                async with http.get(url) as response:
+                    if response.status < 500:
+                        return
+            except aiohttp.ClientError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{url} did not come up")
+            await asyncio.sleep(interval)
