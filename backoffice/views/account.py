@@ -54,6 +54,14 @@ async def confirm(request: web.Request) -> web.Response:
     return totp.no_store(await render(request, "recovery_codes.html", {"codes": codes, "next": "/account/security"}))
 
 
+async def _refused_code(request: web.Request, staff: Staff) -> web.Response | None:
+    """Check the posted current code; return the security page with the reason when it is not accepted."""
+    form = await request.post()
+    method, _, message, _ = await check_code(request, staff, request[SESSION], str(form.get("code", "")),
+                                             enrolling=False)
+    return None if method else await security_page(request, message, 400)
+
+
 async def disable(request: web.Request) -> web.Response:
     """Turn the second factor off with a current code - not for roles that require it."""
     staff, _ = current_actor(request)
@@ -63,11 +71,8 @@ async def disable(request: web.Request) -> web.Response:
         return await security_page(request, message, 403)
     if not totp.enrolled(staff):
         return redirect("/account/security")
-    form = await request.post()
-    method, _, message, _ = await check_code(request, staff, request[SESSION], str(form.get("code", "")),
-                                             enrolling=False)
-    if not method:
-        return await security_page(request, message, 400)
+    if (failed := await _refused_code(request, staff)) is not None:
+        return failed
     await totp.reset(staff, staff, action="totp_disabled")
     return redirect("/account/security?done=off")
 
@@ -78,11 +83,8 @@ async def new_recovery_codes(request: web.Request) -> web.Response:
     staff = await Staff.get(id=staff.id)
     if not totp.enrolled(staff):
         return redirect("/account/security")
-    form = await request.post()
-    method, _, message, _ = await check_code(request, staff, request[SESSION], str(form.get("code", "")),
-                                             enrolling=False)
-    if not method:
-        return await security_page(request, message, 400)
+    if (failed := await _refused_code(request, staff)) is not None:
+        return failed
     codes = await totp.replace_recovery_codes(staff)
     return totp.no_store(await render(request, "recovery_codes.html", {"codes": codes, "next": "/account/security"}))
 
