@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import copy
 import datetime as dt
 import json
 import sqlite3
@@ -139,7 +138,7 @@ async def create_held(
 
 async def take(
     channel: str, user_key: str, token: str, clock: Any, lease: dt.timedelta, wait: float, language: str,
-    cache: RowCache | None = None, absent: bool = False,
+    absent: bool = False,
 ) -> DialogSession | None:
     """Take the user's lease (creating the session on first contact), waiting up to ``wait`` seconds.
 
@@ -150,15 +149,6 @@ async def take(
     delay = 0.005
     while True:
         now = _utc(clock())
-        known = cache.get(channel, user_key) if cache else None
-        if known is not None and known.citizen_id is not None:
-            # The row is unchanged since this process saved it: the lease alone, no read.
-            if await _execute(TAKE_SQL + " AND version = ?",
-                              [token, now + lease, channel, user_key, now, known.version]) == 1:
-                row = copy.copy(known)
-                row.slots = json.loads(json.dumps(known.slots))
-                return row
-            cache.drop(channel, user_key)  # type: ignore[union-attr]
         if not absent:
             # One statement in the common case: the row exists and nobody holds it.
             if await _execute(TAKE_SQL, [token, now + lease, channel, user_key, now]) == 1:
