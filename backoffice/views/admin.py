@@ -107,14 +107,21 @@ async def staff_create(request: web.Request) -> web.Response:
     return await staff_page(request, created=str(form.get("username", "")), password=password)
 
 
-async def staff_toggle(request: web.Request) -> web.Response:
-    """Deactivate or reactivate an account; deactivation ends its sessions."""
-    if isinstance(admin := await _admin(request), web.Response):
-        return admin
+async def _other_account(request: web.Request, admin: Staff) -> Staff | web.Response:
+    """The account named in the URL, or a 404 page when there is none or it is the administrator's own."""
     raw = request.match_info["staff_id"]
     target = await Staff.get_or_none(id=db_id(raw)) if db_id(raw) else None
     if target is None or target.id == admin.id:
         return await error_page(request, 404, tr(request, "不能修改这个账号。", "Not possible for this account."))
+    return target
+
+
+async def staff_toggle(request: web.Request) -> web.Response:
+    """Deactivate or reactivate an account; deactivation ends its sessions."""
+    if isinstance(admin := await _admin(request), web.Response):
+        return admin
+    if isinstance(target := await _other_account(request, admin), web.Response):
+        return target
     await Staff.filter(id=target.id).update(active=not target.active)
     if target.active:
         await sessions.end_others(target.id, None)
@@ -127,10 +134,8 @@ async def staff_reset_totp(request: web.Request) -> web.Response:
     """Remove a staff member's second factor (a lost phone): audited, their sessions end, they enrol again."""
     if isinstance(admin := await _admin(request), web.Response):
         return admin
-    raw = request.match_info["staff_id"]
-    target = await Staff.get_or_none(id=db_id(raw)) if db_id(raw) else None
-    if target is None or target.id == admin.id:
-        return await error_page(request, 404, tr(request, "不能修改这个账号。", "Not possible for this account."))
+    if isinstance(target := await _other_account(request, admin), web.Response):
+        return target
     await totp.reset(target, admin)
     await sessions.end_others(target.id, None)
     return redirect("/admin/staff")
