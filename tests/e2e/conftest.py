@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -42,3 +43,12 @@ async def base(database_url: str, tmp_path: Path) -> AsyncIterator[str]:
     settings = Settings(database_url=database_url, data_dir=tmp_path / "data", secret_key="b" * 48)
     async with serving(create_app(settings, manage_orm=False)) as url:
         yield url
+
+
+@pytest.fixture
+def artefacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Return the screenshot directory (APPEALS_ARTEFACTS_DIR, or a pytest temp dir)."""
+    chosen = os.environ.get("APPEALS_ARTEFACTS_DIR")
+    path = Path(chosen) if chosen else tmp_path_factory.mktemp("screens")
+    path.mkdir(parents=True, exist_ok=True)
+    return path

@@ -6,13 +6,12 @@ import pytest
 
 from storage.lifecycle import CaseStatus
 from storage.models import Case, CaseEvent
-from tests.backoffice.conftest import PASSWORD, build_app, make_city
+from tests.backoffice.conftest import build_app, make_city
 from tests.backoffice.test_knowledge_pages import SOCIAL, XSS, published
+from tests.support.browser import log_in
 from tests.support.server import serving
 
 pytestmark = pytest.mark.browser
-
-
 
 
 async def test_answers_appear_while_typing_and_one_click_answers_the_call(database_url: str, browser) -> None:  # noqa: ANN001
@@ -23,11 +22,7 @@ async def test_answers_appear_while_typing_and_one_click_answers_the_call(databa
         page = await (await browser.new_context(locale="zh-CN")).new_page()
         dialogs: list[str] = []
         page.on("dialog", lambda d: dialogs.append(d.message))
-        await page.goto(f"{base}/login")
-        await page.fill("input[name=username]", "operator")
-        await page.fill("input[name=password]", PASSWORD)
-        async with page.expect_navigation():
-            await page.click("button[type=submit].primary")
+        await log_in(page, base, "operator")
         await page.goto(f"{base}/intake")
         await page.locator("textarea[name=text]").press_sequentially("请问外地的社保怎么转到江澜来", delay=20)
         live = page.locator("#live-answers")

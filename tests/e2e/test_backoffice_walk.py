@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -10,7 +9,8 @@ import pytest
 
 from storage.lifecycle import CaseStatus, Role
 from storage.models import Case, CaseEvent, Staff
-from tests.backoffice.conftest import PASSWORD, build_app, make_city, next_code, password_hash
+from tests.backoffice.conftest import build_app, make_city, next_code, password_hash
+from tests.support.browser import log_in
 from tests.support.server import serving
 
 pytestmark = pytest.mark.browser
@@ -24,17 +24,6 @@ async def second_factor(page, username: str) -> None:  # noqa: ANN001
             await page.click("button[type=submit].primary")
 
 
-@pytest.fixture
-def artefacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Return the screenshot directory (APPEALS_ARTEFACTS_DIR, or a pytest temp dir)."""
-    chosen = os.environ.get("APPEALS_ARTEFACTS_DIR")
-    path = Path(chosen) if chosen else tmp_path_factory.mktemp("backoffice-screens")
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-
-
 async def test_one_case_through_every_role(database_url: str, browser, artefacts: Path) -> None:  # noqa: ANN001
     city = await make_city()
     await Staff.create(username="other-head", display_name="交通局负责人", password_hash=password_hash(),
@@ -46,11 +35,7 @@ async def test_one_case_through_every_role(database_url: str, browser, artefacts
         async def as_user(username: str):  # noqa: ANN202
             context = await browser.new_context(viewport={"width": 1280, "height": 860}, locale="zh-CN")
             page = await context.new_page()
-            await page.goto(f"{base}/login")
-            await page.fill("input[name=username]", username)
-            await page.fill("input[name=password]", PASSWORD)
-            async with page.expect_navigation():
-                await page.click("button[type=submit].primary")
+            await log_in(page, base, username)
             await second_factor(page, username)
             await page.wait_for_selector("nav.side")
             return context, page
@@ -157,11 +142,7 @@ async def test_one_case_through_every_role(database_url: str, browser, artefacts
         # A tablet-sized view of the queue.
         context = await browser.new_context(viewport={"width": 820, "height": 1180})
         page = await context.new_page()
-        await page.goto(f"{base}/login")
-        await page.fill("input[name=username]", "supervisor")
-        await page.fill("input[name=password]", PASSWORD)
-        async with page.expect_navigation():
-            await page.click("button[type=submit].primary")
+        await log_in(page, base, "supervisor")
         await second_factor(page, "supervisor")
         await page.wait_for_selector("nav.side")
         await shot(page, "tablet-queue")

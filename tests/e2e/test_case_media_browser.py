@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import os
 import struct
 from pathlib import Path
 
@@ -14,8 +13,9 @@ from backoffice.keys import SUGGESTER
 from backoffice.suggest import Suggester
 from storage.lifecycle import CaseStatus
 from storage.settings import Settings
-from tests.backoffice.conftest import PASSWORD, make_city
+from tests.backoffice.conftest import make_city
 from tests.backoffice.test_case_page import SECRET, attach, exif_jpeg, png
+from tests.support.browser import log_in
 from tests.support.builders import make_case
 from tests.support.server import serving
 
@@ -43,15 +43,6 @@ async def webp_with_exif(browser) -> bytes:  # noqa: ANN001
     return b"RIFF" + struct.pack("<I", 4 + len(chunks)) + b"WEBP" + chunks
 
 
-@pytest.fixture
-def artefacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Return the screenshot directory (APPEALS_ARTEFACTS_DIR, or a pytest temp dir)."""
-    chosen = os.environ.get("APPEALS_ARTEFACTS_DIR")
-    path = Path(chosen) if chosen else tmp_path_factory.mktemp("case-media-screens")
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
 async def test_photos_load_and_the_map_shows_the_pin(database_url: str, browser, artefacts: Path,  # noqa: ANN001
                                                     tmp_path: Path) -> None:
     city = await make_city()
@@ -69,11 +60,7 @@ async def test_photos_load_and_the_map_shows_the_pin(database_url: str, browser,
         page = await context.new_page()
         requested: list[str] = []
         page.on("request", lambda r: requested.append(r.url))
-        await page.goto(f"{base}/login")
-        await page.fill("input[name=username]", "handler")
-        await page.fill("input[name=password]", PASSWORD)
-        async with page.expect_navigation():
-            await page.click("button[type=submit].primary")
+        await log_in(page, base, "handler")
         await page.goto(f"{base}/cases/{case.id}")
         thumbs = page.locator(".media .photos img")
         assert await thumbs.count() == 3

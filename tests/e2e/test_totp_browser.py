@@ -9,7 +9,8 @@ import pytest
 from backoffice import totp
 from storage.lifecycle import Role
 from storage.models import AuditEntry, Staff
-from tests.backoffice.conftest import PASSWORD, password_hash
+from tests.backoffice.conftest import password_hash
+from tests.support.browser import log_in, submit_login
 
 pytestmark = pytest.mark.browser
 
@@ -19,11 +20,7 @@ async def test_admin_enrols_with_the_qr_page_and_logs_in_with_a_code(base: str, 
                        roles=[Role.ADMIN.value])
     context = await browser.new_context(locale="zh-CN")
     page = await context.new_page()
-    await page.goto(f"{base}/login")
-    await page.fill("input[name=username]", "chief")
-    await page.fill("input[name=password]", PASSWORD)
-    async with page.expect_navigation():
-        await page.click("button[type=submit].primary")
+    await log_in(page, base, "chief")
     # The enrolment page: a QR code drawn as inline SVG, the key and the otpauth URI as text.
     qr = page.locator("figure.qr svg")
     assert await qr.count() == 1 and (await qr.bounding_box() or {}).get("width", 0) > 100
@@ -46,10 +43,7 @@ async def test_admin_enrols_with_the_qr_page_and_logs_in_with_a_code(base: str, 
 
     async with page.expect_navigation():
         await page.click("button:has-text('退出')")
-    await page.fill("input[name=username]", "chief")
-    await page.fill("input[name=password]", PASSWORD)
-    async with page.expect_navigation():
-        await page.click("button[type=submit].primary")
+    await submit_login(page, "chief")
     assert await page.locator("figure.qr").count() == 0  # enrolled: only the code now
     await page.fill("input[name=code]", totp.hotp(totp.secret_bytes(secret), step + 1))
     async with page.expect_navigation():
