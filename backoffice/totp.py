@@ -153,6 +153,12 @@ def new_recovery_codes() -> list[str]:
     return codes
 
 
+async def _store_recovery_codes(staff: Staff, codes: list[str]) -> None:
+    """Replace the account's stored recovery codes with (the hashes of) ``codes``; call inside a transaction."""
+    await RecoveryCode.filter(staff_id=staff.id).delete()
+    await RecoveryCode.bulk_create([RecoveryCode(staff_id=staff.id, code_hash=_hash_code(c)) for c in codes])
+
+
 async def _use_step(staff: Staff, step: int) -> bool:
     """Record ``step`` as used, atomically: False when a concurrent request used it (or a later one) first."""
     query = Staff.filter(id=staff.id)
@@ -178,8 +184,7 @@ async def confirm_enrolment(staff: Staff, sealed: str, code: str, key: str | Non
             totp_secret=sealed, totp_confirmed_at=dt.datetime.now(dt.UTC), totp_last_step=step)
         if stored != 1:
             return None  # another session confirmed an enrolment first
-        await RecoveryCode.filter(staff_id=staff.id).delete()
-        await RecoveryCode.bulk_create([RecoveryCode(staff_id=staff.id, code_hash=_hash_code(c)) for c in codes])
+        await _store_recovery_codes(staff, codes)
         await AuditEntry.create(staff_id=staff.id, action="totp_enrolled", target=staff.username,
                                 data={"before": {"second_factor": False}, "after": {"second_factor": True}})
     return codes
@@ -204,8 +209,7 @@ async def replace_recovery_codes(staff: Staff) -> list[str]:
     """Replace an account's recovery codes with fresh ones (returned once, stored hashed), audited."""
     codes = new_recovery_codes()
     async with in_transaction():
-        await RecoveryCode.filter(staff_id=staff.id).delete()
-        await RecoveryCode.bulk_create([RecoveryCode(staff_id=staff.id, code_hash=_hash_code(c)) for c in codes])
+        await _store_recovery_codes(staff, codes)
         await AuditEntry.create(staff_id=staff.id, action="recovery_codes_replaced", target=staff.username)
     return codes
 
