@@ -65,6 +65,14 @@ def api_error(code: int, payload: bytes) -> Exception:
     return NetworkError(message)
 
 
+def _client_timeout(read: float | None, write: float | None, connect: float | None,
+                    pool: float | None) -> aiohttp.ClientTimeout:
+    """Map PTB's four timeouts onto aiohttp's: waiting for a pooled connection, connecting, and a socket read
+    (the read timeout plus the write one, since aiohttp has no write timeout of its own)."""
+    return aiohttp.ClientTimeout(total=None, connect=pool, sock_connect=connect,
+                                 sock_read=None if read is None else read + (write or 0))
+
+
 class AiohttpRequest(BaseRequest):
     """A ``telegram.request.BaseRequest`` on one aiohttp session (cheaper per call than httpx)."""
 
@@ -77,9 +85,7 @@ class AiohttpRequest(BaseRequest):
         self._pool_timeout = pool_timeout
         self._session: aiohttp.ClientSession | None = None
         self._urls: dict[str, URL] = {}  # parsed once per method URL
-        sock_read = None if read_timeout is None else read_timeout + write_timeout
-        self._timeout = aiohttp.ClientTimeout(total=None, connect=pool_timeout, sock_connect=connect_timeout,
-                                              sock_read=sock_read)
+        self._timeout = _client_timeout(read_timeout, write_timeout, connect_timeout, pool_timeout)
 
     @property
     def read_timeout(self) -> float | None:
@@ -111,11 +117,9 @@ class AiohttpRequest(BaseRequest):
         """Send one Bot API call; return its status and body (PTB turns errors into exceptions)."""
         if self._session is None or self._session.closed:
             raise RuntimeError("AiohttpRequest is not initialized")
-        read = self._seconds(read_timeout, self._read_timeout)
-        timeout = aiohttp.ClientTimeout(
-            total=None, connect=self._seconds(pool_timeout, self._pool_timeout),
-            sock_connect=self._seconds(connect_timeout, self._connect_timeout),
-            sock_read=None if read is None else read + (self._seconds(write_timeout, self._write_timeout) or 0))
+        timeout = _client_timeout(
+            self._seconds(read_timeout, self._read_timeout), self._seconds(write_timeout, self._write_timeout),
+            self._seconds(connect_timeout, self._connect_timeout), self._seconds(pool_timeout, self._pool_timeout))
         body: bytes | aiohttp.FormData | None = None
         headers: dict[str, str] = {}
         if request_data is not None and request_data.contains_files:
@@ -126,7 +130,13 @@ class AiohttpRequest(BaseRequest):
                 form.add_field(name, content, filename=filename, content_type=mime)
             body = form
         elif request_data is not None and request_data.parameters:
-            body, headers = request_data.json_payload, {"Content-Type": "application/json"}
+            body, headers = request_data.json_payload, JSON_HEADERS
+        return await self._send(method, url, body, headers, timeout)
+
+    async def _send(self, method: str, url: str | URL, body: Any, headers: dict[str, str],
+                    timeout: aiohttp.ClientTimeout) -> tuple[int, bytes]:
+        """Make one HTTP request; return its status and body, transport failures as PTB's errors."""
+        assert self._session is not None
         try:
             async with self._session.request(method, url, data=body, headers=headers, timeout=timeout) as response:
                 return response.status, await response.read()
@@ -143,13 +153,7 @@ class AiohttpRequest(BaseRequest):
         if target is None:
             target = self._urls[url] = URL(url)
         body = json.dumps(params, ensure_ascii=False).encode()
-        try:
-            async with self._session.post(target, data=body, headers=JSON_HEADERS, timeout=self._timeout) as response:
-                code, payload = response.status, await response.read()
-        except TimeoutError as exc:
-            raise TimedOut from exc
-        except aiohttp.ClientError as exc:
-            raise NetworkError(f"aiohttp.{type(exc).__name__}: {exc}") from exc
+        code, payload = await self._send("POST", target, body, JSON_HEADERS, self._timeout)
         if not HTTPStatus.OK <= code <= 299:
             raise api_error(code, payload)
         try:
