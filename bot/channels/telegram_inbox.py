@@ -46,9 +46,14 @@ class Inbox:
     def _chat_prefix(self, chat_id: int | str) -> str:
         return f"{self.bot_id}:{chat_id}:"
 
-    def _chat_row(self, update_id: int, payload: dict[str, Any]) -> JobRun | None:
+    def _chat_key(self, update_id: int, payload: dict[str, Any]) -> str | None:
+        """Return the key of an update's row for the shared throttle; None for an update of no chat."""
         chat = chat_of(payload)
-        return None if chat is None else JobRun(job=CHATS, key=f"{self._chat_prefix(chat['id'])}{update_id:015d}")
+        return None if chat is None else f"{self._chat_prefix(chat['id'])}{update_id:015d}"
+
+    def _chat_row(self, update_id: int, payload: dict[str, Any]) -> JobRun | None:
+        key = self._chat_key(update_id, payload)
+        return None if key is None else JobRun(job=CHATS, key=key)
 
     async def accept(self, update_id: int, payload: dict[str, Any]) -> bool:
         """Store an update; return False if this update_id was stored before (a redelivery)."""
@@ -90,11 +95,8 @@ class Inbox:
         the database thread with the dialog's statements; on PostgreSQL one executemany.
         """
         stamp = utcnow().isoformat(sep=" ", timespec="microseconds")  # as the ORM writes created_at
-        rows = []
-        for update_id, payload in updates:
-            chat = chat_of(payload)
-            rows.append((self._key(update_id), json.dumps({"update": payload, "done": False}, ensure_ascii=False),
-                         None if chat is None else f"{self._chat_prefix(chat['id'])}{update_id:015d}"))
+        rows = [(self._key(update_id), json.dumps({"update": payload, "done": False}, ensure_ascii=False),
+                 self._chat_key(update_id, payload)) for update_id, payload in updates]
 
         def run(db: sqlite3.Connection) -> list[bool]:
             fresh = []
@@ -137,8 +139,8 @@ class Inbox:
         sqlite = connections.get("default").capabilities.dialect == "sqlite"
         for outcome, keys in by_outcome.items():
             data = {"done": True, "outcome": outcome}
-            for start in range(0, len(keys), 500):
-                chunk = keys[start:start + 500]
+            for start in range(0, len(keys), BATCH):
+                chunk = keys[start:start + BATCH]
                 if sqlite:
                     marks = ", ".join("?" * len(chunk))
                     await batch.execute(f"UPDATE job_run SET data = ? WHERE job = ? AND key IN ({marks})",
