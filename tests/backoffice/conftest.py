@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -83,10 +85,10 @@ async def city(database_url: str) -> City:
     return await make_city()
 
 
-def build_app(database_url: str, suggestions: bool = False) -> web.Application:
-    """Create the application on the test database (ORM opened by the fixture)."""
-    app = create_app(Settings.from_env({"APPEALS_DATABASE_URL": database_url}), manage_orm=False,
-                     background=False)
+def build_app(database_url: str, suggestions: bool = False, data_dir: Path | None = None) -> web.Application:
+    """Create the application on the test database (ORM opened by the fixture), with a data directory if given."""
+    env = {"APPEALS_DATABASE_URL": database_url} | ({"APPEALS_DATA_DIR": str(data_dir)} if data_dir else {})
+    app = create_app(Settings.from_env(env), manage_orm=False, background=False)
     app[SUGGESTER] = Suggester(enabled=suggestions)
     return app
 
@@ -176,18 +178,27 @@ async def browser(server: str) -> AsyncIterator[Browser]:
     await b.close()
 
 
-@pytest.fixture
-async def login_as(server: str) -> AsyncIterator[Any]:
-    """Open logged-in clients by username; all are closed at the end."""
+@asynccontextmanager
+async def logged_in_clients(base: str) -> AsyncIterator[Callable[[str], Awaitable[Browser]]]:
+    """Give a function opening clients of the server at ``base`` logged in by username; close them all at the end."""
     opened: list[Browser] = []
 
     async def open_as(username: str) -> Browser:
-        b = Browser(server)
+        b = Browser(base)
         opened.append(b)
         status, text = await b.login(username)
         assert status == 200 and "工作队列" in text, text[:500]
         return b
 
-    yield open_as
-    for b in opened:
-        await b.close()
+    try:
+        yield open_as
+    finally:
+        for b in opened:
+            await b.close()
+
+
+@pytest.fixture
+async def login_as(server: str) -> AsyncIterator[Any]:
+    """Open logged-in clients by username; all are closed at the end."""
+    async with logged_in_clients(server) as open_as:
+        yield open_as

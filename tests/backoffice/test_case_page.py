@@ -11,16 +11,12 @@ from typing import Any
 import pytest
 
 from backoffice.access import actor_for
-from backoffice.app import create_app
-from backoffice.keys import SUGGESTER
-from backoffice.suggest import Suggester
 from bot import uploads
 from storage.cases import CaseView
 from storage.lifecycle import CaseStatus, allowed_actions
 from storage.models import Attachment, AuditEntry, Case, CaseEvent
-from storage.settings import Settings
 from tests.backoffice import test_photos as images
-from tests.backoffice.conftest import Browser, City
+from tests.backoffice.conftest import Browser, City, build_app, logged_in_clients
 from tests.backoffice.test_photos import JPEG, SECRET, exif_jpeg, png
 from tests.support.builders import make_case
 from tests.support.server import serving
@@ -119,28 +115,16 @@ async def attach(case: Case, data: bytes, name: str, directory: Path) -> Attachm
 @pytest.fixture
 async def media_server(database_url: str, city: City, tmp_path: Path) -> AsyncIterator[tuple[str, Path]]:
     """Serve the app with a data directory of its own; yield the URL and the uploads directory."""
-    settings = Settings.from_env({"APPEALS_DATABASE_URL": database_url, "APPEALS_DATA_DIR": str(tmp_path / "data")})
-    app = create_app(settings, manage_orm=False, background=False)
-    app[SUGGESTER] = Suggester(enabled=False)
-    async with serving(app) as base:
-        yield base, settings.data_dir / "uploads"
+    data_dir = tmp_path / "data"
+    async with serving(build_app(database_url, data_dir=data_dir)) as base:
+        yield base, data_dir / "uploads"
 
 
 @pytest.fixture
 async def media_login(media_server: tuple[str, Path]) -> AsyncIterator[Any]:
     """Open logged-in clients on the media server."""
-    opened: list[Browser] = []
-
-    async def open_as(username: str) -> Browser:
-        b = Browser(media_server[0])
-        opened.append(b)
-        status, text = await b.login(username)
-        assert status == 200 and "工作队列" in text, text[:300]
-        return b
-
-    yield open_as
-    for b in opened:
-        await b.close()
+    async with logged_in_clients(media_server[0]) as open_as:
+        yield open_as
 
 
 async def fetch(b: Browser, path: str) -> tuple[int, bytes, dict[str, str]]:
