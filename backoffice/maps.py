@@ -123,8 +123,9 @@ def case_map(places: Gazetteer | None, *, latitude: float | None, longitude: flo
     if places is None:
         return CaseMap("", district, "none")
     has_pin = latitude is not None and longitude is not None and math.isfinite(latitude) and math.isfinite(longitude)
+    found = places.district_at(latitude, longitude) if has_pin else None  # type: ignore[arg-type]
     if not district and has_pin:
-        district = places.district_at(latitude, longitude)  # type: ignore[arg-type]
+        district = found
     if not district and address_text:
         district = places.resolve(address_text).district
     en = lang == "en"
@@ -136,7 +137,6 @@ def case_map(places: Gazetteer | None, *, latitude: float | None, longitude: flo
     assert latitude is not None and longitude is not None
     digits = EXACT_DIGITS if unmasked else MASKED_DIGITS
     lat, lon = round(latitude, digits), round(longitude, digits)
-    found = places.district_at(latitude, longitude)
     where = found or district
     label = f"{lat:.{digits}f}, {lon:.{digits}f}"
     title = (f"{city} map, pin at {label}" if en else f"{city}地图，定位 {label}") + (f" ({where})" if where else "")
