@@ -5,15 +5,27 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from storage.lifecycle import CaseStatus
-from storage.models import Case, Channel, Urgency
-from tests.backoffice.conftest import City
+from storage.lifecycle import CaseStatus, Role
+from storage.models import Case, Channel, Staff, Urgency
+from tests.backoffice.conftest import City, password_hash
 from tests.support.builders import make_case
 
 
 def numbers(page: str) -> list[str]:
     """Return the case numbers listed on a queue page."""
     return re.findall(r'<a href="/cases/\d+">([0-9-]+)</a>', page)
+
+
+async def walk(client, path: str) -> list[str]:  # noqa: ANN001
+    """Follow a queue's next links from ``path``; return every case number listed."""
+    seen: list[str] = []
+    while path:
+        status, page = await client.get(path)
+        assert status == 200
+        seen += numbers(page)
+        m = re.search(r'<a href="\?([^"]+)" rel="next">', page)
+        path = f"{path.split('?')[0]}?{m.group(1).replace('&amp;', '&')}" if m else ""
+    return seen
 
 
 async def test_each_queue_holds_its_statuses_and_clocks(login_as, city: City) -> None:
@@ -61,14 +73,7 @@ async def test_keyset_pages_cover_every_case_once(login_as, city: City) -> None:
             for i in range(120)]
     supervisor = await login_as("supervisor")
     for sort in ("new", "old", "due"):
-        seen: list[str] = []
-        path = f"/queues/all?sort={sort}"
-        while path:
-            status, page = await supervisor.get(path)
-            assert status == 200
-            seen += numbers(page)
-            m = re.search(r'<a href="\?([^"]+)" rel="next">', page)
-            path = f"/queues/all?{m.group(1).replace('&amp;', '&')}" if m else ""
+        seen = await walk(supervisor, f"/queues/all?sort={sort}")
         assert sorted(seen) == sorted(c.number for c in made) and len(seen) == len(set(seen)), sort
     _, body = await supervisor.api("GET", "/api/queues/all/cases?sort=due")
     dues = [c["due_at"] for c in body["items"]]
@@ -76,23 +81,7 @@ async def test_keyset_pages_cover_every_case_once(login_as, city: City) -> None:
     assert await Case.all().count() == 120
 
 
-async def walk(client, path: str) -> list[str]:  # noqa: ANN001
-    """Follow a queue's next links from ``path``; return every case number listed."""
-    seen: list[str] = []
-    while path:
-        status, page = await client.get(path)
-        assert status == 200
-        seen += numbers(page)
-        m = re.search(r'<a href="\?([^"]+)" rel="next">', page)
-        path = f"{path.split('?')[0]}?{m.group(1).replace('&amp;', '&')}" if m else ""
-    return seen
-
-
 async def test_search_pages_list_every_match_once_for_city_and_units(login_as, city: City) -> None:
-    from storage.lifecycle import Role
-    from storage.models import Staff
-    from tests.backoffice.conftest import password_hash
-
     await Staff.create(username="co-handler", display_name="协办", password_hash=password_hash(),
                        roles=[Role.HANDLER.value], unit=city.world.co)
     made = [await make_case(city.world, CaseStatus.IN_PROGRESS if i % 3 else CaseStatus.SUBMITTED,
@@ -119,7 +108,6 @@ async def test_search_pages_list_every_match_once_for_city_and_units(login_as, c
     assert newest == sorted(newest, key=lambda n: int(n.rsplit("-", 1)[1]), reverse=True)
     assert await walk(supervisor, "/queues/all?q=地铁站") == []
     assert await walk(handler, f"/queues/mine?q={made[1].tracking_code}") == [made[1].number]
-
 
 
 async def test_sidebar_counts_stop_at_99_plus_and_the_api_counts_to_1000(login_as, city: City) -> None:
