@@ -94,6 +94,11 @@ async def _services() -> list[dict[str, Any]]:
     return out
 
 
+async def _offered(code: str) -> bool:
+    """Tell whether ``code`` is one of the services (a category of the active catalogue)."""
+    return await CatalogueEntry.filter(active=True, category=code).exists()
+
+
 async def services(request: web.Request) -> web.Response:
     """GET services.{format}: the service list."""
     if wrong := _jurisdiction_error(request, request.match_info["format"], request.query.get("jurisdiction_id")):
@@ -111,7 +116,7 @@ async def service_definition(request: web.Request) -> web.Response:
     fmt, code = request.match_info["format"], request.match_info["code"]
     if wrong := _jurisdiction_error(request, fmt, request.query.get("jurisdiction_id")):
         return wrong
-    if code not in {s["service_code"] for s in await _services()}:
+    if not await _offered(code):
         return error(fmt, 404, f"service_code {code} not found")
     return respond(fmt, "service_definition", {"service_code": code, "attributes": _attributes(code)})
 
@@ -160,7 +165,7 @@ async def create_request(request: web.Request) -> web.Response:
     code = str(form.get("service_code") or "")
     if not code:
         return error(fmt, 400, "service_code is required")
-    if code not in {s["service_code"] for s in await _services()}:
+    if not await _offered(code):
         return error(fmt, 404, f"service_code {code} not found")
     lat, lon = _coordinate(form, "lat", 90), _coordinate(form, "long", 180)
     for value in (lat, lon):
