@@ -343,7 +343,7 @@ def _order_key(sort: str) -> Callable[[Case], tuple]:
     return (lambda c: -c.id) if sort == "new" else (lambda c: c.id)  # type: ignore[return-value]
 
 
-async def _part_page(actor: Actor, qs: QuerySet[Case], bound: QuerySet[Case], f: Filters, size: int) -> list[Case]:
+async def _part_page(qs: QuerySet[Case], bound: QuerySet[Case], f: Filters, size: int) -> list[Case]:
     """Return up to size + 1 rows of one part (``bound`` holds at least its rows), in order, after the cursor."""
     terms = search.terms(f.q) if f.q and not _exact(f.q) and f.sort != "due" else None
     if terms is not None:
@@ -381,11 +381,8 @@ async def _part_page(actor: Actor, qs: QuerySet[Case], bound: QuerySet[Case], f:
 async def page(actor: Actor, queue: Queue, f: Filters, now: dt.datetime, size: int = PAGE_SIZE) -> Page:
     """Return one keyset page of a queue for an actor."""
     narrowed = [(queue.narrow(part, now), queue.narrow(bound, now)) for part, bound in await parts_with_bounds(actor)]
-    if len(narrowed) == 1:
-        rows = await _part_page(actor, *narrowed[0], f, size)
-    else:
-        merged = {c.id: c for part, bound in narrowed for c in await _part_page(actor, part, bound, f, size)}
-        rows = sorted(merged.values(), key=_order_key(f.sort))[:size + 1]
+    merged = {c.id: c for part, bound in narrowed for c in await _part_page(part, bound, f, size)}
+    rows = sorted(merged.values(), key=_order_key(f.sort))[:size + 1]
     more = len(rows) > size
     rows = rows[:size]
     return Page(rows, _cursor_of(rows[-1], f.sort) if more and rows else None)
