@@ -380,15 +380,6 @@ def group_key(fact: Fact, by: Sequence[str]) -> tuple[str | None, ...]:
     return tuple(_bucket(fact.at, k) if k in ("day", "week", "month") else getattr(fact, k) for k in by)
 
 
-def figures(facts: Iterable[Fact], kpi: KPI) -> Figure:
-    """Sum one KPI over facts into a figure."""
-    chosen = [f for f in facts if f.kpi is kpi]
-    num = round(sum(f.weight for f in chosen), 9)
-    ids = tuple(sorted({f.case_id for f in chosen}))
-    hits = tuple(sorted({f.case_id for f in chosen if f.weight > 0}))
-    return Figure(kpi, num, len(chosen), ids, hits)
-
-
 @dataclass(frozen=True)
 class Scorecard:
     """All KPIs of one group, its volume (distinct cases), composite score and rank (None below the floor)."""
