@@ -86,10 +86,7 @@ class DialogEngine:
                     self.stats["steps"] -= 1
                     self._rows.drop(inbound.channel, inbound.user_key)
                 except Exception:
-                    self.stats["errors"] += 1
-                    log.exception("dialog step failed for %s", inbound.channel)
-                    self._rows.drop(inbound.channel, inbound.user_key)
-                    return [Outbound(t("error", row.language))]
+                    return self._failed(inbound, row.language)
             token = sessions.new_token()
             try:
                 held = await sessions.take(inbound.channel, inbound.user_key, token, self.services.clock, self.lease,
@@ -109,14 +106,19 @@ class DialogEngine:
             try:
                 return await self._run(held, token, inbound)
             except Exception:
-                self.stats["errors"] += 1
-                log.exception("dialog step failed for %s", inbound.channel)
-                self._rows.drop(inbound.channel, inbound.user_key)
+                replies = self._failed(inbound, held.language)
                 try:
                     await sessions.release(held, token)
                 except Exception:  # the lease then simply runs out
                     log.exception("dialog lease release failed for %s", inbound.channel)
-                return [Outbound(t("error", held.language))]
+                return replies
+
+    def _failed(self, inbound: Inbound, language: str) -> list[Outbound]:
+        """Count and log a failed step (called in its ``except``), forget the cached row; return the apology."""
+        self.stats["errors"] += 1
+        log.exception("dialog step failed for %s", inbound.channel)
+        self._rows.drop(inbound.channel, inbound.user_key)
+        return [Outbound(t("error", language))]
 
     def new_identity(self, channel: str, user_key: str) -> bool:
         """Return (once) whether handling this user's last message created their identity on ``channel``.
