@@ -109,6 +109,7 @@ async def test_policies_are_edited_validated_and_audited(login_as, city: City,
     assert entry.data["before"]["handle_amount"] == 3 and entry.data["after"]["handle_amount"] == 2
     _, page = await admin.get("/admin/policies?lang=en")
     assert "Time-limit policies" in page and "Change history" in page and "admin姓名" in page
+    assert "<td>admin姓名</td>" in page  # the change history names who changed (the header always shows the name)
     water = {"name": "供水加急", "category": "供水", "handle_amount": "1"}
     status, _ = await admin.post("/admin/policies", form | water)
     assert status == 200 and await Policy.exists(name="供水加急", category="供水")
@@ -159,6 +160,7 @@ async def test_kpi_weights_default_to_the_file_and_edits_must_add_up(login_as, c
     assert status == 400 and "95%" in page and not await KpiWeightSet.exists()
     status, page = await admin.post("/admin/kpi-weights", weights | rest | {"satisfaction": "35"})
     assert status == 200 and "2027-1" in page
+    assert "admin姓名 <strong>2027-1</strong>" in page  # who saved the version
     assert load_weights().weights == {KPI.RESPONSE: 0.3, KPI.SOLVED: 0.35, KPI.SATISFACTION: 0.35}
     assert load_weights().basic_satisfied_k == 0.8  # what the analytics pages use now
     status, page = await admin.get("/analytics/kpi")
