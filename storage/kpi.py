@@ -181,19 +181,15 @@ async def save_weights(weights: Weights, note: str, staff_id: int | None) -> Wei
 
     from .models import AuditEntry, KpiWeightSet
 
-    checked = _weights_entry({"version": weights.version, "weights": {k.value: v for k, v in weights.weights.items()},
-                              "basic_satisfied_k": weights.basic_satisfied_k, "volume_floor": weights.volume_floor,
-                              "repeat_window_days": weights.repeat_window_days})
+    checked = _weights_entry(weights_dict(weights))
     before = await current_weights()
     if await KpiWeightSet.exists(version=checked.version) or checked.version in file_versions():
         raise WeightsError(f"weights {checked.version}: that version name is taken")
+    after = weights_dict(checked)
     async with in_transaction():
-        await KpiWeightSet.create(version=checked.version, note=note, staff_id=staff_id,
-                                  weights={k.value: v for k, v in checked.weights.items()},
-                                  basic_satisfied_k=checked.basic_satisfied_k, volume_floor=checked.volume_floor,
-                                  repeat_window_days=checked.repeat_window_days)
+        await KpiWeightSet.create(**after, note=note, staff_id=staff_id)
         await AuditEntry.create(staff_id=staff_id, action="kpi_weights_changed", target=checked.version,
-                                reason=note, data={"before": weights_dict(before), "after": weights_dict(checked)})
+                                reason=note, data={"before": weights_dict(before), "after": after})
     return await current_weights()
 
 
