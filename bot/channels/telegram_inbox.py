@@ -132,7 +132,10 @@ class Inbox:
         return fresh
 
     async def done_many(self, outcomes: dict[int, str]) -> None:
-        """Mark several updates handled, one statement per outcome (group-committed on SQLite)."""
+        """Mark several updates handled and drop their payloads (the message text lives on in the dialog).
+
+        One statement per outcome (group-committed on SQLite).
+        """
         by_outcome: dict[str, list[str]] = defaultdict(list)
         for update_id, outcome in outcomes.items():
             by_outcome[outcome].append(self._key(update_id))
@@ -147,10 +150,6 @@ class Inbox:
                                         [json.dumps(data), UPDATES, *chunk])
                 else:
                     await JobRun.filter(job=UPDATES, key__in=chunk).update(data=data)
-
-    async def done(self, update_id: int, outcome: str = "handled") -> None:
-        """Mark an update handled and drop its payload (the message text lives on in the dialog)."""
-        await JobRun.filter(job=UPDATES, key=self._key(update_id)).update(data={"done": True, "outcome": outcome})
 
     async def pending(self, before: dt.datetime | None = None) -> list[dict[str, Any]]:
         """Return stored updates never marked done (a crash in between), oldest first; only those stored
