@@ -48,11 +48,11 @@ def _postgres(sql: str) -> str:
     return numbered
 
 
-def _translate(exc: sqlite3.Error) -> Exception:
-    """Raise what Tortoise raises for the same error, so callers need not know the statement was batched."""
+def _failure(exc: Exception) -> Exception:
+    """Return what Tortoise raises for the same error, so callers need not know the statement was batched."""
     if isinstance(exc, sqlite3.IntegrityError):
         return IntegrityError(exc)
-    return OperationalError(exc)
+    return OperationalError(exc) if isinstance(exc, sqlite3.Error) else exc
 
 
 def _statement(sql: str, values: Sequence[Any], fetch: bool) -> Work:
@@ -66,10 +66,6 @@ def _statement(sql: str, values: Sequence[Any], fetch: bool) -> Work:
         return cursor.rowcount, []
 
     return run
-
-
-def _failure(exc: Exception) -> Exception:
-    return _translate(exc) if isinstance(exc, sqlite3.Error) else exc
 
 
 def _locked(exc: sqlite3.Error) -> bool:
