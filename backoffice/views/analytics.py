@@ -374,10 +374,13 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
         "month": month, "tables": tables, "scope_unit": await _scope_name(scope, lang(request))})
 
 
-async def _scope_name(scope: Scope, language: str) -> str:
+async def _scope_name(scope: Scope, language: str, names: dict[str, str] | None = None) -> str:
+    """The viewer's unit (empty for the whole city), from ``names`` when the page has loaded them already."""
     if scope.city:
         return ""
-    return (await unit_names(language)).get(str(scope.unit_code), str(scope.unit_code))
+    if names is None:
+        names = await unit_names(language)
+    return names.get(str(scope.unit_code), str(scope.unit_code))
 
 
 # --- KPI assessment and drill-down ------------------------------------------------------------
@@ -410,11 +413,12 @@ async def kpi_page(request: web.Request) -> web.StreamResponse:
     language = lang(request)
     weights = await current_weights()
     cards = [c for c in scope.cards(await kpi_report(now(), ("unit",), start, end, weights)) if c.key[0] is not None]
-    table = kpi_table(cards, await unit_names(language), month, language)
+    names = await unit_names(language)
+    table = kpi_table(cards, names, month, language)
     if wants_csv(request):
         return csv_response([table], f"kpi-{month}")
     return await render(request, "analytics_kpi.html", {
-        "month": month, "table": table, "scope_unit": await _scope_name(scope, language),
+        "month": month, "table": table, "scope_unit": await _scope_name(scope, language, names),
         "weights": weights, "weight_labels": [(kpi_label(k, language), f"{w:g}") for k, w in weights.weights.items()]})
 
 
@@ -601,7 +605,7 @@ async def monthly_report(request: web.Request) -> web.StreamResponse:
             headers={"Content-Disposition": f'attachment; filename="report-{month}.xlsx"',
                      "X-Content-Type-Options": "nosniff"})
     return await render(request, "analytics_report.html", {
-        "month": month, "table": table, "scope_unit": await _scope_name(scope, language)})
+        "month": month, "table": table, "scope_unit": await _scope_name(scope, language, names)})
 
 
 def add_routes(r: web.UrlDispatcher) -> None:

@@ -154,6 +154,7 @@ async def test_unit_staff_see_only_their_unit(login_as, city: City) -> None:
     assert status == 200
     units = [r[1] for r in tables(page)["kpi"][1:]]
     assert units == ["市住房和城乡建设局"] and "市交通运输局" not in page
+    assert "仅显示本单位：市住房和城乡建设局" in page  # the page names the viewer's unit
     status, page = await handler.get(f"/analytics?month={MONTH}")
     found = tables(page)
     assert [r[0] for r in found["deadline"][1:]] == ["市住房和城乡建设局"]
