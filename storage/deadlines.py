@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 _warned_years: set[int] = set()
 #: Local corrections from the holiday_override table: date -> True (working day) or False (holiday).
 _overrides: dict[dt.date, bool] = {}
-_loaded_at: list[float] = []  # monotonic time of the last reload, empty when never loaded
+_loaded_at: float | None = None  # monotonic time of the last reload, None when never loaded (or set by hand)
 OVERRIDE_KINDS = {"holiday": False, "workday": True}
 #: How old the overrides may be when a policy is looked up: an edit in this process applies at once,
 #: one made by another process within this many seconds (a reload per lookup doubled its cost).
@@ -41,20 +41,22 @@ def is_official(day: dt.date) -> bool:
 
 def set_overrides(overrides: Mapping[dt.date, bool]) -> None:
     """Replace this process's holiday overrides (date -> is a working day); the next lookup reloads them."""
+    global _loaded_at
     _overrides.clear()
     _overrides.update(overrides)
-    _loaded_at.clear()
+    _loaded_at = None
 
 
-async def refresh_overrides(max_age: float = 0.0) -> dict[dt.date, bool]:
+async def refresh_overrides(max_age: float = 0.0) -> None:
     """Load the holiday overrides from the database into this process (unless loaded less than
-    ``max_age`` seconds ago) and return them."""
+    ``max_age`` seconds ago)."""
+    global _loaded_at
     now = time.monotonic()
-    if not (max_age and _loaded_at and now - _loaded_at[0] < max_age):
-        rows = await HolidayOverride.all().values_list("day", "kind")
-        set_overrides({day: OVERRIDE_KINDS[kind] for day, kind in rows if kind in OVERRIDE_KINDS})
-        _loaded_at.append(now)
-    return dict(_overrides)
+    if max_age and _loaded_at is not None and now - _loaded_at < max_age:
+        return
+    rows = await HolidayOverride.all().values_list("day", "kind")
+    set_overrides({day: OVERRIDE_KINDS[kind] for day, kind in rows if kind in OVERRIDE_KINDS})
+    _loaded_at = now
 
 
 def is_workday(day: dt.date) -> bool:

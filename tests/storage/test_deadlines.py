@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from types import SimpleNamespace
 
 import pytest
 
+from storage import deadlines
 from storage.cases import CaseService
 from storage.deadlines import (
     SHANGHAI,
@@ -13,6 +15,7 @@ from storage.deadlines import (
     add_working_days,
     choose_policy,
     is_workday,
+    policy_for,
     policy_problems,
     refresh_overrides,
     set_overrides,
@@ -170,6 +173,25 @@ async def test_holiday_overrides_correct_the_national_calendar(database_url: str
     finally:
         set_overrides({})
     assert is_workday(dt.date(2026, 12, 4))
+
+
+async def test_policy_lookups_reload_overrides_older_than_the_max_age(database_url: str,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr(deadlines, "time", SimpleNamespace(monotonic=lambda: clock[0]))  # not the event loop's
+    try:
+        await HolidayOverride.create(day=dt.date(2026, 12, 4), kind="holiday")
+        await policy_for(None, CaseKind.COMPLAINT, Urgency.NORMAL)  # never loaded: reads the table
+        assert not is_workday(dt.date(2026, 12, 4))
+        await HolidayOverride.create(day=dt.date(2026, 12, 7), kind="holiday")  # another process's edit
+        clock[0] += deadlines.OVERRIDES_MAX_AGE / 2
+        await policy_for(None, CaseKind.COMPLAINT, Urgency.NORMAL)  # fresh enough: no reload
+        assert is_workday(dt.date(2026, 12, 7))
+        clock[0] += deadlines.OVERRIDES_MAX_AGE
+        await policy_for(None, CaseKind.COMPLAINT, Urgency.NORMAL)
+        assert not is_workday(dt.date(2026, 12, 7))
+    finally:
+        set_overrides({})
 
 
 def test_policy_problems_keep_limits_positive_and_urgent_never_slower() -> None:
