@@ -89,8 +89,8 @@ async def bulletin(request: web.Request) -> web.StreamResponse:
     overdue_q = Case.filter(status__in=OPEN, due_at__isnull=False, due_at__lt=moment)
     if not scope.city:
         overdue_q = overdue_q.filter(lead_unit_id=scope.unit_id)
-    overdue_ids = await overdue_q.values_list("id", flat=True)
-    all_ids = sorted(set(case_ids) | set(overdue_ids))
+    overdue_ids = set(await overdue_q.values_list("id", flat=True))
+    all_ids = sorted(set(case_ids) | overdue_ids)
     cases = {c.id: c for c in await Case.filter(id__in=all_ids)} if all_ids else {}
     if not scope.city:
         cases = {k: c for k, c in cases.items() if c.lead_unit_id == scope.unit_id}  # type: ignore[attr-defined]
@@ -107,7 +107,7 @@ async def bulletin(request: web.Request) -> web.StreamResponse:
         for lv in levels.get(cid, []):
             if lv in ("reminder", "order", "bulletin"):
                 slot[lv] += 1
-        is_overdue = cid in set(overdue_ids)
+        is_overdue = cid in overdue_ids
         slot["overdue"] += int(is_overdue)
         slot["cases"].append({
             "id": cid, "number": c.number, "title": text_view(c.title, masked=True),
