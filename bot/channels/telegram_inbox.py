@@ -275,6 +275,7 @@ class Throttle:
         self.shared_after = shared_after
         self._seen: dict[str, deque[float]] = defaultdict(deque)
         self._told: dict[str, float] = {}
+        self._sweep_at = 10_000  # chats tracked before the quiet ones are forgotten
 
     def recent(self, chat: str) -> int:
         """Return how many of the chat's messages this process let through within the window."""
@@ -283,10 +284,13 @@ class Throttle:
     def allow(self, chat: str, now: float | None = None) -> bool:
         """Count one message; return whether it may be handled."""
         now = time.monotonic() if now is None else now
-        if len(self._seen) > 10_000:  # forget chats quiet for a whole window
+        if len(self._seen) > self._sweep_at:  # forget chats quiet for a whole window
             for quiet in [c for c, s in self._seen.items() if not s or now - s[-1] >= self.window]:
                 del self._seen[quiet]
                 self._told.pop(quiet, None)
+            # With more chats than that all active, sweep again only once their number doubled, so a busy
+            # process does not scan every chat on every message.
+            self._sweep_at = max(10_000, 2 * len(self._seen))
         seen = self._seen[chat]
         while seen and now - seen[0] >= self.window:
             seen.popleft()
