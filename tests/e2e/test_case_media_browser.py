@@ -8,12 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from backoffice.app import create_app
-from backoffice.keys import SUGGESTER
-from backoffice.suggest import Suggester
 from storage.lifecycle import CaseStatus
-from storage.settings import Settings
-from tests.backoffice.conftest import make_city
+from tests.backoffice.conftest import build_app, make_city
 from tests.backoffice.test_case_page import SECRET, attach, exif_jpeg, png
 from tests.support.browser import log_in
 from tests.support.builders import make_case
@@ -49,13 +45,10 @@ async def test_photos_load_and_the_map_shows_the_pin(database_url: str, browser,
     case = await make_case(city.world, CaseStatus.IN_PROGRESS, title="西山区翠微路井盖缺失",
                            text="翠微路12号门口井盖丢了，晚上有人差点掉下去。", district="西山区",
                            street="西山街道", latitude=28.2512, longitude=112.8734)
-    settings = Settings(database_url=database_url, data_dir=tmp_path / "data", secret_key="m" * 48)
-    uploads = settings.data_dir / "uploads"
+    uploads = tmp_path / "data" / "uploads"
     photos = [await attach(case, exif_jpeg(), "井盖.jpg", uploads), await attach(case, png(), "现场.png", uploads),
               await attach(case, await webp_with_exif(browser), "远景.webp", uploads)]
-    app = create_app(settings, manage_orm=False, background=False)
-    app[SUGGESTER] = Suggester(enabled=False)
-    async with serving(app) as base:
+    async with serving(build_app(database_url, data_dir=tmp_path / "data")) as base:
         context = await browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
         page = await context.new_page()
         requested: list[str] = []
