@@ -86,14 +86,11 @@ async def bulletin(request: web.Request) -> web.StreamResponse:
                                     ).order_by("id").values("case_id", "data", "created_at")
     case_ids = sorted({e["case_id"] for e in events})
     moment = min(now(), end)
-    overdue_q = Case.filter(status__in=OPEN, due_at__isnull=False, due_at__lt=moment)
-    if not scope.city:
-        overdue_q = overdue_q.filter(lead_unit_id=scope.unit_id)
-    overdue_ids = set(await overdue_q.values_list("id", flat=True))
+    mine = Case.all() if scope.city else Case.filter(lead_unit_id=scope.unit_id)
+    overdue_ids = set(await mine.filter(status__in=OPEN, due_at__isnull=False, due_at__lt=moment
+                                        ).values_list("id", flat=True))
     all_ids = sorted(set(case_ids) | overdue_ids)
-    cases = {c.id: c for c in await Case.filter(id__in=all_ids)} if all_ids else {}
-    if not scope.city:
-        cases = {k: c for k, c in cases.items() if c.lead_unit_id == scope.unit_id}  # type: ignore[attr-defined]
+    cases = {c.id: c for c in await mine.filter(id__in=all_ids)} if all_ids else {}
     units = {u.id: (u.name_en or u.name_zh) if i else u.name_zh for u in await Unit.all()}
     levels: dict[int, list[str]] = defaultdict(list)
     for e in events:
