@@ -1,10 +1,12 @@
-"""Helpers the throughput benchmarks share: a free port for a server process, and waiting for it to answer."""
+"""Helpers the throughput benchmarks share: a free port for a server process, waiting for it to answer, its CPU time."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import time
+from pathlib import Path
 
 import aiohttp
 
@@ -30,3 +32,12 @@ async def wait_up(url: str, timeout: float = 60.0, interval: float = 0.1) -> Non
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{url} did not come up")
             await asyncio.sleep(interval)
+
+
+def stat_cpu(stat: Path) -> float | None:
+    """Return the user + system CPU seconds in a /proc stat file (a process's or a thread's; Linux), or None."""
+    try:
+        fields = stat.read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

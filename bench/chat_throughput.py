@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 import aiohttp
-from _serve import free_port, wait_up  # bench/ is on the path: these run as scripts
+from _serve import free_port, stat_cpu, wait_up  # bench/ is on the path: these run as scripts
 from aiohttp import web
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -129,20 +129,12 @@ async def echo_run(base: str, n: int, steps: int, latencies: list[float]) -> int
 
 def cpu_seconds(pid: int | None) -> float:
     """Return the CPU time (user + system, all threads) a process has used so far, or 0 where unknown."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError, TypeError):
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return stat_cpu(Path(f"/proc/{pid}/stat")) or 0.0
 
 
 def main_thread_cpu(pid: int | None) -> float:
     """Return the CPU time the main thread (the event loop) of a process has used so far, or 0 where unknown."""
-    try:
-        fields = Path(f"/proc/{pid}/task/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError, TypeError):
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return stat_cpu(Path(f"/proc/{pid}/task/{pid}/stat")) or 0.0
 
 
 def _pct(values: list[float], q: float) -> float:

@@ -38,7 +38,7 @@ from aiohttp import web
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from _serve import free_port, wait_up  # noqa: E402 - bench/ is on the path: these run as scripts
+from _serve import free_port, stat_cpu, wait_up  # noqa: E402 - bench/ is on the path: these run as scripts
 
 from tests.support.fake_telegram import TOKEN, FakeTelegram, fake_telegram  # noqa: E402
 
@@ -49,23 +49,17 @@ GREETINGS = ("你好", "您好", "在吗", "你好，我想咨询一下")
 
 def cpu_seconds(pid: int) -> float | None:
     """Return the CPU seconds a process used so far (Linux), or None."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return stat_cpu(Path(f"/proc/{pid}/stat"))
 
 
 def thread_cpu(pid: int) -> dict[str, float]:
     """Return CPU seconds of a process's main thread and of its other threads (Linux)."""
     found: dict[str, float] = {}
     for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
+        seconds = stat_cpu(task / "stat")
+        if seconds is not None:
             name = "main" if task.name == str(pid) else "other threads"
-            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        found[name] = found.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            found[name] = found.get(name, 0.0) + seconds
     return found
 
 
