@@ -118,13 +118,16 @@ def _weights_entry(entry: Mapping[str, Any]) -> Weights:
     return Weights(name, weights, float(k), floor, window)
 
 
+_saved: Weights | None = None  # the newest database weights seen by this process, if any
+
+
 def load_weights(path: str | Path = WEIGHTS_PATH, version: str | None = None) -> Weights:
     """Load one version of the weights file (the file's current one by default), validated.
 
     The default call returns the weights an administrator saved in the database, when this process
     has loaded some (see current_weights), so the pages follow the edited weights."""
-    if _saved and Path(path) == WEIGHTS_PATH and version in (None, _saved[0].version):
-        return _saved[0]
+    if _saved is not None and Path(path) == WEIGHTS_PATH and version in (None, _saved.version):
+        return _saved
     try:
         doc = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -143,9 +146,6 @@ def load_weights(path: str | Path = WEIGHTS_PATH, version: str | None = None) ->
     raise WeightsError(f"{path}: no weights version {wanted!r} (have {names})")
 
 
-_saved: list[Weights] = []  # the newest database weights seen by this process, if any
-
-
 def weights_from_row(row: Any) -> Weights:
     """Validate a kpi_weight_set row into Weights (the same rules as the file).
 
@@ -160,18 +160,20 @@ def weights_from_row(row: Any) -> Weights:
 
 def forget_saved_weights() -> None:
     """Go back to the file's weights in this process (until current_weights reads the database again)."""
-    _saved.clear()
+    global _saved
+    _saved = None
 
 
 async def current_weights() -> Weights:
     """Return the current weights: the newest set saved in the database, else the file's current version."""
     from .models import KpiWeightSet  # the formulas above stay free of the database
 
+    global _saved
     row = await KpiWeightSet.all().order_by("-id").first()
-    _saved.clear()
+    _saved = None  # cleared first: a row that fails validation leaves the file's weights, not older saved ones
     if row is not None:
-        _saved.append(weights_from_row(row))
-        return _saved[0]
+        _saved = weights_from_row(row)
+        return _saved
     return load_weights()
 
 
