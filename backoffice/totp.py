@@ -100,6 +100,12 @@ def qr_svg(uri: str) -> str:
     return out.getvalue().decode()
 
 
+def enrol_context(b32: str, account: str) -> dict[str, object]:
+    """What totp_enrol.html shows of a new secret: the secret, its otpauth:// URI and that URI as a QR code."""
+    uri = otpauth_uri(b32, account)
+    return {"enrol": True, "secret": b32, "uri": uri, "qr": qr_svg(uri)}
+
+
 def key_for(settings: Settings) -> str:
     """Return the key that encrypts secrets: APPEALS_SECRET_KEY, or the one generated into the data directory."""
     return secret_key(settings).decode()

@@ -25,8 +25,7 @@ async def security_page(request: web.Request, error: str = "", status: int = 200
     if not totp.enrolled(staff) and request[SESSION].data.get(totp.ENROL_KEY):
         b32 = await enrolment_secret(request, request[SESSION])  # this session's own, never another's
     if b32 is not None:
-        uri = totp.otpauth_uri(b32, staff.username)
-        context.update(enrol=True, secret=b32, uri=uri, qr=totp.qr_svg(uri))
+        context.update(totp.enrol_context(b32, staff.username))
     return totp.no_store(await render(request, "account_security.html", context, status=status))
 
 

@@ -34,9 +34,7 @@ async def second_factor_page(request: web.Request, staff: Staff, error: str = ""
     """Ask for a code, or (first time) show this half-login's own new secret as a QR code, base32 and URI."""
     context: dict[str, object] = {"error": error, "account": staff.username}
     if not totp.enrolled(staff):
-        b32 = await enrolment_secret(request, request[PENDING_SESSION])
-        uri = totp.otpauth_uri(b32, staff.username)
-        context.update(enrol=True, secret=b32, uri=uri, qr=totp.qr_svg(uri))
+        context.update(totp.enrol_context(await enrolment_secret(request, request[PENDING_SESSION]), staff.username))
     return totp.no_store(await render(request, "login_totp.html", context, status=status))
 
 
