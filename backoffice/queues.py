@@ -163,17 +163,15 @@ def _decode_cursor(cursor: str, sort: str) -> tuple[dt.datetime, int]:
     """Decode a cursor: "<id>", or "<epoch microseconds>_<id>" for the deadline order."""
     try:
         if sort != "due":
-            ident = db_id(cursor)
+            when, ident = dt.datetime.min.replace(tzinfo=dt.UTC), db_id(cursor)
         else:
             moment, _, raw = cursor.partition("_")
             if not moment.isascii() or not moment.isdigit() or len(moment) > 18:
                 raise ValueError(moment)
-            ident = db_id(raw)
+            when, ident = EPOCH + dt.timedelta(microseconds=int(moment)), db_id(raw)
         if ident is None:
             raise ValueError(cursor)
-        if sort != "due":
-            return dt.datetime.min.replace(tzinfo=dt.UTC), ident
-        return EPOCH + dt.timedelta(microseconds=int(moment)), ident
+        return when, ident
     except (ValueError, OverflowError, OSError):
         raise BadFilter("cursor") from None
 
