@@ -138,11 +138,10 @@ class DialogEngine:
             return None
         if row.expires_at is not None and now > row.expires_at and row.flow != "menu":
             return None
-        slots = dict(row.slots or {})
-        before = json.dumps(slots, sort_keys=True, default=str)
-        ctx = Ctx(self.services, inbound.channel, inbound.user_key, row.citizen_id, row.language, slots, now)
-        replies = await self._prompt(ctx, row.flow, row.step)
-        return replies if json.dumps(ctx.slots, sort_keys=True, default=str) == before else None
+        ctx = Ctx(self.services, inbound.channel, inbound.user_key, row.citizen_id, row.language,
+                  dict(row.slots or {}), now)
+        replies, changed = await self._ask_again(ctx, row.flow, row.step)
+        return None if changed else replies
 
     async def _run(self, row: DialogSession, token: str | None, inbound: Inbound) -> list[Outbound]:
         slots: dict[str, Any] = dict(row.slots or {})
@@ -156,9 +155,8 @@ class DialogEngine:
             flow, step = "menu", "start"
         expired = row.expires_at is not None and now > row.expires_at and flow != "menu"
         if inbound.resume and not expired:
-            before = json.dumps(slots, sort_keys=True, default=str)
-            replies = await self._prompt(ctx, flow, step)
-            if json.dumps(ctx.slots, sort_keys=True, default=str) != before:  # the prompt looked something up
+            replies, changed = await self._ask_again(ctx, flow, step)
+            if changed:  # the prompt looked something up
                 await self._save(row, token, ctx, flow, step, replies, None, remember=False)
                 return replies
             await sessions.release(row, token)
@@ -228,6 +226,12 @@ class DialogEngine:
         ctx.slots.update(ctx.carry)
         ctx.carry.clear()
         return new_flow, step or self.flows[new_flow].first
+
+    async def _ask_again(self, ctx: Ctx, flow: str, step: str) -> tuple[list[Outbound], bool]:
+        """Ask the current question again; return the replies and whether asking changed the slots."""
+        before = json.dumps(ctx.slots, sort_keys=True, default=str)
+        replies = await self._prompt(ctx, flow, step)
+        return replies, json.dumps(ctx.slots, sort_keys=True, default=str) != before
 
     async def _prompt(self, ctx: Ctx, flow: str, step: str) -> list[Outbound]:
         """Ask the question of ``step``; steps with nothing to ask pass on to their next step."""
