@@ -67,7 +67,7 @@ async def login(request: web.Request) -> web.Response:
         token = await start_pending(request, staff, target)
         response = redirect("/login")
     else:
-        token, _ = await sessions.start(staff, old_token=request.cookies.get(sessions.COOKIE))
+        token = await start_full(request, staff, "")
         response = redirect(target)
     set_session_cookie(request, response, token)
     return response
