@@ -297,3 +297,20 @@ async def test_telegrams_429_on_a_reply_is_waited_out(polling, fake: FakeTelegra
     replies = await handled(fake, fake.message(CHAT, "/start"))  # the fake records the refused call too
     assert len(replies) == 2 and replies[0] == replies[1] and "需要办理什么" in replies[1]  # refused, then sent
     assert await polling.inbox.outcomes() == {"handled": 1}
+
+
+def test_the_throttle_forgets_quiet_chats_and_still_limits_busy_ones_among_many() -> None:
+    throttle = Throttle(limit=20, window=60.0)
+    for i in range(15_000):  # a busy city: fifteen thousand chats active within one minute
+        assert throttle.allow(f"old{i}", now=float(i) / 1000)
+    assert throttle.recent("old0") == 1  # all active: nothing forgotten yet
+    for _ in range(20):
+        assert throttle.allow("busy", now=30.0)
+    assert not throttle.allow("busy", now=30.5)  # the 21st within the minute is refused
+    for i in range(15_000):  # a minute later, as many new chats: the old ones have gone quiet
+        throttle.allow(f"new{i}", now=100.0 + float(i) / 1000)
+    assert throttle.recent("old0") == throttle.recent("busy") == 0  # quiet chats forgotten
+    assert throttle.recent("new14999") == 1
+    for _ in range(20):
+        assert throttle.allow("busy", now=120.0)
+    assert not throttle.allow("busy", now=120.1)
