@@ -30,9 +30,10 @@ from .. import uploads
 from ..messages import Inbound, Outbound
 from ..runtime import Bot
 from ..texts import t
+from ..throttle import Throttle
 from . import telegram_wire as wire
 from .telegram_http import AiohttpRequest, call, retry_seconds
-from .telegram_inbox import GroupCommit, Inbox, Throttle, mark_blocked, unblock
+from .telegram_inbox import GroupCommit, Inbox, mark_blocked, unblock
 from .telegram_sender import TelegramSender, unreachable
 
 log = logging.getLogger("appeals.telegram")

@@ -21,6 +21,7 @@ from .. import uploads
 from ..messages import Inbound, Outbound
 from ..runtime import Bot, build
 from ..texts import t
+from ..throttle import Throttle
 from . import signing
 
 log = logging.getLogger("appeals.webchat")
@@ -30,7 +31,7 @@ KEY = web.AppKey("webchat_key", bytes)
 UPLOAD_DIR = web.AppKey("webchat_uploads", Path)
 SECURE = web.AppKey("webchat_secure", bool)
 PAGE = web.AppKey("webchat_page", bytes)
-UPLOADS_SEEN = web.AppKey("webchat_uploads_seen", dict)
+UPLOADS_SEEN = web.AppKey("webchat_uploads_seen", Throttle)
 UPLOADS_PER_HOUR = 30  # per identity and process: photos are for evidence, not storage
 COOKIE = "appeals_chat"
 STATIC = Path(__file__).with_name("static")
@@ -77,12 +78,8 @@ async def chat_upload(request: web.Request) -> web.Response:
     if user is None or not _same_origin(request):
         raise web.HTTPForbidden()
     language = request.app[BOT].language
-    recent = request.app[UPLOADS_SEEN].setdefault(user, [])
-    now = time.monotonic()
-    recent[:] = [s for s in recent if now - s < 3600]
-    if len(recent) >= UPLOADS_PER_HOUR:
+    if not request.app[UPLOADS_SEEN].allow(user):
         return web.json_response({"error": "slow_down", "message": t("slow_down", language)}, status=429)
-    recent.append(now)
     try:
         reader = await request.multipart()
         part = await reader.next()
@@ -206,7 +203,7 @@ def setup(app: web.Application, settings: Settings, cases: CaseService, *, bot: 
     app[BOT] = bot or build(settings, cases)
     app[KEY] = secret_key(settings)
     app[UPLOAD_DIR] = settings.data_dir / "uploads"
-    app[UPLOADS_SEEN] = {}
+    app[UPLOADS_SEEN] = Throttle(limit=UPLOADS_PER_HOUR, window=3600.0)
     app[PAGE] = (STATIC / "chat.html").read_bytes()
     app[SECURE] = bool(settings.public_url and settings.public_url.startswith("https://"))
     app.router.add_get("/chat", chat_page, name="chat_page")

@@ -18,8 +18,8 @@ from storage.models import JobRun, WebhookPeer
 from ..messages import Inbound
 from ..runtime import Bot
 from ..texts import t
+from ..throttle import Throttle
 from .credentials import signed
-from .telegram_inbox import Throttle
 from .webhook_sender import WebhookSender
 
 log = logging.getLogger("appeals.webhook")

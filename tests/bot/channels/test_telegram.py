@@ -12,10 +12,11 @@ import pytest
 
 from backoffice.app import create_app
 from bot.channels import telegram
-from bot.channels.telegram_inbox import Throttle, is_blocked
+from bot.channels.telegram_inbox import is_blocked
 from bot.channels.telegram_sender import TelegramSender
 from bot.channels.telegram_wire import split
 from bot.runtime import build
+from bot.throttle import Throttle
 from storage.cases import CaseService
 from storage.lifecycle import Action, Actor, CaseStatus, Role
 from storage.models import Attachment, Case, Channel, JobRun, Notification, NotificationStatus
