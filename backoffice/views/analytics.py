@@ -22,6 +22,7 @@ from xml.sax.saxutils import escape as xml_escape
 
 from aiohttp import web
 from markupsafe import Markup
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
@@ -185,9 +186,10 @@ def xlsx_bytes(sheet: str, headers: Sequence[str], rows: Sequence[Sequence[objec
     def cell_xml(ref: str, value: object) -> str:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return f'<c r="{ref}"><v>{value}</v></c>'
-        text = xml_escape("" if value is None else str(value))
+        text = xml_escape(ILLEGAL_CHARACTERS_RE.sub("", "" if value is None else str(value)))  # XML 1.0 has no \x07
         return f'<c r="{ref}" t="inlineStr"><is><t xml:space="preserve">{text}</t></is></c>'
 
+    name = ILLEGAL_CHARACTERS_RE.sub("", sheet)[:31]
     lines = []
     for r, row in enumerate([list(headers), *[list(x) for x in rows]], start=1):
         lines.append(f'<row r="{r}">' + "".join(cell_xml(f"{_col(c)}{r}", v) for c, v in enumerate(row)) + "</row>")
@@ -214,7 +216,7 @@ def xlsx_bytes(sheet: str, headers: Sequence[str], rows: Sequence[Sequence[objec
             '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
             '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
             'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
-            f'<sheets><sheet name="{xml_escape(sheet[:31])}" sheetId="1" r:id="rId1"/></sheets></workbook>'),
+            f'<sheets><sheet name="{xml_escape(name)}" sheetId="1" r:id="rId1"/></sheets></workbook>'),
         "xl/_rels/workbook.xml.rels": (
             '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
             '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'

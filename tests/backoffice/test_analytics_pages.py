@@ -8,7 +8,9 @@ import html
 import io
 import re
 import zipfile
+from xml.etree import ElementTree
 
+from backoffice.views.analytics import xlsx_bytes
 from storage.analytics import kpi_report
 from storage.cases import CaseService, NewCase
 from storage.deadlines import SHANGHAI
@@ -246,3 +248,11 @@ async def test_hot_issues_and_risks_pages(login_as, city: City) -> None:
     handler = await login_as("handler")  # none of these cases is the lead unit's yet
     _, page = await handler.get(f"/analytics/hot?month={MONTH}")
     assert "幸福里" not in page
+
+
+def test_a_control_character_in_a_name_never_corrupts_the_xlsx() -> None:
+    book = zipfile.ZipFile(io.BytesIO(xlsx_bytes("2026-03\x07", ["单位"], [["市交通\x07运输局\x00"], [3]])))
+    sheet = ElementTree.fromstring(book.read("xl/worksheets/sheet1.xml"))  # a \x07 here is not XML at all
+    ElementTree.fromstring(book.read("xl/workbook.xml"))
+    texts = [t.text for t in sheet.iter("{http://schemas.openxmlformats.org/spreadsheetml/2006/main}t")]
+    assert texts == ["单位", "市交通运输局"]
