@@ -126,7 +126,7 @@ class Advisor:
         The case carries its id, number, status, title and text only (what the dialog shows).
         """
         await self._refresh()
-        matches = self._index.query(text, district, street, since=now - SIMILAR_WINDOW, limit=3)
+        matches = self._index.query(text, district, street, since=now - SIMILAR_WINDOW, limit=3, explain=False)
         if not matches:
             return None
         ids = [m.case_id for m in matches]

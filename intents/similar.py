@@ -78,7 +78,7 @@ class SimilarIndex:
     about the same at 100,000 cases as at 1,000.
     """
 
-    def __init__(self, *, candidates: int = 200, max_df: float = 0.1, min_score: float = 0.35) -> None:
+    def __init__(self, *, candidates: int = 60, max_df: float = 0.1, min_score: float = 0.35) -> None:
         self.candidates = candidates
         self.max_df = max_df
         self.min_score = min_score
@@ -159,8 +159,12 @@ class SimilarIndex:
 
     def query(self, text: str, district: str | None = None, street: str | None = None,
               since: datetime | None = None, until: datetime | None = None, limit: int = 5,
-              exclude: Collection[CaseId] = ()) -> list[Match]:
-        """Find the open cases most likely to be the same matter, best first."""
+              exclude: Collection[CaseId] = (), explain: bool = True) -> list[Match]:
+        """Find the open cases most likely to be the same matter, best first.
+
+        ``explain=False`` leaves out the shared-words reason (a jieba cut per match) for callers
+        that show no reasons.
+        """
         for bound in (since, until):
             if bound is not None and bound.tzinfo is None:
                 raise ValueError("since and until must be timezone-aware datetimes")
@@ -210,7 +214,7 @@ class SimilarIndex:
             if score < self.min_score:
                 break
             reasons = [f"文本相似度 {text_score:.2f}"]
-            words = shared_words(text, self._texts[slot])
+            words = shared_words(text, self._texts[slot]) if explain else []
             if words:
                 reasons.append("共同用语：" + "、".join(words))
             created = datetime.fromtimestamp(float(self._ts.data[slot]), UTC)

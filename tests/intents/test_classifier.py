@@ -72,6 +72,16 @@ def test_buckets_match_the_feature_matrix() -> None:
     assert set(chars[1].indices) == title and chars[1].sum() == 3 * SMALL.title_repeat + 3
 
 
+def test_one_message_scores_as_in_a_batch(model: classifier.Model) -> None:
+    """The dialog scores one message at a time without scipy: same scores as the batch product."""
+    texts = ["公交车司机开车玩手机\n今天早上坐车看到司机一直玩手机，太危险了", "学校乱收补课费",
+             "社保" * 600, "", "😀😀 ", "工资 工资 工资"]
+    batch = model.decision(texts)
+    for row, text in zip(batch, texts, strict=True):
+        assert np.allclose(model.decision([text])[0], row, atol=1e-5)
+    assert model.suggest("学校乱收补课费")[0].category == "教育文体"
+
+
 def test_split_text_takes_short_first_line_as_title() -> None:
     assert classifier.split_text("标题\n正文内容") == ("标题", "正文内容")
     assert classifier.split_text("只有一行") == ("", "只有一行")
