@@ -9,6 +9,8 @@ from urllib.parse import urlsplit
 from tortoise import Tortoise, connections
 from tortoise.migrations.api.migrate import migrate as _migrate
 
+from . import deadlines
+
 APP = "appeals"
 MODELS = ["storage.models"]
 MIGRATIONS = "storage.migrations"
@@ -97,6 +99,7 @@ async def _has_table(conn: Any, table: str) -> bool:
 async def init(database_url: str) -> None:
     """Open the ORM's connections for an already migrated database."""
     _ensure_parent(database_url)
+    deadlines.forget_rules()  # policies cached from another database must not leak into this one
     await Tortoise.init(config=tortoise_config(database_url))
 
 

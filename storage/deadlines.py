@@ -19,11 +19,14 @@ log = logging.getLogger(__name__)
 _warned_years: set[int] = set()
 #: Local corrections from the holiday_override table: date -> True (working day) or False (holiday).
 _overrides: dict[dt.date, bool] = {}
+#: The active time-limit policies, loaded with the overrides.
+_policies: list[Policy] = []
 _loaded_at: float | None = None  # monotonic time of the last reload, None when never loaded (or set by hand)
 OVERRIDE_KINDS = {"holiday": False, "workday": True}
-#: How old the overrides may be when a policy is looked up: an edit in this process applies at once,
-#: one made by another process within this many seconds (a reload per lookup doubled its cost).
-OVERRIDES_MAX_AGE = 5.0
+#: How old the overrides and policies may be when a policy is looked up: an edit in this process
+#: applies at once, one made by another process within this many seconds (a reload per lookup was
+#: two reads in every submission and every transition).
+RULES_MAX_AGE = 5.0
 
 
 #: Statutory holidays on fixed dates (元旦, 劳动节, 国庆节); lunar ones need the published schedule.
@@ -47,15 +50,24 @@ def set_overrides(overrides: Mapping[dt.date, bool]) -> None:
     _loaded_at = None
 
 
-async def refresh_overrides(max_age: float = 0.0) -> None:
-    """Load the holiday overrides from the database into this process (unless loaded less than
-    ``max_age`` seconds ago)."""
+def forget_rules() -> None:
+    """Drop what was loaded from a database (another database is being opened): the next lookup reloads."""
+    global _loaded_at
+    _policies.clear()
+    _loaded_at = None
+
+
+async def refresh_rules(max_age: float = 0.0) -> None:
+    """Load the holiday overrides and the active policies from the database into this process (unless
+    loaded less than ``max_age`` seconds ago)."""
     global _loaded_at
     now = time.monotonic()
     if max_age and _loaded_at is not None and now - _loaded_at < max_age:
         return
     rows = await HolidayOverride.all().values_list("day", "kind")
+    policies = await Policy.filter(active=True)
     set_overrides({day: OVERRIDE_KINDS[kind] for day, kind in rows if kind in OVERRIDE_KINDS})
+    _policies[:] = policies
     _loaded_at = now
 
 
@@ -219,10 +231,10 @@ def choose_policy(
 
 
 async def policy_for(category: str | None, kind: CaseKind, urgency: Urgency) -> Policy | None:
-    """Look up the time-limit policy for a case in the policy table (first reloading holiday overrides
-    older than OVERRIDES_MAX_AGE, so the deadline computed next follows another process's edits)."""
-    await refresh_overrides(OVERRIDES_MAX_AGE)
-    return choose_policy(await Policy.filter(active=True), category, kind, urgency)
+    """Look up the time-limit policy for a case among the active policies (first reloading them and the
+    holiday overrides when older than RULES_MAX_AGE, so another process's edits apply within seconds)."""
+    await refresh_rules(RULES_MAX_AGE)
+    return choose_policy(_policies, category, kind, urgency)
 
 
 LIMIT_FIELDS = ("accept_hours", "sign_hours", "handle_amount", "return_working_days", "callback_working_days",

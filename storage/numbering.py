@@ -6,9 +6,9 @@ import datetime as dt
 import secrets
 
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
+from . import batch
 from .deadlines import SHANGHAI
 from .models import CaseCounter
 
@@ -26,12 +26,22 @@ async def next_case_number(prefix: str, now: dt.datetime) -> str:
     """Hand out the next case number of the local day; call inside the submitting transaction."""
     day = now.astimezone(SHANGHAI).strftime("%Y%m%d")
     key = f"{prefix}-{day}"
-    if not await CaseCounter.filter(day=key).update(serial=F("serial") + 1):
+    serial = await _bump(key)
+    if serial is None:
         try:
             async with in_transaction():
                 await CaseCounter.create(day=key, serial=1)
+            serial = 1
         except IntegrityError:
             # Another writer created the day's row first; take the next serial after theirs.
-            await CaseCounter.filter(day=key).update(serial=F("serial") + 1)
-    counter = await CaseCounter.get(day=key)
-    return f"{key}-{counter.serial:05d}"
+            serial = await _bump(key)
+    return f"{key}-{serial:05d}"
+
+
+async def _bump(key: str) -> int | None:
+    """Add one to the day's counter and read it back in the same statement; None when the day has no row yet."""
+    _, rows = await batch.execute(_BUMP_SQL, [key], fetch=True)
+    return int(rows[0]["serial"]) if rows else None
+
+
+_BUMP_SQL = f"UPDATE {CaseCounter._meta.db_table} SET serial = serial + 1 WHERE day = ? RETURNING serial"

@@ -19,7 +19,7 @@ from storage.deadlines import (
     is_official,
     policy_for,
     policy_problems,
-    refresh_overrides,
+    refresh_rules,
 )
 from storage.kpi import (
     KPI_LABELS,
@@ -154,6 +154,7 @@ async def _save_policy(request: web.Request, policy: Policy, created: bool) -> w
         await AuditEntry.create(staff_id=admin.id, action="policy_created" if created else "policy_changed",
                                 target=f"policy:{policy.id}", data={"before": before,
                                                                     "after": _policy_snapshot(policy)})
+    await refresh_rules()  # this process's next deadline follows the change at once
     return redirect("/admin/policies")
 
 
@@ -223,7 +224,7 @@ async def holiday_add(request: web.Request) -> web.Response:
                                                     "override": row.id}})
     except IntegrityError:  # another administrator added the same day in between: the unique day refused ours
         return await holidays_page(request, tr(request, *HOLIDAY_TAKEN), 400)
-    await refresh_overrides()
+    await refresh_rules()
     return redirect("/admin/holidays")
 
 
@@ -242,7 +243,7 @@ async def holiday_remove(request: web.Request) -> web.Response:
                                 data={"before": {"day": row.day.isoformat(), "workday": OVERRIDE_KINDS[row.kind],
                                                  "note": row.note},
                                       "after": {"day": row.day.isoformat(), "workday": calendar}})
-    await refresh_overrides()
+    await refresh_rules()
     return redirect("/admin/holidays")
 
 
@@ -318,5 +319,5 @@ def add_routes(router: web.UrlDispatcher) -> None:
 
 async def load_admin_settings(app: web.Application) -> None:
     """At start-up, load the holiday overrides and the saved KPI weights into this process."""
-    await refresh_overrides()
+    await refresh_rules()
     await current_weights()

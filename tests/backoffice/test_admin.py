@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from storage.cases import CaseService
-from storage.deadlines import SHANGHAI, ensure_default_policies, set_overrides
+from storage.deadlines import SHANGHAI, ensure_default_policies, policy_for, set_overrides
 from storage.kpi import KPI, forget_saved_weights, load_weights
 from storage.lifecycle import Action, CaseStatus, Role
 from storage.models import (
@@ -25,6 +25,7 @@ from storage.models import (
     Staff,
     StaffSession,
     Unit,
+    Urgency,
 )
 from tests.backoffice.conftest import VERSION, Browser, City
 from tests.support.builders import make_case
@@ -113,6 +114,10 @@ async def test_policies_are_edited_validated_and_audited(login_as, city: City,
     water = {"name": "供水加急", "category": "供水", "handle_amount": "1"}
     status, _ = await admin.post("/admin/policies", form | water)
     assert status == 200 and await Policy.exists(name="供水加急", category="供水")
+    before = await policy_for("环境保护", CaseKind.COMPLAINT, Urgency.URGENT)
+    status, _ = await admin.post("/admin/policies", form | {"name": "环保加急", "category": "环境保护", "handle_amount": "1"})
+    chosen = await policy_for("环境保护", CaseKind.COMPLAINT, Urgency.URGENT)  # at once in this process
+    assert status == 200 and before is not None and before.name != "环保加急" and chosen.name == "环保加急"
 
 
 async def test_a_holiday_override_moves_a_new_cases_deadline(login_as, city: City,

@@ -17,7 +17,7 @@ from storage.deadlines import (
     is_workday,
     policy_for,
     policy_problems,
-    refresh_overrides,
+    refresh_rules,
     set_overrides,
     working_days_between,
 )
@@ -165,7 +165,7 @@ async def test_holiday_overrides_correct_the_national_calendar(database_url: str
         await HolidayOverride.create(day=dt.date(2026, 12, 5), kind="workday")
         await HolidayOverride.create(day=dt.date(2031, 1, 2), kind="holiday", note="beyond the published years")
         assert is_workday(dt.date(2026, 12, 4))  # not loaded into this process yet
-        await refresh_overrides()
+        await refresh_rules()
         assert not is_workday(dt.date(2026, 12, 4)) and is_workday(dt.date(2026, 12, 5))
         # A year not published yet: the override on Thursday 2 Jan, the estimate (a working Friday) around it.
         assert not is_workday(dt.date(2031, 1, 2)) and is_workday(dt.date(2031, 1, 3))
@@ -175,7 +175,7 @@ async def test_holiday_overrides_correct_the_national_calendar(database_url: str
     assert is_workday(dt.date(2026, 12, 4))
 
 
-async def test_policy_lookups_reload_overrides_older_than_the_max_age(database_url: str,
+async def test_policy_lookups_reload_overrides_and_policies_older_than_the_max_age(database_url: str,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     clock = [1000.0]
     monkeypatch.setattr(deadlines, "time", SimpleNamespace(monotonic=lambda: clock[0]))  # not the event loop's
@@ -183,13 +183,14 @@ async def test_policy_lookups_reload_overrides_older_than_the_max_age(database_u
         await HolidayOverride.create(day=dt.date(2026, 12, 4), kind="holiday")
         await policy_for(None, CaseKind.COMPLAINT, Urgency.NORMAL)  # never loaded: reads the table
         assert not is_workday(dt.date(2026, 12, 4))
-        await HolidayOverride.create(day=dt.date(2026, 12, 7), kind="holiday")  # another process's edit
-        clock[0] += deadlines.OVERRIDES_MAX_AGE / 2
-        await policy_for(None, CaseKind.COMPLAINT, Urgency.NORMAL)  # fresh enough: no reload
+        await HolidayOverride.create(day=dt.date(2026, 12, 7), kind="holiday")  # another process's edits
+        await Policy.create(name="环保", category="环境保护", handle_amount=24, handle_unit="hours", active=True, version=1)
+        clock[0] += deadlines.RULES_MAX_AGE / 2
+        assert await policy_for("环境保护", CaseKind.COMPLAINT, Urgency.NORMAL) is None  # fresh enough: no reload
         assert is_workday(dt.date(2026, 12, 7))
-        clock[0] += deadlines.OVERRIDES_MAX_AGE
-        await policy_for(None, CaseKind.COMPLAINT, Urgency.NORMAL)
-        assert not is_workday(dt.date(2026, 12, 7))
+        clock[0] += deadlines.RULES_MAX_AGE
+        water = await policy_for("环境保护", CaseKind.COMPLAINT, Urgency.NORMAL)
+        assert water is not None and water.name == "环保" and not is_workday(dt.date(2026, 12, 7))
     finally:
         set_overrides({})
 
