@@ -45,7 +45,8 @@ def test_make_run_from_a_fresh_copy_answers_healthz(tmp_path: Path) -> None:
     proc = subprocess.Popen(
         # Reuse the built environment (its stamp is newer than the copied pyproject.toml, so make
         # installs nothing): the suite must not need the network to build another one.
-        ["make", "run", f"VENV={ROOT / '.venv'}"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        ["make", "run", f"VENV={ROOT / '.venv'}"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         text=True, start_new_session=True,
     )
     try:

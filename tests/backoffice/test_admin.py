@@ -115,7 +115,8 @@ async def test_policies_are_edited_validated_and_audited(login_as, city: City,
     status, _ = await admin.post("/admin/policies", form | water)
     assert status == 200 and await Policy.exists(name="供水加急", category="供水")
     before = await policy_for("环境保护", CaseKind.COMPLAINT, Urgency.URGENT)
-    status, _ = await admin.post("/admin/policies", form | {"name": "环保加急", "category": "环境保护", "handle_amount": "1"})
+    env = {"name": "环保加急", "category": "环境保护", "handle_amount": "1"}
+    status, _ = await admin.post("/admin/policies", form | env)
     chosen = await policy_for("环境保护", CaseKind.COMPLAINT, Urgency.URGENT)  # at once in this process
     assert status == 200 and before is not None and before.name != "环保加急" and chosen.name == "环保加急"
 

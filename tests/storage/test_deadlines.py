@@ -184,7 +184,8 @@ async def test_policy_lookups_reload_overrides_and_policies_older_than_the_max_a
         await policy_for(None, CaseKind.COMPLAINT, Urgency.NORMAL)  # never loaded: reads the table
         assert not is_workday(dt.date(2026, 12, 4))
         await HolidayOverride.create(day=dt.date(2026, 12, 7), kind="holiday")  # another process's edits
-        await Policy.create(name="环保", category="环境保护", handle_amount=24, handle_unit="hours", active=True, version=1)
+        await Policy.create(name="环保", category="环境保护", handle_amount=24, handle_unit="hours", active=True,
+                            version=1)
         clock[0] += deadlines.RULES_MAX_AGE / 2
         assert await policy_for("环境保护", CaseKind.COMPLAINT, Urgency.NORMAL) is None  # fresh enough: no reload
         assert is_workday(dt.date(2026, 12, 7))
