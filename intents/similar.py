@@ -202,15 +202,25 @@ class SimilarIndex:
             return []
         top = np.argpartition(-scores, k - 1)[:k]
         q_len = math.sqrt(sum(w * w for w in weights.values())) or 1.0
-        compact = norm
         skip = set(exclude)
-        scored = []
+        # The cheap parts of every candidate's score first; rapidfuzz's partial ratio (15 % of the text
+        # score, the costliest part) only while a candidate could still reach the best ``limit``.
+        bounded = []
         for slot in map(int, top):
             if self._ids[slot] in skip:
                 continue
-            text_score, place_score, notes = self._rescore(slot, compact, weights, q_len, district, street, n, idf)
+            base, place_score, notes = self._rescore(slot, norm, weights, q_len, district, street, n, idf)
+            partial = min(len(self._norms[slot]), len(norm)) >= 4
+            bound = min(max(base + (0.15 if partial else 0.0) + place_score, 0.0), 1.0)
+            bounded.append((bound, base, place_score, partial, slot, notes))
+        bounded.sort(key=lambda item: (-item[0], item[4]))
+        scored: list[tuple[float, float, int, list[str]]] = []
+        for bound, base, place_score, partial, slot, notes in bounded:
+            if bound < self.min_score or (len(scored) >= limit and bound < scored[limit - 1][0]):
+                break  # neither this candidate nor any after it (smaller bounds) can make the list
+            text_score = base + (0.15 * fuzz.partial_ratio(norm, self._norms[slot]) / 100 if partial else 0.0)
             scored.append((min(max(text_score + place_score, 0.0), 1.0), text_score, slot, notes))
-        scored.sort(key=lambda item: (-item[0], item[2]))
+            scored.sort(key=lambda item: (-item[0], item[2]))
         matches = []
         for score, text_score, slot, notes in scored[:limit]:
             if score < self.min_score:
@@ -245,8 +255,7 @@ class SimilarIndex:
         d_len = self._doc_norm(slot, n, {} if idf is None else idf)
         cosine = sum(q_weights[g] ** 2 for g in shared) / (q_len * d_len)
         ratio = fuzz.ratio(q_text, doc) / 100
-        partial = fuzz.partial_ratio(q_text, doc) / 100 if min(len(doc), len(q_text)) >= 4 else 0.0
-        text_score = 0.6 * cosine + 0.25 * ratio + 0.15 * partial
+        text_score = 0.6 * cosine + 0.25 * ratio  # + 0.15 × the partial ratio, added by the caller
         place_score, notes = 0.0, []
         c_district, c_street = self._places[slot]
         if street and c_street and street == c_street:
