@@ -70,7 +70,9 @@ class Inbox:
     async def rank(self, chat_id: int | str, update_id: int, window: float) -> int:
         """Count the chat's updates stored within ``window`` seconds up to this one, by every process."""
         prefix = self._chat_prefix(chat_id)
-        return await JobRun.filter(job=CHATS, key__startswith=prefix, key__lte=f"{prefix}{update_id:015d}",
+        # A key range, not LIKE 'prefix%' (SQLite scans every row for LIKE): every key between the
+        # prefix itself and prefix + this update's id starts with the prefix.
+        return await JobRun.filter(job=CHATS, key__gte=prefix, key__lte=f"{prefix}{update_id:015d}",
                                    created_at__gte=utcnow() - dt.timedelta(seconds=window)).count()
 
     async def tell_once(self, chat_id: int | str, window: float) -> bool:
