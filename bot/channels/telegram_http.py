@@ -23,6 +23,8 @@ from telegram.request import BaseRequest, RequestData
 from telegram.warnings import PTBDeprecationWarning
 from yarl import URL
 
+from storage import jsontext
+
 JSON_HEADERS = {"Content-Type": "application/json"}
 POOL = 100  # connections to the Bot API; replies of concurrent chats go out side by side
 
@@ -152,7 +154,7 @@ class AiohttpRequest(BaseRequest):
         target = self._urls.get(url)
         if target is None:
             target = self._urls[url] = URL(url)
-        body = json.dumps(params, ensure_ascii=False).encode()
+        body = jsontext.dumps_bytes(params)
         code, payload = await self._send("POST", target, body, JSON_HEADERS, self._timeout)
         if not HTTPStatus.OK <= code <= 299:
             raise api_error(code, payload)

@@ -16,7 +16,7 @@ from tortoise import connections
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from storage import batch
+from storage import batch, jsontext
 from storage.cases import utcnow
 from storage.models import JobRun
 
@@ -100,7 +100,7 @@ class Inbox:
         the database thread with the dialog's statements; on PostgreSQL one executemany.
         """
         stamp = batch.timestamp(utcnow())  # as the ORM writes created_at
-        rows = [(self._key(update_id), json.dumps({"update": payload, "done": False}, ensure_ascii=False),
+        rows = [(self._key(update_id), jsontext.dumps({"update": payload, "done": False}),
                  self._chat_key(update_id, payload)) for update_id, payload in updates]
 
         def run(db: sqlite3.Connection) -> list[bool]:

@@ -13,6 +13,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from storage import jsontext
 from storage.cases import CaseService
 from storage.keys import secret_key
 from storage.settings import Settings
@@ -151,7 +152,7 @@ async def chat_socket(request: web.Request) -> web.StreamResponse:
 
     async def send(frame: dict[str, Any]) -> None:
         async with lock:
-            await ws.send_json(frame, dumps=lambda o: json.dumps(o, ensure_ascii=False))
+            await ws.send_str(jsontext.dumps(frame))
 
     async def push(messages: list[Outbound]) -> None:
         await send({"type": "notice", "messages": _frames(messages)})

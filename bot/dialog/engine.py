@@ -14,6 +14,7 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
+from storage import jsontext
 from storage.models import DialogSession
 
 from ..messages import Inbound, Outbound
@@ -78,7 +79,7 @@ class DialogEngine:
                 # without a lease; the save is a compare-and-set on the version (and a free lease), so
                 # a row changed elsewhere meanwhile rolls the step back and it runs again under the lease.
                 row = copy.copy(known)
-                row.slots = json.loads(json.dumps(known.slots))
+                row.slots = jsontext.copy(known.slots)
                 self.stats["steps"] += 1
                 try:
                     return await self._run(row, None, inbound)

@@ -13,7 +13,7 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from storage import batch
+from storage import batch, jsontext
 from storage.models import Channel, ChannelIdentity, Citizen, DialogSession
 
 
@@ -74,7 +74,7 @@ class RowCache:
     def put(self, row: DialogSession) -> None:
         """Remember a row as saved (its slots copied, so later edits do not leak in)."""
         key = (str(row.channel), row.user_key)
-        row.slots = json.loads(json.dumps(row.slots))
+        row.slots = jsontext.copy(row.slots)
         self._rows[key] = row
         self._rows.move_to_end(key)
         while len(self._rows) > self.size:
@@ -190,7 +190,7 @@ async def peek(channel: str, user_key: str) -> DialogSession | None:
 
 def _state(session: DialogSession, flow: str, step: str, slots: dict[str, Any], language: str,
            inbound_key: str | None, expires_at: dt.datetime | None, now: dt.datetime) -> list[Any]:
-    return [flow, step, json.dumps(slots, separators=(",", ":")), language, inbound_key,
+    return [flow, step, jsontext.dumps(slots), language, inbound_key,
             None if expires_at is None else _utc(expires_at), session.version + 1, _utc(now), session.id]
 
 
