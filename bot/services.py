@@ -78,11 +78,15 @@ class Advisor:
             self._catalogue = routing.Catalogue.from_dict(entries) if entries else None
             self._categories = list(dict.fromkeys(r.category for r in rows))
             since = utcnow() - SIMILAR_WINDOW
+            # Plain tuples, not model objects, and cases this process added already are skipped: the
+            # refresh runs on the event loop, and a busy half minute brings thousands of new cases.
             fresh = await Case.filter(id__gt=self._index_max_id, created_at__gte=since,
-                                      status__in=list(OPEN_STATUSES)).order_by("id").limit(20000)
-            for case in fresh:
-                self._index.add(case.id, case.text, case.district, case.street, case.created_at)
-                self._index_max_id = max(self._index_max_id, case.id)
+                                      status__in=list(OPEN_STATUSES)).order_by("id").limit(20000).values_list(
+                "id", "text", "district", "street", "created_at")
+            for case_id, text, district, street, created_at in fresh:
+                if case_id not in self._index:
+                    self._index.add(case_id, text, district, street, created_at)
+                self._index_max_id = max(self._index_max_id, case_id)
             self._loaded_at = time.monotonic()
 
     async def categories(self) -> list[str]:
