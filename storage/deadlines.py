@@ -188,10 +188,12 @@ def _specificity(policy: Policy, category: str | None, kind: CaseKind, urgency: 
             return None
         score += 8  # urgency decides first: an emergency is an emergency whatever its kind
     if policy.category is not None:
-        wanted = "水电气热" if category in UTILITY_CATEGORIES else category
-        if policy.category != wanted:
+        if policy.category == category:
+            score += 5  # the case's own category: more specific than its group (a 供水 rule beats 水电气热)
+        elif policy.category == "水电气热" and category in UTILITY_CATEGORIES:
+            score += 4
+        else:
             return None
-        score += 4
     if policy.kind is not None:
         if policy.kind != kind:
             return None

@@ -89,6 +89,11 @@ def test_the_most_specific_policy_wins() -> None:
     assert pick("城乡建设", CaseKind.CONSULTATION, Urgency.NORMAL) == "consult v2"
     assert pick("供水", CaseKind.COMPLAINT, Urgency.NORMAL) == "utilities"
     assert pick("供水", CaseKind.CONSULTATION, Urgency.EMERGENCY) == "emergency"
+    # A rule an administrator writes for one utility applies to it, before the group's rule.
+    rows.append(Policy(id=7, name="water", category="供水", handle_amount=12, handle_unit="hours", active=True,
+                       version=1))
+    assert pick("供水", CaseKind.COMPLAINT, Urgency.NORMAL) == "water"
+    assert pick("燃气", CaseKind.COMPLAINT, Urgency.NORMAL) == "utilities"
 
 
 async def test_dispatch_writes_the_policy_deadline_and_an_approved_extension_moves_it(database_url: str) -> None:
