@@ -95,7 +95,6 @@ class SimilarIndex:
         self._ts = _Column(np.float64, 0.0)
         self._alive = _Column(np.bool_, False)
         self._length = _Column(np.float32, 1.0)
-        self._norm_of: dict[int, tuple[int, float]] = {}  # slot -> (case count, IDF norm at that count)
         self._dead = 0
 
     def __len__(self) -> int:
@@ -140,7 +139,6 @@ class SimilarIndex:
         self._ids[slot] = None
         self._texts[slot] = self._norms[slot] = ""
         self._grams[slot] = ()
-        self._norm_of.pop(slot, None)
         self._dead += 1
         if self._dead > 1000 and self._dead > len(self._slot_of):
             self._compact()
@@ -173,7 +171,7 @@ class SimilarIndex:
         norm = normalize(text)
         grams = shingles(norm)
         total = len(self._ids)
-        if not grams or not self._slot_of:
+        if not grams or not self._slot_of or limit <= 0:
             return []
         n = len(self._slot_of)
         weights = {g: self._idf(g, n) for g in grams}
@@ -218,7 +216,7 @@ class SimilarIndex:
         for bound, base, place_score, partial, slot, notes in bounded:
             if bound < self.min_score or (len(scored) >= limit and bound < scored[limit - 1][0]):
                 break  # neither this candidate nor any after it (smaller bounds) can make the list
-            text_score = base + (0.15 * fuzz.partial_ratio(norm, self._norms[slot]) / 100 if partial else 0.0)
+            text_score = base + (0.15 * (fuzz.partial_ratio(norm, self._norms[slot]) / 100) if partial else 0.0)
             scored.append((min(max(text_score + place_score, 0.0), 1.0), text_score, slot, notes))
             scored.sort(key=lambda item: (-item[0], item[2]))
         matches = []
@@ -234,25 +232,17 @@ class SimilarIndex:
             matches.append(Match(self._ids[slot], round(score, 4), tuple(reasons)))
         return matches
 
-    def _doc_norm(self, slot: int, n: int, idf: dict[str, float]) -> float:
-        """Return a case's IDF vector length, kept until the index grows or shrinks by 5 %."""
-        known = self._norm_of.get(slot)
-        if known is not None and abs(n - known[0]) <= 0.05 * known[0]:
-            return known[1]
-        for g in self._grams[slot]:
-            if g not in idf:
-                idf[g] = self._idf(g, n)
-        length = math.sqrt(sum(idf[g] ** 2 for g in self._grams[slot])) or 1.0
-        self._norm_of[slot] = (n, length)
-        return length
-
     def _rescore(self, slot: int, q_text: str, q_weights: dict[str, float], q_len: float,
                  district: str | None, street: str | None, n: int,
                  idf: dict[str, float] | None = None) -> tuple[float, float, list[str]]:
         doc = self._norms[slot]
         d_grams = self._grams[slot]
         shared = q_weights.keys() & d_grams
-        d_len = self._doc_norm(slot, n, {} if idf is None else idf)
+        idf = {} if idf is None else idf
+        for g in d_grams:
+            if g not in idf:
+                idf[g] = self._idf(g, n)
+        d_len = math.sqrt(sum(idf[g] ** 2 for g in d_grams)) or 1.0
         cosine = sum(q_weights[g] ** 2 for g in shared) / (q_len * d_len)
         ratio = fuzz.ratio(q_text, doc) / 100
         text_score = 0.6 * cosine + 0.25 * ratio  # + 0.15 × the partial ratio, added by the caller

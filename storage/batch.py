@@ -214,6 +214,14 @@ async def execute(sql: str, values: Sequence[Any], *, fetch: bool = False) -> Re
     return changed, []
 
 
+async def read(sql: str, values: Sequence[Any]) -> list[dict[str, Any]]:
+    """Run one read directly, outside the group commit (a read needs no write lock); return its rows."""
+    conn = connections.get("default")
+    if conn.capabilities.dialect == "postgres":
+        sql = _postgres(sql)
+    return await conn.execute_query_dict(sql, list(values))
+
+
 async def unit(work: Work, otherwise: Callable[[], Awaitable[Any]]) -> Any:
     """Run ``work`` atomically on the SQLite thread, batched with others (its errors undo it alone).
 

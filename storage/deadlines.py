@@ -178,6 +178,7 @@ async def ensure_default_policies() -> int:
             name=p.name, category=p.category, kind=p.kind, urgency=p.urgency,
             handle_amount=p.handle_amount, handle_unit=p.handle_unit,
         )
+    forget_rules()  # a lookup on the empty table moments ago must not hide them for seconds
     return len(DEFAULT_POLICIES)
 
 

@@ -11,13 +11,14 @@ import orjson
 def dumps(value: Any) -> str:
     """Return compact JSON text with characters kept as they are (not \\u escapes).
 
-    orjson refuses integers beyond 64 bits (and non-string keys); those fall back to the standard
-    library, so any value the standard library writes is written.
+    orjson refuses integers beyond 64 bits, non-string keys and lone surrogates; those fall back to
+    the standard library with ASCII escapes, so any value the standard library writes is written
+    (and a lone surrogate stays an escape that a UTF-8 column can store).
     """
     try:
         return orjson.dumps(value).decode()
     except TypeError:  # orjson.JSONEncodeError is a TypeError
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        return json.dumps(value, separators=(",", ":"))
 
 
 def dumps_bytes(value: Any) -> bytes:
@@ -25,7 +26,7 @@ def dumps_bytes(value: Any) -> bytes:
     try:
         return orjson.dumps(value)
     except TypeError:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+        return json.dumps(value, separators=(",", ":")).encode()
 
 
 def copy(value: Any) -> Any:

@@ -30,7 +30,8 @@ KEEP = dt.timedelta(hours=24)  # Telegram keeps undelivered updates 24 h; so do 
 KEEP_CHATS = dt.timedelta(minutes=10)  # longer than any throttle window
 BATCH = 500  # rows per group commit
 INSERT_SQL = "INSERT INTO job_run (job, key, data, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (job, key) DO NOTHING"
-RANK_SQL = "SELECT COUNT(*) AS n FROM job_run WHERE job = ? AND key >= ? AND key <= ? AND created_at >= ?"
+RANK_SQL = ("SELECT COUNT(*) AS n FROM job_run WHERE job = ? AND key >= ? AND key <= ? AND key LIKE ?"
+            " AND created_at >= ?")
 
 log = logging.getLogger("appeals.telegram")
 
@@ -71,11 +72,12 @@ class Inbox:
     async def rank(self, chat_id: int | str, update_id: int, window: float) -> int:
         """Count the chat's updates stored within ``window`` seconds up to this one, by every process."""
         prefix = self._chat_prefix(chat_id)
-        # A key range, not LIKE 'prefix%' (SQLite scans every row for LIKE): every key between the
-        # prefix itself and prefix + this update's id starts with the prefix. Plain SQL, batched on
-        # SQLite: building the ORM query cost more than running it.
+        # The key range finds the rows through the (job, key) index (SQLite cannot use it for LIKE);
+        # LIKE then keeps the chat's own, since under a non-C collation (PostgreSQL's en_US, ICU) that
+        # ignores punctuation another chat's key can sort inside the range. Plain SQL: building the
+        # ORM query cost more than running it.
         since = batch.timestamp(utcnow() - dt.timedelta(seconds=window))
-        _, rows = await batch.execute(RANK_SQL, [CHATS, prefix, f"{prefix}{update_id:015d}", since], fetch=True)
+        rows = await batch.read(RANK_SQL, [CHATS, prefix, f"{prefix}{update_id:015d}", f"{prefix}%", since])
         return int(rows[0]["n"])
 
     async def tell_once(self, chat_id: int | str, window: float) -> bool:

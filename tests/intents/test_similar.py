@@ -110,3 +110,15 @@ def test_scale_sanity_with_synthetic_cases():
     assert len(matches) == 5
     window = idx.query(text, since=NOW - timedelta(days=7))
     assert all(idx._ts.data[idx._slot_of[m.case_id]] >= (NOW - timedelta(days=7)).timestamp() for m in window)
+
+
+def test_the_best_few_are_those_of_a_full_rescoring():
+    """Only candidates that can still reach the best ``limit`` are fully rescored: the same best few."""
+    idx = build_synthetic_index(3000, now=NOW)
+    for _, text, district, street in synthetic_appeals(3000)[::150]:
+        query = text[:-3] + "，请尽快处理"
+        for place in ((district, street), (None, None)):
+            full = idx.query(query, *place, limit=1000)
+            for limit in (1, 3):
+                assert idx.query(query, *place, limit=limit) == full[:limit]
+    assert idx.query("电梯坏了", limit=0) == []

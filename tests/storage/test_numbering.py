@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
+from tortoise.transactions import in_transaction
+
 from storage.cases import CaseService, NewCase
 from storage.lifecycle import Role
 from storage.models import Case, Channel
-from storage.numbering import TRACKING_CODE_LENGTH, tracking_code
+from storage.numbering import TRACKING_CODE_LENGTH, next_case_number, tracking_code
 from tests.support.builders import make_world
 
 
@@ -41,3 +43,20 @@ def test_tracking_codes_are_random_and_unambiguous() -> None:
     codes = {tracking_code() for _ in range(2000)}
     assert len(codes) == 2000
     assert all(len(c) == TRACKING_CODE_LENGTH and not set(c) & set("01OIL") for c in codes)
+
+
+async def test_numbers_handed_out_outside_a_transaction_and_after_a_rollback(database_url: str) -> None:
+    moment = dt.datetime(2026, 11, 26, 2, tzinfo=dt.UTC)
+    first = await asyncio.gather(*(next_case_number("8890", moment) for _ in range(5)))  # batched on SQLite
+    assert sorted(first) == [f"8890-20261126-{i:05d}" for i in range(1, 6)]
+
+    class Undo(Exception):
+        pass
+
+    try:
+        async with in_transaction():
+            assert await next_case_number("8890", moment) == "8890-20261126-00006"
+            raise Undo
+    except Undo:
+        pass
+    assert await next_case_number("8890", moment) == "8890-20261126-00006"  # the undone serial again

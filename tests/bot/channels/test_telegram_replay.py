@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 
 from backoffice.app import create_app
-from bot.channels import telegram
+from bot.channels import telegram, telegram_inbox
 from bot.channels.telegram_inbox import Inbox
 from bot.channels.telegram_wire import key_order
 from storage.cases import utcnow
@@ -129,3 +129,20 @@ async def test_an_update_stored_moments_before_a_restart_is_handled_once_a_lease
         assert "需要办理什么" in "".join(await fake.wait_for(1, CHAT))
         assert await settled(channel) == {"handled": 1}
     assert len(fake.sent(CHAT)) == 1
+
+
+async def test_the_shared_flood_count_keeps_chats_apart_and_forgets_old_updates(database_url: str) -> None:
+    inbox = Inbox(TOKEN.split(":")[0])
+
+    def update(update_id: int, chat: int) -> dict[str, Any]:
+        return {"update_id": update_id, "message": {"message_id": update_id, "text": "x",
+                                                    "chat": {"id": chat, "type": "private"}}}
+
+    assert await inbox.accept(1, update(1, 1)) and await inbox.accept(2, update(2, 12))  # through the ORM
+    batch = [(3, update(3, -1)), (4, update(4, -100)), (5, update(5, 1)), (6, update(6, 1)), (7, update(7, -100))]
+    assert await inbox.accept_many(batch) == [True] * 5  # plain SQL in the group commit
+    assert [await inbox.rank(1, 6, 60), await inbox.rank(1, 5, 60), await inbox.rank(12, 2, 60)] == [3, 2, 1]
+    assert [await inbox.rank(-1, 3, 60), await inbox.rank(-100, 7, 60), await inbox.rank(-10, 7, 60)] == [1, 2, 0]
+    await JobRun.filter(job=telegram_inbox.CHATS, key__in=[f"{inbox.bot_id}:1:{i:015d}" for i in (1, 5)]).update(
+        created_at=utcnow() - dt.timedelta(minutes=2))
+    assert await inbox.rank(1, 6, 60) == 1  # only the update of the last minute
