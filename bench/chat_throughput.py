@@ -2,8 +2,9 @@
 
 Runs `appeals serve` on a fresh SQLite file (or APPEALS_BENCH_DATABASE_URL) and a bare aiohttp
 websocket echo server, each in its own process, and drives both from this process with the same
-client code. Each conversation is a full submission (menu → describe → category → where → contact →
-confirm) under a fresh web-chat identity. Prints a table and, last, one JSON line:
+client code and the same connections (for every submission: load the page, open a websocket, send
+the submission's number of frames). Each conversation is a full submission (menu → describe →
+category → where → contact → confirm) under a fresh web-chat identity. Prints a table and, last, one JSON line:
 {"steps_per_s", "echo_per_s", "ratio", "p99_ms"} for the highest concurrency.
 
     .venv/bin/python bench/chat_throughput.py [--levels 1,50,200] [--rounds 3] [--workers N] [--profile FILE]
@@ -63,9 +64,22 @@ async def echo_handler(request: web.Request) -> web.WebSocketResponse:
     return ws
 
 
+PAGE = (ROOT / "bot" / "channels" / "static" / "chat.html")
+
+
+async def echo_page(request: web.Request) -> web.Response:
+    """Serve a page of the chat page's size, as the chat server does before each conversation."""
+    return web.Response(body=request.app[ECHO_PAGE], content_type="text/html")
+
+
+ECHO_PAGE = web.AppKey("echo_page", bytes)
+
+
 def serve_echo(port: int) -> None:
     """Run the echo server until killed."""
     app = web.Application()
+    app[ECHO_PAGE] = PAGE.read_bytes() if PAGE.exists() else b"<!doctype html>" + b" " * 8000
+    app.router.add_get("/chat", echo_page)
     app.router.add_get("/chat/ws", echo_handler)
     web.run_app(app, host="127.0.0.1", port=port, print=None)
 
@@ -119,12 +133,16 @@ async def submission(base: str, n: int, latencies: list[float]) -> int:
 
 
 async def echo_run(base: str, n: int, steps: int, latencies: list[float]) -> int:
-    """Send as many frames as a submission takes to the echo server."""
-    async with aiohttp.ClientSession() as http, http.ws_connect(base + "/chat/ws") as ws:
-        c = Client(http, ws, latencies)
-        for _ in range(steps):
-            await c.step({"type": "message", "text": f"echo {n}"})
-        return steps
+    """Do what one submission's client does, against the echo server: load the page, open a websocket
+    and send as many frames as a submission takes."""
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        async with http.get(base + "/chat") as page:
+            await page.read()
+        async with http.ws_connect(base + "/chat/ws") as ws:
+            c = Client(http, ws, latencies)
+            for _ in range(steps):
+                await c.step({"type": "message", "text": f"echo {n}"})
+            return steps
 
 
 def cpu_seconds(pid: int | None) -> float:
@@ -165,9 +183,13 @@ async def level(chats: list[str], echo: str, conversations: int, rounds: int, co
     ended = chat_cpu_now()
     chat_s, chat_cpu, loop_cpu = time.perf_counter() - started, ended[0] - cpu, ended[1] - loop_cpu
     echo_lat: list[float] = []
-    per_user = max(1, steps // conversations)
+    per_submission = max(1, steps // (conversations * rounds))
+
+    async def echo_user(i: int) -> int:  # the same connections as the chat's users: one per submission
+        return sum([await echo_run(echo, i, per_submission, echo_lat) for _ in range(rounds)])
+
     started, cpu = time.perf_counter(), cpu_seconds(pids[1])
-    echoes = sum(await asyncio.gather(*(echo_run(echo, i, per_user, echo_lat) for i in range(conversations))))
+    echoes = sum(await asyncio.gather(*(echo_user(i) for i in range(conversations))))
     echo_s, echo_cpu = time.perf_counter() - started, cpu_seconds(pids[1]) - cpu
     return {"conversations": conversations, "steps": steps, "steps_per_s": steps / chat_s,
             "p50_ms": _pct(lat, 0.5), "p99_ms": _pct(lat, 0.99), "echo_per_s": echoes / echo_s,
