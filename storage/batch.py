@@ -27,8 +27,8 @@ import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient, TransactionalDBClient
+from tortoise.connection import get_connection
 from tortoise.exceptions import IntegrityError, OperationalError
 
 MAX_BATCH = 500  # statements per transaction, so one flush never holds the connection long
@@ -172,7 +172,7 @@ class _Batch:
 
 def _sqlite_batch() -> _Batch | None:
     """Return the batch of the default SQLite connection, or None on PostgreSQL or inside a transaction."""
-    conn = connections.get("default")
+    conn = get_connection("default")
     if conn.capabilities.dialect != "sqlite" or isinstance(conn, TransactionalDBClient):
         return None
     loop = asyncio.get_running_loop()
@@ -194,7 +194,7 @@ async def _queue(batch: _Batch, work: Work) -> Any:
 def timestamp(moment: dt.datetime) -> Any:
     """Return a timestamp parameter as the ORM stores it: UTC text on SQLite (so comparisons with stored
     values hold as text), the datetime itself on PostgreSQL."""
-    if connections.get("default").capabilities.dialect == "sqlite":
+    if get_connection("default").capabilities.dialect == "sqlite":
         return moment.astimezone(dt.UTC).isoformat(sep=" ", timespec="microseconds")
     return moment
 
@@ -204,7 +204,7 @@ async def execute(sql: str, values: Sequence[Any], *, fetch: bool = False) -> Re
     batch = _sqlite_batch()
     if batch is not None:
         return await _queue(batch, _statement(sql, values, fetch))
-    conn = connections.get("default")
+    conn = get_connection("default")
     if conn.capabilities.dialect == "postgres":
         sql = _postgres(sql)
     if fetch:
@@ -216,7 +216,7 @@ async def execute(sql: str, values: Sequence[Any], *, fetch: bool = False) -> Re
 
 async def read(sql: str, values: Sequence[Any]) -> list[dict[str, Any]]:
     """Run one read directly, outside the group commit (a read needs no write lock); return its rows."""
-    conn = connections.get("default")
+    conn = get_connection("default")
     if conn.capabilities.dialect == "postgres":
         sql = _postgres(sql)
     return await conn.execute_query_dict(sql, list(values))

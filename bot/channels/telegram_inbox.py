@@ -12,7 +12,7 @@ import time
 from collections import defaultdict
 from typing import Any
 
-from tortoise import connections
+from tortoise.connection import get_connection
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
@@ -146,7 +146,7 @@ class Inbox:
         by_outcome: dict[str, list[str]] = defaultdict(list)
         for update_id, outcome in outcomes.items():
             by_outcome[outcome].append(self._key(update_id))
-        sqlite = connections.get("default").capabilities.dialect == "sqlite"
+        sqlite = get_connection("default").capabilities.dialect == "sqlite"
         for outcome, keys in by_outcome.items():
             data = {"done": True, "outcome": outcome}
             for start in range(0, len(keys), BATCH):
@@ -196,7 +196,7 @@ class GroupCommit:
 
     async def accept(self, update_id: int, payload: dict[str, Any]) -> bool:
         """Store an update with whatever else is waiting; return False for a redelivery."""
-        if connections.get("default").capabilities.dialect == "sqlite":
+        if get_connection("default").capabilities.dialect == "sqlite":
             return (await self.inbox.accept_many([(update_id, payload)]))[0]
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._accepts.append((update_id, payload, future))
