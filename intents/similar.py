@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 from intents.tokenize import cut
 
@@ -22,6 +22,7 @@ CaseId = Hashable
 _DROP = re.compile(r"[\W_]+", re.UNICODE)
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u200e\u200f\u2060\ufeff\u00ad"))
 _SYNTH_PATH = Path(__file__).with_name("lexicons") / "synthetic_appeals.json"
+_NO_GRAMS = np.zeros(0, dtype=np.int32)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +91,9 @@ class SimilarIndex:
         self._ids: list[CaseId | None] = []
         self._texts: list[str] = []
         self._norms: list[str] = []
-        self._grams: list[tuple[str, ...]] = []  # each case's bigrams, kept so a query does not cut them again
+        self._gram_id: dict[str, int] = {}  # bigram -> column of the arrays below
+        self._df = _Column(np.int32, 0)  # each bigram's posting count (its document frequency)
+        self._doc_grams: list[np.ndarray] = []  # each case's bigram ids, so a query does not cut them again
         self._places: list[tuple[str | None, str | None]] = []
         self._ts = _Column(np.float64, 0.0)
         self._alive = _Column(np.bool_, False)
@@ -115,16 +118,20 @@ class SimilarIndex:
         slot = len(self._ids)
         norm = normalize(text)
         grams = shingles(norm)
-        for gram in grams:
+        ids = np.empty(len(grams), dtype=np.int32)
+        for j, gram in enumerate(grams):
             posting = self._postings.get(gram)
             if posting is None:
                 posting = self._postings[gram] = array("i")
+                self._gram_id[gram] = len(self._gram_id)
             posting.append(slot)
+            ids[j] = gid = self._gram_id[gram]
+            self._df.set(gid, len(posting))
         self._slot_of[case_id] = slot
         self._ids.append(case_id)
         self._texts.append(text)
         self._norms.append(norm)
-        self._grams.append(tuple(grams))
+        self._doc_grams.append(ids)
         self._places.append((district, street))
         self._ts.set(slot, created_at.timestamp())
         self._alive.set(slot, True)
@@ -138,7 +145,7 @@ class SimilarIndex:
         self._alive.data[slot] = False
         self._ids[slot] = None
         self._texts[slot] = self._norms[slot] = ""
-        self._grams[slot] = ()
+        self._doc_grams[slot] = _NO_GRAMS
         self._dead += 1
         if self._dead > 1000 and self._dead > len(self._slot_of):
             self._compact()
@@ -175,7 +182,6 @@ class SimilarIndex:
             return []
         n = len(self._slot_of)
         weights = {g: self._idf(g, n) for g in grams}
-        idf = dict(weights)  # every bigram's IDF, worked out once per query
         cap = self.max_df * total if n >= 1000 else float("inf")
         present = sorted((g for g in weights if g in self._postings), key=lambda g: -weights[g])
         # Very common bigrams cost the most and tell the least; if nothing else is left, the
@@ -203,11 +209,16 @@ class SimilarIndex:
         skip = set(exclude)
         # The cheap parts of every candidate's score first; rapidfuzz's partial ratio (15 % of the text
         # score, the costliest part) only while a candidate could still reach the best ``limit``.
+        picked = [slot for slot in map(int, top) if self._ids[slot] not in skip]
+        if not picked:
+            return []
+        cosines = self._cosines(picked, weights, q_len, n)
+        ratios = process.cdist([norm], [self._norms[slot] for slot in picked], scorer=fuzz.ratio,
+                               dtype=np.float64)[0]
         bounded = []
-        for slot in map(int, top):
-            if self._ids[slot] in skip:
-                continue
-            base, place_score, notes = self._rescore(slot, norm, weights, q_len, district, street, n, idf)
+        for slot, cosine, ratio in zip(picked, cosines.tolist(), ratios.tolist(), strict=True):
+            base = 0.6 * cosine + 0.25 * (ratio / 100)  # + 0.15 × the partial ratio, below
+            place_score, notes = self._place(slot, district, street)
             partial = min(len(self._norms[slot]), len(norm)) >= 4
             bound = min(max(base + (0.15 if partial else 0.0) + place_score, 0.0), 1.0)
             bounded.append((bound, base, place_score, partial, slot, notes))
@@ -232,20 +243,25 @@ class SimilarIndex:
             matches.append(Match(self._ids[slot], round(score, 4), tuple(reasons)))
         return matches
 
-    def _rescore(self, slot: int, q_text: str, q_weights: dict[str, float], q_len: float,
-                 district: str | None, street: str | None, n: int,
-                 idf: dict[str, float] | None = None) -> tuple[float, float, list[str]]:
-        doc = self._norms[slot]
-        d_grams = self._grams[slot]
-        shared = q_weights.keys() & d_grams
-        idf = {} if idf is None else idf
-        for g in d_grams:
-            if g not in idf:
-                idf[g] = self._idf(g, n)
-        d_len = math.sqrt(sum(idf[g] ** 2 for g in d_grams)) or 1.0
-        cosine = sum(q_weights[g] ** 2 for g in shared) / (q_len * d_len)
-        ratio = fuzz.ratio(q_text, doc) / 100
-        text_score = 0.6 * cosine + 0.25 * ratio  # + 0.15 × the partial ratio, added by the caller
+    def _cosines(self, slots: list[int], weights: dict[str, float], q_len: float, n: int) -> np.ndarray:
+        """Return the IDF-weighted cosine of the query with each case, over the bigram ids at once."""
+        arrays = [self._doc_grams[slot] for slot in slots]
+        sizes = np.fromiter((len(a) for a in arrays), dtype=np.intp, count=len(arrays))
+        ids = np.concatenate(arrays)
+        owner = np.repeat(np.arange(len(slots)), sizes)
+        idf = np.log((n + 1) / (self._df.data[ids] + 0.5))  # every bigram of a case has a posting
+        d_len = np.sqrt(np.bincount(owner, weights=idf * idf, minlength=len(slots)))
+        d_len[d_len == 0] = 1.0
+        known = [(self._gram_id[g], w * w) for g, w in weights.items() if g in self._gram_id]
+        if not known:
+            return np.zeros(len(slots))
+        q_ids, q_w2 = (np.array(v) for v in zip(*sorted(known), strict=True))
+        at = np.minimum(np.searchsorted(q_ids, ids), len(q_ids) - 1)
+        shared = np.where(q_ids[at] == ids, q_w2[at], 0.0)
+        return np.bincount(owner, weights=shared, minlength=len(slots)) / (q_len * d_len)
+
+    def _place(self, slot: int, district: str | None, street: str | None) -> tuple[float, list[str]]:
+        """Return the place agreement's part of the score (same street, same or another district) and its notes."""
         place_score, notes = 0.0, []
         c_district, c_street = self._places[slot]
         if street and c_street and street == c_street:
@@ -257,7 +273,7 @@ class SimilarIndex:
         if district and c_district and district != c_district:
             place_score -= 0.2
             notes.append(f"不同区：{c_district}")
-        return text_score, place_score, notes
+        return place_score, notes
 
 
 def synthetic_appeals(n: int, seed: int = 7) -> list[tuple[str, str, str, str]]:
