@@ -11,6 +11,8 @@ from pathlib import Path
 
 from aiohttp import web
 
+from bot import warmup
+from bot.channels import webchat
 from bot.channels.credentials import CredentialError, create_api_key, create_peer
 from intents import cli as intents_cli
 from intents import hot_cli
@@ -58,8 +60,18 @@ def _banner(settings: Settings, admin_line: str) -> Callable[[str], None]:
 
 def _serve(settings: Settings, admin_line: str) -> int:
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=_banner(settings, admin_line))
+    app = create_app(settings)
+    app.on_startup.append(_warm_up)
+    web.run_app(app, host=settings.host, port=settings.port, print=_banner(settings, admin_line))
     return 0
+
+
+async def _warm_up(app: web.Application) -> None:
+    """Load the NLP parts before the first citizen (the server answers meanwhile), then freeze the heap."""
+    app[WARM_UP] = asyncio.create_task(warmup.warm_up(app[webchat.BOT]))
+
+
+WARM_UP = web.AppKey("warm_up", asyncio.Task)
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:

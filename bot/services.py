@@ -54,7 +54,8 @@ class Advisor:
         self._index_max_id = 0
         self._lock = asyncio.Lock()
 
-    def _load_model(self) -> Callable[[str], list[Any]] | None:
+    def load_model(self) -> Callable[[str], list[Any]] | None:
+        """Load the classifier once (None without one: the dialog then offers a category menu)."""
         if not self._model_tried:
             self._model_tried = True
             try:
@@ -96,7 +97,7 @@ class Advisor:
 
     async def suggest(self, text: str, district: str | None = None) -> list[dict[str, Any]]:
         """Return up to three suggestions {category, score, unit_code, unit_name}, or [] without a model."""
-        suggester = self._suggester if self._model_tried else await asyncio.to_thread(self._load_model)
+        suggester = self._suggester if self._model_tried else await asyncio.to_thread(self.load_model)
         if suggester is None:
             return []
         await self._refresh()
