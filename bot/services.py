@@ -39,6 +39,17 @@ def _ranker(model: Any, limit: int = 3) -> Callable[[str], list[Any]]:
     return rank
 
 
+@dataclass(frozen=True, slots=True)
+class OpenCase:
+    """What the dialog shows of a similar open case (a plain record: no ORM object per candidate)."""
+
+    id: int
+    number: str
+    status: CaseStatus
+    title: str
+    text: str
+
+
 class Advisor:
     """Ask intents/ for category, unit, place, urgency and similar open cases; degrade when a part is missing."""
 
@@ -125,11 +136,9 @@ class Advisor:
         """Assess whether a text reports an emergency."""
         return urgency.assess(text)
 
-    async def similar(self, text: str, district: str | None, street: str | None, now: dt.datetime) -> Case | None:
-        """Return an open case within 30 days that is likely the same matter, or None.
-
-        The case carries its id, number, status, title and text only (what the dialog shows).
-        """
+    async def similar(self, text: str, district: str | None, street: str | None,
+                      now: dt.datetime) -> OpenCase | None:
+        """Return an open case within 30 days that is likely the same matter, or None."""
         await self._refresh()
         matches = self._index.query(text, district, street, since=now - SIMILAR_WINDOW, limit=3, explain=False)
         if not matches:
@@ -138,8 +147,8 @@ class Advisor:
         # One plain read, batched with the dialog's statements on SQLite (no round trip of its own).
         _, rows = await batch.execute(f'SELECT id, number, status, title, text FROM {Case._meta.db_table} WHERE id IN '
                                       f'({", ".join("?" * len(ids))})', ids, fetch=True)
-        found = {r["id"]: Case(id=r["id"], number=r["number"], status=CaseStatus(r["status"]), title=r["title"],
-                               text=r["text"]) for r in rows}
+        found = {r["id"]: OpenCase(r["id"], r["number"], CaseStatus(r["status"]), r["title"], r["text"])
+                 for r in rows}
         for match in matches:
             case = found.get(match.case_id)
             if case is not None and case.status in OPEN_STATUSES:

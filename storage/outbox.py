@@ -34,14 +34,13 @@ async def enqueue(
         if audience is Audience.CITIZEN:
             if case.citizen_id is None:
                 continue
-            identities = await ChannelIdentity.filter(citizen_id=case.citizen_id).order_by("id")
-            preferred = [i for i in identities if i.channel == case.channel] or identities[:1]
-            if not preferred:
-                continue
-            for identity in preferred:
+            identities = await ChannelIdentity.filter(citizen_id=case.citizen_id).order_by("id").values_list(
+                "channel", "external_id")  # tuples: no model object per identity on every event
+            preferred = [i for i in identities if i[0] == case.channel] or identities[:1]
+            for channel, external_id in preferred:
                 rows.append(Notification(
-                    audience=audience.value, citizen_id=case.citizen_id, channel=identity.channel,
-                    address=identity.external_id, params=dict(params), **common,
+                    audience=audience.value, citizen_id=case.citizen_id, channel=channel,
+                    address=external_id, params=dict(params), **common,
                 ))
         elif audience in (Audience.LEAD_UNIT, Audience.CO_UNITS):
             assignments = await CaseAssignment.filter(
