@@ -8,6 +8,7 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -287,8 +288,9 @@ class Gazetteer:
         return cls.from_dict(data)
 
     @classmethod
+    @lru_cache(maxsize=1)
     def demo(cls) -> Gazetteer:
-        """Load the demo city (江澜市) shipped in intents/lexicons/gazetteer_demo.json."""
+        """Load the demo city (江澜市) shipped in intents/lexicons/gazetteer_demo.json (once: it is never changed)."""
         return cls.from_json(DEMO_PATH)
 
     def district_at(self, latitude: float, longitude: float, edge_km: float = EDGE_KM) -> str | None:
