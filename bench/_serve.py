@@ -41,3 +41,21 @@ def stat_cpu(stat: Path) -> float | None:
     except (OSError, IndexError):
         return None
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+#: Run a command's Python script under cProfile: ``python -c PROFILED OUT script args…``. Profiling starts
+#: at SIGUSR1 (send it after the warm-up) and the stats are written when the server stops (SIGINT/SIGTERM).
+PROFILED = """
+import cProfile, runpy, signal, sys
+out = sys.argv[1]
+sys.argv = sys.argv[2:]
+profile = cProfile.Profile()
+signal.signal(signal.SIGUSR1, lambda *_: profile.enable())
+try:
+    runpy.run_path(sys.argv[0], run_name="__main__")
+except (SystemExit, KeyboardInterrupt):
+    pass
+finally:
+    profile.disable()
+    profile.dump_stats(out)
+"""

@@ -30,28 +30,12 @@ import time
 from pathlib import Path
 
 import aiohttp
-from _serve import free_port, stat_cpu, wait_up  # bench/ is on the path: these run as scripts
+from _serve import PROFILED, free_port, stat_cpu, wait_up  # bench/ is on the path: these run as scripts
 from aiohttp import web
 
 ROOT = Path(__file__).resolve().parent.parent
 PLACES = ("东湖区幸福里小区", "西山区人民路", "南港区港湾大道", "东湖区东风路", "西山区矿山新村")
 PROBLEMS = ("路灯不亮", "下水道堵塞", "夜间施工噪音", "垃圾无人清运", "占道经营", "共享单车乱停")
-
-
-PROFILED = """
-import cProfile, runpy, signal, sys
-out = sys.argv[1]
-sys.argv = sys.argv[2:]
-profile = cProfile.Profile()
-signal.signal(signal.SIGUSR1, lambda *_: profile.enable())  # sent after the warm-up
-try:
-    runpy.run_path(sys.argv[0], run_name="__main__")
-except (SystemExit, KeyboardInterrupt):
-    pass
-finally:
-    profile.disable()
-    profile.dump_stats(out)
-"""
 
 
 async def echo_handler(request: web.Request) -> web.WebSocketResponse:

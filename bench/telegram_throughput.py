@@ -9,9 +9,9 @@ run it through the dialog engine and sent its reply to the (fake) Telegram: the 
 update log (outcome "handled") after the run, over the time until the last reply arrived. Every
 text is sent once before timing (lazy loads happen there). The bare endpoint's figure is requests
 answered per second. Also printed: webhook latency, the server's CPU per update, by thread.
-APPEALS_TELEGRAM_PROFILE=FILE (passed through) makes the server dump a cProfile of its event loop.
+``--profile FILE`` writes a cProfile of the server's event loop during the timed run.
 
-    .venv/bin/python bench/telegram_throughput.py [--updates 3000] [--chats 1000] [--concurrency 40]
+    .venv/bin/python bench/telegram_throughput.py [--updates 3000] [--chats 1000] [--concurrency 40] [--profile FILE]
 
 The last line is one JSON object: {"updates_per_s", "bare_per_s", "ratio"}.
 """
@@ -38,7 +38,7 @@ from aiohttp import web
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from _serve import free_port, stat_cpu, wait_up  # noqa: E402 - bench/ is on the path: these run as scripts
+from _serve import PROFILED, free_port, stat_cpu, wait_up  # noqa: E402 - bench/ is on the path: these run as scripts
 
 from tests.support.fake_telegram import TOKEN, FakeTelegram, fake_telegram  # noqa: E402
 
@@ -137,7 +137,7 @@ async def outcomes(database: str) -> dict[str, int]:
     return counts
 
 
-async def run(updates_n: int, chats: int, concurrency: int) -> dict[str, float]:
+async def run(updates_n: int, chats: int, concurrency: int, profile: str | None = None) -> dict[str, float]:
     """Measure both servers; return the figures."""
     tmp = Path(tempfile.mkdtemp(prefix="tg-bench-"))
     database = os.environ.get("APPEALS_BENCH_DATABASE_URL") or f"sqlite://{tmp}/bench.db"
@@ -148,7 +148,9 @@ async def run(updates_n: int, chats: int, concurrency: int) -> dict[str, float]:
                "APPEALS_LOG_LEVEL": "WARNING", "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE_URL": fake.base}
         cli = [sys.executable, "-m", "backoffice.cli"]
         subprocess.run([*cli, "migrate"], env=env, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
-        server = subprocess.Popen([*cli, "serve"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
+        appeals = str(Path(sys.executable).with_name("appeals"))  # the console script, run under cProfile
+        serve = [sys.executable, "-c", PROFILED, profile, appeals, "serve"] if profile else [*cli, "serve"]
+        server = subprocess.Popen(serve, env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
         bare = subprocess.Popen([sys.executable, __file__, "--serve-bare", str(bare_port)])
         try:
             await wait_up(f"http://127.0.0.1:{app_port}/healthz")
@@ -170,6 +172,8 @@ async def run(updates_n: int, chats: int, concurrency: int) -> dict[str, float]:
             before = (await outcomes(database)).get("handled", 0)
             sent_before = fake.counts.get("sendMessage", 0)
             updates = [fake.message(10_000 + i % chats, GREETINGS[i % len(GREETINGS)]) for i in range(updates_n)]
+            if profile:
+                server.send_signal(signal.SIGUSR1)  # profile the timed run only
             cpu_before, threads_before = cpu_seconds(server.pid), thread_cpu(server.pid)
             own_before = time.process_time()
             start = time.perf_counter()
@@ -220,13 +224,14 @@ def main() -> None:
     parser.add_argument("--updates", type=int, default=3000)
     parser.add_argument("--chats", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=40)  # Telegram opens at most 40 webhook connections
+    parser.add_argument("--profile", help="write a cProfile of the server's event loop to this file")
     parser.add_argument("--serve-bare", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the finally blocks: stop the servers
     if args.serve_bare:
         serve_bare(args.serve_bare)
         return
-    print(json.dumps(asyncio.run(run(args.updates, args.chats, args.concurrency))))
+    print(json.dumps(asyncio.run(run(args.updates, args.chats, args.concurrency, args.profile))))
 
 
 if __name__ == "__main__":

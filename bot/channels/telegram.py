@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import cProfile
 import datetime as dt
 import hashlib
 import hmac
 import logging
-import os
 import weakref
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -325,15 +323,8 @@ async def webhook(request: web.Request) -> web.Response:
 def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     async def run() -> AsyncIterator[None]:
         channel = app[CHANNEL_KEY]
-        profile = os.environ.get("APPEALS_TELEGRAM_PROFILE")  # a file for cProfile stats (benchmarks)
-        profiler = cProfile.Profile() if profile else None
         await channel.start()
-        if profiler is not None:
-            profiler.enable()
         yield
-        if profiler is not None:
-            profiler.disable()
-            profiler.dump_stats(profile)
         await channel.stop()
 
     return run()
