@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import hashlib
-import secrets
 from collections.abc import Awaitable, Callable
 from typing import NamedTuple
 
@@ -117,26 +115,16 @@ async def finish_login(request: web.Request, staff: Staff, second_factor: str) -
 
 async def start_pending(request: web.Request, staff: Staff, target: str) -> str:
     """Open the short-lived half-login between password and code; return its cookie token."""
-    old = request.cookies.get(sessions.COOKIE)
-    if old:
-        await sessions.end(old)
-    token = secrets.token_urlsafe(32)
-    moment = sessions.now()
-    await throttle.tidy(moment)
-    await StaffSession.create(
-        token_hash=hashlib.sha256(token.encode()).hexdigest(), staff_id=staff.id,
-        csrf_token=secrets.token_urlsafe(32), data={"mfa_pending": True, "next": target},
-        created_at=moment, last_seen_at=moment, expires_at=moment + PENDING_LIFETIME,
-    )
+    await throttle.tidy(sessions.now())
+    token, _ = await sessions.start(staff, old_token=request.cookies.get(sessions.COOKIE),
+                                    data={"mfa_pending": True, "next": target}, lifetime=PENDING_LIFETIME)
     return token
 
 
 async def start_full(request: web.Request, staff: Staff, second_factor: str) -> str:
     """Open a real session (a new token, replacing any half-login) and mark how it was proven."""
-    token, session = await sessions.start(staff, old_token=request.cookies.get(sessions.COOKIE))
-    if second_factor:
-        session.data = {"second_factor": second_factor}
-        await sessions.save_data(session)
+    token, _ = await sessions.start(staff, old_token=request.cookies.get(sessions.COOKIE),
+                                    data={"second_factor": second_factor} if second_factor else None)
     return token
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+from typing import Any
 
 from storage.models import Staff, StaffSession
 
@@ -21,16 +22,17 @@ def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-async def start(staff: Staff, old_token: str | None = None) -> tuple[str, StaffSession]:
-    """Open a new session for ``staff`` (a fresh token and CSRF token), ending any old one."""
+async def start(staff: Staff, old_token: str | None = None, data: dict[str, Any] | None = None,
+                lifetime: dt.timedelta = LIFETIME) -> tuple[str, StaffSession]:
+    """Open a new session for ``staff`` (fresh token and CSRF token, ``data`` kept with it), ending any old one."""
     if old_token:
         await end(old_token)
     token = secrets.token_urlsafe(32)
     moment = now()
     await StaffSession.filter(staff_id=staff.id, expires_at__lte=moment).delete()  # tidy this account's old rows
     session = await StaffSession.create(
-        token_hash=_hash(token), staff_id=staff.id, csrf_token=secrets.token_urlsafe(32),
-        created_at=moment, last_seen_at=moment, expires_at=moment + LIFETIME,
+        token_hash=_hash(token), staff_id=staff.id, csrf_token=secrets.token_urlsafe(32), data=data or {},
+        created_at=moment, last_seen_at=moment, expires_at=moment + lifetime,
     )
     return token, session
 
