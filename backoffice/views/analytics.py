@@ -12,17 +12,14 @@ import csv
 import datetime as dt
 import io
 import re
-import zipfile
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
-from xml.sax.saxutils import escape as xml_escape
 
 from aiohttp import web
 from markupsafe import Markup
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
@@ -41,7 +38,7 @@ from ..i18n import lang, tr
 from ..masking import street_level, text_view
 from ..sessions import now
 from .common import error_page, render
-from .export import cell
+from .export import XlsxWriter, cell
 from .queues import CHANNELS
 
 CITY_ROLES = frozenset({Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN, Role.AUDITOR})
@@ -172,63 +169,12 @@ def csv_response(tables: Sequence[Table], filename: str) -> web.Response:
     )
 
 
-def _col(n: int) -> str:
-    name = ""
-    n += 1
-    while n:
-        n, r = divmod(n - 1, 26)
-        name = chr(65 + r) + name
-    return name
-
-
 def xlsx_bytes(sheet: str, headers: Sequence[str], rows: Sequence[Sequence[object]]) -> bytes:
-    """Write a one-sheet .xlsx (inline strings, numbers as numbers) with the standard library."""
-    def cell_xml(ref: str, value: object) -> str:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return f'<c r="{ref}"><v>{value}</v></c>'
-        text = xml_escape(ILLEGAL_CHARACTERS_RE.sub("", "" if value is None else str(value)))  # XML 1.0 has no \x07
-        return f'<c r="{ref}" t="inlineStr"><is><t xml:space="preserve">{text}</t></is></c>'
-
-    name = ILLEGAL_CHARACTERS_RE.sub("", sheet)[:31]
-    lines = []
-    for r, row in enumerate([list(headers), *[list(x) for x in rows]], start=1):
-        lines.append(f'<row r="{r}">' + "".join(cell_xml(f"{_col(c)}{r}", v) for c, v in enumerate(row)) + "</row>")
-    sheet_xml = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-                 '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
-                 f'<sheetData>{"".join(lines)}</sheetData></worksheet>')
-    files = {
-        "[Content_Types].xml": (
-            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-            '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
-            '<Default Extension="xml" ContentType="application/xml"/>'
-            '<Override PartName="/xl/workbook.xml" '
-            'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
-            '<Override PartName="/xl/worksheets/sheet1.xml" '
-            'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
-            '</Types>'),
-        "_rels/.rels": (
-            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-            '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/'
-            'officeDocument" Target="xl/workbook.xml"/></Relationships>'),
-        "xl/workbook.xml": (
-            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-            '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
-            'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
-            f'<sheets><sheet name="{xml_escape(name)}" sheetId="1" r:id="rId1"/></sheets></workbook>'),
-        "xl/_rels/workbook.xml.rels": (
-            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-            '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/'
-            'worksheet" Target="worksheets/sheet1.xml"/></Relationships>'),
-        "xl/worksheets/sheet1.xml": sheet_xml,
-    }
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-        for name, body in files.items():
-            z.writestr(name, body)
-    return buf.getvalue()
+    """Write a one-sheet .xlsx (numbers as numbers, text never a formula) with the case export's writer."""
+    book = XlsxWriter(sheet, headers, [max(10, min(40, 2 * len(str(h)) + 4)) for h in headers])
+    book.append(rows)
+    with book.finish() as file:
+        return file.read()
 
 
 async def unit_names(language: str) -> dict[str, str]:

@@ -11,6 +11,7 @@ import contextlib
 import csv
 import datetime as dt
 import io
+import re
 import tempfile
 from collections.abc import AsyncIterator, Sequence
 from typing import IO, Any
@@ -40,6 +41,7 @@ FORMULA = ("=", "+", "-", "@", "\t", "\r")
 FORMATS = ("csv", "xlsx")
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 XLSX_MAX_CELL = 32_767  # Excel's limit on characters in one cell
+SHEET_NAME_DROPS = re.compile(ILLEGAL_CHARACTERS_RE.pattern + r"|[\\/*?:\[\]]")  # not XML, or not allowed by Excel
 DATE_FORMAT = "yyyy-mm-dd hh:mm"
 HEADERS = ("编号", "标题", "内容", "状态", "类别", "区县", "街道", "渠道", "主办单位", "诉求人", "电话",
            "登记时间", "办理时限")
@@ -97,7 +99,10 @@ async def _rows(qs: QuerySet[Case], limit: int, actor: Actor) -> AsyncIterator[l
 
 
 def _xlsx_cell(ws: WriteOnlyWorksheet, value: object) -> object:
-    """Return one XLSX cell: times as date cells in Asia/Shanghai, text always as text (never a formula)."""
+    """Return one XLSX cell: numbers as numbers, times as date cells in Asia/Shanghai, text always as text
+    (never a formula)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value
     if isinstance(value, dt.datetime):
         out = WriteOnlyCell(ws, value.astimezone(SHANGHAI).replace(tzinfo=None, microsecond=0))
         out.number_format = DATE_FORMAT
@@ -116,7 +121,7 @@ class XlsxWriter:
 
     def __init__(self, sheet: str, headers: Sequence[str], widths: Sequence[int]) -> None:
         self.book = Workbook(write_only=True)
-        self.sheet = self.book.create_sheet(sheet)
+        self.sheet = self.book.create_sheet(SHEET_NAME_DROPS.sub("", sheet)[:31] or "Sheet1")
         for i, width in enumerate(widths):
             self.sheet.column_dimensions[chr(ord("A") + i)].width = width
         self.sheet.freeze_panes = "A2"

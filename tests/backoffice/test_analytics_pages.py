@@ -10,6 +10,8 @@ import re
 import zipfile
 from xml.etree import ElementTree
 
+from openpyxl import load_workbook
+
 from backoffice.views.analytics import xlsx_bytes
 from storage.analytics import kpi_report
 from storage.cases import CaseService, NewCase
@@ -201,10 +203,13 @@ async def test_monthly_report_page_csv_and_xlsx(login_as, city: City) -> None:
         assert parse_csv(await r.read()) == rows
     async with admin.http.get(f"{admin.base}/reports/monthly?month={MONTH}&format=xlsx") as r:
         assert r.status == 200 and "spreadsheetml" in r.content_type
-        book = zipfile.ZipFile(io.BytesIO(await r.read()))
-    sheet = book.read("xl/worksheets/sheet1.xml").decode()
-    assert "[Content_Types].xml" in book.namelist() and "市住房和城乡建设局" in sheet
-    assert f"<v>{cards['lead'].volume}</v>" in sheet
+        sheet = load_workbook(io.BytesIO(await r.read()), read_only=True).worksheets[0]
+    cells = [list(row) for row in sheet.iter_rows(values_only=True)]
+    assert sheet.title == MONTH and cells[0][:3] == ["排名", "单位", "件数"]
+    by_unit = {row[1]: row for row in cells[1:]}
+    assert set(by_unit) == {"市住房和城乡建设局", "市交通运输局"}
+    assert cards["lead"].volume in [row[2] for row in cells[1:]]
+    assert all(isinstance(row[2], int) for row in cells[1:])  # number cells, not text
 
 
 async def test_hot_issues_and_risks_pages(login_as, city: City) -> None:
@@ -251,8 +256,12 @@ async def test_hot_issues_and_risks_pages(login_as, city: City) -> None:
 
 
 def test_a_control_character_in_a_name_never_corrupts_the_xlsx() -> None:
-    book = zipfile.ZipFile(io.BytesIO(xlsx_bytes("2026-03\x07", ["单位"], [["市交通\x07运输局\x00"], [3]])))
-    sheet = ElementTree.fromstring(book.read("xl/worksheets/sheet1.xml"))  # a \x07 here is not XML at all
-    ElementTree.fromstring(book.read("xl/workbook.xml"))
-    texts = [t.text for t in sheet.iter("{http://schemas.openxmlformats.org/spreadsheetml/2006/main}t")]
-    assert texts == ["单位", "市交通运输局"]
+    data = xlsx_bytes("2026-03\x07", ["单位"], [["市交通\x07运输局\x00"], [3], ["=HYPERLINK(1)"]])
+    book = zipfile.ZipFile(io.BytesIO(data))
+    for name in book.namelist():  # a \x07 anywhere would not be XML at all: the file would not open
+        if name.endswith((".xml", ".rels")):
+            ElementTree.fromstring(book.read(name))
+    sheet = load_workbook(io.BytesIO(data)).worksheets[0]
+    assert sheet.title == "2026-03"
+    assert [c.value for c in sheet["A"]] == ["单位", "市交通运输局", 3, "=HYPERLINK(1)"]
+    assert sheet["A4"].data_type == "s"  # text, not a formula
