@@ -99,6 +99,7 @@ def create_app(settings: Settings, *, manage_orm: bool = True, background: bool 
     app.router.add_get("/metrics", metrics.handler(SCHEDULER, lambda a: a[webchat.BOT].engine.stats), name="metrics")
     webchat.setup(app, settings, app[CASES])
     app[SCHEDULER].extra_jobs.append(uploads.sweep_orphans)  # day-old uploads no case claimed
+    app[SCHEDULER].extra_jobs.append(webhook.forget_old)  # week-old webhook message ids, day-old flood counts
     backoffice_routes.share_knowledge(app, app[webchat.BOT].knowledge)  # one KnowledgeBase per process
     telegram.setup(app, settings, app[webchat.BOT])
     webhook.setup(app, app[webchat.BOT])

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
+import hashlib
 import json
 import logging
 import time
@@ -12,8 +14,12 @@ from typing import Any
 
 from aiohttp import web
 from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
 
+from storage import batch
+from storage.cases import utcnow
 from storage.models import JobRun, WebhookPeer
+from storage.scheduler import TickReport
 
 from ..messages import Inbound
 from ..runtime import Bot
@@ -29,6 +35,11 @@ TIMESTAMP = "X-Appeals-Timestamp"
 SIGNATURE = "X-Appeals-Signature"
 MAX_BODY = 64 * 1024
 MAX_USER = 63  # "<peer>:<user>" fits ChannelIdentity.external_id (128)
+
+USERS = "webhook-user"  # JobRun.job of a message by sender, for the flood limit of every process
+KEEP = dt.timedelta(days=7)  # message ids are remembered (a redelivery is answered once) this long
+COUNT_SQL = ("SELECT COUNT(*) AS n FROM job_run WHERE job = ? AND key >= ? AND key < ? AND substr(key, 1, ?) = ?"
+             " AND created_at >= ?")
 
 BOT = web.AppKey("webhook_bot", Bot)
 THROTTLE = web.AppKey("webhook_throttle", Throttle)
@@ -80,17 +91,48 @@ async def receive(request: web.Request) -> web.Response:
     inbound = _inbound(peer.name, frame)
     if isinstance(inbound, str):
         return _error(400, "bad_message", inbound)
+    sender = _sender_prefix(peer.id, frame["user"])
     try:
-        await JobRun.create(job=f"webhook:{peer.id}", key=str(frame["id"]))
+        async with in_transaction():
+            await JobRun.create(job=f"webhook:{peer.id}", key=str(frame["id"]))
+            await JobRun.create(job=USERS, key=sender + hashlib.sha256(str(frame["id"]).encode()).hexdigest()[:16])
     except IntegrityError:
         return web.json_response({"duplicate": True, "messages": []})  # a replay: handled once already
     bot = request.app[BOT]
-    if not request.app[THROTTLE].allow(inbound.user_key):
+    if not await _allowed(request.app[THROTTLE], inbound.user_key, sender):
         await JobRun.filter(job=f"webhook:{peer.id}", key=str(frame["id"])).update(data={"outcome": "throttled"})
         return _error(429, "slow_down", t("slow_down", bot.language))
     replies = await bot.engine.handle(inbound)
     return web.json_response({"messages": [o.to_json() for o in replies]},
                              dumps=lambda o: json.dumps(o, ensure_ascii=False))
+
+
+def _sender_prefix(peer_id: int, user: str) -> str:
+    """Return the start of a sender's flood-count keys (a digest of each message id follows).
+
+    The user is digested too: a user name may hold ":" and then start another user's keys.
+    """
+    return f"{peer_id}:{hashlib.sha256(user.encode()).hexdigest()[:16]}:"
+
+
+async def _allowed(throttle: Throttle, user_key: str, prefix: str) -> bool:
+    """Apply the flood limit: this process's count first, then (for a busy sender) every process's."""
+    if not throttle.allow(user_key):
+        return False
+    if throttle.recent(user_key) < throttle.shared_after:
+        return True  # a quiet sender: no query
+    since = batch.timestamp(utcnow() - dt.timedelta(seconds=throttle.window))
+    # The key range uses the (job, key) index; substr keeps this sender's own under any collation.
+    rows = await batch.read(COUNT_SQL, [USERS, prefix, prefix + "g", len(prefix), prefix, since])
+    return int(rows[0]["n"]) <= throttle.limit
+
+
+async def forget_old(now: dt.datetime, report: TickReport) -> None:
+    """Scheduler job: delete remembered message ids older than KEEP and flood-count rows older than a day."""
+    forgotten = await JobRun.filter(job__startswith="webhook:", created_at__lt=now - KEEP).delete()
+    forgotten += await JobRun.filter(job=USERS, created_at__lt=now - dt.timedelta(days=1)).delete()
+    for _ in range(forgotten):
+        report.count("webhook_rows_forgotten")
 
 
 def _sender(interval: float):

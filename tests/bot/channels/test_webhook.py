@@ -92,3 +92,38 @@ async def test_notices_are_posted_signed_to_the_callback_with_retries(city: str)
         assert signed(secret, headers["X-Appeals-Timestamp"], body, headers["X-Appeals-Signature"])
         notice = json.loads(body)
         assert notice["user"] == "u7" and "8890-20261126-00009" in notice["messages"][0]["text"]
+
+
+async def test_a_flood_spread_over_two_processes_is_limited_for_the_sender_alone(settings) -> None:
+    from backoffice.app import create_app
+
+    secret = await create_peer("bridge")
+    async with serving(create_app(settings, manage_orm=False)) as one, \
+            serving(create_app(settings, manage_orm=False)) as two:
+        statuses = [(await post((one, two)[i % 2], "bridge", secret, {"id": f"b{i}", "user": "a:b", "text": "你好"}))[0]
+                    for i in range(60)]
+        # Each process alone would let 20 through (40 in all); counted together at most
+        # limit + processes × (shared_after - 1) = 20 + 2 × 2.
+        assert 20 <= statuses.count(200) <= 24 and statuses.count(429) == 60 - statuses.count(200)
+        # Another sender of the same peer, even one whose name begins the flooder's, is not held back.
+        other = [(await post(one, "bridge", secret, {"id": f"c{i}", "user": "a", "text": "你好"}))[0]
+                 for i in range(5)]
+        assert other == [200] * 5
+
+
+async def test_old_message_ids_and_flood_counts_are_forgotten(base: str) -> None:
+    from bot.channels import webhook
+    from storage.scheduler import TickReport
+
+    secret = await create_peer("old")
+    for i in range(3):
+        assert (await post(base, "old", secret, {"id": f"o{i}", "user": "u", "text": "你好"}))[0] == 200
+    now = dt.datetime.now(dt.UTC)
+    await JobRun.filter(job__startswith="webhook", key__in=["o0"]).update(created_at=now - dt.timedelta(days=8))
+    await JobRun.filter(job=webhook.USERS).update(created_at=now - dt.timedelta(days=2))
+    report = TickReport()
+    await webhook.forget_old(now, report)
+    assert sorted(await JobRun.filter(job__startswith="webhook:").values_list("key", flat=True)) == ["o1", "o2"]
+    assert not await JobRun.filter(job=webhook.USERS).exists() and report.done["webhook_rows_forgotten"] == 4
+    again = await post(base, "old", secret, {"id": "o1", "user": "u", "text": "你好"})
+    assert again[1] == {"duplicate": True, "messages": []}  # a week-old id is still remembered
