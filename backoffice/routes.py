@@ -8,7 +8,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from intents.gazetteer import Gazetteer
+from intents import gazetteer
 from storage.deadlines import local
 from storage.knowledge import KnowledgeBase, KnowledgeService
 from storage.settings import Settings
@@ -46,9 +46,9 @@ def setup(app: web.Application, settings: Settings) -> None:
     env.filters["local"] = local
     app.middlewares.append(session_middleware)
     app.middlewares.append(csrf_middleware)
-    app[SUGGESTER] = Suggester(settings.model_path)
+    app[SUGGESTER] = Suggester(settings.model_path, places=settings.gazetteer_path)
     app[KNOWLEDGE_SERVICE] = KnowledgeService()
-    app[PLACES] = Gazetteer.demo()  # district outlines for the case page's map
+    app[PLACES] = gazetteer.load(settings.gazetteer_path)  # district outlines for the case page's map
     app[SECURE_COOKIES] = bool(settings.public_url and settings.public_url.startswith("https://"))
     r = app.router
     r.add_static("/static", HERE / "static", name="static")

@@ -34,8 +34,9 @@ class Proposal:
 class Suggester:
     """Loads the classifier and gazetteer once, lazily; any failure means no suggestions, never an error."""
 
-    def __init__(self, model_path: Path | None = None, enabled: bool = True) -> None:
+    def __init__(self, model_path: Path | None = None, enabled: bool = True, places: Path | None = None) -> None:
         self.model_path = model_path
+        self.places_path = places
         self.enabled = enabled
         self._model: Any = None
         self._gazetteer: Any = None
@@ -48,7 +49,7 @@ class Suggester:
             from intents import classifier, gazetteer
 
             self._model = classifier.load(self.model_path or classifier.DEFAULT_MODEL_PATH)
-            self._gazetteer = gazetteer.Gazetteer.demo()
+            self._gazetteer = gazetteer.load(self.places_path)
         except Exception:  # noqa: BLE001 - a missing or broken model only removes suggestions
             log.warning("classifier unavailable; pages show no suggestions", exc_info=True)
             self._failed = True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from intents import gazetteer
 from storage.cases import CaseService
 from storage.knowledge import KnowledgeBase
 from storage.settings import Settings
@@ -33,8 +34,8 @@ def build(
     The knowledge base is created here, once per process, unless the caller passes the one it shares.
     """
     knowledge = knowledge if knowledge is not None else KnowledgeBase()
-    services = Services(cases=cases, advisor=advisor or Advisor(settings.model_path), hotline=settings.hotline_prefix,
-                        knowledge=knowledge)
+    advisor = advisor or Advisor(settings.model_path, places=gazetteer.load(settings.gazetteer_path))
+    services = Services(cases=cases, advisor=advisor, hotline=settings.hotline_prefix, knowledge=knowledge)
     engine = DialogEngine(services, all_flows(), language=settings.language)
     hub = Hub()
     return Bot(engine, hub, Notifier(hub, settings.language), settings.language, knowledge)

@@ -53,11 +53,12 @@ class OpenCase:
 class Advisor:
     """Ask intents/ for category, unit, place, urgency and similar open cases; degrade when a part is missing."""
 
-    def __init__(self, model_path: Path | None = None, suggester: Callable[[str], list[Any]] | None = None) -> None:
+    def __init__(self, model_path: Path | None = None, suggester: Callable[[str], list[Any]] | None = None,
+                 places: gazetteer.Gazetteer | None = None) -> None:
         self._model_path = model_path
         self._suggester = suggester
         self._model_tried = suggester is not None
-        self.places = gazetteer.Gazetteer.demo()
+        self.places = places or gazetteer.load()
         self._catalogue: routing.Catalogue | None = None
         self._categories: list[str] = []
         self._loaded_at = -1e9

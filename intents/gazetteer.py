@@ -288,10 +288,9 @@ class Gazetteer:
         return cls.from_dict(data)
 
     @classmethod
-    @lru_cache(maxsize=1)
     def demo(cls) -> Gazetteer:
-        """Load the demo city (江澜市) shipped in intents/lexicons/gazetteer_demo.json (once: it is never changed)."""
-        return cls.from_json(DEMO_PATH)
+        """Load the demo city (江澜市) shipped in intents/lexicons/gazetteer_demo.json (once per process)."""
+        return load(None)
 
     def district_at(self, latitude: float, longitude: float, edge_km: float = EDGE_KM) -> str | None:
         """Return the district a map pin falls in (or within ``edge_km`` of); None outside the city or unknown."""
@@ -412,3 +411,12 @@ def _children(entry: Any, district: str, street: str | None, where: str) -> list
             aliases = tuple(child.get("aliases", ())) if isinstance(child, Mapping) else ()
             places.append(Place(name, kind, district, street, aliases))  # type: ignore[arg-type]
     return places
+
+
+@lru_cache(maxsize=4)
+def load(path: str | Path | None = None) -> Gazetteer:
+    """Return the gazetteer in the JSON file ``path`` (the demo city when None), loaded once per process.
+
+    A gazetteer is never changed once built, so every part of a process shares one.
+    """
+    return Gazetteer.from_json(DEMO_PATH if path is None else path)

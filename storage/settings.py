@@ -19,6 +19,7 @@ ENV_VARS: dict[str, str | None] = {
     "APPEALS_HOTLINE_PREFIX": "8890",
     "APPEALS_LANGUAGE": "zh-CN",
     "APPEALS_MODEL_PATH": None,
+    "APPEALS_GAZETTEER_PATH": None,
     "APPEALS_PUBLIC_URL": None,
     "APPEALS_LOG_LEVEL": "INFO",
     "TELEGRAM_BOT_TOKEN": None,
@@ -43,6 +44,7 @@ class Settings:
     hotline_prefix: str = "8890"
     language: str = "zh-CN"
     model_path: Path | None = None
+    gazetteer_path: Path | None = None  # the city's districts, streets and outlines; None: the demo city
     public_url: str | None = None
     log_level: str = "INFO"
     telegram_bot_token: str | None = field(default=None, repr=False)
@@ -79,6 +81,9 @@ class Settings:
         if secret is not None and len(secret) < 32:
             raise SettingsError("APPEALS_SECRET_KEY must be at least 32 characters")
         model = get("APPEALS_MODEL_PATH")
+        places = get("APPEALS_GAZETTEER_PATH")
+        if places is not None and not Path(places).is_file():
+            raise SettingsError(f"APPEALS_GAZETTEER_PATH must name a gazetteer JSON file, not {places!r}")
         token = get("TELEGRAM_BOT_TOKEN")
         if token is not None and not re.fullmatch(r"\d+:[A-Za-z0-9_-]{20,}", token):
             raise SettingsError("TELEGRAM_BOT_TOKEN must look like 123456:ABC-DEF… (from @BotFather)")
@@ -95,6 +100,7 @@ class Settings:
             hotline_prefix=prefix,
             language=language,
             model_path=Path(model) if model else None,
+            gazetteer_path=Path(places) if places else None,
             public_url=get("APPEALS_PUBLIC_URL"),
             log_level=(get("APPEALS_LOG_LEVEL") or "INFO").upper(),
             telegram_bot_token=token,

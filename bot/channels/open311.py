@@ -283,7 +283,7 @@ async def get_request(request: web.Request) -> web.Response:
 def setup(app: web.Application, settings: Settings, cases: CaseService) -> None:
     """Add the GeoReport v2 routes to ``app``."""
     app[CASES] = cases
-    app[PLACES] = gazetteer.Gazetteer.demo()
+    app[PLACES] = gazetteer.load(settings.gazetteer_path)
     app[JURISDICTION] = jurisdiction_of(settings)
     app[LIMIT] = PostLimit()
     app.router.add_get(f"{PREFIX}/services.{FMT}", services, name="open311_services")
