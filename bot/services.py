@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -65,19 +66,24 @@ class Advisor:
         self._index = SimilarIndex()
         self._index_max_id = 0
         self._lock = asyncio.Lock()
+        self._model_lock = threading.Lock()  # the warm-up and a first message may both load it
 
     def load_model(self) -> Callable[[str], list[Any]] | None:
-        """Load the classifier once (None without one: the dialog then offers a category menu)."""
-        if not self._model_tried:
-            self._model_tried = True
-            try:
-                from intents import classifier
+        """Load the classifier once (None without one: the dialog then offers a category menu).
 
-                model = classifier.load(self._model_path or classifier.DEFAULT_MODEL_PATH)
-                self._suggester = _ranker(model)
-            except Exception as exc:  # noqa: BLE001 - no model (or no classifier yet): offer the category menu
-                log.warning("classifier unavailable, the bot offers a category menu: %s", exc)
-        return self._suggester
+        A second caller while it loads (the warm-up and a first message) waits instead of seeing "no model".
+        """
+        with self._model_lock:
+            if not self._model_tried:
+                self._model_tried = True
+                try:
+                    from intents import classifier
+
+                    model = classifier.load(self._model_path or classifier.DEFAULT_MODEL_PATH)
+                    self._suggester = _ranker(model)
+                except Exception as exc:  # noqa: BLE001 - no model (or no classifier yet): offer the category menu
+                    log.warning("classifier unavailable, the bot offers a category menu: %s", exc)
+            return self._suggester
 
     async def _refresh(self) -> None:
         if time.monotonic() - self._loaded_at < REFRESH_SECONDS:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
+import threading
 from pathlib import Path
+
+import pytest
 
 from bot import warmup
 from bot.runtime import build
+from intents import classifier
 from storage.cases import CaseService
 from storage.settings import Settings
 
@@ -22,3 +27,25 @@ async def test_warm_up_loads_the_classifier_and_freezes_the_heap(tmp_path: Path)
         assert gc.get_freeze_count() > 10_000  # the model, jieba's dictionary and the lexicons among them
     finally:
         gc.unfreeze()  # the rest of the test session collects as usual
+
+
+async def test_a_message_during_the_warm_up_waits_for_the_model(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = Settings.from_env({"APPEALS_DATA_DIR": str(tmp_path)})
+    advisor = build(settings, CaseService()).engine.services.advisor
+    loading, release = threading.Event(), threading.Event()
+    real_load = classifier.load
+
+    def slow_load(path: Path) -> classifier.Model:  # the warm-up's load, held until the second caller asks
+        loading.set()
+        release.wait(5)
+        return real_load(path)
+
+    monkeypatch.setattr(classifier, "load", slow_load)
+    warm = asyncio.create_task(asyncio.to_thread(advisor.load_model))
+    await asyncio.to_thread(loading.wait, 5)
+    second = asyncio.create_task(asyncio.to_thread(advisor.load_model))
+    await asyncio.sleep(0.05)
+    assert not second.done()  # waits for the load in progress rather than answering "no model"
+    release.set()
+    assert await second is not None and await warm is await second
