@@ -75,7 +75,6 @@ class Advisor:
         """
         with self._model_lock:
             if not self._model_tried:
-                self._model_tried = True
                 try:
                     from intents import classifier
 
@@ -83,6 +82,8 @@ class Advisor:
                     self._suggester = _ranker(model)
                 except Exception as exc:  # noqa: BLE001 - no model (or no classifier yet): offer the category menu
                     log.warning("classifier unavailable, the bot offers a category menu: %s", exc)
+                finally:
+                    self._model_tried = True  # only now: until then callers come here and wait
             return self._suggester
 
     async def _refresh(self) -> None:

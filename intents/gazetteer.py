@@ -413,10 +413,15 @@ def _children(entry: Any, district: str, street: str | None, where: str) -> list
     return places
 
 
-@lru_cache(maxsize=4)
 def load(path: str | Path | None = None) -> Gazetteer:
     """Return the gazetteer in the JSON file ``path`` (the demo city when None), loaded once per process.
 
-    A gazetteer is never changed once built, so every part of a process shares one.
+    A gazetteer is never changed once built, so every part of a process shares one (whatever spelling
+    of the path each part was given).
     """
-    return Gazetteer.from_json(DEMO_PATH if path is None else path)
+    return _load(Path(DEMO_PATH if path is None else path).resolve())
+
+
+@lru_cache(maxsize=4)
+def _load(path: Path) -> Gazetteer:
+    return Gazetteer.from_json(path)

@@ -49,3 +49,27 @@ async def test_a_message_during_the_warm_up_waits_for_the_model(tmp_path: Path,
     assert not second.done()  # waits for the load in progress rather than answering "no model"
     release.set()
     assert await second is not None and await warm is await second
+
+
+async def test_suggestions_asked_during_the_warm_up_wait_for_the_model(database_url: str, tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = Settings.from_env({"APPEALS_DATA_DIR": str(tmp_path)})
+    advisor = build(settings, CaseService()).engine.services.advisor
+    loading, release = threading.Event(), threading.Event()
+    real_load = classifier.load
+
+    def slow_load(path: Path) -> classifier.Model:
+        loading.set()
+        release.wait(5)
+        return real_load(path)
+
+    monkeypatch.setattr(classifier, "load", slow_load)
+    warm = asyncio.create_task(asyncio.to_thread(advisor.load_model))
+    await asyncio.to_thread(loading.wait, 5)
+    asked = asyncio.create_task(advisor.suggest("学校乱收补课费，家长负担很重"))
+    await asyncio.sleep(0.05)
+    assert not asked.done()  # not [] (which would make the bot offer the category menu)
+    release.set()
+    await warm
+    ranked = await asked
+    assert len(ranked) == 3 and ranked[0]["category"] == "教育文体"

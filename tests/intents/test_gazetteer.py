@@ -216,3 +216,11 @@ def test_demo_outlines_cover_every_district_and_do_not_overlap():
 def test_bad_outlines_name_the_entry(area, message):
     with pytest.raises(GazetteerError, match=message.replace("[", r"\[").replace("]", r"\]")):
         Gazetteer.from_dict({"districts": [{"name": "东湖区", "area": area}]})
+
+
+def test_one_gazetteer_per_file_whatever_the_path_spelling(tmp_path, monkeypatch) -> None:
+    from intents.gazetteer import DEMO_PATH, load
+
+    assert load() is load(None) is load(DEMO_PATH) is load(str(DEMO_PATH)) is Gazetteer.demo()
+    monkeypatch.chdir(DEMO_PATH.parent)
+    assert load(DEMO_PATH.name) is load()  # a relative path names the same file

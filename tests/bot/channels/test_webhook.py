@@ -60,6 +60,7 @@ async def test_a_flood_gets_429_with_a_polite_message(base: str) -> None:
     assert [s for s, _ in statuses].count(200) == 20
     refused = [d for s, d in statuses if s == 429]
     assert len(refused) == 5 and all("太快" in d["message"] for d in refused)
+    assert await JobRun.filter(job="webhook-user").count() == 20  # refused messages count against nothing
 
 
 async def test_notices_are_posted_signed_to_the_callback_with_retries(city: str) -> None:
