@@ -245,6 +245,7 @@ class TelegramChannel:
             return "not_private"
         if not await self._allowed(chat_id, payload["update_id"]):
             log.warning("telegram chat %s throttled (update %s)", chat_id, payload["update_id"])
+            await self.inbox.uncount(chat_id, payload["update_id"])
             if self.throttle.should_tell(str(chat_id)) and await self.inbox.tell_once(chat_id, self.throttle.window):
                 await self._reply(chat_id, [Outbound(t("telegram.slow_down", self.language))])
             return "throttled"

@@ -80,6 +80,10 @@ class Inbox:
         rows = await batch.read(RANK_SQL, [CHATS, prefix, f"{prefix}{update_id:015d}", f"{prefix}%", since])
         return int(rows[0]["n"])
 
+    async def uncount(self, chat_id: int | str, update_id: int) -> None:
+        """Take a refused update out of the chat's shared flood count (only handled updates count)."""
+        await JobRun.filter(job=CHATS, key=f"{self._chat_prefix(chat_id)}{update_id:015d}").delete()
+
     async def tell_once(self, chat_id: int | str, window: float) -> bool:
         """Return True for one caller per chat and ``window`` seconds, whichever process asks."""
         key = f"{self.bot_id}:{chat_id}"[:96]

@@ -224,6 +224,7 @@ async def test_a_flood_of_100_messages_is_throttled_politely(polling, fake: Fake
     assert len(replies) <= 2 * 20 + 1  # 20 answers (a re-ask is two messages) and one notice
     outcomes = await polling.inbox.outcomes()
     assert outcomes == {"handled": 20, "throttled": 80}  # every message accounted for, none silently lost
+    assert await JobRun.filter(job="telegram-chat").count() == 20  # only handled updates count against the next
 
 
 def test_long_replies_are_split_at_line_breaks() -> None:
@@ -252,6 +253,7 @@ async def test_a_flood_spread_over_two_processes_is_throttled_as_one(settings: S
             await asyncio.sleep(0.05)
         outcomes = await first[telegram.CHANNEL_KEY].inbox.outcomes()
     assert outcomes == {"handled": 20, "throttled": 40}  # per process it would have been 20 each
+    assert await JobRun.filter(job="telegram-chat").count() == 20
     assert sum("太快" in text for text in fake.texts(CHAT)) == 1  # told once, by one of the two
 
 
