@@ -10,10 +10,13 @@ as the one EXIF tag) so the photo is not shown on its side.
 
 from __future__ import annotations
 
+import io
 import re
 import struct
 from pathlib import Path
 from urllib.parse import quote
+
+from PIL import Image, ImageOps
 
 EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/gif": "gif", "image/webp": "webp"}
 #: JPEG segments a decoder needs: frame headers (SOF0-15), Huffman and arithmetic tables, DQT, DNL, DRI, DHP, EXP.
@@ -262,6 +265,33 @@ def without_metadata(data: bytes, content_type: str) -> bytes:
     if content_type == "image/gif":
         return _gif(data)
     return data
+
+
+THUMB_PIXELS = 320  # the longer side of a case page's thumbnail
+MAX_PIXELS = 50_000_000  # larger pictures are not decoded at all (a "decompression bomb" costs memory)
+
+
+def thumbnail(data: bytes, size: int = THUMB_PIXELS) -> tuple[bytes, str]:
+    """Return a small copy of a picture, turned as taken, as (bytes, content type): JPEG, or PNG when it has
+    transparency. Only pixels are written, so no metadata survives. Raises BadImage for what Pillow cannot read.
+    """
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            if img.width * img.height > MAX_PIXELS:
+                raise BadImage("picture too large to shrink")
+            img.draft("RGB", (size, size))  # JPEG: decode at 1/2 … 1/8 scale straight away
+            small = ImageOps.exif_transpose(img)
+            small.thumbnail((size, size))
+            small.info = {}  # Pillow writes a JPEG comment, EXIF or ICC back from here: pixels only
+            alpha = small.mode in ("RGBA", "LA") or (small.mode == "P" and "transparency" in small.info)
+            out = io.BytesIO()
+            if alpha:
+                small.convert("RGBA").save(out, "PNG", optimize=True)
+                return out.getvalue(), "image/png"
+            small.convert("RGB").save(out, "JPEG", quality=80, optimize=True)
+            return out.getvalue(), "image/jpeg"
+    except (OSError, ValueError, Image.DecompressionBombError, SyntaxError) as exc:
+        raise BadImage(f"cannot shrink: {exc}") from exc
 
 
 def disposition(kind: str, attachment_id: int, filename: str, content_type: str) -> str:

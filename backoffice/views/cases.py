@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 
 from aiohttp import web
@@ -48,8 +49,8 @@ async def _media(request: web.Request, detail: CaseDetail) -> dict[str, object]:
     """Return the case's photos and its map, by the same masking rules as the citizen block."""
     c = detail.case
     rows = await Attachment.filter(case_id=c.id).order_by("id").values_list("id", "filename", "content_type")
-    shown = [{"id": i, "url": f"/cases/{c.id}/photos/{i}", "n": n} for n, (i, _, kind) in enumerate(rows, start=1)
-             if kind in photos.EXTENSIONS]
+    shown = [{"id": i, "url": f"/cases/{c.id}/photos/{i}", "thumb": f"/cases/{c.id}/photos/{i}?size=thumb", "n": n}
+             for n, (i, _, kind) in enumerate(rows, start=1) if kind in photos.EXTENSIONS]
     hidden = bool(detail.citizen.get("hidden"))
     place = maps.case_map(
         request.app.get(maps.PLACES), latitude=c.latitude, longitude=c.longitude, district=c.district,
@@ -135,5 +136,8 @@ async def case_photo(request: web.Request) -> web.StreamResponse:
         # Not an image we can vouch for: a download, never shown inline (DOMAIN abuse cases 12-13).
         headers["Content-Disposition"] = photos.disposition("attachment", row.id, name, "")
         return web.Response(body=data, content_type="application/octet-stream", headers=headers)
+    if request.query.get("size") == "thumb":  # the case page's small copy; the full picture stays one click away
+        with contextlib.suppress(photos.BadImage):  # Pillow cannot shrink it: the cleaned original instead
+            body, kind = await asyncio.to_thread(photos.thumbnail, body)
     headers["Content-Disposition"] = photos.disposition("inline", row.id, name, kind)
     return web.Response(body=body, content_type=kind, headers=headers)

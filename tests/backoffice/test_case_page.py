@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from backoffice.access import actor_for
 from bot import uploads
@@ -143,7 +145,7 @@ async def test_photos_show_as_thumbnails_and_are_served_inline_without_metadata(
     assert status == 200 and "照片与位置" in page
     for row in (jpeg, picture):
         url = f"/cases/{case.id}/photos/{row.id}"
-        assert re.search(rf'<a href="{url}"[^>]*><img src="{url}"', page)
+        assert re.search(rf'<a href="{url}"[^>]*><img src="{url}\?size=thumb"', page)  # small copy, full on click
     status, body, headers = await fetch(handler, f"/cases/{case.id}/photos/{jpeg.id}")
     assert status == 200 and headers["Content-Type"] == "image/jpeg"
     assert headers["X-Content-Type-Options"] == "nosniff" and headers["Cache-Control"] == "private, no-store"
@@ -156,6 +158,32 @@ async def test_photos_show_as_thumbnails_and_are_served_inline_without_metadata(
     assert status == 200 and headers["Content-Type"] == "image/png" and SECRET.encode() not in body
     assert body.endswith(png()[-12:]) and b"IDAT" in body
     assert headers["Content-Disposition"].endswith("filename*=UTF-8''%E6%88%AA%E5%9B%BE.png")
+
+
+async def test_thumbnails_are_small_turned_as_taken_and_carry_no_metadata(media_server, media_login,
+                                                                          city: City) -> None:
+    case = await make_case(city.world, CaseStatus.IN_PROGRESS)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # taken with the phone on its side: shown turned a quarter
+    exif[0x010E] = SECRET  # ImageDescription, where a phone may write more than it should
+    big = io.BytesIO()
+    Image.new("RGB", (1600, 1200), (200, 40, 40)).save(big, "JPEG", exif=exif.tobytes())
+    clear = io.BytesIO()
+    Image.new("RGBA", (900, 300), (0, 0, 0, 0)).save(clear, "PNG")
+    photo = await attach(case, big.getvalue(), "wide.jpg", media_server[1])
+    overlay = await attach(case, clear.getvalue(), "clear.png", media_server[1])
+    handler = await media_login("handler")
+    status, body, headers = await fetch(handler, f"/cases/{case.id}/photos/{photo.id}?size=thumb")
+    assert status == 200 and headers["Content-Type"] == "image/jpeg" and len(body) < len(big.getvalue()) / 4
+    assert headers["Cache-Control"] == "private, no-store" and SECRET.encode() not in body
+    with Image.open(io.BytesIO(body)) as thumb:
+        assert thumb.size == (240, 320) and not thumb.getexif()  # upright, 320 on the long side, no EXIF
+    status, body, headers = await fetch(handler, f"/cases/{case.id}/photos/{overlay.id}?size=thumb")
+    with Image.open(io.BytesIO(body)) as thumb:
+        assert headers["Content-Type"] == "image/png" and thumb.size == (320, 107) and thumb.mode == "RGBA"
+    status, body, _ = await fetch(handler, f"/cases/{case.id}/photos/{photo.id}")
+    with Image.open(io.BytesIO(body)) as full:
+        assert full.size == (1600, 1200)  # the full picture is still one click away
 
 
 async def test_photos_follow_access_to_the_case(media_server, media_login, city: City, tmp_path: Path) -> None:
@@ -189,7 +217,7 @@ async def test_a_unit_gets_a_confidential_cases_photo_without_the_citizens_file_
     row = await attach(case, exif_jpeg(), "张三家门口.jpg", media_server[1])
     handler = await media_login("handler")
     _, page = await handler.get(f"/cases/{case.id}")
-    assert f'<img src="/cases/{case.id}/photos/{row.id}"' in page and "张三" not in page
+    assert f'<img src="/cases/{case.id}/photos/{row.id}?size=thumb"' in page and "张三" not in page
     status, body, headers = await fetch(handler, f"/cases/{case.id}/photos/{row.id}")
     assert status == 200 and SECRET.encode() not in body
     assert headers["Content-Disposition"] == f"inline; filename=\"photo-{row.id}.jpg\"; filename*=UTF-8''photo.jpg"

@@ -257,3 +257,21 @@ def test_a_broken_file_is_refused_or_served_clean_never_an_error(data: bytes, ki
             except photos.BadImage:
                 continue
             assert not any(s in stripped for s in secrets), (end, broken)
+
+
+def test_a_thumbnail_refuses_what_it_cannot_or_should_not_decode() -> None:
+    import struct
+    import zlib
+
+    from backoffice.photos import BadImage, thumbnail
+
+    with pytest.raises(BadImage):
+        thumbnail(b"not a picture at all")
+    # A tiny file claiming 60,000 × 60,000 pixels: refused before any pixel is decoded.
+    header = struct.pack(">IIBBBBB", 60_000, 60_000, 8, 2, 0, 0, 0)
+    bomb = (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header) + png_chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+            + png_chunk(b"IEND", b""))
+    with pytest.raises(BadImage):
+        thumbnail(bomb)
+    body, kind = thumbnail(exif_jpeg())  # the shipped 48 × 32 JPEG, taken on its side
+    assert kind == "image/jpeg" and SECRET.encode() not in body and b"Exif" not in body
