@@ -18,7 +18,8 @@ from urllib.parse import quote
 
 from PIL import Image, ImageOps
 
-EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/gif": "gif", "image/webp": "webp"}
+from bot.uploads import EXTENSIONS, MAX_PIXELS
+
 #: JPEG segments a decoder needs: frame headers (SOF0-15), Huffman and arithmetic tables, DQT, DNL, DRI, DHP, EXP.
 _JPEG_KEEP = frozenset({*range(0xC0, 0xD0), 0xDB, 0xDC, 0xDD, 0xDE, 0xDF}) - {0xC8}
 _JPEG_CHECKED = _JPEG_KEEP | {0xDA}  # kept segments whose length is checked against their content
@@ -268,7 +269,6 @@ def without_metadata(data: bytes, content_type: str) -> bytes:
 
 
 THUMB_PIXELS = 320  # the longer side of a case page's thumbnail
-MAX_PIXELS = 50_000_000  # larger pictures are not decoded at all (a "decompression bomb" costs memory)
 
 
 def thumbnail(data: bytes, size: int = THUMB_PIXELS) -> tuple[bytes, str]:
@@ -282,13 +282,14 @@ def thumbnail(data: bytes, size: int = THUMB_PIXELS) -> tuple[bytes, str]:
             img.draft("RGB", (size, size))  # JPEG: decode at 1/2 … 1/8 scale straight away
             small = ImageOps.exif_transpose(img)
             small.thumbnail((size, size))
-            small.info = {}  # Pillow writes a JPEG comment, EXIF or ICC back from here: pixels only
             alpha = small.mode in ("RGBA", "LA") or (small.mode == "P" and "transparency" in small.info)
+            pixels = small.convert("RGBA" if alpha else "RGB")  # the palette's transparency read while still there
+            pixels.info = {}  # Pillow writes a JPEG comment, EXIF or ICC back from here: pixels only
             out = io.BytesIO()
             if alpha:
-                small.convert("RGBA").save(out, "PNG", optimize=True)
+                pixels.save(out, "PNG", optimize=True)
                 return out.getvalue(), "image/png"
-            small.convert("RGB").save(out, "JPEG", quality=80, optimize=True)
+            pixels.save(out, "JPEG", quality=80, optimize=True)
             return out.getvalue(), "image/jpeg"
     except (OSError, ValueError, Image.DecompressionBombError, SyntaxError) as exc:
         raise BadImage(f"cannot shrink: {exc}") from exc
