@@ -1,17 +1,27 @@
-"""Per-key sliding-window limits kept in memory: flood limits of the chat channels."""
+"""Per-key sliding-window limits: flood limits of the chat channels, in memory and, for a busy sender, shared."""
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections import defaultdict, deque
+
+from storage import batch
+from storage.cases import utcnow
+
+#: A sender's rows of a flood job: keys from the sender's prefix up to a last key that starts with it. The key range
+#: finds them through the (job, key) index (SQLite cannot use it for LIKE); substr then keeps the sender's own, since
+#: under a collation that ignores punctuation (PostgreSQL's en_US, ICU) another sender's key can sort inside the range.
+SHARED_SQL = ("SELECT COUNT(*) AS n FROM job_run WHERE job = ? AND key >= ? AND key <= ? AND substr(key, 1, ?) = ?"
+              " AND created_at >= ?")
 
 
 class Throttle:
     """At most ``limit`` messages per ``window`` seconds per chat; the first refusal in a window is told.
 
-    This object counts what this process sees; ``TelegramChannel`` adds the count of every process (the
-    ``telegram-chat`` rows) once a chat has sent ``shared_after`` messages here within the window, so a
-    chat whose updates are spread over P processes gets at most ``limit + P * (shared_after - 1)`` handled.
+    This object counts what this process sees; ``allowed`` adds the count of every process (a channel's
+    job_run rows, one per message) once a chat has sent ``shared_after`` messages here within the window, so
+    a chat whose messages are spread over P processes gets at most ``limit + P * (shared_after - 1)`` handled.
     """
 
     def __init__(self, limit: int = 20, window: float = 60.0, shared_after: int = 3) -> None:
@@ -44,6 +54,15 @@ class Throttle:
         seen.append(now)
         return True
 
+    async def allowed(self, chat: str, job: str, prefix: str, last: str) -> bool:
+        """Count one message; tell whether it may be handled: this process's count first, then, for a busy
+        chat, every process's rows of ``job`` from ``prefix`` up to ``last`` written within the window."""
+        if not self.allow(chat):
+            return False  # this process alone has seen too many
+        if self.recent(chat) < self.shared_after:
+            return True  # a quiet chat: no query
+        return await shared_count(job, prefix, last, self.window) <= self.limit
+
     def should_tell(self, chat: str, now: float | None = None) -> bool:
         """Return True once per window for a throttled chat: the moment to send the polite notice."""
         now = time.monotonic() if now is None else now
@@ -51,3 +70,10 @@ class Throttle:
             return False
         self._told[chat] = now
         return True
+
+
+async def shared_count(job: str, prefix: str, last: str, window: float) -> int:
+    """Count the rows of ``job`` keyed from ``prefix`` up to ``last`` that any process wrote within ``window`` s."""
+    since = utcnow() - dt.timedelta(seconds=window)
+    rows = await batch.read(SHARED_SQL, [job, prefix, last, len(prefix), prefix, since])
+    return int(rows[0]["n"])

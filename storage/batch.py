@@ -21,7 +21,6 @@ directly. Statements are written with ``?`` placeholders and numbered for Postgr
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import sqlite3
 import weakref
 from collections.abc import Awaitable, Callable, Sequence
@@ -189,14 +188,6 @@ async def _queue(batch: _Batch, work: Work) -> Any:
         batch.task = asyncio.create_task(batch.flush())
         batch.task.add_done_callback(_quiet)
     return await future
-
-
-def timestamp(moment: dt.datetime) -> Any:
-    """Return a timestamp parameter as the ORM stores it: UTC text on SQLite (so comparisons with stored
-    values hold as text), the datetime itself on PostgreSQL."""
-    if get_connection("default").capabilities.dialect == "sqlite":
-        return moment.astimezone(dt.UTC).isoformat(sep=" ", timespec="microseconds")
-    return moment
 
 
 async def execute(sql: str, values: Sequence[Any], *, fetch: bool = False) -> Result:

@@ -243,7 +243,7 @@ class TelegramChannel:
         if chat.get("type") != "private":
             await self._reply(chat_id, [Outbound(t("telegram.private", self.language))])
             return "not_private"
-        if not await self._allowed(chat_id, payload["update_id"]):
+        if not await self.throttle.allowed(str(chat_id), *self.inbox.flood_range(chat_id, payload["update_id"])):
             log.warning("telegram chat %s throttled (update %s)", chat_id, payload["update_id"])
             await self.inbox.uncount(chat_id, payload["update_id"])
             if self.throttle.should_tell(str(chat_id)) and await self.inbox.tell_once(chat_id, self.throttle.window):
@@ -271,14 +271,6 @@ class TelegramChannel:
         for inbound in inbounds:
             replies = await self.bot.engine.handle(inbound)  # a deep link's earlier steps stay unsaid
         return await self._reply(chat_id, replies)
-
-    async def _allowed(self, chat_id: int, update_id: int) -> bool:
-        """Apply the flood limit: this process's count first, then (for a busy chat) every process's."""
-        if not self.throttle.allow(str(chat_id)):
-            return False  # this process alone has seen too many
-        if self.throttle.recent(str(chat_id)) < self.throttle.shared_after:
-            return True  # a quiet chat: no query (the bound is in Throttle's docstring)
-        return await self.inbox.rank(chat_id, update_id, self.throttle.window) <= self.throttle.limit
 
     async def _inbounds(self, message: dict[str, Any], key: str) -> list[Inbound] | str:
         """Translate a message; a photo is fetched and stored first. Return an error text key on refusal."""

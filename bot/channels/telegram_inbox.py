@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import json
 import logging
 import sqlite3
 import time
@@ -30,8 +29,6 @@ KEEP = dt.timedelta(hours=24)  # Telegram keeps undelivered updates 24 h; so do 
 KEEP_CHATS = dt.timedelta(minutes=10)  # longer than any throttle window
 BATCH = 500  # rows per group commit
 INSERT_SQL = "INSERT INTO job_run (job, key, data, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (job, key) DO NOTHING"
-RANK_SQL = ("SELECT COUNT(*) AS n FROM job_run WHERE job = ? AND key >= ? AND key <= ? AND key LIKE ?"
-            " AND created_at >= ?")
 
 log = logging.getLogger("appeals.telegram")
 
@@ -69,16 +66,10 @@ class Inbox:
             return False
         return True
 
-    async def rank(self, chat_id: int | str, update_id: int, window: float) -> int:
-        """Count the chat's updates stored within ``window`` seconds up to this one, by every process."""
+    def flood_range(self, chat_id: int | str, update_id: int) -> tuple[str, str, str]:
+        """Return the job, key prefix and last key of the chat's updates up to this one (see Throttle.allowed)."""
         prefix = self._chat_prefix(chat_id)
-        # The key range finds the rows through the (job, key) index (SQLite cannot use it for LIKE);
-        # LIKE then keeps the chat's own, since under a non-C collation (PostgreSQL's en_US, ICU) that
-        # ignores punctuation another chat's key can sort inside the range. Plain SQL: building the
-        # ORM query cost more than running it.
-        since = batch.timestamp(utcnow() - dt.timedelta(seconds=window))
-        rows = await batch.read(RANK_SQL, [CHATS, prefix, f"{prefix}{update_id:015d}", f"{prefix}%", since])
-        return int(rows[0]["n"])
+        return CHATS, prefix, f"{prefix}{update_id:015d}"
 
     async def uncount(self, chat_id: int | str, update_id: int) -> None:
         """Take a refused update out of the chat's shared flood count (only handled updates count)."""
@@ -105,7 +96,7 @@ class Inbox:
         On SQLite the inserts are one unit of the shared group commit (``storage.batch``): one trip to
         the database thread with the dialog's statements; on PostgreSQL one executemany.
         """
-        stamp = batch.timestamp(utcnow())  # as the ORM writes created_at
+        stamp = utcnow()  # a datetime, written as the ORM writes created_at (Tortoise's sqlite3 adapter)
         rows = [(self._key(update_id), jsontext.dumps({"update": payload, "done": False}),
                  self._chat_key(update_id, payload)) for update_id, payload in updates]
 
@@ -150,17 +141,13 @@ class Inbox:
         by_outcome: dict[str, list[str]] = defaultdict(list)
         for update_id, outcome in outcomes.items():
             by_outcome[outcome].append(self._key(update_id))
-        sqlite = get_connection("default").capabilities.dialect == "sqlite"
         for outcome, keys in by_outcome.items():
-            data = {"done": True, "outcome": outcome}
+            data = jsontext.dumps({"done": True, "outcome": outcome})
             for start in range(0, len(keys), BATCH):
                 chunk = keys[start:start + BATCH]
-                if sqlite:
-                    marks = ", ".join("?" * len(chunk))
-                    await batch.execute(f"UPDATE job_run SET data = ? WHERE job = ? AND key IN ({marks})",
-                                        [json.dumps(data), UPDATES, *chunk])
-                else:
-                    await JobRun.filter(job=UPDATES, key__in=chunk).update(data=data)
+                marks = ", ".join("?" * len(chunk))
+                await batch.execute(f"UPDATE job_run SET data = ? WHERE job = ? AND key IN ({marks})",
+                                    [data, UPDATES, *chunk])
 
     async def pending(self, before: dt.datetime | None = None) -> list[dict[str, Any]]:
         """Return stored updates never marked done (a crash in between), oldest first; only those stored

@@ -16,8 +16,6 @@ from aiohttp import web
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from storage import batch
-from storage.cases import utcnow
 from storage.models import JobRun, WebhookPeer
 from storage.scheduler import TickReport
 
@@ -38,8 +36,6 @@ MAX_USER = 63  # "<peer>:<user>" fits ChannelIdentity.external_id (128)
 
 USERS = "webhook-user"  # JobRun.job of a message by sender, for the flood limit of every process
 KEEP = dt.timedelta(days=7)  # message ids are remembered (a redelivery is answered once) this long
-COUNT_SQL = ("SELECT COUNT(*) AS n FROM job_run WHERE job = ? AND key >= ? AND key < ? AND substr(key, 1, ?) = ?"
-             " AND created_at >= ?")
 
 BOT = web.AppKey("webhook_bot", Bot)
 THROTTLE = web.AppKey("webhook_throttle", Throttle)
@@ -100,7 +96,7 @@ async def receive(request: web.Request) -> web.Response:
     except IntegrityError:
         return web.json_response({"duplicate": True, "messages": []})  # a replay: handled once already
     bot = request.app[BOT]
-    if not await _allowed(request.app[THROTTLE], inbound.user_key, sender):
+    if not await request.app[THROTTLE].allowed(inbound.user_key, USERS, sender, sender + "g"):  # hex digests < g
         await JobRun.filter(job=f"webhook:{peer.id}", key=str(frame["id"])).update(data={"outcome": "throttled"})
         await JobRun.filter(job=USERS, key=counted).delete()  # a refused message does not count against the next
         return _error(429, "slow_down", t("slow_down", bot.language))
@@ -115,18 +111,6 @@ def _sender_prefix(peer_id: int, user: str) -> str:
     The user is digested too: a user name may hold ":" and then start another user's keys.
     """
     return f"{peer_id}:{hashlib.sha256(user.encode()).hexdigest()[:16]}:"
-
-
-async def _allowed(throttle: Throttle, user_key: str, prefix: str) -> bool:
-    """Apply the flood limit: this process's count first, then (for a busy sender) every process's."""
-    if not throttle.allow(user_key):
-        return False
-    if throttle.recent(user_key) < throttle.shared_after:
-        return True  # a quiet sender: no query
-    since = batch.timestamp(utcnow() - dt.timedelta(seconds=throttle.window))
-    # The key range uses the (job, key) index; substr keeps this sender's own under any collation.
-    rows = await batch.read(COUNT_SQL, [USERS, prefix, prefix + "g", len(prefix), prefix, since])
-    return int(rows[0]["n"]) <= throttle.limit
 
 
 async def forget_old(now: dt.datetime, report: TickReport, chunk: int = 5000) -> None:

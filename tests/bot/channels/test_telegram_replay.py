@@ -14,6 +14,7 @@ from backoffice.app import create_app
 from bot.channels import telegram, telegram_inbox
 from bot.channels.telegram_inbox import Inbox
 from bot.channels.telegram_wire import key_order
+from bot.throttle import shared_count
 from storage.cases import utcnow
 from storage.models import DialogSession, JobRun
 from storage.settings import Settings
@@ -141,8 +142,12 @@ async def test_the_shared_flood_count_keeps_chats_apart_and_forgets_old_updates(
     assert await inbox.accept(1, update(1, 1)) and await inbox.accept(2, update(2, 12))  # through the ORM
     batch = [(3, update(3, -1)), (4, update(4, -100)), (5, update(5, 1)), (6, update(6, 1)), (7, update(7, -100))]
     assert await inbox.accept_many(batch) == [True] * 5  # plain SQL in the group commit
-    assert [await inbox.rank(1, 6, 60), await inbox.rank(1, 5, 60), await inbox.rank(12, 2, 60)] == [3, 2, 1]
-    assert [await inbox.rank(-1, 3, 60), await inbox.rank(-100, 7, 60), await inbox.rank(-10, 7, 60)] == [1, 2, 0]
+
+    async def rank(chat: int, update_id: int) -> int:  # what Throttle.allowed counts for this update
+        return await shared_count(*inbox.flood_range(chat, update_id), window=60)
+
+    assert [await rank(1, 6), await rank(1, 5), await rank(12, 2)] == [3, 2, 1]
+    assert [await rank(-1, 3), await rank(-100, 7), await rank(-10, 7)] == [1, 2, 0]
     await JobRun.filter(job=telegram_inbox.CHATS, key__in=[f"{inbox.bot_id}:1:{i:015d}" for i in (1, 5)]).update(
         created_at=utcnow() - dt.timedelta(minutes=2))
-    assert await inbox.rank(1, 6, 60) == 1  # only the update of the last minute
+    assert await rank(1, 6) == 1  # only the update of the last minute
