@@ -54,6 +54,7 @@ def forget_rules() -> None:
     """Drop what was loaded from a database (another database is being opened): the next lookup reloads."""
     global _loaded_at
     _policies.clear()
+    _overrides.clear()
     _loaded_at = None
 
 
@@ -240,8 +241,6 @@ async def policy_for(category: str | None, kind: CaseKind, urgency: Urgency) -> 
     return choose_policy(_policies, category, kind, urgency)
 
 
-LIMIT_FIELDS = ("accept_hours", "sign_hours", "handle_amount", "return_working_days", "callback_working_days",
-                "extension_max_working_days", "reopen_working_days")
 LIMIT_UNITS = ("hours", "days", "working_days")
 LIMIT_LABELS = {"accept_hours": ("受理时限", "the accept limit"), "sign_hours": ("签收时限", "the sign limit"),
                 "handle_amount": ("办理时限", "the handling limit"),
@@ -249,6 +248,7 @@ LIMIT_LABELS = {"accept_hours": ("受理时限", "the accept limit"), "sign_hour
                 "callback_working_days": ("回访时限", "the call-back limit"),
                 "extension_max_working_days": ("最长延期", "the longest extension"),
                 "reopen_working_days": ("重办时限", "the reopen limit")}
+LIMIT_FIELDS = tuple(LIMIT_LABELS)
 
 
 def policy_problems(candidate: Policy, policies: Iterable[Policy]) -> list[tuple[str, str]]:

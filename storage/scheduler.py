@@ -14,7 +14,7 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from .cases import CaseService, utcnow
-from .deadlines import SHANGHAI, add_working_days, local, working_days_between
+from .deadlines import RULES_MAX_AGE, SHANGHAI, add_working_days, local, refresh_rules, working_days_between
 from .errors import CaseError
 from .lifecycle import Action, Actor, CaseStatus, Rating, SuperviseLevel
 from .models import AuditEntry, Case, Channel, ChannelIdentity, Citizen, Evaluation, JobRun, Notification, Unit
@@ -275,6 +275,7 @@ class Scheduler:
         """Do everything that is due now, once."""
         now = self.clock()
         report = TickReport()
+        await refresh_rules(RULES_MAX_AGE)  # another process's holiday overrides, for the working-day arithmetic below
         for job in (self.deadlines, self.callbacks, self.ratings, self.reopen_dissatisfied, self.archive,
                     self.minimise, self.digests, *self.extra_jobs):
             await job(now, report)
