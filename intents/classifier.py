@@ -232,27 +232,19 @@ class _Featurizer:
         return w_cols, w_counts.astype(np.float32), c_cols, c_counts.astype(np.float32)
 
 
-_DIAGONALS: dict[int, tuple[np.ndarray, sp.csr_matrix]] = {}
-
-
-def _diagonal(idf: np.ndarray) -> sp.csr_matrix:
-    """Return diag(idf) as float32 CSR, built once per idf array (a model's are fixed once trained or loaded)."""
-    known = _DIAGONALS.get(id(idf))
-    if known is None or known[0] is not idf:
-        if len(_DIAGONALS) >= 4:
-            _DIAGONALS.clear()
-        known = _DIAGONALS[id(idf)] = (idf, sp.csr_matrix(sp.diags(idf.astype(np.float32))))
-    return known[1]
-
-
 def _tfidf(counts: sp.csr_matrix, idf: np.ndarray) -> sp.csr_matrix:
-    x = counts.astype(np.float32, copy=True)
+    """Sublinear tf × idf, each row scaled to unit length (its non-zeros scaled in place)."""
+    x = sp.csr_matrix(counts, dtype=np.float32, copy=True)
+    x.sum_duplicates()
     np.log(x.data, out=x.data)
     x.data += 1.0
-    x = x @ _diagonal(idf)
-    norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
+    x.data *= idf[x.indices].astype(np.float32)
+    sizes = np.diff(x.indptr)
+    rows = np.repeat(np.arange(x.shape[0]), sizes)
+    norms = np.sqrt(np.bincount(rows, weights=x.data * x.data, minlength=x.shape[0]))
     norms[norms == 0] = 1.0
-    return sp.csr_matrix(sp.diags(1.0 / norms) @ x, dtype=np.float32)
+    x.data /= norms[rows].astype(np.float32)
+    return x
 
 
 def _idf(counts: sp.csr_matrix, weights: np.ndarray | None = None) -> np.ndarray:
