@@ -76,6 +76,10 @@ class WeightsError(ValueError):
     """The KPI weights file is malformed; the message names the bad entry."""
 
 
+class VersionTaken(WeightsError):
+    """Saved weights need a version name not used before (in the database or in kpi_weights.json)."""
+
+
 @dataclass(frozen=True)
 class Weights:
     """One version of the assessment rules: KPI weights, k for 基本满意, volume floor, repeat window."""
@@ -186,7 +190,7 @@ async def save_weights(weights: Weights, note: str, staff_id: int | None) -> Wei
     checked = _weights_entry(weights_dict(weights))
     before = await current_weights()
     if await KpiWeightSet.exists(version=checked.version) or checked.version in file_versions():
-        raise WeightsError(f"weights {checked.version}: that version name is taken")
+        raise VersionTaken(f"weights {checked.version}: that version name is taken")
     after = weights_dict(checked)
     async with in_transaction():
         await KpiWeightSet.create(**after, note=note, staff_id=staff_id)

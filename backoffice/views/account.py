@@ -15,8 +15,7 @@ from .common import redirect, render
 
 async def security_page(request: web.Request, error: str = "", status: int = 200) -> web.Response:
     """Show the second factor's state; while enrolling, the QR code and the confirmation form."""
-    staff, _ = current_actor(request)
-    staff = await Staff.get(id=staff.id)
+    staff, _ = current_actor(request)  # read afresh by the session middleware for this request
     context: dict[str, object] = {
         "error": error, "enrolled": totp.enrolled(staff), "required": totp.required_for(staff),
         "remaining": await totp.remaining_recovery_codes(staff), "done": request.query.get("done", ""),
@@ -31,8 +30,7 @@ async def security_page(request: web.Request, error: str = "", status: int = 200
 
 async def enrol(request: web.Request) -> web.Response:
     """Start an enrolment: a new secret kept with this session, shown until it is confirmed with a first code."""
-    staff, _ = current_actor(request)
-    staff = await Staff.get(id=staff.id)
+    staff, _ = current_actor(request)  # read afresh by the session middleware for this request
     if totp.enrolled(staff):
         return redirect("/account/security")
     request[SESSION].data.pop(totp.ENROL_KEY, None)
@@ -63,8 +61,7 @@ async def _refused_code(request: web.Request, staff: Staff) -> web.Response | No
 
 async def disable(request: web.Request) -> web.Response:
     """Turn the second factor off with a current code - not for roles that require it."""
-    staff, _ = current_actor(request)
-    staff = await Staff.get(id=staff.id)
+    staff, _ = current_actor(request)  # read afresh by the session middleware for this request
     if totp.required_for(staff):
         message = tr(request, "您的角色必须使用两步验证。", "Your role requires two-step verification.")
         return await security_page(request, message, 403)
@@ -78,8 +75,7 @@ async def disable(request: web.Request) -> web.Response:
 
 async def new_recovery_codes(request: web.Request) -> web.Response:
     """Replace the recovery codes (a current code is needed); the new ones are shown once."""
-    staff, _ = current_actor(request)
-    staff = await Staff.get(id=staff.id)
+    staff, _ = current_actor(request)  # read afresh by the session middleware for this request
     if not totp.enrolled(staff):
         return redirect("/account/security")
     if (failed := await _refused_code(request, staff)) is not None:

@@ -13,7 +13,7 @@ from .. import sessions, totp
 from ..auth import current_actor
 from ..i18n import lang, tr
 from ..ids import db_id
-from .common import error_page, redirect, render
+from .common import error_page, redirect, render, row_or_404
 
 UNIT_KINDS = {UnitKind.CITY: ("市级", "City"), UnitKind.BUREAU: ("委办局", "Bureau"),
               UnitKind.COMPANY: ("企业", "Company"), UnitKind.DISTRICT: ("区县", "District"),
@@ -64,10 +64,9 @@ async def unit_toggle(request: web.Request) -> web.Response:
     """Deactivate or reactivate a unit (inactive units cannot receive dispatches)."""
     if isinstance(admin := await _admin(request), web.Response):
         return admin
-    raw = request.match_info["unit_id"]
-    unit = await Unit.get_or_none(id=db_id(raw)) if db_id(raw) else None
-    if unit is None:
-        return await error_page(request, 404, tr(request, "没有这个单位。", "No such unit."))
+    unit = await row_or_404(request, Unit, "unit_id", ("没有这个单位。", "No such unit."))
+    if isinstance(unit, web.Response):
+        return unit
     await Unit.filter(id=unit.id).update(active=not unit.active)
     await AuditEntry.create(staff_id=admin.id, action="unit_deactivated" if unit.active else "unit_activated",
                             target=unit.code)
@@ -109,10 +108,10 @@ async def staff_create(request: web.Request) -> web.Response:
 
 async def _other_account(request: web.Request, admin: Staff) -> Staff | web.Response:
     """The account named in the URL, or a 404 page when there is none or it is the administrator's own."""
-    raw = request.match_info["staff_id"]
-    target = await Staff.get_or_none(id=db_id(raw)) if db_id(raw) else None
-    if target is None or target.id == admin.id:
-        return await error_page(request, 404, tr(request, "不能修改这个账号。", "Not possible for this account."))
+    missing = ("不能修改这个账号。", "Not possible for this account.")
+    target = await row_or_404(request, Staff, "staff_id", missing)
+    if not isinstance(target, web.Response) and target.id == admin.id:
+        return await error_page(request, 404, tr(request, *missing))
     return target
 
 
@@ -181,10 +180,9 @@ async def catalogue_remove(request: web.Request) -> web.Response:
     """Retire a rule (kept as history, no longer used for suggestions)."""
     if isinstance(admin := await _admin(request), web.Response):
         return admin
-    raw = request.match_info["entry_id"]
-    entry = await CatalogueEntry.get_or_none(id=db_id(raw), active=True) if db_id(raw) else None
-    if entry is None:
-        return await error_page(request, 404, tr(request, "没有这条规则。", "No such rule."))
+    entry = await row_or_404(request, CatalogueEntry, "entry_id", ("没有这条规则。", "No such rule."), active=True)
+    if isinstance(entry, web.Response):
+        return entry
     unit = await Unit.get(id=entry.unit_id)  # type: ignore[attr-defined]
     await CatalogueEntry.filter(id=entry.id).update(active=False)
     await CatalogueChange.create(staff_id=admin.id, change="removed", category=entry.category,

@@ -26,10 +26,10 @@ from storage.kpi import (
     REPEAT_WINDOW_DAYS,
     VOLUME_FLOOR,
     WEIGHTABLE,
+    VersionTaken,
     Weights,
     WeightsError,
     current_weights,
-    file_versions,
     save_weights,
 )
 from storage.models import AuditEntry, CaseKind, HolidayOverride, KpiWeightSet, Policy, Staff, Urgency
@@ -39,12 +39,11 @@ from ..i18n import lang, tr
 from ..ids import db_id
 from ..keys import STAFF
 from .admin import _admin
-from .common import error_page, redirect, render
+from .common import redirect, render, row_or_404
 from .intake import KINDS, URGENCY
 
 UNIT_LABELS = {"hours": ("小时", "hours"), "days": ("自然日", "days"), "working_days": ("工作日", "working days")}
 OVERRIDE_LABELS = {"holiday": ("放假", "holiday"), "workday": ("上班", "working day")}
-FILE_VERSIONS = frozenset(file_versions())
 POLICY_SNAPSHOT = ("name", "category", "kind", "urgency", "handle_unit", *LIMIT_FIELDS, "active", "version")
 POLICY_CONFLICT = ("其他人刚刚修改了该规则，请刷新后重试。",
                    "Someone else just changed this rule; reload and try again.")
@@ -169,10 +168,9 @@ async def policy_update(request: web.Request) -> web.Response:
     """Change a time-limit policy: validated against the others, version bumped, audited with before/after."""
     if isinstance(admin := await _admin(request), web.Response):
         return admin
-    raw = request.match_info["policy_id"]
-    policy = await Policy.get_or_none(id=db_id(raw)) if db_id(raw) else None
-    if policy is None:
-        return await error_page(request, 404, tr(request, "没有这条规则。", "No such rule."))
+    policy = await row_or_404(request, Policy, "policy_id", ("没有这条规则。", "No such rule."))
+    if isinstance(policy, web.Response):
+        return policy
     return await _save_policy(request, policy, created=False)
 
 
@@ -232,10 +230,9 @@ async def holiday_remove(request: web.Request) -> web.Response:
     """Remove an override: the national calendar applies to that date again (audited)."""
     if isinstance(admin := await _admin(request), web.Response):
         return admin
-    raw = request.match_info["override_id"]
-    row = await HolidayOverride.get_or_none(id=db_id(raw)) if db_id(raw) else None
-    if row is None:
-        return await error_page(request, 404, tr(request, "没有这条调整。", "No such override."))
+    row = await row_or_404(request, HolidayOverride, "override_id", ("没有这条调整。", "No such override."))
+    if isinstance(row, web.Response):
+        return row
     calendar = is_calendar_workday(row.day)
     async with in_transaction():
         await HolidayOverride.filter(id=row.id).delete()
@@ -293,12 +290,12 @@ async def kpi_weights_save(request: web.Request) -> web.Response:
     version = draft.get("version", "").strip()
     if not version or len(version) > 64:
         return await kpi_weights_page(request, tr(request, "请填写版本名称。", "Give the version a name."), 400, draft)
-    if await KpiWeightSet.exists(version=version) or version in FILE_VERSIONS:
-        message = tr(request, "这个版本名称已用过，请换一个。", "That version name is taken; choose another.")
-        return await kpi_weights_page(request, message, 400, draft)
     weights = Weights(version, {k: p / total for k, p in percents.items() if p > 0}, k_value, floor, window)
     try:
         await save_weights(weights, draft.get("note", "").strip()[:500], admin.id)
+    except VersionTaken:
+        message = tr(request, "这个版本名称已用过，请换一个。", "That version name is taken; choose another.")
+        return await kpi_weights_page(request, message, 400, draft)
     except WeightsError as exc:
         return await kpi_weights_page(request, tr(request, "考核权重无效：", "Invalid KPI weights: ") + str(exc), 400,
                                       draft)
@@ -318,6 +315,5 @@ def add_routes(router: web.UrlDispatcher) -> None:
 
 
 async def load_admin_settings(app: web.Application) -> None:
-    """At start-up, load the holiday overrides and the saved KPI weights into this process."""
+    """At start-up, load the holiday overrides and policies into this process (KPI weights are read per report)."""
     await refresh_rules()
-    await current_weights()

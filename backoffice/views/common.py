@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp_jinja2
 from aiohttp import web
+from tortoise.models import Model
 
 from storage.labels import ROLE
 from storage.lifecycle import Role
@@ -13,8 +14,11 @@ from storage.lifecycle import Role
 from .. import queues
 from ..csrf import login_token
 from ..i18n import lang, tr
+from ..ids import db_id
 from ..keys import ACTOR, SESSION, STAFF
 from ..sessions import now
+
+M = TypeVar("M", bound=Model)
 
 EXPORT_ROLES = frozenset({Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN, Role.AUDITOR, Role.HANDLER, Role.UNIT_HEAD})
 
@@ -52,6 +56,15 @@ async def error_page(request: web.Request, status: int, message: str) -> web.Res
              404: tr(request, "未找到", "Not found"), 409: tr(request, "无法执行", "Not possible now")}
     return await render(request, "error.html", {"status": status, "title": title.get(status, str(status)),
                                                 "message": message}, status=status)
+
+
+async def row_or_404(request: web.Request, model: type[M], key: str, missing: tuple[str, str],
+                     **filters: Any) -> M | web.Response:
+    """Return the row whose id the URL's ``key`` names (and matching ``filters``), or the 404 page saying
+    ``missing`` (zh-CN, English)."""
+    ident = db_id(request.match_info[key])
+    row = await model.get_or_none(id=ident, **filters) if ident else None
+    return row if row is not None else await error_page(request, 404, tr(request, *missing))
 
 
 def redirect(location: str) -> web.Response:
