@@ -18,7 +18,7 @@ from storage.cases import CaseService, NewCase
 from storage.deadlines import SHANGHAI
 from storage.kpi import KPI
 from storage.lifecycle import Action, Role
-from storage.models import Channel
+from storage.models import Channel, Unit
 from tests.backoffice.conftest import City
 
 XSS = "<img src=x onerror=alert(1)>"
@@ -210,6 +210,9 @@ async def test_monthly_report_page_csv_and_xlsx(login_as, city: City) -> None:
     assert set(by_unit) == {"市住房和城乡建设局", "市交通运输局"}
     assert cards["lead"].volume in [row[2] for row in cells[1:]]
     assert all(isinstance(row[2], int) for row in cells[1:])  # number cells, not text
+    lead = (await Unit.get(code="lead")).name_zh
+    assert by_unit[lead][2] == cards["lead"].volume  # the lead unit's own row, not any row
+    assert {name: str(row[2]) for name, row in by_unit.items()} == {r[1]: r[2] for r in rows[1:]}  # as on the page
 
 
 async def test_hot_issues_and_risks_pages(login_as, city: City) -> None:

@@ -105,6 +105,7 @@ async def test_search_pages_list_every_match_once_for_city_and_units(login_as, c
             seen = await walk(unit_staff, f"/queues/mine?q=噪音&sort={sort}")
             assert sorted(seen) == noisy_units and len(seen) == len(set(seen)), sort
     newest = await walk(supervisor, "/queues/in_progress?q=夜间噪音")
+    assert sorted(newest) == sorted(c.number for c in made if "噪音" in c.text and c.status == CaseStatus.IN_PROGRESS)
     assert newest == sorted(newest, key=lambda n: int(n.rsplit("-", 1)[1]), reverse=True)
     assert await walk(supervisor, "/queues/all?q=地铁站") == []
     assert await walk(handler, f"/queues/mine?q={made[1].tracking_code}") == [made[1].number]

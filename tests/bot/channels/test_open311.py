@@ -136,6 +136,7 @@ async def test_posts_are_rate_limited_per_api_key_across_processes(settings: Set
             assert refused.status == 429
             errors = await refused.json()
             assert errors == [{"code": 429, "description": errors[0]["description"]}]
+            assert "retry after" in errors[0]["description"]
             assert 1 <= int(refused.headers["Retry-After"]) <= 60
         status, root = await post(one, f"{REQUESTS}.xml", {**form, "api_key": busy})
         assert status == 429 and root.tag == "errors" and root.find("error/code").text == "429"
