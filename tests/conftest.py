@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -79,3 +80,21 @@ async def database_url(database_template: str, tmp_path: Path) -> AsyncIterator[
 def is_postgres() -> bool:
     """Tell whether this run uses PostgreSQL."""
     return bool(PG_URL)
+
+
+@pytest.fixture
+async def other_writer(database_url: str) -> AsyncIterator[sqlite3.Connection]:
+    """Another process's connection to the SQLite file (its BEGIN IMMEDIATE holds the write lock); while it is
+    open this process waits 0.1 s for the lock, not 10 s. Skips on PostgreSQL."""
+    path = db.sqlite_path(database_url)
+    if path is None:
+        pytest.skip("the write lock is SQLite's")
+    await connections.get("default").execute_script("PRAGMA busy_timeout = 100")
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        yield other
+    finally:
+        if other.in_transaction:
+            other.execute("ROLLBACK")
+        other.close()
+        await connections.get("default").execute_script(f"PRAGMA busy_timeout = {db.SQLITE_BUSY_TIMEOUT_MS}")

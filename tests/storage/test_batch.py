@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -13,7 +12,6 @@ from tortoise.exceptions import IntegrityError, OperationalError
 from tortoise.transactions import in_transaction
 
 from storage import batch
-from storage.db import SQLITE_BUSY_TIMEOUT_MS, sqlite_path
 from storage.models import Channel, ChannelIdentity, Citizen
 
 RENAME = "UPDATE citizen SET name = ? WHERE id = ? AND name IS NULL"
@@ -76,21 +74,10 @@ async def test_a_failing_unit_is_undone_alone(database_url: str) -> None:
 
 
 @pytest.fixture
-async def write_lock(database_url: str) -> AsyncIterator[sqlite3.Connection]:
+def write_lock(other_writer: sqlite3.Connection) -> sqlite3.Connection:
     """Another process's connection holding the SQLite file's write lock; ours waits 0.1 s for it, not 10 s."""
-    path = sqlite_path(database_url)
-    if path is None:
-        pytest.skip("the group commit is SQLite's")
-    await connections.get("default").execute_script("PRAGMA busy_timeout = 100")
-    other = sqlite3.connect(path, isolation_level=None)
-    other.execute("BEGIN IMMEDIATE")
-    try:
-        yield other
-    finally:
-        if other.in_transaction:
-            other.execute("ROLLBACK")
-        other.close()
-        await connections.get("default").execute_script(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+    other_writer.execute("BEGIN IMMEDIATE")
+    return other_writer
 
 
 async def test_a_write_lock_held_elsewhere_fails_every_caller_at_once_then_the_batch_works_again(

@@ -9,6 +9,7 @@ import pytest
 
 from backoffice.app import create_app
 from storage.settings import Settings
+from tests.support.fake_telegram import FakeTelegram, fake_telegram
 from tests.support.server import serving
 
 
@@ -23,3 +24,10 @@ async def base(settings: Settings) -> AsyncIterator[str]:
     """Serve the application (ORM already open) and yield its URL."""
     async with serving(create_app(settings, manage_orm=False)) as url:
         yield url
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeTelegram]:
+    """Serve the fake Bot API."""
+    async with fake_telegram() as server:
+        yield server

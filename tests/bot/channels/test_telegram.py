@@ -22,18 +22,11 @@ from storage.lifecycle import Action, Actor, CaseStatus, Role
 from storage.models import Attachment, Case, Channel, JobRun, Notification, NotificationStatus
 from storage.settings import Settings
 from tests.bot.test_uploads import jpeg
-from tests.support.fake_telegram import TOKEN, FakeTelegram, fake_telegram
+from tests.support.fake_telegram import TOKEN, FakeTelegram
 from tests.support.server import serving
 
 CHAT = 4242
 SUPERVISOR = Actor(roles=frozenset({Role.SUPERVISOR}), name="supervisor")
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    """Serve the fake Bot API."""
-    async with fake_telegram() as server:
-        yield server
 
 
 def tg_settings(settings: Settings, fake: FakeTelegram, public_url: str | None = None) -> Settings:

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
-import pytest
 
 from backoffice.app import create_app
 from bot.channels import telegram, telegram_inbox
@@ -19,17 +17,10 @@ from storage.cases import utcnow
 from storage.models import DialogSession, JobRun
 from storage.settings import Settings
 from tests.bot.channels.test_telegram import CHAT, handled, tg_settings
-from tests.support.fake_telegram import TOKEN, FakeTelegram, fake_telegram
+from tests.support.fake_telegram import TOKEN, FakeTelegram
 from tests.support.server import serving
 
 OTHER = 4343
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    """Serve the fake Bot API."""
-    async with fake_telegram() as server:
-        yield server
 
 
 async def lose_done_marks(*updates: dict[str, Any], age: dt.timedelta = dt.timedelta(minutes=5)) -> None:

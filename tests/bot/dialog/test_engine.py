@@ -7,12 +7,8 @@ import datetime as dt
 import sqlite3
 from types import SimpleNamespace
 
-import pytest
-from tortoise import connections
-
 from bot.dialog.engine import DialogEngine
 from bot.messages import Inbound
-from storage.db import SQLITE_BUSY_TIMEOUT_MS, sqlite_path
 from storage.models import Case, Channel, ChannelIdentity, Citizen, DialogSession
 from tests.bot.conftest import make_engine
 from tests.support.chat import Chat
@@ -169,18 +165,9 @@ async def test_a_known_identity_without_a_session_keeps_its_citizen(engine: Dial
 
 
 async def test_a_database_locked_elsewhere_gets_a_polite_answer_and_then_the_chat_goes_on(
-        engine: DialogEngine, database_url: str) -> None:
-    path = sqlite_path(database_url)
-    if path is None:
-        pytest.skip("the write lock is SQLite's")
+        engine: DialogEngine, other_writer: sqlite3.Connection) -> None:
     stranger = Chat(engine)  # first contact: its session must be created, which needs the write lock
-    await connections.get("default").execute_script("PRAGMA busy_timeout = 100")
-    other = sqlite3.connect(path, isolation_level=None)
-    try:
-        other.execute("BEGIN IMMEDIATE")  # e.g. a backup or a long migration in another process
-        assert "系统暂时出了点问题" in await stranger.say("你好")
-        other.execute("ROLLBACK")
-    finally:
-        other.close()
-        await connections.get("default").execute_script(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+    other_writer.execute("BEGIN IMMEDIATE")  # e.g. a backup or a long migration in another process
+    assert "系统暂时出了点问题" in await stranger.say("你好")
+    other_writer.execute("ROLLBACK")
     assert "请问需要办理什么" in await stranger.say("菜单")
