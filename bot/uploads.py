@@ -133,7 +133,9 @@ async def remove_orphans(now: dt.datetime, older_than: dt.timedelta = ORPHAN_AFT
         chunk = orphans[i:i + 500]
         removed += await Attachment.filter(id__in=[row[0] for row in chunk], case_id=None).delete()
         paths.update(row[1] for row in chunk)
-    used = set(await Attachment.filter(path__in=list(paths)).values_list("path", flat=True)) if paths else set()
+    listed, used = sorted(paths), set()
+    for i in range(0, len(listed), 500):  # chunked like the deletes: one IN list per 500 paths
+        used.update(await Attachment.filter(path__in=listed[i:i + 500]).values_list("path", flat=True))
     for name in paths - used:
         file = Path(name)
         try:
@@ -146,5 +148,4 @@ async def remove_orphans(now: dt.datetime, older_than: dt.timedelta = ORPHAN_AFT
 
 async def sweep_orphans(now: dt.datetime, report: TickReport) -> None:
     """Scheduler job: remove the day-old uploads that never became part of a case."""
-    for _ in range(await remove_orphans(now)):
-        report.count("orphan_uploads")
+    report.count("orphan_uploads", await remove_orphans(now))

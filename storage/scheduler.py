@@ -46,8 +46,9 @@ class TickReport:
     done: dict[str, int] = field(default_factory=dict)
 
     def count(self, job: str, n: int = 1) -> None:
-        """Count ``n`` pieces of work done by ``job``."""
-        self.done[job] = self.done.get(job, 0) + n
+        """Count ``n`` pieces of work done by ``job`` (none: nothing is recorded)."""
+        if n:
+            self.done[job] = self.done.get(job, 0) + n
 
 
 def _rung(case: Case, level: SuperviseLevel) -> str:
