@@ -144,11 +144,12 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
 
 
-async def level(chats: list[str], echo: str, conversations: int, rounds: int, counter: list[int],
-                pids: tuple[list[int], int | None] = ([], None)) -> dict:
+async def level(chats: list[str], echoes_at: list[str], conversations: int, rounds: int, counter: list[int],
+                pids: tuple[list[int], list[int]] = ([], [])) -> dict:
     """Measure one concurrency level on both servers (and the CPU time each server used).
 
-    With several chat processes, conversation i talks to process i mod n (a load balancer's round robin).
+    With several chat processes, conversation i talks to process i mod n (a load balancer's round robin),
+    and its echo twin to echo process i mod n.
     """
     lat: list[float] = []
 
@@ -170,11 +171,12 @@ async def level(chats: list[str], echo: str, conversations: int, rounds: int, co
     per_submission = max(1, steps // (conversations * rounds))
 
     async def echo_user(i: int) -> int:  # the same connections as the chat's users: one per submission
+        echo = echoes_at[i % len(echoes_at)]  # as many echo processes as chat processes, spread the same way
         return sum([await echo_run(echo, i, per_submission, echo_lat) for _ in range(rounds)])
 
-    started, cpu = time.perf_counter(), cpu_seconds(pids[1])
+    started, cpu = time.perf_counter(), sum(map(cpu_seconds, pids[1]))
     echoes = sum(await asyncio.gather(*(echo_user(i) for i in range(conversations))))
-    echo_s, echo_cpu = time.perf_counter() - started, cpu_seconds(pids[1]) - cpu
+    echo_s, echo_cpu = time.perf_counter() - started, sum(map(cpu_seconds, pids[1])) - cpu
     return {"conversations": conversations, "steps": steps, "steps_per_s": steps / chat_s,
             "p50_ms": _pct(lat, 0.5), "p99_ms": _pct(lat, 0.99), "echo_per_s": echoes / echo_s,
             "echo_p99_ms": _pct(echo_lat, 0.99), "cpu_ms_per_step": 1000 * chat_cpu / steps,
@@ -207,7 +209,7 @@ async def main(levels: list[int], rounds: int, profile: str | None = None, worke
     tmp = Path(tempfile.mkdtemp(prefix="chatbench-"))
     database_url = os.environ.get("APPEALS_BENCH_DATABASE_URL") or f"sqlite://{tmp / 'appeals.db'}"
     await prepare(database_url)
-    chat_ports, echo_port = [free_port() for _ in range(workers)], free_port()
+    chat_ports, echo_ports = [free_port() for _ in range(workers)], [free_port() for _ in range(workers)]
     appeals = Path(sys.executable).with_name("appeals")
     servers = []
     for i, port in enumerate(chat_ports):  # one database, one secret key: any process takes any identity
@@ -219,23 +221,25 @@ async def main(levels: list[int], rounds: int, profile: str | None = None, worke
             command = [sys.executable, "-c", PROFILED, profile, *command]
         servers.append(await asyncio.create_subprocess_exec(*command, env=env, stdout=asyncio.subprocess.DEVNULL))
     server = servers[0]
-    echo = await asyncio.create_subprocess_exec(sys.executable, __file__, "--echo", str(echo_port))
+    echoes = [await asyncio.create_subprocess_exec(sys.executable, __file__, "--echo", str(port))
+              for port in echo_ports]
     try:
-        chats, echo_base = [f"http://127.0.0.1:{port}" for port in chat_ports], f"http://127.0.0.1:{echo_port}"
+        chats, echo_bases = ([f"http://127.0.0.1:{port}" for port in ports] for ports in (chat_ports, echo_ports))
         for chat in chats:
             await wait_up(chat + "/healthz", timeout=20.0, interval=0.05)
-        await wait_up(echo_base + "/", timeout=20.0, interval=0.05)
+        for echo_base in echo_bases:
+            await wait_up(echo_base + "/", timeout=20.0, interval=0.05)
         counter = [0]
-        await level(chats, echo_base, 2 * workers, 1, counter)  # warm up: imports, jieba, the model, connections
+        await level(chats, echo_bases, 2 * workers, 1, counter)  # warm up: imports, jieba, the model, connections
         if profile:
             server.send_signal(signal.SIGUSR1)  # profile the measured levels only
         results = []
-        pids = ([s.pid for s in servers], echo.pid)
+        pids = ([s.pid for s in servers], [e.pid for e in echoes])
         print(f"{'conv':>5} {'steps':>6} {'steps/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'cpu ms':>7} {'loop':>5} | "
               f"{'echo/s':>8} {'echo p99':>8} {'cpu ms':>7}   (cpu ms: server CPU time per step or echo, all threads;"
               f" loop: the event-loop thread's share)")
         for n in levels:
-            r = await level(chats, echo_base, n, rounds if n > 1 else rounds * 10, counter, pids)
+            r = await level(chats, echo_bases, n, rounds if n > 1 else rounds * 10, counter, pids)
             results.append(r)
             print(f"{n:>5} {r['steps']:>6} {r['steps_per_s']:>8.0f} {r['p50_ms']:>7.1f} {r['p99_ms']:>7.1f} "
                   f"{r['cpu_ms_per_step']:>7.2f} {r['loop_cpu_ms_per_step']:>5.2f} | "
@@ -244,7 +248,7 @@ async def main(levels: list[int], rounds: int, profile: str | None = None, worke
         if profile:
             server.send_signal(signal.SIGINT)
             await server.wait()
-        for proc in (*servers, echo):
+        for proc in (*servers, *echoes):
             if proc.returncode is None:
                 proc.kill()
                 await proc.wait()
@@ -253,7 +257,8 @@ async def main(levels: list[int], rounds: int, profile: str | None = None, worke
     summary = {"steps_per_s": round(top["steps_per_s"], 1), "echo_per_s": round(top["echo_per_s"], 1),
                "ratio": round(top["steps_per_s"] / top["echo_per_s"], 3), "p99_ms": round(top["p99_ms"], 1),
                "conversations": top["conversations"], "database": database_url.split(":", 1)[0], "workers": workers,
-               "cpu_ms_per_step": round(top["cpu_ms_per_step"], 2), "echo_cpu_ms": round(top["echo_cpu_ms"], 3)}
+               "cpu_ms_per_step": round(top["cpu_ms_per_step"], 2), "echo_cpu_ms": round(top["echo_cpu_ms"], 3),
+               "profiled": bool(profile)}  # under cProfile the chat figures are not comparable
     print(json.dumps(summary))
     return summary
 

@@ -215,7 +215,7 @@ async def run(updates_n: int, chats: int, concurrency: int, profile: str | None 
         print(f"platform process CPU during the run: {cpu_run:.2f} s, {1000 * cpu_run / handled:.2f} ms per update")
         print(f"  by thread: {threads}; this process (clients, fake Bot API): {own_cpu:.2f} s")
     return {"updates_per_s": round(app_rate, 1), "bare_per_s": round(bare_rate, 1),
-            "ratio": round(app_rate / bare_rate, 3)}
+            "ratio": round(app_rate / bare_rate, 3), "profiled": bool(profile)}  # cProfile slows the platform
 
 
 def main() -> None:
