@@ -125,6 +125,16 @@ class Advisor:
         except Exception:  # noqa: BLE001 - a broken model must not break the conversation
             log.exception("classifier failed")
             return []
+        return self._with_units(ranked, district)
+
+    async def route(self, suggested: list[dict[str, Any]], district: str | None) -> list[dict[str, Any]]:
+        """Name the units of ``district`` for suggestions made earlier (their categories and scores): no model run."""
+        await self._refresh()
+        ranked = [routing.Scored(s["category"], float(s["score"])) for s in suggested]
+        return self._with_units(ranked, district)
+
+    def _with_units(self, ranked: list[Any], district: str | None) -> list[dict[str, Any]]:
+        """Return the best three categories as {category, score, unit_code, unit_name}, each with its best unit."""
         units = routing.suggest_units(ranked, district, self._catalogue) if self._catalogue else []
         by_category: dict[str, routing.UnitSuggestion] = {}
         for u in units:  # ranked best first: keep each category's best unit (the district's own, 属地)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 PARENT_SEPARATORS = ("/", ">", "·")
 CITY_WIDE_WHEN_LOCAL = 0.85  # the city bureau stays a choice, below the district's own unit
@@ -24,6 +24,13 @@ class CategoryScore(Protocol):
 
     @property
     def score(self) -> float: ...
+
+
+class Scored(NamedTuple):
+    """A category with its score, e.g. remembered from an earlier classification."""
+
+    category: str
+    score: float
 
 
 class HasDistrict(Protocol):

@@ -232,9 +232,7 @@ async def follow_district(ctx: Ctx, district: str | None) -> None:
         return
     if ctx.services.advisor.locate(text).district == district:
         return  # the suggestion was made for this district already
-    suggested = await ctx.services.advisor.suggest(text, district)
-    if not suggested:
-        return
+    suggested = await ctx.services.advisor.route(ctx.slots["suggested"], district)  # same categories, new units
     ctx.slots["suggested"] = suggested
     if ctx.slots.get("category"):
         ctx.slots["unit_code"] = next((s.get("unit_code") for s in suggested if s["category"] == ctx.slots["category"]),

@@ -56,11 +56,18 @@ async def test_a_pin_in_xishan_gives_the_case_its_district_and_the_district_unit
 
 
 async def test_a_pin_in_another_district_than_the_words_follows_the_pin(city: str) -> None:
-    chat = Chat(make_engine(suggester=streetlights))
+    asked: list[str] = []
+
+    def counted(text: str) -> list[SimpleNamespace]:
+        asked.append(text)
+        return streetlights(text)
+
+    chat = Chat(make_engine(suggester=counted))
     await to_location(chat, "西山区翠微路口的路灯坏了一个月")
     await chat.send(location=DONGHU_PIN)
     case = await confirm(chat)
     assert case.district == "东湖区" and case.suggestion["unit"] == "donghu"
+    assert len(asked) == 1  # the pin re-routes the earlier suggestion: the description is not classified again
 
 
 async def test_a_pin_outside_the_city_keeps_the_position_and_leaves_the_district_to_staff(city: str) -> None:
