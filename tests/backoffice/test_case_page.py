@@ -17,10 +17,10 @@ from bot import uploads
 from storage.cases import CaseView
 from storage.lifecycle import CaseStatus, allowed_actions
 from storage.models import Attachment, AuditEntry, Case, CaseEvent
-from tests.backoffice import test_photos as images
 from tests.backoffice.conftest import Browser, City, build_app, logged_in_clients
-from tests.backoffice.test_photos import JPEG, SECRET, exif_jpeg, png
-from tests.support.builders import make_case
+from tests.support import images
+from tests.support.builders import attach, make_case
+from tests.support.images import JPEG, SECRET, exif_jpeg, png
 from tests.support.server import serving
 
 
@@ -106,13 +106,6 @@ async def test_similar_cases_merge_and_the_citizens_earlier_cases(login_as, city
 
 
 # --- photos and the map ---------------------------------------------------------------------------
-
-async def attach(case: Case, data: bytes, name: str, directory: Path) -> Attachment:
-    """Store a photo the way the bot does and give it to the case."""
-    row = await uploads.store(data, name, directory)
-    await Attachment.filter(id=row.id).update(case_id=case.id)
-    return row
-
 
 @pytest.fixture
 async def media_server(database_url: str, city: City, tmp_path: Path) -> AsyncIterator[tuple[str, Path]]:

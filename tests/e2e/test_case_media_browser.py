@@ -10,9 +10,9 @@ import pytest
 
 from storage.lifecycle import CaseStatus
 from tests.backoffice.conftest import build_app, make_city
-from tests.backoffice.test_case_page import SECRET, attach, exif_jpeg, png
 from tests.support.browser import log_in
-from tests.support.builders import make_case
+from tests.support.builders import attach, make_case
+from tests.support.images import SECRET, exif_jpeg, png
 from tests.support.server import serving
 
 pytestmark = pytest.mark.browser

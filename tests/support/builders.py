@@ -5,10 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from itertools import count
+from pathlib import Path
 
+from bot import uploads
 from storage.deadlines import ensure_default_policies
 from storage.lifecycle import Actor, CaseStatus, Role
 from storage.models import (
+    Attachment,
     Case,
     CaseAssignment,
     Channel,
@@ -98,3 +101,10 @@ async def make_staff(username: str, roles: list[Role], unit: Unit | None = None)
     return await Staff.create(
         username=username, display_name=username, password_hash="!", roles=[r.value for r in roles], unit=unit
     )
+
+
+async def attach(case: Case, data: bytes, name: str, directory: Path) -> Attachment:
+    """Store a photo the way the bot does and give it to the case."""
+    row = await uploads.store(data, name, directory)
+    await Attachment.filter(id=row.id).update(case_id=case.id)
+    return row
