@@ -94,9 +94,15 @@ def build_app(database_url: str, suggestions: bool = False, data_dir: Path | Non
 
 
 @pytest.fixture
-async def server(database_url: str, city: City) -> AsyncIterator[str]:
-    """Serve the application on loopback and yield its base URL."""
-    async with serving(build_app(database_url)) as base:
+def uploads_dir(tmp_path: Path) -> Path:
+    """The test server's upload directory (inside its own data directory)."""
+    return tmp_path / "data" / "uploads"
+
+
+@pytest.fixture
+async def server(database_url: str, city: City, uploads_dir: Path) -> AsyncIterator[str]:
+    """Serve the application on loopback, with a data directory of its own, and yield its base URL."""
+    async with serving(build_app(database_url, data_dir=uploads_dir.parent)) as base:
         yield base
 
 

@@ -5,11 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
-import pytest
 from PIL import Image
 
 from backoffice.access import actor_for
@@ -17,11 +14,10 @@ from bot import uploads
 from storage.cases import CaseView
 from storage.lifecycle import CaseStatus, allowed_actions
 from storage.models import Attachment, AuditEntry, Case, CaseEvent
-from tests.backoffice.conftest import Browser, City, build_app, logged_in_clients
+from tests.backoffice.conftest import Browser, City
 from tests.support import images
 from tests.support.builders import attach, make_case
 from tests.support.images import JPEG, SECRET, exif_jpeg, png
-from tests.support.server import serving
 
 
 def forms(page: str) -> list[str]:
@@ -107,33 +103,18 @@ async def test_similar_cases_merge_and_the_citizens_earlier_cases(login_as, city
 
 # --- photos and the map ---------------------------------------------------------------------------
 
-@pytest.fixture
-async def media_server(database_url: str, city: City, tmp_path: Path) -> AsyncIterator[tuple[str, Path]]:
-    """Serve the app with a data directory of its own; yield the URL and the uploads directory."""
-    data_dir = tmp_path / "data"
-    async with serving(build_app(database_url, data_dir=data_dir)) as base:
-        yield base, data_dir / "uploads"
-
-
-@pytest.fixture
-async def media_login(media_server: tuple[str, Path]) -> AsyncIterator[Any]:
-    """Open logged-in clients on the media server."""
-    async with logged_in_clients(media_server[0]) as open_as:
-        yield open_as
-
-
 async def fetch(b: Browser, path: str) -> tuple[int, bytes, dict[str, str]]:
     """GET raw bytes and headers."""
     async with b.http.get(b.base + path, allow_redirects=False) as r:
         return r.status, await r.read(), dict(r.headers)
 
 
-async def test_photos_show_as_thumbnails_and_are_served_inline_without_metadata(media_server, media_login,
+async def test_photos_show_as_thumbnails_and_are_served_inline_without_metadata(uploads_dir, login_as,
                                                                                 city: City) -> None:
     case = await make_case(city.world, CaseStatus.IN_PROGRESS)
-    jpeg = await attach(case, exif_jpeg(), "IMG_2041 <b>.jpg", media_server[1])
-    picture = await attach(case, png(), "截图.png", media_server[1])
-    handler = await media_login("handler")
+    jpeg = await attach(case, exif_jpeg(), "IMG_2041 <b>.jpg", uploads_dir)
+    picture = await attach(case, png(), "截图.png", uploads_dir)
+    handler = await login_as("handler")
     status, page = await handler.get(f"/cases/{case.id}")
     assert status == 200 and "照片与位置" in page
     for row in (jpeg, picture):
@@ -153,7 +134,7 @@ async def test_photos_show_as_thumbnails_and_are_served_inline_without_metadata(
     assert headers["Content-Disposition"].endswith("filename*=UTF-8''%E6%88%AA%E5%9B%BE.png")
 
 
-async def test_thumbnails_are_small_turned_as_taken_and_carry_no_metadata(media_server, media_login,
+async def test_thumbnails_are_small_turned_as_taken_and_carry_no_metadata(uploads_dir, login_as,
                                                                           city: City) -> None:
     case = await make_case(city.world, CaseStatus.IN_PROGRESS)
     exif = Image.Exif()
@@ -163,9 +144,9 @@ async def test_thumbnails_are_small_turned_as_taken_and_carry_no_metadata(media_
     Image.new("RGB", (1600, 1200), (200, 40, 40)).save(big, "JPEG", exif=exif.tobytes())
     clear = io.BytesIO()
     Image.new("RGBA", (900, 300), (0, 0, 0, 0)).save(clear, "PNG")
-    photo = await attach(case, big.getvalue(), "wide.jpg", media_server[1])
-    overlay = await attach(case, clear.getvalue(), "clear.png", media_server[1])
-    handler = await media_login("handler")
+    photo = await attach(case, big.getvalue(), "wide.jpg", uploads_dir)
+    overlay = await attach(case, clear.getvalue(), "clear.png", uploads_dir)
+    handler = await login_as("handler")
     status, body, headers = await fetch(handler, f"/cases/{case.id}/photos/{photo.id}?size=thumb")
     assert status == 200 and headers["Content-Type"] == "image/jpeg" and len(body) < len(big.getvalue()) / 4
     assert headers["Cache-Control"] == "private, no-store" and SECRET.encode() not in body
@@ -179,20 +160,20 @@ async def test_thumbnails_are_small_turned_as_taken_and_carry_no_metadata(media_
         assert full.size == (1600, 1200)  # the full picture is still one click away
 
 
-async def test_photos_follow_access_to_the_case(media_server, media_login, city: City, tmp_path: Path) -> None:
+async def test_photos_follow_access_to_the_case(server, uploads_dir, login_as, city: City, tmp_path: Path) -> None:
     case = await make_case(city.world, CaseStatus.IN_PROGRESS)
     other_case = await make_case(city.world, CaseStatus.IN_PROGRESS)
-    row = await attach(case, png(), "a.png", media_server[1])
-    other_row = await attach(other_case, png(12, 10), "b.png", media_server[1])
-    outsider = await media_login("other-handler")
+    row = await attach(case, png(), "a.png", uploads_dir)
+    other_row = await attach(other_case, png(12, 10), "b.png", uploads_dir)
+    outsider = await login_as("other-handler")
     status, body, _ = await fetch(outsider, f"/cases/{case.id}/photos/{row.id}")
     assert status == 404 and b"IDAT" not in body
     assert await AuditEntry.filter(action="case_denied", target=str(case.id)).exists()
-    handler = await media_login("handler")
+    handler = await login_as("handler")
     for path in (f"/cases/{case.id}/photos/{other_row.id}", f"/cases/{case.id}/photos/999999",
                  f"/cases/{case.id}/photos/1%20OR%201=1", f"/cases/{case.id}/photos/-1"):
         assert (await fetch(handler, path))[0] == 404, path
-    anonymous = Browser(media_server[0])
+    anonymous = Browser(server)
     try:
         status, _, headers = await fetch(anonymous, f"/cases/{case.id}/photos/{row.id}")
         assert status == 303 and headers["Location"].startswith("/login")
@@ -204,44 +185,44 @@ async def test_photos_follow_access_to_the_case(media_server, media_login, city:
     assert (await fetch(handler, f"/cases/{case.id}/photos/{row.id}"))[0] == 404  # only files under the data dir
 
 
-async def test_a_unit_gets_a_confidential_cases_photo_without_the_citizens_file_name(media_server, media_login,
+async def test_a_unit_gets_a_confidential_cases_photo_without_the_citizens_file_name(uploads_dir, login_as,
                                                                                      city: City) -> None:
     case = await make_case(city.world, CaseStatus.IN_PROGRESS, confidential=True)
-    row = await attach(case, exif_jpeg(), "张三家门口.jpg", media_server[1])
-    handler = await media_login("handler")
+    row = await attach(case, exif_jpeg(), "张三家门口.jpg", uploads_dir)
+    handler = await login_as("handler")
     _, page = await handler.get(f"/cases/{case.id}")
     assert f'<img src="/cases/{case.id}/photos/{row.id}?size=thumb"' in page and "张三" not in page
     status, body, headers = await fetch(handler, f"/cases/{case.id}/photos/{row.id}")
     assert status == 200 and SECRET.encode() not in body
     assert headers["Content-Disposition"] == f"inline; filename=\"photo-{row.id}.jpg\"; filename*=UTF-8''photo.jpg"
-    supervisor = await media_login("supervisor")
+    supervisor = await login_as("supervisor")
     _, _, headers = await fetch(supervisor, f"/cases/{case.id}/photos/{row.id}")
     assert headers["Content-Disposition"].endswith("filename*=UTF-8''%E5%BC%A0%E4%B8%89%E5%AE%B6%E9%97%A8%E5%8F%A3.jpg")
 
 
-async def test_a_stored_file_that_is_not_an_image_is_a_download_never_inline(media_server, media_login,
+async def test_a_stored_file_that_is_not_an_image_is_a_download_never_inline(uploads_dir, login_as,
                                                                              city: City) -> None:
     case = await make_case(city.world, CaseStatus.IN_PROGRESS)
-    fake = media_server[1] / "fake.jpg"
+    fake = uploads_dir / "fake.jpg"
     fake.parent.mkdir(parents=True, exist_ok=True)
     fake.write_bytes(b"<html><script>alert(1)</script></html>")
     row = await Attachment.create(case=case, filename="x.jpg", content_type="image/jpeg", size=40, sha256="0" * 64,
                                   path=str(fake))
-    handler = await media_login("handler")
+    handler = await login_as("handler")
     status, body, headers = await fetch(handler, f"/cases/{case.id}/photos/{row.id}")
     assert status == 200 and headers["Content-Type"] == "application/octet-stream"
     assert headers["Content-Disposition"].startswith("attachment;") and headers["X-Content-Type-Options"] == "nosniff"
 
 
-async def test_photos_are_served_without_a_second_image_a_video_a_trailer_or_gif_comments(media_server, media_login,
+async def test_photos_are_served_without_a_second_image_a_video_a_trailer_or_gif_comments(uploads_dir, login_as,
                                                                                         city: City) -> None:
     case = await make_case(city.world, CaseStatus.IN_PROGRESS, confidential=True)
-    rows = [await attach(case, data, name, media_server[1]) for data, name in (
+    rows = [await attach(case, data, name, uploads_dir) for data, name in (
         (images.mpo(), "IMG_0001.jpg"),  # MPO / Ultra HDR: a second JPEG with its own EXIF after the first
         (exif_jpeg(orientation=1) + images.MP4, "MVIMG_0002.jpg"),  # a motion photo: the video after the JPEG
         (images.leaky_gif(), "动图.gif"),  # comments, XMP, plain text, data after the trailer
         (images.webp(images.VP8L) + images.riff_chunk(b"EXIF", b"II*\x00GPS " + SECRET.encode()), "x.webp"))]
-    handler = await media_login("handler")
+    handler = await login_as("handler")
     for row, clean in zip(rows, (JPEG, JPEG, images.GIF, images.webp(images.VP8L)), strict=True):
         status, body, headers = await fetch(handler, f"/cases/{case.id}/photos/{row.id}")
         assert status == 200 and headers["Content-Type"] == row.content_type
@@ -249,25 +230,25 @@ async def test_photos_are_served_without_a_second_image_a_video_a_trailer_or_gif
         assert body == clean and b"GPS" not in body and SECRET.encode() not in body
 
 
-async def test_a_photo_that_cannot_be_rebuilt_is_a_download_never_an_error(media_server, media_login,
+async def test_a_photo_that_cannot_be_rebuilt_is_a_download_never_an_error(uploads_dir, login_as,
                                                                            city: City) -> None:
     case = await make_case(city.world, CaseStatus.IN_PROGRESS)
-    row = await attach(case, images.GIF_SCREEN + images.LOOP + b"\x3b", "空.gif", media_server[1])  # no picture
-    handler = await media_login("handler")
+    row = await attach(case, images.GIF_SCREEN + images.LOOP + b"\x3b", "空.gif", uploads_dir)  # no picture
+    handler = await login_as("handler")
     status, _, headers = await fetch(handler, f"/cases/{case.id}/photos/{row.id}")
     assert status == 200 and headers["Content-Type"] == "application/octet-stream"
     assert headers["Content-Disposition"].startswith("attachment;")
 
 
-async def test_a_confidential_photo_that_cannot_be_cleaned_is_withheld_from_the_unit(media_server, media_login,
+async def test_a_confidential_photo_that_cannot_be_cleaned_is_withheld_from_the_unit(uploads_dir, login_as,
                                                                                      city: City) -> None:
     case = await make_case(city.world, CaseStatus.IN_PROGRESS, confidential=True)
     raw = images.GIF_SCREEN + images.LOOP + b"\x21\xfe\x0bGPS 28.3 112" + b"\x00\x3b"  # a comment, no picture
-    row = await attach(case, raw, "张三家门口.gif", media_server[1])
-    handler = await media_login("handler")
+    row = await attach(case, raw, "张三家门口.gif", uploads_dir)
+    handler = await login_as("handler")
     status, body, _ = await fetch(handler, f"/cases/{case.id}/photos/{row.id}")
     assert status == 404 and b"GPS 28.3" not in body and "无法去除".encode() in body
-    supervisor = await media_login("supervisor")  # sees the citizen anyway: gets the original as a download
+    supervisor = await login_as("supervisor")  # sees the citizen anyway: gets the original as a download
     status, body, headers = await fetch(supervisor, f"/cases/{case.id}/photos/{row.id}")
     assert status == 200 and headers["Content-Disposition"].startswith("attachment;") and body == raw
 
