@@ -9,19 +9,11 @@ import pytest
 
 from storage.lifecycle import CaseStatus, Role
 from storage.models import Case, CaseEvent, Staff
-from tests.backoffice.conftest import build_app, make_city, next_code, password_hash
-from tests.support.browser import log_in
+from tests.backoffice.conftest import build_app, make_city, password_hash
+from tests.support.browser import log_in, second_factor
 from tests.support.server import serving
 
 pytestmark = pytest.mark.browser
-
-
-async def second_factor(page, username: str) -> None:  # noqa: ANN001
-    """Type the authenticator's code when the account has a second factor (supervisors and admins do)."""
-    if await page.locator("input[name=code]").count():
-        await page.fill("input[name=code]", await next_code(username))
-        async with page.expect_navigation():
-            await page.click("button[type=submit].primary")
 
 
 async def test_one_case_through_every_role(database_url: str, browser, artefacts: Path) -> None:  # noqa: ANN001

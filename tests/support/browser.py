@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.backoffice.conftest import PASSWORD
+from tests.backoffice.conftest import PASSWORD, next_code
 
 
 async def submit_login(page, username: str, password: str = PASSWORD) -> None:  # noqa: ANN001
@@ -17,3 +17,11 @@ async def log_in(page, base: str, username: str, password: str = PASSWORD) -> No
     """Open the login page of the app at ``base`` and log in (a second factor, if asked, is the caller's)."""
     await page.goto(f"{base}/login")
     await submit_login(page, username, password)
+
+
+async def second_factor(page, username: str) -> None:  # noqa: ANN001
+    """Type the authenticator's code when the account has a second factor (supervisors and admins do)."""
+    if await page.locator("input[name=code]").count():
+        await page.fill("input[name=code]", await next_code(username))
+        async with page.expect_navigation():
+            await page.click("button[type=submit].primary")
