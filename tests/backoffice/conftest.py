@@ -85,9 +85,12 @@ async def city(database_url: str) -> City:
     return await make_city()
 
 
-def build_app(database_url: str, suggestions: bool = False, data_dir: Path | None = None) -> web.Application:
-    """Create the application on the test database (ORM opened by the fixture), with a data directory if given."""
+def build_app(database_url: str, suggestions: bool = False, data_dir: Path | None = None,
+              secret_key: str | None = None) -> web.Application:
+    """Create the application on the test database (ORM opened by the fixture), with a data directory and a
+    secret key if given."""
     env = {"APPEALS_DATABASE_URL": database_url} | ({"APPEALS_DATA_DIR": str(data_dir)} if data_dir else {})
+    env |= {"APPEALS_SECRET_KEY": secret_key} if secret_key else {}
     app = create_app(Settings.from_env(env), manage_orm=False, background=False)
     app[SUGGESTER] = Suggester(enabled=suggestions)
     return app

@@ -11,7 +11,6 @@ import pytest
 from backoffice import totp
 from storage.lifecycle import Role
 from storage.models import AuditEntry, RecoveryCode, Staff, StaffSession
-from storage.settings import Settings
 from tests.backoffice.conftest import (
     CSRF,
     PASSWORD,
@@ -82,10 +81,7 @@ def wrong_code(b32: str) -> str:
 @pytest.fixture
 async def keyed_server(database_url: str, city: City) -> AsyncIterator[str]:
     """The application with APPEALS_SECRET_KEY set, so second-factor secrets are encrypted at rest."""
-    settings = Settings.from_env({"APPEALS_DATABASE_URL": database_url, "APPEALS_SECRET_KEY": "s" * 40})
-    from backoffice.app import create_app
-
-    async with serving(create_app(settings, manage_orm=False, background=False)) as base:
+    async with serving(build_app(database_url, secret_key="s" * 40)) as base:
         yield base
 
 
