@@ -24,11 +24,13 @@ import asyncio
 import sqlite3
 import weakref
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient, TransactionalDBClient
 from tortoise.connection import get_connection
 from tortoise.exceptions import IntegrityError, OperationalError
+from tortoise.models import Model
 
 MAX_BATCH = 500  # statements per transaction, so one flush never holds the connection long
 
@@ -222,6 +224,28 @@ async def unit(work: Work, otherwise: Callable[[], Awaitable[Any]]) -> Any:
     if batch is None:
         return await otherwise()
     return await _queue(batch, work)
+
+
+@dataclass(frozen=True, slots=True)
+class Insert:
+    """The ORM's own INSERT of one model (its statement and columns), to run on the SQLite thread in a unit."""
+
+    sql: str
+    columns: tuple[str, ...]
+
+    @classmethod
+    def of(cls, model: type[Model]) -> Insert:
+        """Take the statement Tortoise's executor built for ``model`` (call on the event loop: it needs the client)."""
+        conn = get_connection("default")
+        executor = conn.executor_class(model=model, db=conn)
+        return cls(executor.insert_query, tuple(executor.regular_columns))
+
+    def run(self, db: sqlite3.Connection, instance: Model) -> None:
+        """Insert ``instance`` with the values the ORM would write (defaults, auto_now, JSON) and set its id."""
+        fields = instance._meta.fields_map
+        values = [fields[name].to_db_value(getattr(instance, name), instance) for name in self.columns]
+        instance.pk = db.execute(self.sql, values).lastrowid
+        instance._saved_in_db = True
 
 
 def _quiet(task: asyncio.Task[None]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
-from . import outbox
+from . import batch, outbox
 from .deadlines import policy_for
 from .effects import EFFECTS, Change, text_field
 from .errors import CaseNotFound, Conflict, MissingFields, NotAllowed
@@ -24,8 +25,9 @@ from .lifecycle import (
     missing_fields,
     refusal,
 )
-from .models import Case, CaseAssignment, CaseEvent, CaseKind, Channel, Urgency
-from .numbering import next_case_number, tracking_code
+from .models import Case, CaseAssignment, CaseEvent, CaseKind, Channel, ChannelIdentity, Notification, Urgency
+from .numbering import next_case_number, next_case_number_on, tracking_code
+from .unit_of_work import UnitOfWork
 
 Clock = Callable[[], dt.datetime]
 
@@ -103,6 +105,32 @@ class NewCase:
     suggestion: Mapping[str, Any] = field(default_factory=dict)
 
 
+def _receipt(case: Case) -> dict[str, Any]:
+    """Return the parameters of a new case's notifications (the citizen's receipt)."""
+    return {"number": case.number, "tracking_code": case.tracking_code, "urgency": Urgency(case.urgency).value}
+
+
+_IDENTITIES_SQL = f"SELECT channel, external_id FROM {ChannelIdentity._meta.db_table} WHERE citizen_id = ? ORDER BY id"
+
+
+def _submission(prefix: str, now: dt.datetime, case: Case, event: CaseEvent, audiences: list[Audience]) -> batch.Work:
+    """Return the work (on the SQLite thread) that numbers and inserts a new case with its event and outbox rows."""
+    inserts = {model: batch.Insert.of(model) for model in (Case, CaseEvent, Notification)}
+
+    def run(db: sqlite3.Connection) -> Case:
+        if not case.number:  # numbered here unless the caller reserved one (a unit of work's replies name it)
+            case.number = next_case_number_on(db, prefix, now)
+        inserts[Case].run(db, case)
+        event.case_id = case.id
+        inserts[CaseEvent].run(db, event)
+        identities = [] if case.citizen_id is None else db.execute(_IDENTITIES_SQL, (case.citizen_id,)).fetchall()
+        for row in outbox.recipients(case, event, audiences, _receipt(case), [tuple(i) for i in identities]):
+            inserts[Notification].run(db, row)
+        return case
+
+    return run
+
+
 class CaseService:
     """Creates cases and applies lifecycle actions, each in one transaction with event and outbox."""
 
@@ -110,8 +138,12 @@ class CaseService:
         self.hotline_prefix = hotline_prefix
         self.clock = clock
 
-    async def submit(self, new: NewCase, actor: Actor) -> Case:
-        """Record a new appeal: case number, tracking code, event and the citizen's receipt."""
+    async def submit(self, new: NewCase, actor: Actor, writes: UnitOfWork | None = None) -> Case:
+        """Record a new appeal: case number, tracking code, event and the citizen's receipt.
+
+        With ``writes`` the case is numbered now and its rows are queued there, to commit with the caller's
+        other writes (its id is set once they are); a unit that is then undone leaves a gap in the day's numbers.
+        """
         if not actor.roles & set(TRANSITIONS[Action.SUBMIT].roles):
             raise NotAllowed("role")
         text = text_field({"text": new.text}, "text", 8000)
@@ -123,34 +155,51 @@ class CaseService:
             raise MissingFields(["text"])
         now = self.clock()
         policy = await policy_for(category, new.kind, new.urgency)
-        async with in_transaction():
-            # The first statement is a write (the day's counter), so SQLite takes its write lock
-            # at once, honouring busy_timeout, instead of failing to upgrade a read snapshot.
-            number = await next_case_number(self.hotline_prefix, now)
-            case = await Case.create(
-                number=number, tracking_code=tracking_code(),
-                title=text_field({"title": new.title}, "title", 200) or text[:30], text=text,
-                category=category, kind=new.kind, urgency=new.urgency, status=CaseStatus.SUBMITTED,
-                address=address, district=district, street=street,
-                latitude=new.latitude, longitude=new.longitude, channel=new.channel,
-                citizen_id=new.citizen_id, anonymous=new.anonymous, confidential=new.confidential,
-                suggestion=dict(new.suggestion), policy_id=policy.id if policy else None,
-                accept_due_at=now + dt.timedelta(hours=policy.accept_hours if policy else 2),
-                created_at=now,
-            )
-            event = await CaseEvent.create(
-                case_id=case.id, action=Action.SUBMIT, from_status=None, to_status=CaseStatus.SUBMITTED,
-                actor_role=_actor_role(actor, Action.SUBMIT), staff_id=actor.staff_id,
-                citizen_id=actor.citizen_id, data={"channel": new.channel.value}, version=case.version,
-                created_at=now,
-            )
-            audiences = [Audience.CITIZEN]
-            if new.urgency is Urgency.EMERGENCY:
-                audiences += [Audience.DISPATCHERS, Audience.SUPERVISORS]
-            await outbox.enqueue(case, event, audiences, {
-                "number": case.number, "tracking_code": case.tracking_code, "urgency": new.urgency.value,
-            })
-        return case
+        case = Case(
+            number="", tracking_code=tracking_code(),
+            title=text_field({"title": new.title}, "title", 200) or text[:30], text=text,
+            category=category, kind=new.kind, urgency=new.urgency, status=CaseStatus.SUBMITTED,
+            address=address, district=district, street=street,
+            latitude=new.latitude, longitude=new.longitude, channel=new.channel,
+            citizen_id=new.citizen_id, anonymous=new.anonymous, confidential=new.confidential,
+            suggestion=dict(new.suggestion), policy_id=policy.id if policy else None,
+            accept_due_at=now + dt.timedelta(hours=policy.accept_hours if policy else 2),
+            created_at=now,
+        )
+        event = CaseEvent(
+            action=Action.SUBMIT, from_status=None, to_status=CaseStatus.SUBMITTED,
+            actor_role=_actor_role(actor, Action.SUBMIT), staff_id=actor.staff_id,
+            citizen_id=actor.citizen_id, data={"channel": new.channel.value}, version=case.version,
+            created_at=now,
+        )
+        audiences = [Audience.CITIZEN]
+        if new.urgency is Urgency.EMERGENCY:
+            audiences += [Audience.DISPATCHERS, Audience.SUPERVISORS]
+
+        async def insert() -> Case:  # inside a transaction
+            if not case.number:
+                # The first statement is a write (the day's counter), so SQLite takes its write lock
+                # at once, honouring busy_timeout, instead of failing to upgrade a read snapshot.
+                case.number = await next_case_number(self.hotline_prefix, now)
+            await case.save()
+            event.case_id = case.id
+            await event.save()
+            await outbox.enqueue(case, event, audiences, _receipt(case))
+            return case
+
+        work = _submission(self.hotline_prefix, now, case, event, audiences)
+        if writes is not None:
+            case.number = await next_case_number(self.hotline_prefix, now)
+            writes.add(work, insert)
+            return case
+
+        async def alone() -> Case:
+            async with in_transaction():
+                return await insert()
+
+        # On SQLite the whole submission is one unit of the group commit: one trip to the database thread
+        # instead of seven statements holding the only connection across turns of a busy event loop.
+        return await batch.unit(work, alone)
 
     async def apply(
         self,

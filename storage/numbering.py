@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+import sqlite3
 
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
@@ -22,10 +23,25 @@ def tracking_code() -> str:
     return "".join(secrets.choice(_ALPHABET) for _ in range(TRACKING_CODE_LENGTH))
 
 
+def _day_key(prefix: str, now: dt.datetime) -> str:
+    return f"{prefix}-{now.astimezone(SHANGHAI):%Y%m%d}"
+
+
+def next_case_number_on(db: sqlite3.Connection, prefix: str, now: dt.datetime) -> str:
+    """Hand out the next case number of the local day on the SQLite thread, inside a unit (storage.batch).
+
+    The unit's transaction holds SQLite's write lock, so no other writer can create the day's row meanwhile.
+    """
+    key = _day_key(prefix, now)
+    row = db.execute(_BUMP_SQL, (key,)).fetchone()
+    if row is None:
+        db.execute(f"INSERT INTO {CaseCounter._meta.db_table} (day, serial) VALUES (?, 1)", (key,))
+    return f"{key}-{row[0] if row else 1:05d}"
+
+
 async def next_case_number(prefix: str, now: dt.datetime) -> str:
     """Hand out the next case number of the local day; call inside the submitting transaction."""
-    day = now.astimezone(SHANGHAI).strftime("%Y%m%d")
-    key = f"{prefix}-{day}"
+    key = _day_key(prefix, now)
     serial = await _bump(key)
     if serial is None:
         try:

@@ -6,7 +6,7 @@ import asyncio
 import datetime as dt
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from tortoise.expressions import Q
@@ -25,39 +25,55 @@ async def enqueue(
     case: Case, event: CaseEvent, audiences: Iterable[Audience], params: Mapping[str, Any]
 ) -> list[Notification]:
     """Write one outbox row per recipient of an event; call inside the event's transaction."""
+    audiences = list(dict.fromkeys(audiences))
+    identities: list[tuple[str, str]] = []
+    if Audience.CITIZEN in audiences and case.citizen_id is not None:
+        identities = await ChannelIdentity.filter(citizen_id=case.citizen_id).order_by("id").values_list(
+            "channel", "external_id")  # tuples: no model object per identity on every event
+    assignments: list[CaseAssignment] = []
+    if Audience.LEAD_UNIT in audiences or Audience.CO_UNITS in audiences:
+        assignments = await CaseAssignment.filter(case_id=case.id, active=True).order_by("id")
+    rows = recipients(case, event, audiences, params, identities, assignments)
+    for row in rows:
+        await row.save()
+    return rows
+
+
+def recipients(
+    case: Case, event: CaseEvent, audiences: Iterable[Audience], params: Mapping[str, Any],
+    identities: Sequence[tuple[str, str]], assignments: Sequence[CaseAssignment] = (),
+) -> list[Notification]:
+    """Return the unsaved outbox rows of an event, one per recipient.
+
+    ``identities`` are the citizen's (channel, external_id) pairs in the order they were made; ``assignments``
+    the case's active unit assignments (only needed for the lead and co-handling units' audiences).
+    """
     rows: list[Notification] = []
-    template = event.action.value
-    common = {"case_id": case.id, "event_id": event.id, "template": template}
+    common = {"case_id": case.id, "event_id": event.id, "template": event.action.value}
     # The tracking code is the citizen's credential: it goes to the citizen and to nobody else.
     staff_params = {k: v for k, v in params.items() if k != "tracking_code"}
     for audience in dict.fromkeys(audiences):
         if audience is Audience.CITIZEN:
             if case.citizen_id is None:
                 continue
-            identities = await ChannelIdentity.filter(citizen_id=case.citizen_id).order_by("id").values_list(
-                "channel", "external_id")  # tuples: no model object per identity on every event
-            preferred = [i for i in identities if i[0] == case.channel] or identities[:1]
+            preferred = [i for i in identities if i[0] == case.channel] or list(identities[:1])
             for channel, external_id in preferred:
                 rows.append(Notification(
                     audience=audience.value, citizen_id=case.citizen_id, channel=channel,
                     address=external_id, params=dict(params), **common,
                 ))
         elif audience in (Audience.LEAD_UNIT, Audience.CO_UNITS):
-            assignments = await CaseAssignment.filter(
-                case_id=case.id, active=True, lead=audience is Audience.LEAD_UNIT
-            )
             for a in assignments:
-                rows.append(Notification(
-                    audience=audience.value, unit_id=a.unit_id, channel=Channel.BACKOFFICE, params=staff_params,
-                    **common,
-                ))
+                if bool(a.lead) == (audience is Audience.LEAD_UNIT):
+                    rows.append(Notification(
+                        audience=audience.value, unit_id=a.unit_id, channel=Channel.BACKOFFICE,
+                        params=staff_params, **common,
+                    ))
         else:
             role = Role.DISPATCHER if audience is Audience.DISPATCHERS else Role.SUPERVISOR
             rows.append(Notification(
                 audience=audience.value, role=role.value, channel=Channel.BACKOFFICE, params=staff_params, **common
             ))
-    for row in rows:
-        await row.save()
     return rows
 
 

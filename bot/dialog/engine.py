@@ -14,8 +14,9 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
-from storage import jsontext
+from storage import batch, jsontext
 from storage.models import DialogSession
+from storage.unit_of_work import NothingChanged, UnitOfWork
 
 from ..messages import Inbound, Outbound
 from ..services import Services
@@ -253,8 +254,15 @@ class DialogEngine:
         if remember:  # the answer a redelivery of ``key`` gets
             ctx.slots["_out"] = [o.to_json() for o in replies]
         expires = None if flow == "menu" else ctx.now + self.idle
-        if not await sessions.save(row, token, flow=flow, step=step, slots=ctx.slots, language=ctx.language,
-                                   inbound_key=key or row.last_inbound_key, expires_at=expires, now=ctx.now):
+        save = sessions.save_statement(row, token, flow=flow, step=step, slots=ctx.slots, language=ctx.language,
+                                       inbound_key=key or row.last_inbound_key, expires_at=expires, now=ctx.now)
+        if ctx.writes is not None:  # a queued commit: the step's writes and this save, all or nothing
+            ctx.writes.execute(*save, must_change=True)
+            try:
+                await ctx.writes.commit()
+            except NothingChanged:
+                raise ConcurrentUpdate(row.user_key) from None
+        elif (await batch.execute(*save))[0] != 1:
             raise ConcurrentUpdate(row.user_key)
         row.flow, row.step, row.slots, row.language = flow, step, ctx.slots, ctx.language
         row.last_inbound_key, row.expires_at, row.version = key or row.last_inbound_key, expires, row.version + 1
@@ -267,6 +275,12 @@ class DialogEngine:
         self, row: DialogSession, token: str | None, ctx: Ctx, flow: str, current: Any, target: str, key: str | None
     ) -> list[Outbound]:
         """Run a step's commit and the session save in one transaction: both happen or neither."""
+        if current.queued:  # the commit reads now and queues its writes: no transaction held meanwhile
+            ctx.writes = UnitOfWork()
+            override = await current.commit(ctx)
+            new_flow, step = await self._enter(ctx, flow, override if override is not None else target)
+            replies = ctx.replies + await self._prompt(ctx, new_flow, step)
+            return await self._save(row, token, ctx, new_flow, step, replies, key)
         async with in_transaction():
             override = await current.commit(ctx)
             new_flow, step = await self._enter(ctx, flow, override if override is not None else target)

@@ -7,6 +7,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from storage.unit_of_work import UnitOfWork
+
 from ..messages import Choice, Inbound, Outbound
 from ..texts import t
 
@@ -29,6 +31,7 @@ class Ctx:
     now: dt.datetime
     replies: list[Outbound] = field(default_factory=list)
     carry: dict[str, Any] = field(default_factory=dict)  # slots taken along into the next flow
+    writes: UnitOfWork | None = None  # set while a queued commit runs: its writes, saved with the session
 
     def text(self, key: str, **params: object) -> str:
         """Return a citizen-facing text in the conversation's language."""
@@ -75,6 +78,9 @@ class Step:
     slot: str | None = None
     next: str | Callable[[Ctx], str] = MENU
     commit: Commit | None = None  # runs in the same transaction as the session save
+    #: The commit only reads, and queues its writes on ``ctx.writes``; they commit with the session save as
+    #: one unit, so no transaction holds the database while the step runs (SQLite has one connection).
+    queued: bool = False
 
     def target(self, ctx: Ctx) -> str:
         """Return the next step's name."""

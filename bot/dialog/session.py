@@ -203,11 +203,20 @@ async def save(
     Without a token (a step run on this process's cached row, no lease taken) the write is a
     compare-and-set: only if nobody saved since (same version) and nobody holds the lease now.
     """
+    return await _execute(*save_statement(session, token, flow=flow, step=step, slots=slots, language=language,
+                                          inbound_key=inbound_key, expires_at=expires_at, now=now)) == 1
+
+
+def save_statement(
+    session: DialogSession, token: str | None, *, flow: str, step: str, slots: dict[str, Any], language: str,
+    inbound_key: str | None, expires_at: dt.datetime | None, now: dt.datetime | None = None,
+) -> tuple[str, list[Any]]:
+    """Return the statement of ``save`` (it changes one row, or none when the holder lost the session)."""
     moment = _utc(now or dt.datetime.now(dt.UTC))
     values = _state(session, flow, step, slots, language, inbound_key, expires_at, moment)
     if token is None:
-        return await _execute(SAVE_FREE, [*values, session.version, moment]) == 1
-    return await _execute(SAVE_HELD, [*values, token]) == 1
+        return SAVE_FREE, [*values, session.version, moment]
+    return SAVE_HELD, [*values, token]
 
 
 async def release(session: DialogSession, token: str | None) -> None:

@@ -335,8 +335,9 @@ async def summary_parse(ctx: Ctx, inbound: Inbound) -> Result:
 
 
 async def submit_commit(ctx: Ctx) -> str | None:
-    """Create the case (in the session's transaction), unless the citizen submits too often."""
-    s = ctx.slots
+    """Create the case with the session save (queued on ``ctx.writes``), unless the citizen submits too often."""
+    s, writes = ctx.slots, ctx.writes
+    assert writes is not None, "a queued step"
     if not s.get("confirmed"):
         return None
     recent = await Case.filter(citizen_id=ctx.citizen_id, created_at__gte=ctx.now - dt.timedelta(hours=1)).count()
@@ -345,7 +346,7 @@ async def submit_commit(ctx: Ctx) -> str | None:
         return "summary"
     anonymous = s.get("contact") == "anonymous"
     if not anonymous and s.get("phone"):
-        await Citizen.filter(id=ctx.citizen_id).update(phone=s["phone"])
+        writes.execute(f"UPDATE {Citizen._meta.db_table} SET phone = ? WHERE id = ?", [s["phone"], ctx.citizen_id])
     suggested = s.get("suggested") or []
     suggestion: dict[str, Any] = {"category": suggested[0]["category"], "unit": suggested[0].get("unit_code"),
                                   "ranked": suggested} if suggested else {}
@@ -357,12 +358,13 @@ async def submit_commit(ctx: Ctx) -> str | None:
         urgency=Urgency(s.get("urgency", "normal")), address=s.get("address", ""), district=s.get("district"),
         street=s.get("street"), latitude=s.get("latitude"), longitude=s.get("longitude"), anonymous=anonymous,
         confidential=s.get("contact") == "confidential", suggestion=suggestion,
-    ), Actor.citizen(ctx.citizen_id))
-    if s.get("photos"):
-        await Attachment.filter(id__in=s["photos"], case_id=None).update(case_id=case.id)
+    ), Actor.citizen(ctx.citizen_id), writes)
+    if photos := [int(p) for p in s.get("photos", [])]:  # the case's id exists once its insert has run
+        writes.execute(f"UPDATE {Attachment._meta.db_table} SET case_id = ? WHERE case_id IS NULL AND id IN "
+                       f"({', '.join('?' * len(photos))})", lambda: [case.id, *photos])
     hours = max(1, round(((case.accept_due_at or ctx.now) - ctx.now).total_seconds() / 3600))
     ctx.say("submit.done", number=case.number, code=case.tracking_code, hours=hours)
-    ctx.services.advisor.remember(case)
+    writes.after(lambda: ctx.services.advisor.remember(case))
     return None
 
 
@@ -374,5 +376,5 @@ FLOW = Flow("submit", (
     Step("contact", contact_prompt, contact_parse, slot="contact", next="similar"),
     Step("phone", phone_prompt, phone_parse, slot="phone", next="similar"),
     Step("similar", similar_prompt, similar_parse, slot="followed", next="summary"),
-    Step("summary", summary_prompt, summary_parse, slot="confirmed", next=MENU, commit=submit_commit),
+    Step("summary", summary_prompt, summary_parse, slot="confirmed", next=MENU, commit=submit_commit, queued=True),
 ))

@@ -7,9 +7,11 @@ import datetime as dt
 import sqlite3
 from types import SimpleNamespace
 
+from tortoise.expressions import F
+
 from bot.dialog.engine import DialogEngine
 from bot.messages import Inbound
-from storage.models import Case, Channel, ChannelIdentity, Citizen, DialogSession
+from storage.models import Case, Channel, ChannelIdentity, Citizen, DialogSession, Notification
 from tests.bot.conftest import make_engine
 from tests.support.chat import Chat
 
@@ -171,3 +173,31 @@ async def test_a_database_locked_elsewhere_gets_a_polite_answer_and_then_the_cha
     assert "系统暂时出了点问题" in await stranger.say("你好")
     other_writer.execute("ROLLBACK")
     assert "请问需要办理什么" in await stranger.say("菜单")
+
+
+async def test_a_session_saved_elsewhere_during_the_confirmation_leaves_exactly_one_case(
+        chat: Chat, monkeypatch) -> None:
+    await chat.tap("submit")
+    await chat.say("东湖区幸福里小区3栋门口路灯坏了一个月")
+    await chat.tap(chat.buttons()[0])
+    await chat.say("东湖区幸福里小区3栋")
+    await chat.tap("anonymous")
+    if "new" in chat.buttons():
+        await chat.tap("new")
+    service, numbers = chat.engine.services.cases, []
+    submit = service.submit
+
+    async def and_another_process_saves(new, actor, writes=None):  # noqa: ANN001, ANN202
+        case = await submit(new, actor, writes)
+        if not numbers:  # the first try: another process saves this session before this one does
+            await DialogSession.filter(user_key=chat.user_key).update(version=F("version") + 1)
+        numbers.append(case.number)
+        return case
+
+    monkeypatch.setattr(service, "submit", and_another_process_saves)
+    done = await chat.tap("confirm")
+    case = await Case.get()  # the first try was undone with its session save; the step ran again
+    assert len(numbers) == 2 and case.number == numbers[1] and case.number in done
+    assert await Notification.filter(case_id=case.id).count() == 1
+    row = await DialogSession.get(user_key=chat.user_key)
+    assert (row.flow, row.step) == ("menu", "start") and case.number in str(row.slots["_out"])
