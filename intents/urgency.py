@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -71,6 +71,13 @@ class UrgencyLexicon:
     hypothetical: tuple[str, ...]
     abuse: tuple[str, ...]
     abuse_ignore: tuple[str, ...]
+    term_pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
+    abuse_pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        """Compile each word list into one pattern: a text with none of the words is passed in a single scan."""
+        object.__setattr__(self, "term_pattern", _alternation(t.text for t in self.terms))
+        object.__setattr__(self, "abuse_pattern", _alternation(self.abuse))
 
     @classmethod
     def load(cls, emergency: str | Path = "emergency.txt", cues: str | Path = "urgency_cues.txt",
@@ -129,6 +136,12 @@ def default_lexicon() -> UrgencyLexicon:
     return UrgencyLexicon.load()
 
 
+def _alternation(words: Iterable[str]) -> re.Pattern[str]:
+    """Return a pattern matching any of ``words`` (one that never matches for none)."""
+    ordered = sorted(set(words), key=len, reverse=True)
+    return re.compile("|".join(map(re.escape, ordered)) if ordered else "(?!)")
+
+
 def _find(text: str, word: str) -> Iterator[int]:
     start = text.find(word)
     while start >= 0:
@@ -159,6 +172,8 @@ def assess(text: str, lexicon: UrgencyLexicon | None = None) -> Urgency:
     """Assess whether a text reports an emergency, an urgent risk or an ordinary matter."""
     lex = lexicon or default_lexicon()
     squeezed = squeeze(text)
+    if not lex.term_pattern.search(squeezed):
+        return Urgency("normal")  # most messages: no term at all
     hits: list[tuple[Term, Level]] = []
     negated: list[str] = []
     for term in lex.terms:
@@ -186,6 +201,8 @@ def abuse(text: str, lexicon: UrgencyLexicon | None = None) -> Abuse:
     """Find abusive language, including words split by spaces or invisible characters."""
     lex = lexicon or default_lexicon()
     squeezed = squeeze(text)
+    if not lex.abuse_pattern.search(squeezed):
+        return Abuse(False, ())
     found: list[str] = []
     for word in lex.abuse:
         for start in _find(squeezed, word):

@@ -108,6 +108,19 @@ def _first_contact(channel: str, user_key: str, language: str, token: str, now: 
     return run
 
 
+def _created(made: tuple[int, int, bool], channel: str, user_key: str, language: str, token: str,
+             until: dt.datetime) -> DialogSession:
+    """Return the row ``_first_contact`` just inserted (it is not read back: every value is known)."""
+    citizen_id, session_id, new_identity = made
+    row = DialogSession(
+        id=session_id, channel=Channel(channel), user_key=user_key, citizen_id=citizen_id, language=language,
+        flow="menu", step="start", slots={}, last_inbound_key=None, locked_by=token, locked_until=until,
+        version=1, expires_at=None,
+    )
+    row.new_identity = new_identity  # type: ignore[attr-defined]  # nobody can have sent this address anything
+    return row
+
+
 async def create_held(
     channel: str, user_key: str, token: str, now: dt.datetime, lease: dt.timedelta, language: str
 ) -> DialogSession | None:
@@ -126,14 +139,57 @@ async def create_held(
         return None
     if isinstance(made, DialogSession):
         return made
-    citizen_id, session_id, new_identity = made
-    row = DialogSession(
-        id=session_id, channel=Channel(channel), user_key=user_key, citizen_id=citizen_id, language=language,
-        flow="menu", step="start", slots={}, last_inbound_key=None, locked_by=token, locked_until=now + lease,
-        version=1, expires_at=None,
-    )
-    row.new_identity = new_identity  # type: ignore[attr-defined]  # nobody can have sent this address anything
-    return row
+    return _created(made, channel, user_key, language, token, now + lease)
+
+
+ROW_SQL = "SELECT * FROM dialog_session WHERE channel = ? AND user_key = ?"
+HELD = object()  # the session exists and another holder has its lease
+
+
+def _take_or_create(channel: str, user_key: str, language: str, token: str, now: dt.datetime,
+                    until: dt.datetime) -> Any:
+    """Return the work (on the SQLite thread) that takes the free lease, or creates the session on first contact.
+
+    Its result: ("taken", the row's columns), ("created", what ``_first_contact`` returns) or ("held", None).
+    """
+    create = _first_contact(channel, user_key, language, token, now, until)
+
+    def run(db: sqlite3.Connection) -> tuple[str, Any]:
+        if db.execute(TAKE_SQL, (token, until, channel, user_key, now)).rowcount == 1:
+            return "taken", dict(db.execute(ROW_SQL, (channel, user_key)).fetchone())
+        if db.execute("SELECT 1 FROM dialog_session WHERE channel = ? AND user_key = ?",
+                      (channel, user_key)).fetchone():
+            return "held", None
+        return "created", create(db)
+
+    return run
+
+
+async def _attempt(channel: str, user_key: str, token: str, now: dt.datetime, lease: dt.timedelta, language: str,
+                   absent: bool) -> DialogSession | object | None:
+    """Try once: the taken or created row, HELD, or None when the attempt should simply be made again."""
+
+    async def with_orm() -> DialogSession | object | None:
+        if not absent:
+            # One statement in the common case: the row exists and nobody holds it.
+            if await _execute(TAKE_SQL, [token, now + lease, channel, user_key, now]) == 1:
+                return await DialogSession.get(channel=channel, user_key=user_key)
+            if await DialogSession.exists(channel=channel, user_key=user_key):
+                return HELD
+        return await create_held(channel, user_key, token, now, lease, language)  # None: created meanwhile
+
+    try:  # on SQLite one trip to the database thread, whichever of the three it turns out to be
+        done = await batch.unit(_take_or_create(channel, user_key, language, token, now, now + lease), with_orm)
+    except IntegrityError:
+        return None  # another process created it between our look and our insert: look again
+    if not isinstance(done, tuple):
+        return done
+    outcome, value = done
+    if outcome == "taken":
+        return DialogSession._init_from_db(**value)
+    if outcome == "created":
+        return _created(value, channel, user_key, language, token, now + lease)
+    return HELD
 
 
 async def take(
@@ -148,22 +204,15 @@ async def take(
     deadline = loop.time() + wait
     delay = 0.005
     while True:
-        now = _utc(clock())
-        if not absent:
-            # One statement in the common case: the row exists and nobody holds it.
-            if await _execute(TAKE_SQL, [token, now + lease, channel, user_key, now]) == 1:
-                row = await DialogSession.get(channel=channel, user_key=user_key)
-                if row.citizen_id is None:
-                    row.citizen_id = await citizen_for(channel, user_key, language)
-                    await DialogSession.filter(id=row.id).update(citizen_id=row.citizen_id)
-                return row
-            absent = not await DialogSession.exists(channel=channel, user_key=user_key)
-        if absent:
-            created = await create_held(channel, user_key, token, now, lease, language)
-            if created is not None:
-                return created
-            absent = False  # someone else created it meanwhile: take it as usual
-            continue
+        row = await _attempt(channel, user_key, token, _utc(clock()), lease, language, absent)
+        absent = False
+        if isinstance(row, DialogSession):
+            if row.citizen_id is None:  # a session from before citizens were recorded
+                row.citizen_id = await citizen_for(channel, user_key, language)
+                await DialogSession.filter(id=row.id).update(citizen_id=row.citizen_id)
+            return row
+        if row is None:
+            continue  # created meanwhile by someone else: take it as usual
         if loop.time() >= deadline:
             return None
         await asyncio.sleep(delay)

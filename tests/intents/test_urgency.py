@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from intents.lexicons import LexiconError
@@ -92,6 +94,20 @@ def test_abuse():
     assert not abuse("我的usb接口坏了").is_abusive
     assert not abuse("废物回收站噪音扰民").is_abusive
     assert not abuse("路灯坏了，请尽快修").is_abusive
+
+
+def test_the_one_scan_shortcut_never_changes_an_answer():
+    lexicon = UrgencyLexicon.load()
+    full = UrgencyLexicon.load()  # the same lists, with patterns that let every text through to the word loop
+    object.__setattr__(full, "term_pattern", re.compile(""))
+    object.__setattr__(full, "abuse_pattern", re.compile(""))
+    texts = ["楼下着火了，快来人", "不是火灾，是有人在烧烤", "消防通道被堵，存在火灾隐患", "路灯坏了一个多月", "",
+             "跳楼价大甩卖，门口喇叭吵死了", "着\u200b火了", "你们这些狗官", "我的usb接口坏了", "傻 逼", "你好",
+             "已经停水三天了", "西山区人民路夜间施工噪音很大，请尽快处理"]
+    for text in texts:
+        assert assess(text, lexicon) == assess(text, full), text
+        assert abuse(text, lexicon) == abuse(text, full), text
+    assert sum(lexicon.term_pattern.search(squeeze(t)) is None for t in texts) >= 3  # the shortcut is taken
 
 
 def test_squeeze_keeps_clause_boundaries():
