@@ -67,6 +67,7 @@ def _statement(sql: str, values: Sequence[Any], fetch: bool) -> Work:
             return len(rows), rows
         return cursor.rowcount, []
 
+    run.single = True  # type: ignore[attr-defined]  # one statement: SQLite undoes it alone if it fails
     return run
 
 
@@ -78,6 +79,8 @@ def _locked(exc: sqlite3.Error) -> bool:
 
 def _run_batch(db: sqlite3.Connection, items: list[Work]) -> list[Any]:
     """Run on the database thread: every item in one transaction, each behind a savepoint of its own.
+
+    A single statement needs none: SQLite undoes a statement that fails, and the transaction goes on.
 
     An item that fails is undone alone and gets its error; if the transaction itself fails (commit, or
     an error that ends it), nothing of it stays and every item runs again on its own. If it cannot
@@ -91,6 +94,14 @@ def _run_batch(db: sqlite3.Connection, items: list[Work]) -> list[Any]:
         return _alone(db, items)
     results: list[Any] = []
     for work in items:
+        if getattr(work, "single", False):  # SQLite undoes a failed statement alone: no savepoint needed
+            try:
+                results.append(work(db))
+            except Exception as exc:  # noqa: BLE001 - handed to the caller of this item
+                if not db.in_transaction:  # the error ended the transaction itself
+                    return _alone(db, items)
+                results.append(_failure(exc))
+            continue
         try:
             db.execute("SAVEPOINT item")
             try:
