@@ -95,6 +95,10 @@ class SimilarIndex:
         self._df = _Column(np.int32, 0)  # each bigram's posting count (its document frequency)
         self._doc_grams: list[np.ndarray] = []  # each case's bigram ids, so a query does not cut them again
         self._places: list[tuple[str | None, str | None]] = []
+        self._place_code: dict[str, int] = {}  # district and street names as small ints (0: none), for numpy
+        self._district = _Column(np.int32, 0)
+        self._street = _Column(np.int32, 0)
+        self._norm_len = _Column(np.int32, 0)
         self._ts = _Column(np.float64, 0.0)
         self._alive = _Column(np.bool_, False)
         self._length = _Column(np.float32, 1.0)
@@ -133,9 +137,16 @@ class SimilarIndex:
         self._norms.append(norm)
         self._doc_grams.append(ids)
         self._places.append((district, street))
+        self._district.set(slot, self._code(district))
+        self._street.set(slot, self._code(street))
+        self._norm_len.set(slot, len(norm))
         self._ts.set(slot, created_at.timestamp())
         self._alive.set(slot, True)
         self._length.set(slot, math.sqrt(max(len(grams), 1)))
+
+    def _code(self, name: str | None) -> int:
+        """Return the small int of a district or street name (0 for none), adding it if new."""
+        return self._place_code.setdefault(name, len(self._place_code) + 1) if name else 0
 
     def remove(self, case_id: CaseId) -> bool:
         """Remove a case (merged, closed); return whether it was there."""
@@ -215,25 +226,25 @@ class SimilarIndex:
         cosines = self._cosines(picked, weights, q_len, n)
         ratios = process.cdist([norm], [self._norms[slot] for slot in picked], scorer=fuzz.ratio,
                                dtype=np.float64)[0]
-        bounded = []
-        for slot, cosine, ratio in zip(picked, cosines.tolist(), ratios.tolist(), strict=True):
-            base = 0.6 * cosine + 0.25 * (ratio / 100)  # + 0.15 × the partial ratio, below
-            place_score, notes = self._place(slot, district, street)
-            partial = min(len(self._norms[slot]), len(norm)) >= 4
-            bound = min(max(base + (0.15 if partial else 0.0) + place_score, 0.0), 1.0)
-            bounded.append((bound, base, place_score, partial, slot, notes))
-        bounded.sort(key=lambda item: (-item[0], item[4]))
-        scored: list[tuple[float, float, int, list[str]]] = []
-        for bound, base, place_score, partial, slot, notes in bounded:
-            if bound < self.min_score or (len(scored) >= limit and bound < scored[limit - 1][0]):
+        slots = np.array(picked)
+        base = 0.6 * cosines + 0.25 * (ratios / 100)  # + 0.15 × the partial ratio, below
+        place = self._place_scores(slots, district, street)
+        partial = np.minimum(self._norm_len.data[slots], len(norm)) >= 4
+        bound = np.minimum(np.maximum(base + np.where(partial, 0.15, 0.0) + place, 0.0), 1.0)
+        scored: list[tuple[float, float, int]] = []
+        for i in np.lexsort((slots, -bound)).tolist():  # best bound first, then the earlier case
+            slot, limit_bound = int(slots[i]), float(bound[i])
+            if limit_bound < self.min_score or (len(scored) >= limit and limit_bound < scored[limit - 1][0]):
                 break  # neither this candidate nor any after it (smaller bounds) can make the list
-            text_score = base + (0.15 * (fuzz.partial_ratio(norm, self._norms[slot]) / 100) if partial else 0.0)
-            scored.append((min(max(text_score + place_score, 0.0), 1.0), text_score, slot, notes))
+            text_score = float(base[i]) + (
+                0.15 * (fuzz.partial_ratio(norm, self._norms[slot]) / 100) if partial[i] else 0.0)
+            scored.append((min(max(text_score + float(place[i]), 0.0), 1.0), text_score, slot))
             scored.sort(key=lambda item: (-item[0], item[2]))
         matches = []
-        for score, text_score, slot, notes in scored[:limit]:
+        for score, text_score, slot in scored[:limit]:
             if score < self.min_score:
                 break
+            _, notes = self._place(slot, district, street)
             reasons = [f"文本相似度 {text_score:.2f}"]
             words = shared_words(text, self._texts[slot]) if explain else []
             if words:
@@ -259,6 +270,16 @@ class SimilarIndex:
         at = np.minimum(np.searchsorted(q_ids, ids), len(q_ids) - 1)
         shared = np.where(q_ids[at] == ids, q_w2[at], 0.0)
         return np.bincount(owner, weights=shared, minlength=len(slots)) / (q_len * d_len)
+
+    def _place_scores(self, slots: np.ndarray, district: str | None, street: str | None) -> np.ndarray:
+        """Return ``_place``'s score for many cases at once (the same sums, in the same order)."""
+        c_district, c_street = self._district.data[slots], self._street.data[slots]
+        q_district = self._place_code.get(district, -1) if district else 0  # -1: a district no case has
+        q_street = self._place_code.get(street, -1) if street else 0
+        same_street = (c_street != 0) & (c_street == q_street) if street else np.zeros(len(slots), dtype=bool)
+        known = (c_district != 0) if district else np.zeros(len(slots), dtype=bool)
+        score = np.where(same_street, 0.1, np.where(known & (c_district == q_district), 0.05, 0.0))
+        return score - np.where(known & (c_district != q_district), 0.2, 0.0)
 
     def _place(self, slot: int, district: str | None, street: str | None) -> tuple[float, list[str]]:
         """Return the place agreement's part of the score (same street, same or another district) and its notes."""

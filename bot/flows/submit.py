@@ -12,6 +12,7 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
+from storage import batch
 from storage.cases import NewCase
 from storage.knowledge import Answer, KnowledgeError, record_direct_answer
 from storage.labels import label
@@ -128,13 +129,22 @@ async def answer_parse(ctx: Ctx, inbound: Inbound) -> Result:
     return Reask("knowledge.choose")
 
 
+RECENT_SQL = f"SELECT COUNT(*) AS n FROM {Case._meta.db_table} WHERE citizen_id = ? AND created_at >= ?"
+
+
+async def recent_cases(ctx: Ctx) -> int:
+    """Count the citizen's cases of the last hour (the submission limit), in one plain read."""
+    rows = await batch.read(RECENT_SQL, [ctx.citizen_id, ctx.now - dt.timedelta(hours=1)])
+    return int(rows[0]["n"])
+
+
 async def answer_commit(ctx: Ctx) -> str | None:
     """Record an accepted answer: a consultation case, resolved at once by the system as answered directly."""
     s = ctx.slots
     offered = s.get("offered")
     if not s.get("answered") or not offered:
         return None
-    recent = await Case.filter(citizen_id=ctx.citizen_id, created_at__gte=ctx.now - dt.timedelta(hours=1)).count()
+    recent = await recent_cases(ctx)
     if recent >= ctx.services.submissions_per_hour:
         ctx.say("knowledge.thanks_plain")  # answered all the same; not counted, so questions cannot flood the cases
         return None
@@ -340,7 +350,7 @@ async def submit_commit(ctx: Ctx) -> str | None:
     assert writes is not None, "a queued step"
     if not s.get("confirmed"):
         return None
-    recent = await Case.filter(citizen_id=ctx.citizen_id, created_at__gte=ctx.now - dt.timedelta(hours=1)).count()
+    recent = await recent_cases(ctx)
     if recent >= ctx.services.submissions_per_hour:
         ctx.say("submit.throttled", count=recent)
         return "summary"
