@@ -36,7 +36,6 @@ COMMANDS: dict[str, str] = {
     "中文": "lang:zh-CN", "chinese": "lang:zh-CN", "/chinese": "lang:zh-CN",
 }
 MAX_HOPS = 8  # steps a single message may pass through (skipped prompts)
-ABSENT = object()  # what _peek returns when the user has no session yet
 
 
 class ConcurrentUpdate(RuntimeError):
@@ -68,12 +67,10 @@ class DialogEngine:
         if lock is None:
             lock = self._local[key] = asyncio.Lock()
         async with lock:  # within a process: queue, do not poll the database
-            absent = False
             if inbound.resume:
                 shown = await self._peek(inbound)
-                if isinstance(shown, list):
+                if shown is not None:
                     return shown
-                absent = shown is ABSENT
             known = self._rows.get(inbound.channel, inbound.user_key)
             if known is not None and known.citizen_id is not None:
                 # This process saved the row last (as far as it knows): run the step on the cached row
@@ -92,7 +89,7 @@ class DialogEngine:
             token = sessions.new_token()
             try:
                 held = await sessions.take(inbound.channel, inbound.user_key, token, self.services.clock, self.lease,
-                                           self.wait, self.language, absent=absent)
+                                           self.wait, self.language)
             except Exception:  # e.g. the database is locked or gone: nothing changed, say so politely
                 self.stats["errors"] += 1
                 log.exception("dialog lease failed for %s", inbound.channel)
@@ -101,9 +98,7 @@ class DialogEngine:
                 self.stats["busy"] += 1
                 return [Outbound(t("busy", self.language))]
             if getattr(held, "new_identity", False):
-                self._new[key] = None
-                if len(self._new) > 10_000:  # channels that never ask are forgotten, oldest first
-                    del self._new[next(iter(self._new))]
+                self._mark_new(key)
             self.stats["steps"] += 1
             try:
                 return await self._run(held, token, inbound)
@@ -130,12 +125,26 @@ class DialogEngine:
         key = f"{channel}\x00{user_key}"
         return self._new.pop(key, False) is None
 
-    async def _peek(self, inbound: Inbound) -> list[Outbound] | object | None:
-        """Show the current question without the lease; None when that would change anything, ABSENT: no session."""
-        row = await sessions.peek(inbound.channel, inbound.user_key)
+    def _mark_new(self, key: str) -> None:
+        """Remember that this user's identity was created just now (see ``new_identity``)."""
+        self._new[key] = None
+        if len(self._new) > 10_000:  # channels that never ask are forgotten, oldest first
+            del self._new[next(iter(self._new))]
+
+    async def _peek(self, inbound: Inbound) -> list[Outbound] | None:
+        """Show the current question without the lease (creating the session on first contact, unleased).
+
+        None when showing it would change anything: the caller then takes the lease and runs the step.
+        """
         now = self.services.clock()
-        if row is None:
-            return ABSENT
+        found = await sessions.peek_or_create(inbound.channel, inbound.user_key, self.language, now)
+        if found is None:
+            return None
+        row, created = found
+        if created:
+            if getattr(row, "new_identity", False):
+                self._mark_new(f"{inbound.channel}\x00{inbound.user_key}")
+            self._rows.put(row)  # the next step saves with one compare-and-set
         if row.flow not in self.flows or row.citizen_id is None:
             return None
         if row.expires_at is not None and now > row.expires_at and row.flow != "menu":

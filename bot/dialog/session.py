@@ -85,8 +85,8 @@ class RowCache:
         self._rows.pop((channel, user_key), None)
 
 
-def _first_contact(channel: str, user_key: str, language: str, token: str, now: dt.datetime,
-                   until: dt.datetime) -> Any:
+def _first_contact(channel: str, user_key: str, language: str, token: str | None, now: dt.datetime,
+                   until: dt.datetime | None) -> Any:
     """Return the work (on the SQLite thread) that finds or creates the citizen and creates the leased session."""
 
     def run(db: sqlite3.Connection) -> tuple[int, int, bool]:
@@ -108,8 +108,8 @@ def _first_contact(channel: str, user_key: str, language: str, token: str, now: 
     return run
 
 
-def _created(made: tuple[int, int, bool], channel: str, user_key: str, language: str, token: str,
-             until: dt.datetime) -> DialogSession:
+def _created(made: tuple[int, int, bool], channel: str, user_key: str, language: str, token: str | None,
+             until: dt.datetime | None) -> DialogSession:
     """Return the row ``_first_contact`` just inserted (it is not read back: every value is known)."""
     citizen_id, session_id, new_identity = made
     row = DialogSession(
@@ -165,17 +165,16 @@ def _take_or_create(channel: str, user_key: str, language: str, token: str, now:
     return run
 
 
-async def _attempt(channel: str, user_key: str, token: str, now: dt.datetime, lease: dt.timedelta, language: str,
-                   absent: bool) -> DialogSession | object | None:
+async def _attempt(channel: str, user_key: str, token: str, now: dt.datetime, lease: dt.timedelta,
+                   language: str) -> DialogSession | object | None:
     """Try once: the taken or created row, HELD, or None when the attempt should simply be made again."""
 
     async def with_orm() -> DialogSession | object | None:
-        if not absent:
-            # One statement in the common case: the row exists and nobody holds it.
-            if await _execute(TAKE_SQL, [token, now + lease, channel, user_key, now]) == 1:
-                return await DialogSession.get(channel=channel, user_key=user_key)
-            if await DialogSession.exists(channel=channel, user_key=user_key):
-                return HELD
+        # One statement in the common case: the row exists and nobody holds it.
+        if await _execute(TAKE_SQL, [token, now + lease, channel, user_key, now]) == 1:
+            return await DialogSession.get(channel=channel, user_key=user_key)
+        if await DialogSession.exists(channel=channel, user_key=user_key):
+            return HELD
         return await create_held(channel, user_key, token, now, lease, language)  # None: created meanwhile
 
     try:  # on SQLite one trip to the database thread, whichever of the three it turns out to be
@@ -194,18 +193,13 @@ async def _attempt(channel: str, user_key: str, token: str, now: dt.datetime, le
 
 async def take(
     channel: str, user_key: str, token: str, clock: Any, lease: dt.timedelta, wait: float, language: str,
-    absent: bool = False,
 ) -> DialogSession | None:
-    """Take the user's lease (creating the session on first contact), waiting up to ``wait`` seconds.
-
-    ``absent``: the caller has just seen that the user has no session, so try creating it first.
-    """
+    """Take the user's lease (creating the session on first contact), waiting up to ``wait`` seconds."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
     delay = 0.005
     while True:
-        row = await _attempt(channel, user_key, token, _utc(clock()), lease, language, absent)
-        absent = False
+        row = await _attempt(channel, user_key, token, _utc(clock()), lease, language)
         if isinstance(row, DialogSession):
             if row.citizen_id is None:  # a session from before citizens were recorded
                 row.citizen_id = await citizen_for(channel, user_key, language)
@@ -223,12 +217,54 @@ PEEK_SQL = ("SELECT flow, step, slots, language, citizen_id, expires_at FROM dia
             " WHERE channel = ? AND user_key = ?")
 
 
+def _peek_or_create(channel: str, user_key: str, language: str, now: dt.datetime) -> Any:
+    """Return the work (on the SQLite thread) that reads the session, or creates it unleased on first contact."""
+    create = _first_contact(channel, user_key, language, None, now, None)
+
+    def run(db: sqlite3.Connection) -> tuple[str, Any]:
+        found = db.execute(PEEK_SQL, (channel, user_key)).fetchone()
+        return ("found", dict(found)) if found is not None else ("created", create(db))
+
+    return run
+
+
+async def peek_or_create(channel: str, user_key: str, language: str,
+                         now: dt.datetime) -> tuple[DialogSession, bool] | None:
+    """Read the session without its lease, or create it (unleased, at the menu) on first contact: one trip.
+
+    Return the row and whether it was created now; None if another process created it meanwhile.
+    """
+
+    async def with_orm() -> tuple[str, Any]:
+        found = await peek(channel, user_key)
+        if found is not None:
+            return "found", found
+        citizen_id = await citizen_for(channel, user_key, language)
+        return "created", await DialogSession.create(
+            channel=Channel(channel), user_key=user_key, citizen_id=citizen_id, language=language,
+            flow="menu", step="start", slots={})
+
+    try:
+        outcome, value = await batch.unit(_peek_or_create(channel, user_key, language, now), with_orm)
+    except IntegrityError:
+        return None
+    if isinstance(value, DialogSession):
+        return value, outcome == "created"
+    if outcome == "created":
+        return _created(value, channel, user_key, language, None, None), True
+    return _peeked(channel, user_key, value), False
+
+
 async def peek(channel: str, user_key: str) -> DialogSession | None:
     """Read a user's session without taking its lease (flow, step, slots, language, citizen and expiry only)."""
     _, found = await batch.execute(PEEK_SQL, [channel, user_key], fetch=True)
     if not found:
         return None
-    r = found[0]
+    return _peeked(channel, user_key, found[0])
+
+
+def _peeked(channel: str, user_key: str, r: dict[str, Any]) -> DialogSession:
+    """Return the partial row ``PEEK_SQL`` read."""
     slots, expires = r["slots"], r["expires_at"]
     return DialogSession(
         channel=Channel(channel), user_key=user_key, flow=r["flow"], step=r["step"], language=r["language"],
