@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from bot import uploads
 from bot.dialog.parsers import MAX_TEXT
-from storage.models import Case, Citizen, DialogSession, Notification, Urgency
+from storage.models import Attachment, Case, Citizen, DialogSession, Notification, Urgency
 from tests.support.chat import Chat
+from tests.support.images import png
 
 DESCRIPTION = "东湖区幸福里小区3栋门口路灯坏了一个月，晚上很黑"
 
@@ -129,3 +131,15 @@ async def test_a_flood_of_submissions_is_throttled_and_nothing_is_lost(chat: Cha
     assert "稍后" in reply and await Case.all().count() == 2
     session = await DialogSession.get()
     assert session.step == "summary" and "第三次" in session.slots["text"]
+
+
+async def test_the_photos_sent_with_the_description_belong_to_the_case(chat: Chat, tmp_path) -> None:
+    taken = await uploads.store(png(20, 10), "a.png", tmp_path)
+    other = await uploads.store(png(30, 10), "b.png", tmp_path)
+    await to_describe(chat)
+    assert "1张" in "".join(o.text for o in await chat.send(attachments=(taken.id,)))
+    await chat.say(DESCRIPTION)
+    await finish(chat)
+    case = await Case.get()
+    assert (await Attachment.get(id=taken.id)).case_id == case.id
+    assert (await Attachment.get(id=other.id)).case_id is None  # another upload, never sent, stays unclaimed
