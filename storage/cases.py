@@ -25,7 +25,7 @@ from .lifecycle import (
     missing_fields,
     refusal,
 )
-from .models import Case, CaseAssignment, CaseEvent, CaseKind, Channel, ChannelIdentity, Notification, Urgency
+from .models import Case, CaseAssignment, CaseEvent, CaseKind, Channel, Notification, Urgency
 from .numbering import next_case_number, next_case_number_on, tracking_code
 from .unit_of_work import UnitOfWork
 
@@ -110,20 +110,21 @@ def _receipt(case: Case) -> dict[str, Any]:
     return {"number": case.number, "tracking_code": case.tracking_code, "urgency": Urgency(case.urgency).value}
 
 
-_IDENTITIES_SQL = f"SELECT channel, external_id FROM {ChannelIdentity._meta.db_table} WHERE citizen_id = ? ORDER BY id"
+def _submission(prefix: str, now: dt.datetime, case: Case, event: CaseEvent, audiences: list[Audience],
+                reserved: str | None = None) -> batch.Work:
+    """Return the work (on the SQLite thread) that numbers and inserts a new case with its event and outbox rows.
 
-
-def _submission(prefix: str, now: dt.datetime, case: Case, event: CaseEvent, audiences: list[Audience]) -> batch.Work:
-    """Return the work (on the SQLite thread) that numbers and inserts a new case with its event and outbox rows."""
+    ``reserved``: the number handed out already (a unit of work's replies name it). The work may run twice
+    (the group commit runs it again alone when its batch's transaction fails), so it numbers afresh each time.
+    """
     inserts = {model: batch.Insert.of(model) for model in (Case, CaseEvent, Notification)}
 
     def run(db: sqlite3.Connection) -> Case:
-        if not case.number:  # numbered here unless the caller reserved one (a unit of work's replies name it)
-            case.number = next_case_number_on(db, prefix, now)
+        case.number = reserved or next_case_number_on(db, prefix, now)
         inserts[Case].run(db, case)
         event.case_id = case.id
         inserts[CaseEvent].run(db, event)
-        identities = [] if case.citizen_id is None else db.execute(_IDENTITIES_SQL, (case.citizen_id,)).fetchall()
+        identities = [] if case.citizen_id is None else db.execute(outbox.IDENTITIES_SQL, (case.citizen_id,)).fetchall()
         for row in outbox.recipients(case, event, audiences, _receipt(case), [tuple(i) for i in identities]):
             inserts[Notification].run(db, row)
         return case
@@ -187,11 +188,11 @@ class CaseService:
             await outbox.enqueue(case, event, audiences, _receipt(case))
             return case
 
-        work = _submission(self.hotline_prefix, now, case, event, audiences)
         if writes is not None:
             case.number = await next_case_number(self.hotline_prefix, now)
-            writes.add(work, insert)
+            writes.add(_submission(self.hotline_prefix, now, case, event, audiences, case.number), insert)
             return case
+        work = _submission(self.hotline_prefix, now, case, event, audiences)
 
         async def alone() -> Case:
             async with in_transaction():

@@ -12,6 +12,7 @@ from typing import Any
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
+from . import batch
 from .lifecycle import Audience, Role
 from .models import Case, CaseAssignment, CaseEvent, Channel, ChannelIdentity, Notification, NotificationStatus
 
@@ -21,6 +22,10 @@ BACKOFF_SECONDS = (10, 30, 60, 300, 900, 1800, 3600)
 CLAIM_SECONDS = 60
 
 
+#: A citizen's channel identities, oldest first (plain rows: no model object per identity on every event).
+IDENTITIES_SQL = f"SELECT channel, external_id FROM {ChannelIdentity._meta.db_table} WHERE citizen_id = ? ORDER BY id"
+
+
 async def enqueue(
     case: Case, event: CaseEvent, audiences: Iterable[Audience], params: Mapping[str, Any]
 ) -> list[Notification]:
@@ -28,8 +33,7 @@ async def enqueue(
     audiences = list(dict.fromkeys(audiences))
     identities: list[tuple[str, str]] = []
     if Audience.CITIZEN in audiences and case.citizen_id is not None:
-        identities = await ChannelIdentity.filter(citizen_id=case.citizen_id).order_by("id").values_list(
-            "channel", "external_id")  # tuples: no model object per identity on every event
+        identities = [(r["channel"], r["external_id"]) for r in await batch.read(IDENTITIES_SQL, [case.citizen_id])]
     assignments: list[CaseAssignment] = []
     if Audience.LEAD_UNIT in audiences or Audience.CO_UNITS in audiences:
         assignments = await CaseAssignment.filter(case_id=case.id, active=True).order_by("id")

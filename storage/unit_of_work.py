@@ -9,6 +9,7 @@ new case), never for writes that were undone.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -17,6 +18,7 @@ from tortoise.transactions import in_transaction
 
 from . import batch
 
+log = logging.getLogger(__name__)
 Values = Sequence[Any] | Callable[[], Sequence[Any]]  # a callable is read when the write runs (ids made earlier)
 
 
@@ -58,7 +60,7 @@ class UnitOfWork:
         self.add(work, orm)
 
     def after(self, hook: Callable[[], None]) -> None:
-        """Run ``hook`` once the writes are committed."""
+        """Run ``hook`` once the writes are committed (an error in it is logged, never raised)."""
         self._after.append(hook)
 
     async def commit(self) -> None:
@@ -79,4 +81,7 @@ class UnitOfWork:
         self._writes.clear()
         hooks, self._after = self._after, []
         for hook in hooks:
-            hook()
+            try:
+                hook()
+            except Exception:  # the writes are committed: a hook's failure must not report them as failed
+                log.exception("an after-commit hook failed")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from tortoise import connections
 
 from storage import batch
 from storage.cases import CaseService, NewCase
@@ -73,3 +74,50 @@ async def test_an_undone_unit_leaves_no_case_and_the_next_case_skips_its_number(
     later = await service.submit(NewCase(text="路灯还是不亮", channel=Channel.WEBCHAT, citizen_id=citizen.id),
                                  Actor.citizen(citizen.id))
     assert later.number.endswith("-00002")  # a number handed out for a reply is never handed out again
+
+
+async def test_a_hook_that_fails_leaves_the_commit_standing_and_the_other_hooks_run(
+        database_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    citizen = await Citizen.create()
+    writes, seen = UnitOfWork(), []
+    writes.execute(RENAME, ["甲", citizen.id])
+
+    def broken() -> None:
+        raise RuntimeError("an in-memory index refused the case")
+
+    writes.after(broken)
+    writes.after(lambda: seen.append("second hook"))
+    await writes.commit()  # no error: the change is committed and the caller must say so
+    assert (await Citizen.get(id=citizen.id)).name == "甲" and seen == ["second hook"]
+    assert "after-commit hook failed" in caplog.text
+
+
+async def test_a_submission_run_again_alone_after_its_batch_failed_numbers_afresh(database_url: str) -> None:
+    if connections.get("default").capabilities.dialect != "sqlite":
+        pytest.skip("the group commit is SQLite's")
+    citizen = await Citizen.create()
+    service = CaseService()
+
+    def submit(text: str):  # noqa: ANN202
+        return service.submit(NewCase(text=text, channel=Channel.WEBCHAT, citizen_id=citizen.id),
+                              Actor.citizen(citizen.id))
+
+    def ends_the_transaction(db) -> None:  # e.g. a full disk: the whole batch's transaction is gone
+        db.execute("ROLLBACK")
+        raise RuntimeError("disk I/O error")
+
+    first = await submit("路灯不亮")  # the day's counter and the policies exist from here on
+    ran: list[int] = []
+
+    def counted(db) -> None:
+        ran.append(1)
+        ends_the_transaction(db)
+
+    # Queued one after the other before the flush starts: one batch, whose transaction the second item ends,
+    # so the group commit runs each item again alone.
+    second, failed = await asyncio.gather(submit("井盖丢了"), batch.unit(counted, lambda: asyncio.sleep(0)),
+                                          return_exceptions=True)
+    assert isinstance(failed, RuntimeError) and len(ran) == 2  # in the batch, then alone
+    third = await submit("垃圾没人收")
+    assert [first.number[-5:], second.number[-5:], third.number[-5:]] == ["00001", "00002", "00003"]
+    assert [c.number for c in await Case.all().order_by("id")] == [first.number, second.number, third.number]
