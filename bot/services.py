@@ -68,6 +68,7 @@ class Advisor:
         self._index_max_id = 0
         self._lock = asyncio.Lock()
         self._model_lock = threading.Lock()  # the warm-up and a first message may both load it
+        self._classified = False  # whether a classification has completed (everything it needs is loaded)
 
     def load_model(self) -> Callable[[str], list[Any]] | None:
         """Load the classifier once (None without one: the dialog then offers a category menu).
@@ -124,7 +125,11 @@ class Advisor:
         try:
             # A chat message takes ~0.2 ms: less than the hop to a thread, which runs jieba's Python under the GIL
             # anyway. Only a long text (up to ~1.5 ms) goes to a thread, so the event loop never stalls on it.
-            ranked = suggester(text) if len(text) <= INLINE_CHARS else await asyncio.to_thread(suggester, text)
+            # Until one has completed, jieba may still be loading its dictionary (the warm-up), which would stall
+            # every conversation: the first ones go to a thread too.
+            inline = self._classified and len(text) <= INLINE_CHARS
+            ranked = suggester(text) if inline else await asyncio.to_thread(suggester, text)
+            self._classified = True
         except Exception:  # noqa: BLE001 - a broken model must not break the conversation
             log.exception("classifier failed")
             return []
