@@ -240,6 +240,10 @@ class DialogEngine:
 
     async def _ask_again(self, ctx: Ctx, flow: str, step: str) -> tuple[list[Outbound], bool]:
         """Ask the current question again; return the replies and whether asking changed the slots."""
+        # Where the session stands is where a prompt that asks would record it: a session that never had it
+        # recorded (just created) is not changed by asking its own question.
+        ctx.slots.setdefault("_flow", flow)
+        ctx.slots.setdefault("_step", step)
         before = json.dumps(ctx.slots, sort_keys=True, default=str)
         replies = await self._prompt(ctx, flow, step)
         return replies, json.dumps(ctx.slots, sort_keys=True, default=str) != before

@@ -17,19 +17,20 @@ from storage import batch, jsontext
 from storage.models import Channel, ChannelIdentity, Citizen, DialogSession
 
 
-async def citizen_for(channel: str, external_id: str, language: str) -> int:
-    """Return the citizen known as ``external_id`` on ``channel``, creating one on first contact."""
+async def citizen_for(channel: str, external_id: str, language: str) -> tuple[int, bool]:
+    """Return the citizen known as ``external_id`` on ``channel`` (creating one on first contact) and whether
+    this call created the identity."""
     identity = await ChannelIdentity.get_or_none(channel=channel, external_id=external_id)
     if identity is not None:
-        return identity.citizen_id
+        return identity.citizen_id, False
     try:
         async with in_transaction():
             citizen = await Citizen.create(language=language)
             await ChannelIdentity.create(citizen=citizen, channel=Channel(channel), external_id=external_id)
-            return citizen.id
+            return citizen.id, True
     except IntegrityError:
         identity = await ChannelIdentity.get(channel=channel, external_id=external_id)
-        return identity.citizen_id
+        return identity.citizen_id, False
 
 
 def new_token() -> str:
@@ -121,17 +122,25 @@ def _created(made: tuple[int, int, bool], channel: str, user_key: str, language:
     return row
 
 
+async def _create_with_orm(channel: str, user_key: str, language: str, token: str | None,
+                           until: dt.datetime | None) -> DialogSession:
+    """Create a first-contact session (and its citizen) through the ORM, leased to ``token`` until ``until``."""
+    citizen_id, new_identity = await citizen_for(channel, user_key, language)
+    row = await DialogSession.create(
+        channel=Channel(channel), user_key=user_key, citizen_id=citizen_id, language=language,
+        flow="menu", step="start", slots={}, locked_by=token, locked_until=until,
+    )
+    row.new_identity = new_identity  # type: ignore[attr-defined]  # see _created
+    return row
+
+
 async def create_held(
     channel: str, user_key: str, token: str, now: dt.datetime, lease: dt.timedelta, language: str
 ) -> DialogSession | None:
     """Create a first-contact session already leased to ``token`` (and its citizen); None if it exists by now."""
 
     async def with_orm() -> DialogSession:
-        citizen_id = await citizen_for(channel, user_key, language)
-        return await DialogSession.create(
-            channel=Channel(channel), user_key=user_key, citizen_id=citizen_id, language=language,
-            flow="menu", step="start", slots={}, locked_by=token, locked_until=now + lease,
-        )
+        return await _create_with_orm(channel, user_key, language, token, now + lease)
 
     try:
         made = await batch.unit(_first_contact(channel, user_key, language, token, now, now + lease), with_orm)
@@ -202,7 +211,7 @@ async def take(
         row = await _attempt(channel, user_key, token, _utc(clock()), lease, language)
         if isinstance(row, DialogSession):
             if row.citizen_id is None:  # a session from before citizens were recorded
-                row.citizen_id = await citizen_for(channel, user_key, language)
+                row.citizen_id, _ = await citizen_for(channel, user_key, language)
                 await DialogSession.filter(id=row.id).update(citizen_id=row.citizen_id)
             return row
         if row is None:
@@ -234,15 +243,13 @@ async def peek_or_create(channel: str, user_key: str, language: str,
 
     Return the row and whether it was created now; None if another process created it meanwhile.
     """
+    now = _utc(now)
 
     async def with_orm() -> tuple[str, Any]:
         found = await peek(channel, user_key)
         if found is not None:
             return "found", found
-        citizen_id = await citizen_for(channel, user_key, language)
-        return "created", await DialogSession.create(
-            channel=Channel(channel), user_key=user_key, citizen_id=citizen_id, language=language,
-            flow="menu", step="start", slots={})
+        return "created", await _create_with_orm(channel, user_key, language, None, None)
 
     try:
         outcome, value = await batch.unit(_peek_or_create(channel, user_key, language, now), with_orm)

@@ -129,6 +129,12 @@ async def answer_parse(ctx: Ctx, inbound: Inbound) -> Result:
     return Reask("knowledge.choose")
 
 
+def claim_photos_sql(n: int) -> str:
+    """Return the statement that gives ``n`` uploaded photos (ids after the case id) to a case, unless taken."""
+    return (f"UPDATE {Attachment._meta.db_table} SET case_id = ? WHERE case_id IS NULL AND id IN "
+            f"({', '.join('?' * n)})")
+
+
 RECENT_SQL = f"SELECT COUNT(*) AS n FROM {Case._meta.db_table} WHERE citizen_id = ? AND created_at >= ?"
 
 
@@ -156,8 +162,8 @@ async def answer_commit(ctx: Ctx) -> str | None:
                 category=offered.get("category") or None, kind=CaseKind.CONSULTATION,
                 suggestion={"knowledge": knowledge},
             ), Actor.citizen(ctx.citizen_id))
-            if s.get("photos"):
-                await Attachment.filter(id__in=s["photos"], case_id=None).update(case_id=case.id)
+            if photos := [int(p) for p in s.get("photos", [])]:
+                await batch.execute(claim_photos_sql(len(photos)), [case.id, *photos])
             await record_direct_answer(case.id, knowledge["article_id"], Actor.system(), ctx.services.cases)
     except KnowledgeError:
         s["answered"] = False
@@ -370,8 +376,7 @@ async def submit_commit(ctx: Ctx) -> str | None:
         confidential=s.get("contact") == "confidential", suggestion=suggestion,
     ), Actor.citizen(ctx.citizen_id), writes)
     if photos := [int(p) for p in s.get("photos", [])]:  # the case's id exists once its insert has run
-        writes.execute(f"UPDATE {Attachment._meta.db_table} SET case_id = ? WHERE case_id IS NULL AND id IN "
-                       f"({', '.join('?' * len(photos))})", lambda: [case.id, *photos])
+        writes.execute(claim_photos_sql(len(photos)), lambda: [case.id, *photos])
     hours = max(1, round(((case.accept_due_at or ctx.now) - ctx.now).total_seconds() / 3600))
     ctx.say("submit.done", number=case.number, code=case.tracking_code, hours=hours)
     writes.after(lambda: ctx.services.advisor.remember(case))

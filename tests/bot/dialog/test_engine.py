@@ -201,3 +201,17 @@ async def test_a_session_saved_elsewhere_during_the_confirmation_leaves_exactly_
     assert await Notification.filter(case_id=case.id).count() == 1
     row = await DialogSession.get(user_key=chat.user_key)
     assert (row.flow, row.step) == ("menu", "start") and case.number in str(row.slots["_out"])
+
+
+async def test_a_first_visit_creates_the_session_at_the_menu_and_leaves_it_free(engine: DialogEngine) -> None:
+    replies = await engine.handle(Inbound("webchat", "visitor", resume=True))
+    assert "请问需要办理什么" in replies[0].text
+    row = await DialogSession.get(user_key="visitor")
+    assert (row.flow, row.step, row.locked_by, row.locked_until, row.version) == ("menu", "start", None, None, 1)
+    assert engine.new_identity("webchat", "visitor")  # nothing can be waiting for a brand-new identity
+    assert not engine.new_identity("webchat", "visitor")  # (said once)
+    other = make_engine()  # nobody holds the new session: another process takes the next message at once
+    answer = await Chat(other, user_key="visitor").tap("submit")
+    assert "描述" in answer and (await DialogSession.get(user_key="visitor")).step == "describe"
+    again = await engine.handle(Inbound("webchat", "visitor", resume=True))  # a reload shows where it stands
+    assert "描述" in again[-1].text and not engine.new_identity("webchat", "visitor")
