@@ -1,5 +1,6 @@
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pytest
 
 from intents.similar import SimilarIndex, build_synthetic_index, normalize, shingles, synthetic_appeals
@@ -122,3 +123,16 @@ def test_the_best_few_are_those_of_a_full_rescoring():
             for limit in (1, 3):
                 assert idx.query(query, *place, limit=limit) == full[:limit]
     assert idx.query("电梯坏了", limit=0) == []
+
+
+def test_the_place_part_of_the_score_is_the_same_for_many_cases_at_once() -> None:
+    index = SimilarIndex()
+    now = datetime.now(UTC)
+    places = [(d, s) for d in ("东湖区", "西山区", "", None) for s in ("幸福街道", "人民路街道", None)]
+    for i, (district, street) in enumerate(places):
+        index.add(i, f"路灯不亮第{i}号", district, street, now)
+    slots = np.arange(len(places))
+    for district in ("东湖区", "西山区", "南港区", "", None):  # 南港区: a district no case has
+        for street in ("幸福街道", "矿山街道", "", None):
+            many = index._place_scores(slots, district, street)
+            assert many.tolist() == [index._place(int(s), district, street)[0] for s in slots], (district, street)
