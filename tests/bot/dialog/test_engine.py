@@ -215,3 +215,31 @@ async def test_a_first_visit_creates_the_session_at_the_menu_and_leaves_it_free(
     assert "描述" in answer and (await DialogSession.get(user_key="visitor")).step == "describe"
     again = await engine.handle(Inbound("webchat", "visitor", resume=True))  # a reload shows where it stands
     assert "描述" in again[-1].text and not engine.new_identity("webchat", "visitor")
+
+
+async def test_a_confirmation_whose_lease_was_lost_creates_nothing_and_can_be_sent_again(
+        chat: Chat, monkeypatch) -> None:
+    await chat.tap("submit")
+    await chat.say("东湖区幸福里小区3栋门口路灯坏了一个月")
+    await chat.tap(chat.buttons()[0])
+    await chat.say("东湖区幸福里小区3栋")
+    await chat.tap("anonymous")
+    if "new" in chat.buttons():
+        await chat.tap("new")
+    other = Chat(make_engine(), user_key=chat.user_key)  # another process: it has to take the lease
+    service, tries = other.engine.services.cases, []
+    submit = service.submit
+
+    async def and_the_lease_is_lost(new, actor, writes=None):  # noqa: ANN001, ANN202
+        case = await submit(new, actor, writes)
+        if not tries:  # e.g. the step outlived its lease and a third process took the session
+            await DialogSession.filter(user_key=chat.user_key).update(locked_by="a third process", locked_until=None)
+        tries.append(case.number)
+        return case
+
+    monkeypatch.setattr(service, "submit", and_the_lease_is_lost)
+    assert "出了点问题" in await other.tap("confirm")  # told politely; nothing of the try stays
+    assert await Case.all().count() == 0 and (await DialogSession.get(user_key=chat.user_key)).step == "summary"
+    done = await other.tap("confirm")
+    case = await Case.get()
+    assert case.number == tries[1] in done and case.number != tries[0]  # the undone try's number is not reused
