@@ -73,9 +73,8 @@ class RowCache:
         return self._rows.get((channel, user_key))
 
     def put(self, row: DialogSession) -> None:
-        """Remember a row as saved (its slots copied, so later edits do not leak in)."""
+        """Remember a row as saved; the caller hands it over (a step works on a copy: see DialogEngine.handle)."""
         key = (str(row.channel), row.user_key)
-        row.slots = jsontext.copy(row.slots)
         self._rows[key] = row
         self._rows.move_to_end(key)
         while len(self._rows) > self.size:
