@@ -87,7 +87,8 @@ class RowCache:
 
 def _first_contact(channel: str, user_key: str, language: str, token: str | None, now: dt.datetime,
                    until: dt.datetime | None) -> Any:
-    """Return the work (on the SQLite thread) that finds or creates the citizen and creates the leased session."""
+    """Return the work (on the SQLite thread) that finds or creates the citizen and creates the session (leased to
+    ``token`` until ``until``, or free when they are None)."""
 
     def run(db: sqlite3.Connection) -> tuple[int, int, bool]:
         known = db.execute("SELECT citizen_id FROM channel_identity WHERE channel = ? AND external_id = ?",
