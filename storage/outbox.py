@@ -63,7 +63,7 @@ def recipients(
             preferred = [i for i in identities if i[0] == case.channel] or list(identities[:1])
             for channel, external_id in preferred:
                 rows.append(Notification(
-                    audience=audience.value, citizen_id=case.citizen_id, channel=channel,
+                    audience=audience.value, citizen_id=case.citizen_id, channel=Channel(channel),
                     address=external_id, params=dict(params), **common,
                 ))
         elif audience in (Audience.LEAD_UNIT, Audience.CO_UNITS):

@@ -68,7 +68,12 @@ class DialogEngine:
             lock = self._local[key] = asyncio.Lock()
         async with lock:  # within a process: queue, do not poll the database
             if inbound.resume:
-                shown = await self._peek(inbound)
+                try:
+                    shown = await self._peek(inbound)
+                except Exception:  # e.g. the database is locked or gone (first contact writes): say so politely
+                    self.stats["errors"] += 1
+                    log.exception("dialog peek failed for %s", inbound.channel)
+                    return [Outbound(t("error", self.language))]
                 if shown is not None:
                     return shown
             known = self._rows.get(inbound.channel, inbound.user_key)

@@ -13,7 +13,7 @@ from bot.dialog.engine import DialogEngine
 from bot.messages import Inbound
 from storage.models import Case, Channel, ChannelIdentity, Citizen, DialogSession, Notification
 from tests.bot.conftest import make_engine
-from tests.support.chat import Chat
+from tests.support.chat import Chat, joined
 
 
 async def test_the_session_row_follows_every_step(chat: Chat) -> None:
@@ -169,10 +169,14 @@ async def test_a_known_identity_without_a_session_keeps_its_citizen(engine: Dial
 async def test_a_database_locked_elsewhere_gets_a_polite_answer_and_then_the_chat_goes_on(
         engine: DialogEngine, other_writer: sqlite3.Connection) -> None:
     stranger = Chat(engine)  # first contact: its session must be created, which needs the write lock
+    visitor = Chat(engine, user_key="visitor")  # a first page load (hello) creates one too
     other_writer.execute("BEGIN IMMEDIATE")  # e.g. a backup or a long migration in another process
     assert "系统暂时出了点问题" in await stranger.say("你好")
+    assert "系统暂时出了点问题" in joined(await visitor.send(resume=True))
+    assert engine.stats["errors"] == 2
     other_writer.execute("ROLLBACK")
     assert "请问需要办理什么" in await stranger.say("菜单")
+    assert "请问需要办理什么" in joined(await visitor.send(resume=True))
 
 
 async def test_a_session_saved_elsewhere_during_the_confirmation_leaves_exactly_one_case(
