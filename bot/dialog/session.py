@@ -179,9 +179,11 @@ async def _attempt(channel: str, user_key: str, token: str, now: dt.datetime, le
     """Try once: the taken or created row, HELD, or None when the attempt should simply be made again."""
 
     async def with_orm() -> DialogSession | object | None:
-        # One statement in the common case: the row exists and nobody holds it.
-        if await _execute(TAKE_SQL, [token, now + lease, channel, user_key, now]) == 1:
-            return await DialogSession.get(channel=channel, user_key=user_key)
+        # One statement in the common case: the row exists and nobody holds it (and comes back with the update).
+        _, taken = await batch.execute(TAKE_SQL + " RETURNING *", [token, now + lease, channel, user_key, now],
+                                       fetch=True)
+        if taken:
+            return DialogSession._init_from_db(**taken[0])
         if await DialogSession.exists(channel=channel, user_key=user_key):
             return HELD
         return await create_held(channel, user_key, token, now, lease, language)  # None: created meanwhile
