@@ -42,3 +42,15 @@ class Chat:
 def joined(replies: list[Outbound]) -> str:
     """Join reply texts with newlines."""
     return "\n".join(o.text for o in replies)
+
+
+async def to_summary(chat: Chat, description: str = "东湖区幸福里小区3栋门口路灯坏了一个月",
+                     place: str = "东湖区幸福里小区3栋") -> None:
+    """Walk an anonymous submission from the menu to its summary (the confirm button), following any offer."""
+    await chat.tap("submit")
+    await chat.say(description)
+    await chat.tap(chat.buttons()[0])
+    await chat.say(place)
+    await chat.tap("anonymous")
+    if "new" in chat.buttons():
+        await chat.tap("new")

@@ -5,15 +5,17 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import sqlite3
+from collections.abc import Awaitable
 from types import SimpleNamespace
 
+import pytest
 from tortoise.expressions import F
 
 from bot.dialog.engine import DialogEngine
 from bot.messages import Inbound
 from storage.models import Case, Channel, ChannelIdentity, Citizen, DialogSession, Notification
 from tests.bot.conftest import make_engine
-from tests.support.chat import Chat, joined
+from tests.support.chat import Chat, joined, to_summary
 
 
 async def test_the_session_row_follows_every_step(chat: Chat) -> None:
@@ -179,26 +181,30 @@ async def test_a_database_locked_elsewhere_gets_a_polite_answer_and_then_the_cha
     assert "请问需要办理什么" in joined(await visitor.send(resume=True))
 
 
-async def test_a_session_saved_elsewhere_during_the_confirmation_leaves_exactly_one_case(
-        chat: Chat, monkeypatch) -> None:
-    await chat.tap("submit")
-    await chat.say("东湖区幸福里小区3栋门口路灯坏了一个月")
-    await chat.tap(chat.buttons()[0])
-    await chat.say("东湖区幸福里小区3栋")
-    await chat.tap("anonymous")
-    if "new" in chat.buttons():
-        await chat.tap("new")
-    service, numbers = chat.engine.services.cases, []
+def after_the_first_submission(monkeypatch: pytest.MonkeyPatch, engine: DialogEngine,
+                               meanwhile: Awaitable[object]) -> list[str]:
+    """Run ``meanwhile`` once, right after the engine's first submission has queued its rows (before the session
+    save commits them); return the case numbers handed out, one per try."""
+    service, numbers = engine.services.cases, []
     submit = service.submit
 
-    async def and_another_process_saves(new, actor, writes=None):  # noqa: ANN001, ANN202
+    async def and_meanwhile(new, actor, writes=None):  # noqa: ANN001, ANN202
         case = await submit(new, actor, writes)
-        if not numbers:  # the first try: another process saves this session before this one does
-            await DialogSession.filter(user_key=chat.user_key).update(version=F("version") + 1)
+        if not numbers:
+            await meanwhile
         numbers.append(case.number)
         return case
 
-    monkeypatch.setattr(service, "submit", and_another_process_saves)
+    monkeypatch.setattr(service, "submit", and_meanwhile)
+    return numbers
+
+
+async def test_a_session_saved_elsewhere_during_the_confirmation_leaves_exactly_one_case(
+        chat: Chat, monkeypatch) -> None:
+    await to_summary(chat)
+    # The first try: another process saves this session before this one does.
+    numbers = after_the_first_submission(monkeypatch, chat.engine, DialogSession.filter(
+        user_key=chat.user_key).update(version=F("version") + 1))
     done = await chat.tap("confirm")
     case = await Case.get()  # the first try was undone with its session save; the step ran again
     assert len(numbers) == 2 and case.number == numbers[1] and case.number in done
@@ -223,25 +229,11 @@ async def test_a_first_visit_creates_the_session_at_the_menu_and_leaves_it_free(
 
 async def test_a_confirmation_whose_lease_was_lost_creates_nothing_and_can_be_sent_again(
         chat: Chat, monkeypatch) -> None:
-    await chat.tap("submit")
-    await chat.say("东湖区幸福里小区3栋门口路灯坏了一个月")
-    await chat.tap(chat.buttons()[0])
-    await chat.say("东湖区幸福里小区3栋")
-    await chat.tap("anonymous")
-    if "new" in chat.buttons():
-        await chat.tap("new")
+    await to_summary(chat)
     other = Chat(make_engine(), user_key=chat.user_key)  # another process: it has to take the lease
-    service, tries = other.engine.services.cases, []
-    submit = service.submit
-
-    async def and_the_lease_is_lost(new, actor, writes=None):  # noqa: ANN001, ANN202
-        case = await submit(new, actor, writes)
-        if not tries:  # e.g. the step outlived its lease and a third process took the session
-            await DialogSession.filter(user_key=chat.user_key).update(locked_by="a third process", locked_until=None)
-        tries.append(case.number)
-        return case
-
-    monkeypatch.setattr(service, "submit", and_the_lease_is_lost)
+    # The first try outlives its lease, and a third process takes the session.
+    tries = after_the_first_submission(monkeypatch, other.engine, DialogSession.filter(
+        user_key=chat.user_key).update(locked_by="a third process", locked_until=None))
     assert "出了点问题" in await other.tap("confirm")  # told politely; nothing of the try stays
     assert await Case.all().count() == 0 and (await DialogSession.get(user_key=chat.user_key)).step == "summary"
     done = await other.tap("confirm")
