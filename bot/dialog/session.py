@@ -38,16 +38,6 @@ def new_token() -> str:
     return uuid.uuid4().hex
 
 
-async def _execute(sql: str, values: list[Any]) -> int:
-    """Run one statement of the hot path, without the ORM's query building; return the rows changed.
-
-    On SQLite, statements of concurrent conversations are group-committed (storage.batch); inside an
-    open transaction (a step's commit) the statement is part of that transaction.
-    """
-    changed, _ = await batch.execute(sql, values)
-    return changed
-
-
 def _utc(moment: dt.datetime) -> dt.datetime:
     return moment.astimezone(dt.UTC)
 
@@ -134,24 +124,7 @@ async def _create_with_orm(channel: str, user_key: str, language: str, token: st
     return row
 
 
-async def create_held(
-    channel: str, user_key: str, token: str, now: dt.datetime, lease: dt.timedelta, language: str
-) -> DialogSession | None:
-    """Create a first-contact session already leased to ``token`` (and its citizen); None if it exists by now."""
-
-    async def with_orm() -> DialogSession:
-        return await _create_with_orm(channel, user_key, language, token, now + lease)
-
-    try:
-        made = await batch.unit(_first_contact(channel, user_key, language, token, now, now + lease), with_orm)
-    except IntegrityError:
-        return None
-    if isinstance(made, DialogSession):
-        return made
-    return _created(made, channel, user_key, language, token, now + lease)
-
-
-ROW_SQL = "SELECT * FROM dialog_session WHERE channel = ? AND user_key = ?"
+TAKE_ROW_SQL = TAKE_SQL + " RETURNING *"  # the taken row comes back with the update
 HELD = object()  # the session exists and another holder has its lease
 
 
@@ -164,8 +137,9 @@ def _take_or_create(channel: str, user_key: str, language: str, token: str, now:
     create = _first_contact(channel, user_key, language, token, now, until)
 
     def run(db: sqlite3.Connection) -> tuple[str, Any]:
-        if db.execute(TAKE_SQL, (token, until, channel, user_key, now)).rowcount == 1:
-            return "taken", dict(db.execute(ROW_SQL, (channel, user_key)).fetchone())
+        taken = db.execute(TAKE_ROW_SQL, (token, until, channel, user_key, now)).fetchone()
+        if taken is not None:
+            return "taken", dict(taken)
         if db.execute("SELECT 1 FROM dialog_session WHERE channel = ? AND user_key = ?",
                       (channel, user_key)).fetchone():
             return "held", None
@@ -180,13 +154,12 @@ async def _attempt(channel: str, user_key: str, token: str, now: dt.datetime, le
 
     async def with_orm() -> DialogSession | object | None:
         # One statement in the common case: the row exists and nobody holds it (and comes back with the update).
-        _, taken = await batch.execute(TAKE_SQL + " RETURNING *", [token, now + lease, channel, user_key, now],
-                                       fetch=True)
+        _, taken = await batch.execute(TAKE_ROW_SQL, [token, now + lease, channel, user_key, now], fetch=True)
         if taken:
             return DialogSession._init_from_db(**taken[0])
         if await DialogSession.exists(channel=channel, user_key=user_key):
             return HELD
-        return await create_held(channel, user_key, token, now, lease, language)  # None: created meanwhile
+        return await _create_with_orm(channel, user_key, language, token, now + lease)
 
     try:  # on SQLite one trip to the database thread, whichever of the three it turns out to be
         done = await batch.unit(_take_or_create(channel, user_key, language, token, now, now + lease), with_orm)
@@ -288,24 +261,16 @@ def _state(session: DialogSession, flow: str, step: str, slots: dict[str, Any], 
             None if expires_at is None else _utc(expires_at), session.version + 1, _utc(now), session.id]
 
 
-async def save(
-    session: DialogSession, token: str | None, *, flow: str, step: str, slots: dict[str, Any], language: str,
-    inbound_key: str | None, expires_at: dt.datetime | None, now: dt.datetime | None = None,
-) -> bool:
-    """Write the new state and release the lease, only if this holder still has it.
-
-    Without a token (a step run on this process's cached row, no lease taken) the write is a
-    compare-and-set: only if nobody saved since (same version) and nobody holds the lease now.
-    """
-    return await _execute(*save_statement(session, token, flow=flow, step=step, slots=slots, language=language,
-                                          inbound_key=inbound_key, expires_at=expires_at, now=now)) == 1
-
-
 def save_statement(
     session: DialogSession, token: str | None, *, flow: str, step: str, slots: dict[str, Any], language: str,
     inbound_key: str | None, expires_at: dt.datetime | None, now: dt.datetime | None = None,
 ) -> tuple[str, list[Any]]:
-    """Return the statement of ``save`` (it changes one row, or none when the holder lost the session)."""
+    """Return the statement that writes the new state and releases the lease, only if this holder still has it.
+
+    It changes one row, or none when the holder lost the session. Without a token (a step run on this process's
+    cached row, no lease taken) it is a compare-and-set: only if nobody saved since (same version) and nobody
+    holds the lease now.
+    """
     moment = _utc(now or dt.datetime.now(dt.UTC))
     values = _state(session, flow, step, slots, language, inbound_key, expires_at, moment)
     if token is None:
@@ -316,4 +281,4 @@ def save_statement(
 async def release(session: DialogSession, token: str | None) -> None:
     """Give the lease back without changing the state (nothing to give back without a token)."""
     if token is not None:
-        await _execute(RELEASE_SQL, [session.id, token])
+        await batch.execute(RELEASE_SQL, [session.id, token])
