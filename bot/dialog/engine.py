@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import datetime as dt
 import json
@@ -71,9 +72,7 @@ class DialogEngine:
                 try:
                     shown = await self._peek(inbound)
                 except Exception:  # e.g. the database is locked or gone (first contact writes): say so politely
-                    self.stats["errors"] += 1
-                    log.exception("dialog peek failed for %s", inbound.channel)
-                    return [Outbound(t("error", self.language))]
+                    return self._failed(inbound, self.language, "look-up")
                 if shown is not None:
                     return shown
             known = self._rows.get(inbound.channel, inbound.user_key)
@@ -96,9 +95,7 @@ class DialogEngine:
                 held = await sessions.take(inbound.channel, inbound.user_key, token, self.services.clock, self.lease,
                                            self.wait, self.language)
             except Exception:  # e.g. the database is locked or gone: nothing changed, say so politely
-                self.stats["errors"] += 1
-                log.exception("dialog lease failed for %s", inbound.channel)
-                return [Outbound(t("error", self.language))]
+                return self._failed(inbound, self.language, "lease")
             if held is None:
                 self.stats["busy"] += 1
                 return [Outbound(t("busy", self.language))]
@@ -115,10 +112,10 @@ class DialogEngine:
                     log.exception("dialog lease release failed for %s", inbound.channel)
                 return replies
 
-    def _failed(self, inbound: Inbound, language: str) -> list[Outbound]:
-        """Count and log a failed step (called in its ``except``), forget the cached row; return the apology."""
+    def _failed(self, inbound: Inbound, language: str, doing: str = "step") -> list[Outbound]:
+        """Count and log a failure (called in its ``except``), forget the cached row; return the apology."""
         self.stats["errors"] += 1
-        log.exception("dialog step failed for %s", inbound.channel)
+        log.exception("dialog %s failed for %s", doing, inbound.channel)
         self._rows.drop(inbound.channel, inbound.user_key)
         return [Outbound(t("error", language))]
 
@@ -292,14 +289,14 @@ class DialogEngine:
     async def _commit(
         self, row: DialogSession, token: str | None, ctx: Ctx, flow: str, current: Any, target: str, key: str | None
     ) -> list[Outbound]:
-        """Run a step's commit and the session save in one transaction: both happen or neither."""
-        if current.queued:  # the commit reads now and queues its writes: no transaction held meanwhile
+        """Run a step's commit and the session save atomically: both happen or neither.
+
+        A queued commit reads now and queues its writes, which the save commits as one unit: no transaction is
+        held while the step runs. Any other commit runs in a transaction with the save.
+        """
+        if current.queued:
             ctx.writes = UnitOfWork()
-            override = await current.commit(ctx)
-            new_flow, step = await self._enter(ctx, flow, override if override is not None else target)
-            replies = ctx.replies + await self._prompt(ctx, new_flow, step)
-            return await self._save(row, token, ctx, new_flow, step, replies, key)
-        async with in_transaction():
+        async with contextlib.nullcontext() if current.queued else in_transaction():
             override = await current.commit(ctx)
             new_flow, step = await self._enter(ctx, flow, override if override is not None else target)
             replies = ctx.replies + await self._prompt(ctx, new_flow, step)
