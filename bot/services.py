@@ -88,6 +88,13 @@ class Advisor:
                     self._model_tried = True  # only now: until then callers come here and wait
             return self._suggester
 
+    def warm(self, sample: str) -> None:
+        """Load the classifier and run it once (jieba loads its dictionary then): later texts may go inline."""
+        suggester = self.load_model()
+        if suggester is not None:
+            suggester(sample)
+            self._classified = True
+
     async def _refresh(self) -> None:
         if time.monotonic() - self._loaded_at < REFRESH_SECONDS:
             return

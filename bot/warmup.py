@@ -25,9 +25,7 @@ SAMPLE = "东湖区幸福里小区路灯不亮，晚上很黑，请尽快修理"
 def _load(bot: Bot) -> None:
     """Load and exercise every lazily built part once (on a worker thread)."""
     advisor = bot.engine.services.advisor
-    suggester = advisor.load_model()
-    if suggester is not None:
-        suggester(SAMPLE)
+    advisor.warm(SAMPLE)
     cut(SAMPLE)
     advisor.locate(SAMPLE)
     advisor.urgency(SAMPLE)
