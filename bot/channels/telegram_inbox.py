@@ -45,10 +45,14 @@ class Inbox:
     def _chat_prefix(self, chat_id: int | str) -> str:
         return f"{self.bot_id}:{chat_id}:"
 
+    def _count_key(self, chat_id: int | str, update_id: int) -> str:
+        """Return the key of a chat's update in the shared flood count (zero-padded: keys sort as update ids)."""
+        return f"{self._chat_prefix(chat_id)}{update_id:015d}"
+
     def _chat_key(self, update_id: int, payload: dict[str, Any]) -> str | None:
         """Return the key of an update's row for the shared throttle; None for an update of no chat."""
         chat = chat_of(payload)
-        return None if chat is None else f"{self._chat_prefix(chat['id'])}{update_id:015d}"
+        return None if chat is None else self._count_key(chat["id"], update_id)
 
     def _chat_row(self, update_id: int, payload: dict[str, Any]) -> JobRun | None:
         key = self._chat_key(update_id, payload)
@@ -68,12 +72,11 @@ class Inbox:
 
     def flood_range(self, chat_id: int | str, update_id: int) -> tuple[str, str, str]:
         """Return the job, key prefix and last key of the chat's updates up to this one (see Throttle.allowed)."""
-        prefix = self._chat_prefix(chat_id)
-        return CHATS, prefix, f"{prefix}{update_id:015d}"
+        return CHATS, self._chat_prefix(chat_id), self._count_key(chat_id, update_id)
 
     async def uncount(self, chat_id: int | str, update_id: int) -> None:
         """Take a refused update out of the chat's shared flood count (only handled updates count)."""
-        await JobRun.filter(job=CHATS, key=f"{self._chat_prefix(chat_id)}{update_id:015d}").delete()
+        await JobRun.filter(job=CHATS, key=self._count_key(chat_id, update_id)).delete()
 
     async def tell_once(self, chat_id: int | str, window: float) -> bool:
         """Return True for one caller per chat and ``window`` seconds, whichever process asks."""
