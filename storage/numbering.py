@@ -6,9 +6,6 @@ import datetime as dt
 import secrets
 import sqlite3
 
-from tortoise.exceptions import IntegrityError
-from tortoise.transactions import in_transaction
-
 from . import batch
 from .deadlines import SHANGHAI
 from .models import CaseCounter
@@ -28,36 +25,20 @@ def _day_key(prefix: str, now: dt.datetime) -> str:
 
 
 def next_case_number_on(db: sqlite3.Connection, prefix: str, now: dt.datetime) -> str:
-    """Hand out the next case number of the local day on the SQLite thread, inside a unit (storage.batch).
-
-    The unit's transaction holds SQLite's write lock, so no other writer can create the day's row meanwhile.
-    """
+    """Hand out the next case number of the local day on the SQLite thread, inside a unit (storage.batch)."""
     key = _day_key(prefix, now)
-    row = db.execute(_BUMP_SQL, (key,)).fetchone()
-    if row is None:
-        db.execute(f"INSERT INTO {CaseCounter._meta.db_table} (day, serial) VALUES (?, 1)", (key,))
-    return f"{key}-{row[0] if row else 1:05d}"
+    return f"{key}-{db.execute(_NEXT_SQL, (key,)).fetchone()[0]:05d}"
 
 
 async def next_case_number(prefix: str, now: dt.datetime) -> str:
-    """Hand out the next case number of the local day; call inside the submitting transaction."""
+    """Hand out the next case number of the local day (one statement: the day's first creates its counter)."""
     key = _day_key(prefix, now)
-    serial = await _bump(key)
-    if serial is None:
-        try:
-            async with in_transaction():
-                await CaseCounter.create(day=key, serial=1)
-            serial = 1
-        except IntegrityError:
-            # Another writer created the day's row first; take the next serial after theirs.
-            serial = await _bump(key)
-    return f"{key}-{serial:05d}"
+    _, rows = await batch.execute(_NEXT_SQL, [key], fetch=True)
+    return f"{key}-{int(rows[0]['serial']):05d}"
 
 
-async def _bump(key: str) -> int | None:
-    """Add one to the day's counter and read it back in the same statement; None when the day has no row yet."""
-    _, rows = await batch.execute(_BUMP_SQL, [key], fetch=True)
-    return int(rows[0]["serial"]) if rows else None
-
-
-_BUMP_SQL = f"UPDATE {CaseCounter._meta.db_table} SET serial = serial + 1 WHERE day = ? RETURNING serial"
+_TABLE = CaseCounter._meta.db_table
+#: Create the day's counter at 1 or add one to it, and read the serial back: one atomic statement, so two writers
+#: (processes, or PostgreSQL transactions) never get the same number and need no retry.
+_NEXT_SQL = (f"INSERT INTO {_TABLE} (day, serial) VALUES (?, 1) ON CONFLICT (day) DO UPDATE"
+             f" SET serial = {_TABLE}.serial + 1 RETURNING serial")
