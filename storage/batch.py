@@ -208,18 +208,22 @@ async def execute(sql: str, values: Sequence[Any], *, fetch: bool = False) -> Re
     batch = _sqlite_batch()
     if batch is not None:
         return await _queue(batch, _statement(sql, values, fetch))
-    conn = get_connection("default")
-    if conn.capabilities.dialect == "postgres":
-        sql = _postgres(sql)
     if fetch:
-        rows = await conn.execute_query_dict(sql, list(values))
+        rows = await read(sql, values)
         return len(rows), rows
-    changed, _ = await conn.execute_query(sql, list(values))
+    conn = get_connection("default")
+    changed, _ = await conn.execute_query(_postgres(sql) if conn.capabilities.dialect == "postgres" else sql,
+                                          list(values))
     return changed, []
 
 
 async def read(sql: str, values: Sequence[Any]) -> list[dict[str, Any]]:
-    """Run one read directly, outside the group commit (a read needs no write lock); return its rows."""
+    """Run one read directly, outside the group commit; return its rows.
+
+    On SQLite it takes no write lock and joins no batch, so it is a trip to the database thread of its own
+    (behind whatever holds the connection); a read that many concurrent steps make (the similar case shown,
+    the session resumed) is cheaper queued with the others through ``execute(fetch=True)``.
+    """
     conn = get_connection("default")
     if conn.capabilities.dialect == "postgres":
         sql = _postgres(sql)

@@ -33,7 +33,7 @@ async def enqueue(
     audiences = list(dict.fromkeys(audiences))
     identities: list[tuple[str, str]] = []
     if Audience.CITIZEN in audiences and case.citizen_id is not None:
-        identities = [(r["channel"], r["external_id"]) for r in await batch.read(IDENTITIES_SQL, [case.citizen_id])]
+        identities = await citizen_identities(case.citizen_id)
     assignments: list[CaseAssignment] = []
     if Audience.LEAD_UNIT in audiences or Audience.CO_UNITS in audiences:
         assignments = await CaseAssignment.filter(case_id=case.id, active=True).order_by("id")
@@ -41,6 +41,16 @@ async def enqueue(
     for row in rows:
         await row.save()
     return rows
+
+
+def preferred(case: Case, identities: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Return the identities a case's citizen is told through: those on the case's channel, else the oldest."""
+    return [i for i in identities if i[0] == case.channel] or list(identities[:1])
+
+
+async def citizen_identities(citizen_id: int) -> list[tuple[str, str]]:
+    """Return a citizen's (channel, external_id) pairs, oldest first."""
+    return [(r["channel"], r["external_id"]) for r in await batch.read(IDENTITIES_SQL, [citizen_id])]
 
 
 def recipients(
@@ -60,8 +70,7 @@ def recipients(
         if audience is Audience.CITIZEN:
             if case.citizen_id is None:
                 continue
-            preferred = [i for i in identities if i[0] == case.channel] or list(identities[:1])
-            for channel, external_id in preferred:
+            for channel, external_id in preferred(case, identities):
                 rows.append(Notification(
                     audience=audience.value, citizen_id=case.citizen_id, channel=Channel(channel),
                     address=external_id, params=dict(params), **common,

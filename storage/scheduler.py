@@ -13,11 +13,12 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
+from . import outbox
 from .cases import CaseService, utcnow
 from .deadlines import RULES_MAX_AGE, SHANGHAI, add_working_days, local, refresh_rules, working_days_between
 from .errors import CaseError
 from .lifecycle import Action, Actor, CaseStatus, Rating, SuperviseLevel
-from .models import AuditEntry, Case, Channel, ChannelIdentity, Citizen, Evaluation, JobRun, Notification, Unit
+from .models import AuditEntry, Case, Channel, Citizen, Evaluation, JobRun, Notification, Unit
 from .outbox import run_periodically
 
 log = logging.getLogger(__name__)
@@ -265,12 +266,11 @@ class Scheduler:
                                   template=template, params=params)
 
     async def _notify_citizen(self, case: Case, template: str, params: dict[str, object]) -> None:
-        identities = await ChannelIdentity.filter(citizen_id=case.citizen_id).order_by("id")
-        chosen = [i for i in identities if i.channel == case.channel] or identities[:1]
-        for identity in chosen:
+        if case.citizen_id is None:
+            return
+        for channel, address in outbox.preferred(case, await outbox.citizen_identities(case.citizen_id)):
             await Notification.create(case_id=case.id, audience="citizen", citizen_id=case.citizen_id,
-                                      channel=identity.channel, address=identity.external_id,
-                                      template=template, params=params)
+                                      channel=Channel(channel), address=address, template=template, params=params)
 
     async def tick(self) -> TickReport:
         """Do everything that is due now, once."""
