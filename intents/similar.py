@@ -94,11 +94,10 @@ class SimilarIndex:
         self._gram_id: dict[str, int] = {}  # bigram -> column of the arrays below
         self._df = _Column(np.int32, 0)  # each bigram's posting count (its document frequency)
         self._doc_grams: list[np.ndarray] = []  # each case's bigram ids, so a query does not cut them again
-        self._places: list[tuple[str | None, str | None]] = []
         self._place_code: dict[str, int] = {}  # district and street names as small ints (0: none), for numpy
+        self._place_name: list[str | None] = [None]  # the name of each code
         self._district = _Column(np.int32, 0)
         self._street = _Column(np.int32, 0)
-        self._norm_len = _Column(np.int32, 0)
         self._ts = _Column(np.float64, 0.0)
         self._alive = _Column(np.bool_, False)
         self._length = _Column(np.float32, 1.0)
@@ -136,17 +135,21 @@ class SimilarIndex:
         self._texts.append(text)
         self._norms.append(norm)
         self._doc_grams.append(ids)
-        self._places.append((district, street))
         self._district.set(slot, self._code(district))
         self._street.set(slot, self._code(street))
-        self._norm_len.set(slot, len(norm))
         self._ts.set(slot, created_at.timestamp())
         self._alive.set(slot, True)
         self._length.set(slot, math.sqrt(max(len(grams), 1)))
 
     def _code(self, name: str | None) -> int:
         """Return the small int of a district or street name (0 for none), adding it if new."""
-        return self._place_code.setdefault(name, len(self._place_code) + 1) if name else 0
+        if not name:
+            return 0
+        code = self._place_code.get(name)
+        if code is None:
+            code = self._place_code[name] = len(self._place_name)
+            self._place_name.append(name)
+        return code
 
     def remove(self, case_id: CaseId) -> bool:
         """Remove a case (merged, closed); return whether it was there."""
@@ -165,15 +168,16 @@ class SimilarIndex:
     def _compact(self) -> None:
         """Rebuild without removed cases, so postings do not fill up with dead slots."""
         live = [(cid, self._slot_of[cid]) for cid in self._ids if cid is not None]
-        old = (self._texts, self._places, self._ts.data.copy())
+        texts, names, ts = self._texts, self._place_name, self._ts.data.copy()
+        districts, streets = self._district.data.copy(), self._street.data.copy()
         self._reset()
         for cid, slot in live:
-            created = datetime.fromtimestamp(float(old[2][slot]), UTC)
-            self.add(cid, old[0][slot], *old[1][slot], created_at=created)
+            self.add(cid, texts[slot], names[districts[slot]], names[streets[slot]],
+                     created_at=datetime.fromtimestamp(float(ts[slot]), UTC))
 
     def _idf(self, gram: str, n: int) -> float:
         df = len(self._postings.get(gram, ()))
-        return math.log((n + 1) / (df + 0.5)) if df else 0.0
+        return float(_inverse_df(df, n)) if df else 0.0
 
     def query(self, text: str, district: str | None = None, street: str | None = None,
               since: datetime | None = None, until: datetime | None = None, limit: int = 5,
@@ -228,23 +232,24 @@ class SimilarIndex:
                                dtype=np.float64)[0]
         slots = np.array(picked)
         base = 0.6 * cosines + 0.25 * (ratios / 100)  # + 0.15 × the partial ratio, below
-        place = self._place_scores(slots, district, street)
-        partial = np.minimum(self._norm_len.data[slots], len(norm)) >= 4
+        agreement = self._agreement(slots, district, street)
+        place = _place_scores(*agreement)
+        partial = np.fromiter((min(len(self._norms[s]), len(norm)) >= 4 for s in picked), bool, len(picked))
         bound = np.minimum(np.maximum(base + np.where(partial, 0.15, 0.0) + place, 0.0), 1.0)
-        scored: list[tuple[float, float, int]] = []
+        scored: list[tuple[float, float, int, int]] = []
         for i in np.lexsort((slots, -bound)).tolist():  # best bound first, then the earlier case
             slot, limit_bound = int(slots[i]), float(bound[i])
             if limit_bound < self.min_score or (len(scored) >= limit and limit_bound < scored[limit - 1][0]):
                 break  # neither this candidate nor any after it (smaller bounds) can make the list
             text_score = float(base[i]) + (
                 0.15 * (fuzz.partial_ratio(norm, self._norms[slot]) / 100) if partial[i] else 0.0)
-            scored.append((min(max(text_score + float(place[i]), 0.0), 1.0), text_score, slot))
+            scored.append((min(max(text_score + float(place[i]), 0.0), 1.0), text_score, slot, i))
             scored.sort(key=lambda item: (-item[0], item[2]))
         matches = []
-        for score, text_score, slot in scored[:limit]:
+        for score, text_score, slot, i in scored[:limit]:
             if score < self.min_score:
                 break
-            _, notes = self._place(slot, district, street)
+            notes = self._place_notes(slot, [bool(a[i]) for a in agreement], district, street)
             reasons = [f"文本相似度 {text_score:.2f}"]
             words = shared_words(text, self._texts[slot]) if explain else []
             if words:
@@ -260,7 +265,7 @@ class SimilarIndex:
         sizes = np.fromiter((len(a) for a in arrays), dtype=np.intp, count=len(arrays))
         ids = np.concatenate(arrays)
         owner = np.repeat(np.arange(len(slots)), sizes)
-        idf = np.log((n + 1) / (self._df.data[ids] + 0.5))  # every bigram of a case has a posting
+        idf = _inverse_df(self._df.data[ids], n)  # every bigram of a case has a posting
         d_len = np.sqrt(np.bincount(owner, weights=idf * idf, minlength=len(slots)))
         d_len[d_len == 0] = 1.0
         known = [(self._gram_id[g], w * w) for g, w in weights.items() if g in self._gram_id]
@@ -271,30 +276,33 @@ class SimilarIndex:
         shared = np.where(q_ids[at] == ids, q_w2[at], 0.0)
         return np.bincount(owner, weights=shared, minlength=len(slots)) / (q_len * d_len)
 
-    def _place_scores(self, slots: np.ndarray, district: str | None, street: str | None) -> np.ndarray:
-        """Return ``_place``'s score for many cases at once (the same sums, in the same order)."""
+    def _agreement(self, slots: np.ndarray, district: str | None,
+                   street: str | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return, for each case, whether it is in the query's street, else in its district; and in another district."""
         c_district, c_street = self._district.data[slots], self._street.data[slots]
+        none = np.zeros(len(slots), dtype=bool)
         q_district = self._place_code.get(district, -1) if district else 0  # -1: a district no case has
-        q_street = self._place_code.get(street, -1) if street else 0
-        same_street = (c_street != 0) & (c_street == q_street) if street else np.zeros(len(slots), dtype=bool)
-        known = (c_district != 0) if district else np.zeros(len(slots), dtype=bool)
-        score = np.where(same_street, 0.1, np.where(known & (c_district == q_district), 0.05, 0.0))
-        return score - np.where(known & (c_district != q_district), 0.2, 0.0)
+        same_street = (c_street != 0) & (c_street == self._place_code.get(street, -1)) if street else none
+        known = (c_district != 0) if district else none
+        return same_street, known & (c_district == q_district) & ~same_street, known & (c_district != q_district)
 
-    def _place(self, slot: int, district: str | None, street: str | None) -> tuple[float, list[str]]:
-        """Return the place agreement's part of the score (same street, same or another district) and its notes."""
-        place_score, notes = 0.0, []
-        c_district, c_street = self._places[slot]
-        if street and c_street and street == c_street:
-            place_score += 0.1
-            notes.append(f"同一街道：{street}")
-        elif district and c_district and district == c_district:
-            place_score += 0.05
-            notes.append(f"同一区：{district}")
-        if district and c_district and district != c_district:
-            place_score -= 0.2
-            notes.append(f"不同区：{c_district}")
-        return place_score, notes
+    def _place_notes(self, slot: int, agreement: list[bool], district: str | None, street: str | None) -> list[str]:
+        """Return the reasons a case's place agreement gives (see ``_agreement``)."""
+        same_street, same_district, other_district = agreement
+        notes = [f"同一街道：{street}"] if same_street else [f"同一区：{district}"] if same_district else []
+        if other_district:
+            notes.append(f"不同区：{self._place_name[self._district.data[slot]]}")
+        return notes
+
+
+def _inverse_df(df: float | np.ndarray, n: int) -> float | np.ndarray:
+    """Return the inverse document frequency of a bigram in ``df`` of ``n`` cases (numbers or numpy arrays)."""
+    return np.log((n + 1) / (df + 0.5))
+
+
+def _place_scores(same_street: np.ndarray, same_district: np.ndarray, other_district: np.ndarray) -> np.ndarray:
+    """Return the place part of the score: +0.1 same street, else +0.05 same district; −0.2 another district."""
+    return np.where(same_street, 0.1, np.where(same_district, 0.05, 0.0)) - np.where(other_district, 0.2, 0.0)
 
 
 def synthetic_appeals(n: int, seed: int = 7) -> list[tuple[str, str, str, str]]:
