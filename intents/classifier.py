@@ -232,13 +232,16 @@ class _Featurizer:
         return w_cols, w_counts.astype(np.float32), c_cols, c_counts.astype(np.float32)
 
 
+def _sublinear(counts: np.ndarray, idf_at: np.ndarray) -> np.ndarray:
+    """Return the weight of each feature: (1 + log count) × its idf, in float32 (batch and single alike)."""
+    return (np.log(counts.astype(np.float32, copy=False)) + np.float32(1.0)) * idf_at.astype(np.float32, copy=False)
+
+
 def _tfidf(counts: sp.csr_matrix, idf: np.ndarray) -> sp.csr_matrix:
     """Sublinear tf × idf, each row scaled to unit length (its non-zeros scaled in place)."""
     x = sp.csr_matrix(counts, dtype=np.float32, copy=True)
     x.sum_duplicates()
-    np.log(x.data, out=x.data)
-    x.data += 1.0
-    x.data *= idf[x.indices].astype(np.float32)
+    x.data = _sublinear(x.data, idf[x.indices])
     sizes = np.diff(x.indptr)
     rows = np.repeat(np.arange(x.shape[0]), sizes)
     norms = np.sqrt(np.bincount(rows, weights=x.data * x.data, minlength=x.shape[0]))
@@ -310,7 +313,7 @@ class Model:
                                          (c_cols, c_counts, self.idf_char, offset)):
             if not len(cols):
                 continue
-            x = (np.log(counts) + np.float32(1.0)) * idf[cols]
+            x = _sublinear(counts, idf[cols])
             norm = float(np.sqrt(np.dot(x, x)))
             if norm:
                 scores += (x / np.float32(norm)) @ self._coef_t[cols + start]
