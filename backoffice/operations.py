@@ -6,12 +6,13 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from storage.accounts import staff_names
 from storage.cases import Applied, CaseService, CaseView, NewCase
 from storage.deadlines import local
 from storage.labels import ACTION, STATUS, field_label, label
 from storage.lifecycle import OPEN_STATUSES, Action, Actor, CaseStatus, Rating, RejectClass, Role, SuperviseLevel
 from storage.lifecycle import allowed_actions as lifecycle_allowed
-from storage.models import Case, CaseEvent, Citizen, Staff, StaffSession, Unit
+from storage.models import Case, CaseEvent, Citizen, StaffSession, Unit
 
 from . import sessions
 from .access import hides_citizen, visible_case, visible_cases
@@ -72,8 +73,7 @@ async def timeline(case: Case, lang: str, hidden: bool) -> list[dict[str, Any]]:
     events = await CaseEvent.filter(case_id=case.id).order_by("id")
     units = {code: (en or zh) if lang == "en" else zh
              for code, zh, en in await Unit.all().values_list("code", "name_zh", "name_en")}
-    names = dict(await Staff.filter(id__in={e.staff_id for e in events if e.staff_id}).values_list(  # type: ignore[attr-defined]
-        "id", "display_name"))
+    names = await staff_names(e.staff_id for e in events)  # type: ignore[attr-defined]
     out = []
     for e in events:
         data = {k: v for k, v in (e.data or {}).items() if v not in (None, "", []) and k not in HIDDEN_KEYS}

@@ -52,6 +52,12 @@ def generate_password() -> str:
     return secrets.token_urlsafe(12)
 
 
+async def staff_names(staff_ids: Iterable[int | None]) -> dict[int, str]:
+    """Return the display names of just these accounts (not of every account), by id."""
+    ids = {i for i in staff_ids if i is not None}
+    return dict(await Staff.filter(id__in=ids).values_list("id", "display_name")) if ids else {}
+
+
 async def create_staff(
     username: str,
     password: str,

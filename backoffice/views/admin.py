@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from storage.accounts import AccountError, create_staff, generate_password
+from storage.accounts import AccountError, create_staff, generate_password, staff_names
 from storage.labels import ROLE
 from storage.lifecycle import STAFF_ROLES, Role
 from storage.models import AuditEntry, CatalogueChange, CatalogueEntry, Staff, Unit, UnitKind
@@ -149,7 +149,7 @@ async def catalogue_page(request: web.Request, error: str = "", status: int = 20
     units = await Unit.all().order_by("id")
     names = {u.id: (u.name_en or u.name_zh) if i else u.name_zh for u in units}
     changes = await CatalogueChange.all().order_by("-id").limit(50)
-    who = dict(await Staff.all().values_list("id", "display_name"))
+    who = await staff_names(c.staff_id for c in changes)  # type: ignore[attr-defined]
     return await render(request, "admin_catalogue.html", {
         "entries": entries, "names": names, "units": [u for u in units if u.active], "changes": changes,
         "who": who, "error": error}, status=status)

@@ -11,6 +11,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
+from storage.accounts import staff_names
 from storage.deadlines import (
     LIMIT_FIELDS,
     OVERRIDE_KINDS,
@@ -32,7 +33,7 @@ from storage.kpi import (
     current_weights,
     save_weights,
 )
-from storage.models import AuditEntry, CaseKind, HolidayOverride, KpiWeightSet, Policy, Staff, Urgency
+from storage.models import AuditEntry, CaseKind, HolidayOverride, KpiWeightSet, Policy, Urgency
 
 from .. import sessions
 from ..i18n import lang, tr
@@ -61,17 +62,11 @@ CHANGE_LABELS = {"policy_created": ("新增规则", "rule added"), "policy_chang
                  "kpi_weights_changed": ("更换权重", "weights changed")}
 
 
-async def _names(staff_ids: set[int | None]) -> dict[int, str]:
-    """Display names of just these accounts (not of every account)."""
-    ids = {i for i in staff_ids if i is not None}
-    return dict(await Staff.filter(id__in=ids).values_list("id", "display_name")) if ids else {}
-
-
 async def _changes(request: web.Request, actions: tuple[str, ...]) -> list[dict[str, object]]:
     """The latest audited changes of these kinds: who, when, what, before and after."""
     i = 1 if lang(request) == "en" else 0
     entries = await AuditEntry.filter(action__in=actions).order_by("-id").limit(30)
-    who = await _names({e.staff_id for e in entries})  # type: ignore[attr-defined]
+    who = await staff_names(e.staff_id for e in entries)  # type: ignore[attr-defined]
     return [{"at": e.created_at, "who": who.get(e.staff_id, ""),  # type: ignore[attr-defined]
              "action": CHANGE_LABELS.get(e.action, (e.action, e.action))[i],
              "target": e.target, "before": json.dumps(e.data.get("before"), ensure_ascii=False, sort_keys=True),
@@ -252,7 +247,7 @@ async def kpi_weights_page(request: web.Request, error: str = "", status: int = 
     i = 1 if lang(request) == "en" else 0
     current = await current_weights()
     rows = await KpiWeightSet.all().order_by("-id").limit(20)
-    who = await _names({r.staff_id for r in rows})  # type: ignore[attr-defined]
+    who = await staff_names(r.staff_id for r in rows)  # type: ignore[attr-defined]
     fields = [(k.value, KPI_LABELS[k][i], round(current.weights.get(k, 0.0) * 100, 2)) for k in WEIGHTABLE]
     return await render(request, "admin_kpi_weights.html", {
         "current": current, "fields": fields, "rows": rows, "who": who, "error": error, "draft": draft or {},

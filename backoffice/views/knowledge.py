@@ -14,9 +14,10 @@ from typing import Any
 from aiohttp import web
 from multidict import MultiDictProxy
 
+from storage.accounts import staff_names
 from storage.knowledge import EDITORS, ArticleDraft, KnowledgeError, history, local_day
 from storage.lifecycle import Actor, Role
-from storage.models import KnowledgeArticle, KnowledgeRevision, KnowledgeStatus, RevisionStatus, Staff, Unit
+from storage.models import KnowledgeArticle, KnowledgeRevision, KnowledgeStatus, RevisionStatus, Unit
 
 from ..access import sees_all
 from ..auth import current_actor
@@ -160,8 +161,7 @@ async def article_page(request: web.Request) -> web.Response:
     unit_id: int = article.unit_id  # type: ignore[attr-defined]
     revisions = await history(article.id)
     latest = revisions[-1] if revisions else None
-    people = dict(await Staff.filter(id__in={i for r in revisions for i in (r.author_id, r.reviewer_id)  # type: ignore[attr-defined]
-                                             if i}).values_list("id", "display_name"))
+    people = await staff_names(i for r in revisions for i in (r.author_id, r.reviewer_id))  # type: ignore[attr-defined]
     editor, head = _is_editor(actor, unit_id), _is_head(actor, unit_id)
     status = latest.status if latest else None
     done = DONE.get(request.query.get("done", ""))
