@@ -20,6 +20,7 @@ from aiohttp import web
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from tortoise.queryset import QuerySet
 
@@ -123,7 +124,7 @@ class XlsxWriter:
         self.book = Workbook(write_only=True)
         self.sheet = self.book.create_sheet(SHEET_NAME_DROPS.sub("", sheet)[:31] or "Sheet1")
         for i, width in enumerate(widths):
-            self.sheet.column_dimensions[chr(ord("A") + i)].width = width
+            self.sheet.column_dimensions[get_column_letter(i + 1)].width = width
         self.sheet.freeze_panes = "A2"
         self.sheet.append([_xlsx_cell(self.sheet, h) for h in headers])
 

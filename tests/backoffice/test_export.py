@@ -111,3 +111,12 @@ async def test_rows_read_in_batches_all_arrive_once_in_order_and_filters_apply(l
         numbers = [r[0] for r in list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))[1:]]
     assert numbers == [c.number for c in made]
     assert (await AuditEntry.get(action=f"export_{fmt}")).data["rows"] == 5
+
+
+def test_a_sheet_wider_than_26_columns_keeps_every_column_and_its_width() -> None:
+    headers = [f"列{i}" for i in range(30)]
+    book = export.XlsxWriter("宽表", headers, [8 + i for i in range(30)])
+    book.append([list(range(30))])
+    sheet = openpyxl.load_workbook(book.finish()).worksheets[0]
+    assert [c.value for c in sheet[1]] == headers and sheet["AD2"].value == 29
+    assert (sheet.column_dimensions["Z"].width, sheet.column_dimensions["AA"].width) == (33, 34)
