@@ -238,7 +238,13 @@ NUMBER = re.compile(r"[0-9]{3,8}-[0-9]{8}-[0-9]{3,8}")
 #: A tracking code (storage.numbering): ten characters of its alphabet with at least one digit and one letter.
 TRACKING = re.compile(r"(?=.*[2-9])(?=.*[A-HJKMNP-Z])[2-9A-HJKMNP-Z]{10}")
 COUNT_CAP = 1000  # a list this long is read in id windows, a shorter one picked from its ids
+API_COUNT_CAP = 1000  # the JSON API counts each queue up to this (that figure means "at least")
 SIDEBAR_CAP = 100  # sidebar counts stop here (shown as "99+"): see counts()
+
+
+def count_label(count: int) -> str:
+    """Return a sidebar count as shown: "99+" once it reaches SIDEBAR_CAP (counts stop there)."""
+    return str(count) if count < SIDEBAR_CAP else f"{SIDEBAR_CAP - 1}+"
 WINDOW = 4096
 CO_LISTED = 2000  # a unit's co-handled cases up to this many are named in the query, not subselected
 FEW = 2000  # a list this short is searched row by row, a longer one through the index

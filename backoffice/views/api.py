@@ -57,9 +57,9 @@ async def me(request: web.Request) -> web.Response:
 
 
 async def queue_counts(request: web.Request) -> web.Response:
-    """Count the caller's queues, each up to queues.COUNT_CAP (that figure means "at least")."""
+    """Count the caller's queues, each up to queues.API_COUNT_CAP (that figure means "at least")."""
     _, actor = current_actor(request)
-    return web.json_response(await queues.counts(actor, now(), cap=queues.COUNT_CAP))
+    return web.json_response(await queues.counts(actor, now(), cap=queues.API_COUNT_CAP))
 
 
 async def queue_cases(request: web.Request) -> web.Response:

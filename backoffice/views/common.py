@@ -39,7 +39,8 @@ async def render(request: web.Request, template: str, context: dict[str, Any] | 
         ctx["csrf_token"] = request[SESSION].csrf_token
         counts = await queues.counts(actor, now())
         ctx["sidebar"] = [
-            {"key": q.key, "label": q.en if language == "en" else q.zh, "count": counts.get(q.key, 0)}
+            {"key": q.key, "label": q.en if language == "en" else q.zh,
+             "count": queues.count_label(counts.get(q.key, 0))}
             for q in queues.queues_for(actor)
         ]
         ctx["role_labels"] = [ROLE[r][1 if language == "en" else 0] for r in sorted(actor.roles)]

@@ -8,7 +8,7 @@ from storage.lifecycle import TRANSITIONS, Action, CaseStatus, Rating, RejectCla
 from storage.models import CaseKind, Channel, Urgency
 
 from ..forms import BOOLS
-from ..queues import QUEUES, SORTS
+from ..queues import API_COUNT_CAP, QUEUES, SORTS
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -96,7 +96,8 @@ def document() -> dict[str, Any]:
         "paths": {
             "/api/me": {"get": {"operationId": "me", "responses": _responses({"type": "object"}, 401)}},
             "/api/queues": {"get": {"operationId": "queue_counts",
-                                    "description": "Cases per queue, each counted up to 1000 (1000: or more).",
+                                    "description": f"Cases per queue, each counted up to {API_COUNT_CAP}"
+                                                   f" ({API_COUNT_CAP}: or more).",
                                     "responses": _responses({"type": "object",
                                                              "additionalProperties": {"type": "integer"}}, 401)}},
             "/api/queues/{queue}/cases": {"get": {
