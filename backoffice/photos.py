@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 from PIL import Image, ImageOps
 
-from bot.uploads import EXTENSIONS, MAX_PIXELS
+from bot.uploads import EXTENSIONS, MAX_PIXELS, UploadRejected, sniff
 
 #: JPEG segments a decoder needs: frame headers (SOF0-15), Huffman and arithmetic tables, DQT, DNL, DRI, DHP, EXP.
 _JPEG_KEEP = frozenset({*range(0xC0, 0xD0), 0xDB, 0xDC, 0xDD, 0xDE, 0xDF}) - {0xC8}
@@ -293,6 +293,37 @@ def thumbnail(data: bytes, size: int = THUMB_PIXELS) -> tuple[bytes, str]:
             return out.getvalue(), "image/jpeg"
     except (OSError, ValueError, Image.DecompressionBombError, SyntaxError) as exc:
         raise BadImage(f"cannot shrink: {exc}") from exc
+
+
+THUMB_KINDS = {"image/jpeg": "jpg", "image/png": "png"}  # what ``thumbnail`` writes
+
+
+def kept_thumbnail(original: Path) -> tuple[bytes, str] | None:
+    """Return the thumbnail of a stored picture, made on first use and kept beside it; None for what cannot be shrunk.
+
+    Uploads are stored under their content's digest, so a picture's thumbnail never changes: the case page's
+    small copies are read from disk after the first view instead of decoding the full picture every time.
+    """
+    for kind, ext in THUMB_KINDS.items():
+        kept = thumbnail_path(original, ext)
+        if kept.is_file():
+            return kept.read_bytes(), kind
+    data = original.read_bytes()
+    try:
+        sniff(data)  # only pictures the upload checks accept are handed to Pillow
+        body, kind = thumbnail(data)
+    except (UploadRejected, BadImage):
+        return None
+    kept = thumbnail_path(original, THUMB_KINDS[kind])
+    partial = kept.with_name(kept.name + ".part")
+    partial.write_bytes(body)
+    partial.replace(kept)  # whole or not at all, whichever request writes it
+    return body, kind
+
+
+def thumbnail_path(original: Path, ext: str) -> Path:
+    """Return where the thumbnail of a stored picture is kept."""
+    return original.with_name(f"{original.name}.thumb.{ext}")
 
 
 def disposition(kind: str, attachment_id: int, filename: str, content_type: str) -> str:

@@ -141,6 +141,8 @@ async def remove_orphans(now: dt.datetime, older_than: dt.timedelta = ORPHAN_AFT
         try:
             if file.stat().st_mtime < cutoff.timestamp():
                 file.unlink()
+                for kept in file.parent.glob(f"{file.name}.thumb.*"):  # its case page thumbnail, if one was made
+                    kept.unlink(missing_ok=True)
         except FileNotFoundError:
             pass
     return removed

@@ -152,6 +152,10 @@ async def test_thumbnails_are_small_turned_as_taken_and_carry_no_metadata(upload
     assert headers["Cache-Control"] == "private, no-store" and SECRET.encode() not in body
     with Image.open(io.BytesIO(body)) as thumb:
         assert thumb.size == (240, 320) and not thumb.getexif()  # upright, 320 on the long side, no EXIF
+    kept = Path(photo.path).with_name(Path(photo.path).name + ".thumb.jpg")
+    assert kept.read_bytes() == body  # made once, kept beside the picture (named by its content) ...
+    kept.write_bytes(body + b"kept")  # so the next view shows whether it decoded the picture again
+    assert (await fetch(handler, f"/cases/{case.id}/photos/{photo.id}?size=thumb"))[1] == body + b"kept"
     status, body, headers = await fetch(handler, f"/cases/{case.id}/photos/{overlay.id}?size=thumb")
     with Image.open(io.BytesIO(body)) as thumb:
         assert headers["Content-Type"] == "image/png" and thumb.size == (320, 107) and thumb.mode == "RGBA"
