@@ -67,11 +67,17 @@ class Scope:
     actor: Actor
     unit_id: int | None = None
     unit_code: str | None = None
+    unit_names: tuple[str, str] = ("", "")  # the unit's name in Chinese and in English
 
     @property
     def city(self) -> bool:
         """Tell whether the viewer sees the whole city."""
         return self.unit_id is None
+
+    def name(self, language: str) -> str:
+        """Return the viewer's unit in the page language (empty for the whole city)."""
+        zh, en = self.unit_names
+        return (en or zh) if language == "en" else zh
 
     def cards(self, cards: Sequence[Scorecard]) -> list[Scorecard]:
         """Keep the scorecards of this scope (the key starts with the unit code for unit staff)."""
@@ -86,7 +92,7 @@ async def scope_for(request: web.Request) -> Scope:
     if actor.roles & UNIT_ROLES and actor.unit_ids:
         unit = await Unit.get_or_none(id=min(actor.unit_ids))
         if unit is not None:
-            return Scope(actor, unit.id, unit.code)
+            return Scope(actor, unit.id, unit.code, (unit.name_zh, unit.name_en))
     raise Refused(403, "您的角色不能查看统计分析。", "Your role may not see analytics.")
 
 
@@ -319,16 +325,7 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
         chosen = pick_tables(request, tables)
         return csv_response(chosen, f"analytics-{month}-{chosen[0].key if len(chosen) == 1 else 'all'}")
     return await render(request, "analytics_dashboard.html", {
-        "month": month, "tables": tables, "scope_unit": await _scope_name(scope, lang(request))})
-
-
-async def _scope_name(scope: Scope, language: str, names: dict[str, str] | None = None) -> str:
-    """The viewer's unit (empty for the whole city), from ``names`` when the page has loaded them already."""
-    if scope.city:
-        return ""
-    if names is None:
-        names = await unit_names(language)
-    return names.get(str(scope.unit_code), str(scope.unit_code))
+        "month": month, "tables": tables, "scope_unit": scope.name(lang(request))})
 
 
 # --- KPI assessment and drill-down ------------------------------------------------------------
@@ -366,7 +363,7 @@ async def kpi_page(request: web.Request) -> web.StreamResponse:
     if wants_csv(request):
         return csv_response([table], f"kpi-{month}")
     return await render(request, "analytics_kpi.html", {
-        "month": month, "table": table, "scope_unit": await _scope_name(scope, language, names),
+        "month": month, "table": table, "scope_unit": scope.name(language),
         "weights": weights, "weight_labels": [(kpi_label(k, language), f"{w:g}") for k, w in weights.weights.items()]})
 
 
@@ -457,7 +454,7 @@ async def hot_page(request: web.Request) -> web.StreamResponse:
         return csv_response([table], f"hot-{month}")
     return await render(request, "analytics_hot.html", {
         "month": month, "table": table, "items": list(zip(table.rows, items, strict=True)), "analysed": len(rows),
-        "scope_unit": await _scope_name(scope, language)})
+        "scope_unit": scope.name(language)})
 
 
 @refusing
@@ -493,7 +490,7 @@ async def risks_page(request: web.Request) -> web.StreamResponse:
     _, actor = current_actor(request)
     return await render(request, "analytics_risks.html", {
         "month": month, "table": table, "items": list(zip(table.rows, items, marks, strict=True)),
-        "analysed": len(rows), "scope_unit": await _scope_name(scope, language),
+        "analysed": len(rows), "scope_unit": scope.name(language),
         "can_ack": Role.SUPERVISOR in actor.roles})
 
 
@@ -553,7 +550,7 @@ async def monthly_report(request: web.Request) -> web.StreamResponse:
             headers={"Content-Disposition": f'attachment; filename="report-{month}.xlsx"',
                      "X-Content-Type-Options": "nosniff"})
     return await render(request, "analytics_report.html", {
-        "month": month, "table": table, "scope_unit": await _scope_name(scope, language, names)})
+        "month": month, "table": table, "scope_unit": scope.name(language)})
 
 
 def add_routes(r: web.UrlDispatcher) -> None:
