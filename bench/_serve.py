@@ -43,6 +43,22 @@ def stat_cpu(stat: Path) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def process_cpu(pid: int | None) -> float | None:
+    """Return the CPU seconds a process used so far, all threads (Linux), or None where unknown."""
+    return None if pid is None else stat_cpu(Path(f"/proc/{pid}/stat"))
+
+
+def thread_cpu(pid: int) -> dict[str, float]:
+    """Return the CPU seconds of a process's main thread (the event loop) and of its other threads (Linux)."""
+    found: dict[str, float] = {}
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        seconds = stat_cpu(task / "stat")
+        if seconds is not None:
+            name = "main" if task.name == str(pid) else "other threads"
+            found[name] = found.get(name, 0.0) + seconds
+    return found
+
+
 #: Run a command's Python script under cProfile: ``python -c PROFILED OUT script args…``. Profiling starts
 #: at SIGUSR1 (send it after the warm-up) and the stats are written when the server stops (SIGINT/SIGTERM).
 PROFILED = """

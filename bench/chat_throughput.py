@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 import aiohttp
-from _serve import PROFILED, free_port, stat_cpu, wait_up  # bench/ is on the path: these run as scripts
+from _serve import PROFILED, free_port, process_cpu, thread_cpu, wait_up  # bench/ is on the path: these run as scripts
 from aiohttp import web
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -129,16 +129,6 @@ async def echo_run(base: str, n: int, steps: int, latencies: list[float]) -> int
             return steps
 
 
-def cpu_seconds(pid: int | None) -> float:
-    """Return the CPU time (user + system, all threads) a process has used so far, or 0 where unknown."""
-    return stat_cpu(Path(f"/proc/{pid}/stat")) or 0.0
-
-
-def main_thread_cpu(pid: int | None) -> float:
-    """Return the CPU time the main thread (the event loop) of a process has used so far, or 0 where unknown."""
-    return stat_cpu(Path(f"/proc/{pid}/task/{pid}/stat")) or 0.0
-
-
 def _pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
@@ -161,7 +151,7 @@ async def level(chats: list[str], echoes_at: list[str], conversations: int, roun
         return total
 
     def chat_cpu_now() -> tuple[float, float]:
-        return sum(map(cpu_seconds, pids[0])), sum(map(main_thread_cpu, pids[0]))
+        return sum(process_cpu(p) or 0.0 for p in pids[0]), sum(thread_cpu(p).get("main", 0.0) for p in pids[0])
 
     started, (cpu, loop_cpu) = time.perf_counter(), chat_cpu_now()
     steps = sum(await asyncio.gather(*(user(i) for i in range(conversations))))
@@ -174,9 +164,9 @@ async def level(chats: list[str], echoes_at: list[str], conversations: int, roun
         echo = echoes_at[i % len(echoes_at)]  # as many echo processes as chat processes, spread the same way
         return sum([await echo_run(echo, i, per_submission, echo_lat) for _ in range(rounds)])
 
-    started, cpu = time.perf_counter(), sum(map(cpu_seconds, pids[1]))
+    started, cpu = time.perf_counter(), sum(process_cpu(p) or 0.0 for p in pids[1])
     echoes = sum(await asyncio.gather(*(echo_user(i) for i in range(conversations))))
-    echo_s, echo_cpu = time.perf_counter() - started, sum(map(cpu_seconds, pids[1])) - cpu
+    echo_s, echo_cpu = time.perf_counter() - started, sum(process_cpu(p) or 0.0 for p in pids[1]) - cpu
     return {"conversations": conversations, "steps": steps, "steps_per_s": steps / chat_s,
             "p50_ms": _pct(lat, 0.5), "p99_ms": _pct(lat, 0.99), "echo_per_s": echoes / echo_s,
             "echo_p99_ms": _pct(echo_lat, 0.99), "cpu_ms_per_step": 1000 * chat_cpu / steps,

@@ -38,29 +38,13 @@ from aiohttp import web
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from _serve import PROFILED, free_port, stat_cpu, wait_up  # noqa: E402 - bench/ is on the path: these run as scripts
+from _serve import PROFILED, free_port, process_cpu, thread_cpu, wait_up  # noqa: E402 - bench/ is on the path: these run as scripts
 
 from tests.support.fake_telegram import TOKEN, FakeTelegram, fake_telegram  # noqa: E402
 
 SECRET_KEY = "bench-" + "k" * 40
 PUBLIC_URL = "https://bench.invalid"
 GREETINGS = ("你好", "您好", "在吗", "你好，我想咨询一下")
-
-
-def cpu_seconds(pid: int) -> float | None:
-    """Return the CPU seconds a process used so far (Linux), or None."""
-    return stat_cpu(Path(f"/proc/{pid}/stat"))
-
-
-def thread_cpu(pid: int) -> dict[str, float]:
-    """Return CPU seconds of a process's main thread and of its other threads (Linux)."""
-    found: dict[str, float] = {}
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        seconds = stat_cpu(task / "stat")
-        if seconds is not None:
-            name = "main" if task.name == str(pid) else "other threads"
-            found[name] = found.get(name, 0.0) + seconds
-    return found
 
 
 async def bare_handler(request: web.Request) -> web.Response:
@@ -174,7 +158,7 @@ async def run(updates_n: int, chats: int, concurrency: int, profile: str | None 
             updates = [fake.message(10_000 + i % chats, GREETINGS[i % len(GREETINGS)]) for i in range(updates_n)]
             if profile:
                 server.send_signal(signal.SIGUSR1)  # profile the timed run only
-            cpu_before, threads_before = cpu_seconds(server.pid), thread_cpu(server.pid)
+            cpu_before, threads_before = process_cpu(server.pid), thread_cpu(server.pid)
             own_before = time.process_time()
             start = time.perf_counter()
             latencies: list[float] = []
@@ -185,7 +169,7 @@ async def run(updates_n: int, chats: int, concurrency: int, profile: str | None 
             handled = counts.get("handled", 0) - before  # stored, through the dialog, reply sent
             replies = sent - sent_before
             app_rate = handled / (done - start)
-            cpu = cpu_seconds(server.pid)
+            cpu = process_cpu(server.pid)
             cpu_run = None if cpu is None or cpu_before is None else cpu - cpu_before
             own_cpu = time.process_time() - own_before
             threads = {name: round(spent - threads_before.get(name, 0.0), 2)
