@@ -10,6 +10,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from bot.channels import webhook
 from bot.channels.credentials import create_peer, signature, signed
 from bot.channels.webhook_sender import WebhookSender
 from storage.models import Channel, ChannelIdentity, JobRun, Notification, NotificationStatus
@@ -60,7 +61,7 @@ async def test_a_flood_gets_429_with_a_polite_message(base: str) -> None:
     assert [s for s, _ in statuses].count(200) == 20
     refused = [d for s, d in statuses if s == 429]
     assert len(refused) == 5 and all("太快" in d["message"] for d in refused)
-    assert await JobRun.filter(job="webhook-user").count() == 20  # refused messages count against nothing
+    assert await JobRun.filter(job=webhook.USERS).count() == 20  # refused messages count against nothing
 
 
 async def test_notices_are_posted_signed_to_the_callback_with_retries(city: str) -> None:
@@ -113,7 +114,6 @@ async def test_a_flood_spread_over_two_processes_is_limited_for_the_sender_alone
 
 
 async def test_old_message_ids_and_flood_counts_are_forgotten(base: str) -> None:
-    from bot.channels import webhook
     from storage.scheduler import TickReport
 
     secret = await create_peer("old")
@@ -127,4 +127,11 @@ async def test_old_message_ids_and_flood_counts_are_forgotten(base: str) -> None
     assert sorted(await JobRun.filter(job__startswith="webhook:").values_list("key", flat=True)) == ["o1", "o2"]
     assert not await JobRun.filter(job=webhook.USERS).exists() and report.done["webhook_rows_forgotten"] == 4
     again = await post(base, "old", secret, {"id": "o1", "user": "u", "text": "你好"})
-    assert again[1] == {"duplicate": True, "messages": []}  # a week-old id is still remembered
+    assert again[1] == {"duplicate": True, "messages": []}  # a remembered id is answered once
+    # Just inside the limits nothing goes: an id of six days (ids are kept a week), a flood row of 20 hours.
+    assert (await post(base, "old", secret, {"id": "o3", "user": "u", "text": "你好"}))[0] == 200
+    await JobRun.filter(job__startswith="webhook:", key="o1").update(created_at=now - dt.timedelta(days=6))
+    await JobRun.filter(job=webhook.USERS).update(created_at=now - dt.timedelta(hours=20))
+    await webhook.forget_old(now, report)
+    assert sorted(await JobRun.filter(job__startswith="webhook:").values_list("key", flat=True)) == ["o1", "o2", "o3"]
+    assert await JobRun.filter(job=webhook.USERS).count() == 1 and report.done["webhook_rows_forgotten"] == 4
