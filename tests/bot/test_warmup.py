@@ -38,7 +38,7 @@ async def warming(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncItera
 
     monkeypatch.setattr(classifier, "load", held_load)
     warm = asyncio.create_task(asyncio.to_thread(advisor.load_model))
-    await asyncio.to_thread(loading.wait, 5)
+    assert await asyncio.to_thread(loading.wait, 5)  # the load really is under way (and held)
     yield advisor, release
     release.set()
     assert await warm is advisor._suggester is not None
@@ -48,10 +48,13 @@ async def test_warm_up_loads_the_classifier_and_freezes_the_heap(tmp_path: Path)
     bot = build(Settings.from_env({"APPEALS_DATA_DIR": str(tmp_path)}), CaseService())
     advisor = bot.engine.services.advisor
     assert not advisor._model_tried  # lazily loaded until now
+    frozen = gc.get_freeze_count()
     try:
         await warmup.warm_up(bot)
         assert advisor._model_tried and advisor._suggester is not None
-        assert gc.get_freeze_count() > 10_000  # the model, jieba's dictionary and the lexicons among them
+        assert advisor._classified  # warm: the first citizens' texts are classified inline
+        # The model, jieba's dictionary and the lexicons among what this warm-up froze:
+        assert gc.get_freeze_count() > 10_000 and gc.get_freeze_count() > frozen
     finally:
         gc.unfreeze()  # the rest of the test session collects as usual
 
