@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import struct
-import zlib
 from pathlib import Path
 
 import pytest
@@ -13,26 +12,12 @@ from bot import uploads
 from storage.cases import CaseService
 from storage.models import Attachment, Case, Channel
 from storage.scheduler import Scheduler
-
-
-def png(width: int, height: int) -> bytes:
-    """Return a tiny valid PNG header claiming ``width`` × ``height``."""
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    chunk = b"IHDR" + ihdr
-    return (b"\x89PNG\r\n\x1a\n" + struct.pack(">I", len(ihdr)) + chunk
-            + struct.pack(">I", zlib.crc32(chunk)) + b"\x00" * 16)
-
-
-def jpeg(width: int, height: int) -> bytes:
-    """Return a minimal JPEG start with a SOF0 segment."""
-    app0 = b"\xff\xe0" + struct.pack(">H", 16) + b"JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
-    sof = b"\xff\xc0" + struct.pack(">HBHHB", 11, 8, height, width, 1) + b"\x01\x11\x00"
-    return b"\xff\xd8" + app0 + sof + b"\xff\xd9"
+from tests.support.images import jpeg_header, png_header
 
 
 def test_real_images_are_recognised_with_their_size() -> None:
-    assert uploads.sniff(png(640, 480)) == uploads.Sniffed("image/png", 640, 480)
-    assert uploads.sniff(jpeg(800, 600)) == uploads.Sniffed("image/jpeg", 800, 600)
+    assert uploads.sniff(png_header(640, 480)) == uploads.Sniffed("image/png", 640, 480)
+    assert uploads.sniff(jpeg_header(800, 600)) == uploads.Sniffed("image/jpeg", 800, 600)
     assert uploads.sniff(b"GIF89a" + struct.pack("<HH", 10, 20) + b"\x00" * 8).content_type == "image/gif"
 
 
@@ -49,7 +34,7 @@ def test_anything_but_a_photo_is_refused(data: bytes) -> None:
 
 def test_decompression_bombs_are_refused() -> None:
     with pytest.raises(uploads.UploadRejected) as err:
-        uploads.sniff(png(50_000, 50_000))
+        uploads.sniff(png_header(50_000, 50_000))
     assert err.value.reason == "upload.dimensions"
 
 
@@ -65,18 +50,18 @@ def test_names_lose_paths_and_markup() -> None:
 
 
 async def test_store_keeps_one_file_per_content(database_url: str, tmp_path: Path) -> None:
-    first = await uploads.store(png(10, 10), "a.png", tmp_path)
-    second = await uploads.store(png(10, 10), "b.png", tmp_path)
-    assert first.path == second.path and Path(first.path).read_bytes() == png(10, 10)
+    first = await uploads.store(png_header(10, 10), "a.png", tmp_path)
+    second = await uploads.store(png_header(10, 10), "b.png", tmp_path)
+    assert first.path == second.path and Path(first.path).read_bytes() == png_header(10, 10)
     assert first.case_id is None and first.content_type == "image/png"
     with pytest.raises(uploads.UploadRejected):
         await uploads.store(b"\xff\xd8\xff" + b"\x00" * (uploads.MAX_BYTES + 1), "big.jpg", tmp_path)
 
 
 async def test_day_old_uploads_no_case_claimed_are_swept_with_their_files(database_url: str, tmp_path: Path) -> None:
-    claimed = await uploads.store(png(10, 10), "claimed.png", tmp_path)
-    same_file = await uploads.store(png(10, 10), "again.png", tmp_path)  # same bytes: one file, two rows
-    orphan = await uploads.store(jpeg(20, 20), "orphan.jpg", tmp_path)
+    claimed = await uploads.store(png_header(10, 10), "claimed.png", tmp_path)
+    same_file = await uploads.store(png_header(10, 10), "again.png", tmp_path)  # same bytes: one file, two rows
+    orphan = await uploads.store(jpeg_header(20, 20), "orphan.jpg", tmp_path)
     case = await Case.create(number="8890-20261126-00001", tracking_code="ABCDEFGHJK", text="路灯不亮",
                              channel=Channel.WEBCHAT)
     await Attachment.filter(id=claimed.id).update(case_id=case.id)
@@ -85,7 +70,7 @@ async def test_day_old_uploads_no_case_claimed_are_swept_with_their_files(databa
 
     scheduler.clock = lambda: dt.datetime.now(dt.UTC) + dt.timedelta(hours=23)
     assert "orphan_uploads" not in (await scheduler.tick()).done  # not a day old yet
-    fresh = await uploads.store(jpeg(30, 30), "fresh.jpg", tmp_path)
+    fresh = await uploads.store(jpeg_header(30, 30), "fresh.jpg", tmp_path)
     scheduler.clock = lambda: dt.datetime.now(dt.UTC) + dt.timedelta(hours=25)
     fresh_row = await Attachment.get(id=fresh.id)
     await Attachment.filter(id=fresh.id).update(created_at=fresh_row.created_at + dt.timedelta(hours=2))

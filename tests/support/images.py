@@ -148,3 +148,16 @@ def mpo(primary: str = "PRIMARY-GPS", second: str = "SECOND-GPS") -> bytes:
     return first[:2] + mpf + xmp_segment(primary) + first[2:] + exif_jpeg(second, 1)
 
 
+def png_header(width: int, height: int) -> bytes:
+    """Return a tiny valid PNG header claiming ``width`` × ``height``."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    chunk = b"IHDR" + ihdr
+    return (b"\x89PNG\r\n\x1a\n" + struct.pack(">I", len(ihdr)) + chunk
+            + struct.pack(">I", zlib.crc32(chunk)) + b"\x00" * 16)
+
+
+def jpeg_header(width: int, height: int) -> bytes:
+    """Return a minimal JPEG start with a SOF0 segment."""
+    app0 = b"\xff\xe0" + struct.pack(">H", 16) + b"JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
+    sof = b"\xff\xc0" + struct.pack(">HBHHB", 11, 8, height, width, 1) + b"\x01\x11\x00"
+    return b"\xff\xd8" + app0 + sof + b"\xff\xd9"

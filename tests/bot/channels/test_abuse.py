@@ -13,8 +13,8 @@ from aiohttp import web
 from bot.channels import signing
 from storage.lifecycle import CaseStatus
 from storage.models import Attachment, Case, DialogSession
-from tests.bot.test_uploads import png
 from tests.support.builders import make_case, make_world
+from tests.support.images import png_header
 from tests.support.server import serving
 from tests.support.webchat import WebChat
 
@@ -102,12 +102,12 @@ async def test_12_svg_html_as_jpg_and_double_extensions_are_rejected(base: str) 
         for data, name, ctype in (
             (b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>', "a.svg", "image/svg+xml"),
             (b"<html><script>alert(1)</script></html>", "photo.jpg", "image/jpeg"),
-            (png(10, 10), "photo.png.html", "image/png"),
+            (png_header(10, 10), "photo.png.html", "image/png"),
         ):
             response = await _upload(chat, base, data, name, ctype)
             assert response.status == 415
         assert await Attachment.all().count() == 0
-        good = await _upload(chat, base, png(10, 10), "门口.png", "image/png")
+        good = await _upload(chat, base, png_header(10, 10), "门口.png", "image/png")
         assert good.status == 200
     finally:
         await chat.close()
@@ -116,14 +116,14 @@ async def test_12_svg_html_as_jpg_and_double_extensions_are_rejected(base: str) 
 async def test_13_oversize_images_and_decompression_bombs_are_rejected(base: str) -> None:
     chat = await WebChat(base).open()
     try:
-        big = await _upload(chat, base, png(100, 100) + b"\x00" * (6 * 1024 * 1024), "big.png", "image/png")
+        big = await _upload(chat, base, png_header(100, 100) + b"\x00" * (6 * 1024 * 1024), "big.png", "image/png")
         assert big.status == 413
-        bomb = await _upload(chat, base, png(60_000, 60_000), "bomb.png", "image/png")
+        bomb = await _upload(chat, base, png_header(60_000, 60_000), "bomb.png", "image/png")
         assert bomb.status == 415
         assert await Attachment.all().count() == 0
         stranger = WebChat(base)
         stranger.http = aiohttp.ClientSession()
-        response = await _upload(stranger, base, png(10, 10), "a.png", "image/png")
+        response = await _upload(stranger, base, png_header(10, 10), "a.png", "image/png")
         assert response.status == 403
         await stranger.http.close()
     finally:
@@ -135,7 +135,7 @@ async def test_13b_a_photo_receipt_works_only_for_its_owner(base: str) -> None:
     thief = await WebChat(base).open()
     try:
         form = aiohttp.FormData()
-        form.add_field("file", png(10, 10), filename="a.png", content_type="image/png")
+        form.add_field("file", png_header(10, 10), filename="a.png", content_type="image/png")
         async with owner.http.post(base + "/chat/upload", data=form) as response:
             receipt = (await response.json())["attachment"]
         await thief.tap("submit")
@@ -227,7 +227,7 @@ async def test_12b_uploads_that_are_not_multipart_or_too_many_are_refused(base: 
         raw = {"Content-Type": "image/jpeg"}
         async with chat.http.post(base + "/chat/upload", data=b"\xff\xd8\xff", headers=raw) as response:
             assert response.status == 400
-        statuses = [(await _upload(chat, base, png(10, 10 + i), "a.png", "image/png")).status
+        statuses = [(await _upload(chat, base, png_header(10, 10 + i), "a.png", "image/png")).status
                     for i in range(webchat.UPLOADS_PER_HOUR + 1)]
         assert statuses.count(200) == webchat.UPLOADS_PER_HOUR - 1 and statuses[-1] == 429  # the 400 counted too
     finally:

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from collections.abc import AsyncIterator
-from typing import Any
 
 import aiohttp
 import pytest
 
 from backoffice.app import create_app
-from bot.channels import telegram
+from bot.channels import telegram, telegram_inbox
 from bot.channels.telegram_inbox import is_blocked
 from bot.channels.telegram_sender import TelegramSender
 from bot.channels.telegram_wire import split
@@ -21,18 +19,12 @@ from storage.cases import CaseService
 from storage.lifecycle import Action, Actor, CaseStatus, Role
 from storage.models import Attachment, Case, Channel, JobRun, Notification, NotificationStatus
 from storage.settings import Settings
-from tests.bot.test_uploads import jpeg
 from tests.support.fake_telegram import TOKEN, FakeTelegram
+from tests.support.images import jpeg_header
 from tests.support.server import serving
+from tests.support.telegram import CHAT, handled, tg_settings
 
-CHAT = 4242
 SUPERVISOR = Actor(roles=frozenset({Role.SUPERVISOR}), name="supervisor")
-
-
-def tg_settings(settings: Settings, fake: FakeTelegram, public_url: str | None = None) -> Settings:
-    """Return settings that enable Telegram against the fake server."""
-    return dataclasses.replace(settings, telegram_bot_token=TOKEN, telegram_api_base_url=fake.base,
-                               public_url=public_url)
 
 
 @pytest.fixture
@@ -49,22 +41,6 @@ async def hooked(settings: Settings, fake: FakeTelegram) -> AsyncIterator[tuple[
     app = create_app(tg_settings(settings, fake, public_url="https://appeals.example.org"), manage_orm=False)
     async with serving(app) as url:
         yield url + telegram.WEBHOOK_PATH, app[telegram.CHANNEL_KEY]
-
-
-async def handled(fake: FakeTelegram, *updates: dict[str, Any], timeout: float = 10.0) -> list[str]:
-    """Push updates to getUpdates, wait until each is handled; return the texts sent meanwhile."""
-    import asyncio
-
-    before = len(fake.sent())
-    fake.push(*updates)
-    keys = {f"{TOKEN.split(':')[0]}:{u['update_id']}" for u in updates}
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        rows = await JobRun.filter(job="telegram", key__in=list(keys))
-        if len(rows) == len(keys) and all(r.data.get("done") for r in rows):
-            return fake.texts()[before:]
-        assert asyncio.get_running_loop().time() < deadline, f"not handled: {[r.data for r in rows]}"
-        await asyncio.sleep(0.01)
 
 
 async def submit(fake: FakeTelegram, chat: int = CHAT) -> Case:
@@ -98,7 +74,7 @@ async def test_full_submission_with_buttons_location_and_contact(polling, fake: 
 
 
 async def test_a_photo_is_fetched_and_attached(polling, fake: FakeTelegram) -> None:
-    fake.files["ph1"] = jpeg(64, 48)
+    fake.files["ph1"] = jpeg_header(64, 48)
     await handled(fake, fake.message(CHAT, "/start"), fake.tap(CHAT, "submit"))
     size = len(fake.files["ph1"])
     photo = [{"file_id": "ph1", "file_unique_id": "uph1", "width": 64, "height": 48, "file_size": size}]
@@ -217,7 +193,7 @@ async def test_a_flood_of_100_messages_is_throttled_politely(polling, fake: Fake
     assert len(replies) <= 2 * 20 + 1  # 20 answers (a re-ask is two messages) and one notice
     outcomes = await polling.inbox.outcomes()
     assert outcomes == {"handled": 20, "throttled": 80}  # every message accounted for, none silently lost
-    assert await JobRun.filter(job="telegram-chat").count() == 20  # only handled updates count against the next
+    assert await JobRun.filter(job=telegram_inbox.CHATS).count() == 20  # only handled updates count against the next
 
 
 def test_long_replies_are_split_at_line_breaks() -> None:
@@ -246,7 +222,7 @@ async def test_a_flood_spread_over_two_processes_is_throttled_as_one(settings: S
             await asyncio.sleep(0.05)
         outcomes = await first[telegram.CHANNEL_KEY].inbox.outcomes()
     assert outcomes == {"handled": 20, "throttled": 40}  # per process it would have been 20 each
-    assert await JobRun.filter(job="telegram-chat").count() == 20
+    assert await JobRun.filter(job=telegram_inbox.CHATS).count() == 20
     assert sum("太快" in text for text in fake.texts(CHAT)) == 1  # told once, by one of the two
 
 

@@ -6,9 +6,9 @@ import sqlite3
 
 from backoffice.app import create_app
 from storage.settings import Settings
-from tests.bot.channels.test_telegram import CHAT, handled, tg_settings
 from tests.support.fake_telegram import FakeTelegram
 from tests.support.server import serving
+from tests.support.telegram import CHAT, handled, tg_settings
 
 
 async def test_a_database_locked_by_another_process_gets_a_polite_answer_then_the_chat_goes_on(

@@ -16,9 +16,9 @@ from bot.throttle import shared_count
 from storage.cases import utcnow
 from storage.models import DialogSession, JobRun
 from storage.settings import Settings
-from tests.bot.channels.test_telegram import CHAT, handled, tg_settings
 from tests.support.fake_telegram import TOKEN, FakeTelegram
 from tests.support.server import serving
+from tests.support.telegram import CHAT, handled, tg_settings
 
 OTHER = 4343
 
@@ -139,6 +139,7 @@ async def test_the_shared_flood_count_keeps_chats_apart_and_forgets_old_updates(
 
     assert [await rank(1, 6), await rank(1, 5), await rank(12, 2)] == [3, 2, 1]
     assert [await rank(-1, 3), await rank(-100, 7), await rank(-10, 7)] == [1, 2, 0]
-    await JobRun.filter(job=telegram_inbox.CHATS, key__in=[f"{inbox.bot_id}:1:{i:015d}" for i in (1, 5)]).update(
+    aged = await JobRun.filter(job=telegram_inbox.CHATS, key__in=[f"{inbox.bot_id}:1:{i:015d}" for i in (1, 5)]).update(
         created_at=utcnow() - dt.timedelta(minutes=2))
+    assert aged == 2  # (the rows are where the key format says)
     assert await rank(1, 6) == 1  # only the update of the last minute
