@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from bot.dialog.engine import DialogEngine
 from bot.messages import Inbound, Outbound
@@ -44,13 +45,23 @@ def joined(replies: list[Outbound]) -> str:
     return "\n".join(o.text for o in replies)
 
 
-async def to_summary(chat: Chat, description: str = "东湖区幸福里小区3栋门口路灯坏了一个月",
-                     place: str = "东湖区幸福里小区3栋") -> None:
-    """Walk an anonymous submission from the menu to its summary (the confirm button), following any offer."""
+class Talker(Protocol):
+    """A citizen's side of a chat, in process (Chat) or over the websocket (tests.support.webchat.WebChat)."""
+
+    async def say(self, text: str) -> str: ...
+    async def tap(self, value: str) -> str: ...
+    def buttons(self) -> list[str]: ...
+
+
+async def to_summary(chat: Talker, description: str = "东湖区幸福里小区3栋门口路灯坏了一个月",
+                     place: str = "东湖区幸福里小区3栋") -> str:
+    """Walk an anonymous submission from the menu to its summary (following any offer); return the summary."""
     await chat.tap("submit")
     await chat.say(description)
     await chat.tap(chat.buttons()[0])
     await chat.say(place)
-    await chat.tap("anonymous")
+    shown = await chat.tap("anonymous")
     if "new" in chat.buttons():
-        await chat.tap("new")
+        shown = await chat.tap("new")
+    assert "请确认" in shown, shown
+    return shown

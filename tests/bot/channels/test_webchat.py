@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 from storage.models import Case
+from tests.support.chat import to_summary
 from tests.support.webchat import WebChat
 
 
 async def submit(chat: WebChat, text: str = "东湖区幸福里小区3栋门口路灯坏了一个月，晚上很黑") -> str:
     """Run a whole submission; return the final reply."""
-    await chat.tap("submit")
-    await chat.say(text)
-    await chat.tap(chat.buttons()[0])
-    await chat.say("东湖区幸福里小区3栋")
-    await chat.tap("anonymous")
-    if "new" in chat.buttons():
-        await chat.tap("new")
+    await to_summary(chat, text)
     return await chat.tap("confirm")
 
 
