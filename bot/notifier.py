@@ -65,6 +65,10 @@ class Hub:
             if not senders:
                 del self._sockets[address]
 
+    def addresses(self) -> list[str]:
+        """Return the addresses with a socket here."""
+        return list(self._sockets)
+
     def connected(self, address: str) -> bool:
         """Tell whether the address has a socket here."""
         return address in self._sockets
@@ -82,7 +86,12 @@ class Hub:
 
 
 class Notifier:
-    """Claims web-chat outbox rows and pushes them; rows for absent citizens wait for their next visit."""
+    """Pushes the outbox rows of the citizens connected to this process; the others' rows wait for their visit.
+
+    Only rows whose address has a socket here are claimed: another process never takes (and bounces) a row
+    of a citizen connected elsewhere, and the rows of citizens who are away are not touched until they
+    come back (``deliver_pending``).
+    """
 
     def __init__(self, hub: Hub, language: str = "zh-CN", clock: Callable[[], dt.datetime] = utcnow,
                  channels: Iterable[Channel] = (Channel.WEBCHAT,)) -> None:
@@ -100,15 +109,18 @@ class Notifier:
         return False
 
     async def drain_once(self) -> int:
-        """Claim due rows once and push what can be pushed; return how many were sent."""
+        """Claim the due rows of the citizens connected here and push them; return how many were sent."""
         now = self.clock()
         sent = 0
-        for row in await outbox.claim(self.worker, now, self.channels):
-            if await self._deliver(row, self.hub.push):
-                sent += 1
-            else:
-                await Notification.filter(id=row.id, claimed_by=self.worker).update(
-                    claimed_by=None, claimed_until=None, next_attempt_at=now + OFFLINE_RETRY)
+        addresses = self.hub.addresses()
+        for start in range(0, len(addresses), outbox.MAX_ADDRESSES):
+            chunk = addresses[start:start + outbox.MAX_ADDRESSES]
+            for row in await outbox.claim(self.worker, now, self.channels, addresses=chunk):
+                if await self._deliver(row, self.hub.push):
+                    sent += 1
+                else:  # the socket closed meanwhile: the row waits for the next visit, or a later pass
+                    await Notification.filter(id=row.id, claimed_by=self.worker).update(
+                        claimed_by=None, claimed_until=None, next_attempt_at=now + OFFLINE_RETRY)
         return sent
 
     async def deliver_pending(self, address: str, send: Send) -> int:
@@ -119,7 +131,7 @@ class Notifier:
 
         now = self.clock()
         count = 0
-        for row in await outbox.claim(self.worker, now, self.channels, address=address, now_or_later=True):
+        for row in await outbox.claim(self.worker, now, self.channels, addresses=[address], now_or_later=True):
             if await self._deliver(row, direct):
                 count += 1
         return count

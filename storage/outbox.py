@@ -6,7 +6,7 @@ import asyncio
 import datetime as dt
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from tortoise.expressions import Q
@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 BACKOFF_SECONDS = (10, 30, 60, 300, 900, 1800, 3600)
 CLAIM_SECONDS = 60
+MAX_ADDRESSES = 500  # recipients one claim may name (bound parameters stay well under SQLite's limit)
 
 
 #: A citizen's channel identities, oldest first (plain rows: no model object per identity on every event).
@@ -92,12 +93,12 @@ def recipients(
 
 async def claim(
     worker: str, now: dt.datetime, channels: Iterable[Channel], limit: int = 50,
-    address: str | None = None, now_or_later: bool = False,
+    addresses: Collection[str] | None = None, now_or_later: bool = False,
 ) -> list[Notification]:
     """Claim due rows for ``worker`` so that no other process sends them; return the claimed rows.
 
-    ``address`` keeps to one recipient; ``now_or_later`` also takes rows still waiting out their
-    backoff (a citizen who just came back online gets them at once).
+    ``addresses`` keeps to those recipients (at most ``MAX_ADDRESSES``); ``now_or_later`` also takes rows still
+    waiting out their backoff (a citizen who just came back online gets them at once).
     """
     due = (
         Q(status__in=[NotificationStatus.PENDING, NotificationStatus.FAILED])
@@ -106,8 +107,12 @@ async def claim(
     )
     if not now_or_later:
         due &= Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
-    if address is not None:
-        due &= Q(address=address)
+    if addresses is not None:
+        if not addresses:
+            return []
+        if len(addresses) > MAX_ADDRESSES:
+            raise ValueError(f"claim at most {MAX_ADDRESSES} addresses at once, not {len(addresses)}")
+        due &= Q(address__in=list(addresses))
     # No transaction: each claim is one compare-and-set UPDATE, which is exclusive on SQLite and
     # PostgreSQL alike, and a reader never has to upgrade to a writer (SQLite's BUSY_SNAPSHOT).
     claimed: list[Notification] = []

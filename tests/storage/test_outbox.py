@@ -141,7 +141,7 @@ async def test_a_returning_citizen_gets_rows_still_waiting_out_their_backoff_but
     first, second = await outbox.claim("w", now, [Channel.WEBCHAT])
     await outbox.mark_failed(first, now, "offline")  # waits for its backoff
     await outbox.mark_sent(second, now)
-    assert await outbox.claim("w", now, [Channel.WEBCHAT], address="web-abc") == []
-    back = await outbox.claim("w", now, [Channel.WEBCHAT], address="web-abc", now_or_later=True)
+    assert await outbox.claim("w", now, [Channel.WEBCHAT], addresses=["web-abc"]) == []
+    back = await outbox.claim("w", now, [Channel.WEBCHAT], addresses=["web-abc"], now_or_later=True)
     assert [r.id for r in back] == [first.id]
-    assert await outbox.claim("w", now, [Channel.WEBCHAT], address="someone-else", now_or_later=True) == []
+    assert await outbox.claim("w", now, [Channel.WEBCHAT], addresses=["someone-else"], now_or_later=True) == []
