@@ -23,6 +23,7 @@ from . import routes as backoffice_routes
 from .keys import CASES, READY, SETTINGS
 
 SCHEDULER = web.AppKey("scheduler", Scheduler)
+WORKER = web.AppKey("worker", int)  # this process's index among the workers of one server (0 alone)
 
 
 def _database(manage_orm: bool):
@@ -54,7 +55,7 @@ async def healthz(request: web.Request) -> web.Response:
         cases = await Case.all().count()
     except Exception as exc:  # noqa: BLE001 - report any database failure as not ready
         return web.json_response({"status": "database error", "error": type(exc).__name__}, status=503)
-    return web.json_response({"status": "ok", "cases": cases})
+    return web.json_response({"status": "ok", "cases": cases, "worker": request.app[WORKER]})
 
 
 async def index(request: web.Request) -> web.Response:
@@ -80,13 +81,19 @@ async def security_headers(request: web.Request, handler) -> web.StreamResponse:
     return response
 
 
-def create_app(settings: Settings, *, manage_orm: bool = True, background: bool | None = None) -> web.Application:
+def create_app(settings: Settings, *, manage_orm: bool = True, background: bool | None = None,
+               worker: int = 0) -> web.Application:
     """Build the application; ``manage_orm=False`` when the caller has already opened the ORM.
 
-    ``background`` (default: same as ``manage_orm``) runs the scheduler inside this process.
+    ``background`` (default: same as ``manage_orm``) runs the scheduler inside this process. A ``worker`` other
+    than 0 is a sibling process of the same server (backoffice/workers.py): no Telegram polling, webhook
+    registration or outbox senders for Telegram and webhook peers; it serves requests and pushes to its own
+    web-chat sockets.
     """
     app = web.Application(middlewares=[security_headers], client_max_size=12 * 1024 * 1024)
     app[SETTINGS] = settings
+    app[WORKER] = worker
+    primary = worker == 0
     app[CASES] = CaseService(hotline_prefix=settings.hotline_prefix)
     app[READY] = {}
     app[SCHEDULER] = Scheduler(app[CASES], mask_text=mask_pii)
@@ -101,7 +108,7 @@ def create_app(settings: Settings, *, manage_orm: bool = True, background: bool 
     app[SCHEDULER].extra_jobs.append(uploads.sweep_orphans)  # day-old uploads no case claimed
     app[SCHEDULER].extra_jobs.append(webhook.forget_old)  # week-old webhook message ids, day-old flood counts
     backoffice_routes.share_knowledge(app, app[webchat.BOT].knowledge)  # one KnowledgeBase per process
-    telegram.setup(app, settings, app[webchat.BOT])
-    webhook.setup(app, app[webchat.BOT])
+    telegram.setup(app, settings, app[webchat.BOT], primary=primary)
+    webhook.setup(app, app[webchat.BOT], sender=primary)
     open311.setup(app, settings, app[CASES])
     return app

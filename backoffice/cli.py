@@ -27,6 +27,7 @@ from storage.seed import DemoDataError, is_seeded, seed_demo
 from storage.settings import Settings, SettingsError
 from storage.training import export_decisions
 
+from . import workers as worker_processes
 from .app import create_app
 
 log = logging.getLogger("appeals")
@@ -58,11 +59,30 @@ def _banner(settings: Settings, admin_line: str) -> Callable[[str], None]:
     return show
 
 
-def _serve(settings: Settings, admin_line: str) -> int:
+def _serve(settings: Settings, admin_line: str, workers: int | None = None) -> int:
+    """Serve in this process, as a supervisor's worker on the socket it handed down, or supervise ``workers``."""
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    app = create_app(settings)
+    inherited = worker_processes.inherited_socket()
+    count = settings.workers if workers is None else workers
+    if inherited is None and count > 1:
+        try:
+            sock = worker_processes.listen(settings.host, settings.port)
+        except OSError as exc:
+            print(f"无法监听 {settings.host}:{settings.port} / cannot listen there: {exc}", file=sys.stderr)
+            return 2
+        _banner(settings, admin_line)("")
+        print(f"  {count} 个工作进程共用此端口 / {count} worker processes share this port", flush=True)
+        command = [sys.executable, "-m", "backoffice.cli", "serve"]
+        return worker_processes.Supervisor(sock, count, command).run()
+    worker = worker_processes.index()  # worker 0 (or a lone process) runs the city's background work
+    app = create_app(settings, background=worker == 0, worker=worker)
     app.on_startup.append(_warm_up)
-    web.run_app(app, host=settings.host, port=settings.port, print=_banner(settings, admin_line))
+    if inherited is not None:
+        logging.getLogger().handlers[0].setFormatter(
+            logging.Formatter(f"%(asctime)s %(levelname)s [worker {worker}] %(name)s: %(message)s"))
+        web.run_app(app, sock=inherited, print=None)
+    else:
+        web.run_app(app, host=settings.host, port=settings.port, print=_banner(settings, admin_line))
     return 0
 
 
@@ -85,7 +105,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     """Serve the platform on an already migrated database."""
     settings: Settings = args.settings
-    return _serve(settings, "登录账号见首次启动时的输出 / log in with the accounts printed at first start")
+    accounts = "登录账号见首次启动时的输出 / log in with the accounts printed at first start"
+    return _serve(settings, accounts, args.workers)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -118,7 +139,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 0
 
     _run(lambda: _with_db(settings, prepare))
-    return _serve(settings, args.admin_line)
+    return _serve(settings, args.admin_line, args.workers)
 
 
 def _new_password(args: argparse.Namespace) -> str:
@@ -254,6 +275,20 @@ def cmd_create_webhook_peer(args: argparse.Namespace) -> int:
     return _run(lambda: _with_db(args.settings, body))
 
 
+WORKERS_HELP = "共用端口的服务进程数（默认 APPEALS_WORKERS）/ server processes on the port (default: APPEALS_WORKERS)"
+
+
+def _worker_count(text: str) -> int:
+    """Parse ``--workers``: 1-64."""
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"不是数字 / not a number: {text!r}") from None
+    if not 1 <= count <= 64:
+        raise argparse.ArgumentTypeError(f"须为 1-64 / must be 1-64, not {count}")
+    return count
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser with every subcommand."""
     parser = argparse.ArgumentParser(
@@ -264,8 +299,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="迁移数据库、首次启动时创建演示城市，然后启动服务 / migrate, seed, serve")
     p.add_argument("--no-demo", action="store_true", help="不创建演示数据 / do not create the demo city")
     p.add_argument("--demo-cases", type=int, default=300, help="演示诉求件数 / number of demo cases (300)")
+    p.add_argument("--workers", type=_worker_count, help=WORKERS_HELP)
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("serve", help="启动服务（数据库须已迁移）/ serve on a migrated database")
+    p.add_argument("--workers", type=_worker_count, help=WORKERS_HELP)
     p.set_defaults(func=cmd_serve)
     p = sub.add_parser("migrate", help="创建或升级数据库结构 / create or upgrade the database schema")
     p.add_argument("--target", help="迁移到指定版本，如 appeals.0001_initial / migrate to a named migration")

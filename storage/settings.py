@@ -13,6 +13,7 @@ ENV_VARS: dict[str, str | None] = {
     "APPEALS_DATABASE_URL": "sqlite://data/appeals.db",
     "APPEALS_HOST": "127.0.0.1",
     "APPEALS_PORT": "8080",
+    "APPEALS_WORKERS": "1",
     "APPEALS_SECRET_KEY": None,
     "APPEALS_ADMIN_PASSWORD": None,
     "APPEALS_DATA_DIR": "data",
@@ -38,6 +39,7 @@ class Settings:
     database_url: str = "sqlite://data/appeals.db"
     host: str = "127.0.0.1"
     port: int = 8080
+    workers: int = 1  # server processes on the one port (see backoffice/workers.py)
     secret_key: str | None = field(default=None, repr=False)
     admin_password: str | None = field(default=None, repr=False)
     data_dir: Path = Path("data")
@@ -68,6 +70,14 @@ class Settings:
             raise SettingsError(f"APPEALS_PORT must be a number, not {port_text!r}") from None
         if not 0 <= port <= 65535:
             raise SettingsError(f"APPEALS_PORT must be between 0 and 65535, not {port}")
+        workers_text = get("APPEALS_WORKERS") or "1"
+        cpus = os.cpu_count() or 1
+        try:
+            workers = cpus if workers_text == "auto" else int(workers_text)
+        except ValueError:
+            raise SettingsError(f"APPEALS_WORKERS must be a number or auto, not {workers_text!r}") from None
+        if not 1 <= workers <= 64:
+            raise SettingsError(f"APPEALS_WORKERS must be between 1 and 64, not {workers}")
         url = get("APPEALS_DATABASE_URL") or ""
         if not url.startswith(("sqlite://", "postgres://", "postgresql://", "asyncpg://")):
             raise SettingsError("APPEALS_DATABASE_URL must start with sqlite:// or postgres://")
@@ -94,6 +104,7 @@ class Settings:
             database_url=url,
             host=get("APPEALS_HOST") or "127.0.0.1",
             port=port,
+            workers=workers,
             secret_key=secret,
             admin_password=get("APPEALS_ADMIN_PASSWORD"),
             data_dir=Path(get("APPEALS_DATA_DIR") or "data"),

@@ -66,7 +66,8 @@ class TelegramChannel:
     """One bot: a PTB Application whose single handler translates and calls the dialog engine."""
 
     def __init__(self, settings: Settings, bot: Bot, *, upload_dir: Path, webhook: bool | None = None,
-                 throttle: Throttle | None = None, concurrency: int = 64, notify_interval: float = 1.0) -> None:
+                 throttle: Throttle | None = None, concurrency: int = 64, notify_interval: float = 1.0,
+                 primary: bool = True) -> None:
         token = settings.telegram_bot_token
         if not token:
             raise ValueError("TELEGRAM_BOT_TOKEN is not set")
@@ -78,6 +79,7 @@ class TelegramChannel:
         self.secret = hmac.new(secret_key(settings), b"telegram-webhook", hashlib.sha256).hexdigest()
         self.inbox = Inbox(token.split(":", 1)[0])
         self.throttle = throttle or Throttle()
+        self.primary = primary  # the one process of several that polls, registers the webhook and sends the outbox
         self.notify_interval = notify_interval
         self.commits = GroupCommit(self.inbox)
         builder = (Application.builder().token(token).base_url(settings.telegram_api_base_url)
@@ -105,7 +107,9 @@ class TelegramChannel:
         self._stopping = False
         started = utcnow()
         await self._replay(started - self.lease)  # each chat's replays queue before any new update of it
-        if self.webhook:
+        if not self.primary:
+            pass  # a sibling worker of the same server: it only handles the webhook calls it receives
+        elif self.webhook:
             if self.webhook_url:
                 await self.application.bot.set_webhook(self.webhook_url, secret_token=self.secret,
                                                        allowed_updates=ALLOWED_UPDATES)
@@ -113,7 +117,8 @@ class TelegramChannel:
             await self.application.bot.delete_webhook()
             assert self.application.updater is not None
             await self.application.updater.start_polling(allowed_updates=ALLOWED_UPDATES, timeout=10)
-        self._tasks.append(asyncio.create_task(self.sender.run(self.notify_interval), name="telegram-sender"))
+        if self.primary:
+            self._tasks.append(asyncio.create_task(self.sender.run(self.notify_interval), name="telegram-sender"))
         self._tasks.append(asyncio.create_task(self._replay_later(started), name="telegram-replay"))
 
     async def _replay(self, before: dt.datetime) -> None:

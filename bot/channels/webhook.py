@@ -141,10 +141,11 @@ def _sender(interval: float):
     return run_sender
 
 
-def setup(app: web.Application, bot: Bot, *, notify_interval: float = 1.0) -> None:
-    """Add the messenger-webhook route and its outbox sender to ``app``."""
+def setup(app: web.Application, bot: Bot, *, notify_interval: float = 1.0, sender: bool = True) -> None:
+    """Add the messenger-webhook route and (unless ``sender`` is False) its outbox sender to ``app``."""
     app[BOT] = bot
     app[THROTTLE] = Throttle()
     app[SENDER] = WebhookSender(bot.language)
     app.router.add_post("/channels/webhook/{peer}", receive, name="webhook_receive")
-    app.cleanup_ctx.append(_sender(notify_interval))
+    if sender:
+        app.cleanup_ctx.append(_sender(notify_interval))

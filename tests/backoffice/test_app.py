@@ -16,7 +16,7 @@ async def test_healthz_reports_ready_with_the_case_count(database_url: str) -> N
     async with serving(app) as base, aiohttp.ClientSession() as http:
         async with http.get(f"{base}/healthz") as resp:
             assert resp.status == 200
-            assert await resp.json() == {"status": "ok", "cases": 0}
+            assert await resp.json() == {"status": "ok", "cases": 0, "worker": 0}
         async with http.get(f"{base}/") as resp:
             text = await resp.text()
             assert resp.status == 200 and "群众诉求办理平台" in text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,12 @@ from storage.settings import Settings, SettingsError
 def test_defaults_are_a_local_sqlite_pilot() -> None:
     s = Settings.from_env({})
     assert (s.database_url, s.host, s.port, s.is_sqlite) == ("sqlite://data/appeals.db", "127.0.0.1", 8080, True)
+    assert s.workers == 1
+
+
+def test_workers_may_be_a_number_or_one_per_cpu() -> None:
+    assert Settings.from_env({"APPEALS_WORKERS": "3"}).workers == 3
+    assert Settings.from_env({"APPEALS_WORKERS": "auto"}).workers == (os.cpu_count() or 1)
 
 
 @pytest.mark.parametrize(
@@ -24,6 +31,9 @@ def test_defaults_are_a_local_sqlite_pilot() -> None:
         ("APPEALS_HOTLINE_PREFIX", "88a0", "digits"),
         ("APPEALS_LANGUAGE", "fr", "zh-CN or en"),
         ("APPEALS_SECRET_KEY", "short", "32"),
+        ("APPEALS_WORKERS", "many", "APPEALS_WORKERS must be a number or auto"),
+        ("APPEALS_WORKERS", "0", "between 1 and 64"),
+        ("APPEALS_WORKERS", "65", "between 1 and 64"),
     ],
 )
 def test_bad_values_are_named(name: str, value: str, words: str) -> None:

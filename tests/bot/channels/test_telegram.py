@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator
 
@@ -286,3 +287,22 @@ def test_the_throttle_forgets_quiet_chats_and_still_limits_busy_ones_among_many(
     for _ in range(20):
         assert throttle.allow("busy", now=120.0)
     assert not throttle.allow("busy", now=120.1)
+
+
+async def test_a_sibling_worker_neither_polls_nor_registers_but_handles_webhook_calls(
+        settings: Settings, fake: FakeTelegram) -> None:
+    polling_sibling = create_app(tg_settings(settings, fake), manage_orm=False, worker=1)
+    async with serving(polling_sibling):
+        await asyncio.sleep(0.3)  # worker 0 would have called deleteWebhook before this and be polling by now
+        assert "getMe" in fake.counts  # it did connect: it handles what reaches it, and sends its replies
+        assert not {"getUpdates", "deleteWebhook", "setWebhook"} & set(fake.counts)  # worker 0 polls
+    hooked_sibling = create_app(tg_settings(settings, fake, public_url="https://appeals.example.org"),
+                                manage_orm=False, worker=1)
+    async with serving(hooked_sibling) as url:
+        channel = hooked_sibling[telegram.CHANNEL_KEY]
+        assert "setWebhook" not in fake.counts  # worker 0 registers the webhook
+        async with aiohttp.ClientSession() as http:
+            async with http.post(url + telegram.WEBHOOK_PATH, json=fake.message(CHAT, "/start"),
+                                 headers={telegram.SECRET_HEADER: channel.secret}) as response:
+                assert response.status == 200
+        assert "需要办理什么" in "".join(await fake.wait_for(1, CHAT))  # but it answers what reaches it

@@ -1,0 +1,151 @@
+"""`appeals serve --workers 2`: two real processes on one port, one database, restarted when killed."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+import sys
+from collections import Counter
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from backoffice import workers
+from storage import db
+from tests.bot.channels.test_restart import free_port
+from tests.support.chat import to_summary
+from tests.support.webchat import WebChat
+
+pytestmark = pytest.mark.slow
+APPEALS = Path(sys.executable).with_name("appeals")
+
+
+class Supervised:
+    """`appeals serve --workers 2` as a child process, its log in a file."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.db_path = tmp / "appeals.db"
+        self.log = tmp / "serve.log"
+        self.base = f"http://127.0.0.1:{free_port()}"
+        self.env = {
+            **os.environ, "APPEALS_DATABASE_URL": f"sqlite://{self.db_path}",
+            "APPEALS_PORT": self.base.rsplit(":", 1)[1],
+            "APPEALS_DATA_DIR": str(tmp / "data"), "APPEALS_SECRET_KEY": "w" * 48, "APPEALS_LOG_LEVEL": "INFO",
+        }
+        self.proc: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        with self.log.open("wb") as log:
+            self.proc = await asyncio.create_subprocess_exec(str(APPEALS), "serve", "--workers", "2", env=self.env,
+                                                             stdout=log, stderr=log)
+        assert len(await self.answering({0, 1})) == 2
+
+    def children(self) -> list[int]:
+        """Return the supervisor's worker processes."""
+        assert self.proc is not None
+        path = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
+        return [int(pid) for pid in path.read_text().split()] if path.exists() else []
+
+    async def answering(self, wanted: set[int], tries: int = 40) -> Counter[int]:
+        """Ask /healthz on fresh connections, 20 at a time, until every worker in ``wanted`` answered; count them."""
+        seen: Counter[int] = Counter()
+
+        async def ask(http: aiohttp.ClientSession) -> None:
+            try:
+                async with http.get(self.base + "/healthz") as response:
+                    if response.status == 200:
+                        seen[(await response.json())["worker"]] += 1
+            except aiohttp.ClientError:
+                pass
+
+        for _ in range(tries):
+            async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as http:
+                await asyncio.gather(*(ask(http) for _ in range(20)))
+            if wanted <= set(seen):
+                return seen
+            await asyncio.sleep(0.25)
+        raise TimeoutError(f"workers {wanted} did not all answer: {dict(seen)}")
+
+    def count(self, table: str) -> int:
+        with sqlite3.connect(self.db_path) as conn:
+            return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+@pytest.fixture
+async def supervised(tmp_path: Path) -> AsyncIterator[Supervised]:
+    server = Supervised(tmp_path)
+    await db.migrate(f"sqlite://{server.db_path}")
+    await server.start()
+    yield server
+    if server.proc is not None and server.proc.returncode is None:
+        for pid in server.children():
+            os.kill(pid, signal.SIGKILL)
+        server.proc.kill()
+        await server.proc.wait()
+
+
+class Hopping(WebChat):
+    """A browser that opens a new websocket for every step: the kernel hands each to either worker."""
+
+    steps = 0
+
+    async def frame(self, frame: dict) -> list[dict]:
+        if frame.get("type") != "hello":
+            self.steps += 1
+            await self.ws.close()
+            await self.connect()  # says hello on the new socket, as the page does
+        return await super().frame(frame)
+
+
+async def test_a_conversation_moves_between_two_workers_and_gives_one_case(supervised: Supervised) -> None:
+    chat = await Hopping(supervised.base).open()
+    try:
+        await to_summary(chat, "西山区人民路下水道堵塞，污水漫到路面", "西山区人民路12号")
+        assert "诉求编号" in await chat.tap("confirm")
+    finally:
+        await chat.close()
+    assert supervised.count("appeal_case") == 1 and supervised.count("dialog_session") == 1
+    log = supervised.log.read_text()
+    sockets = Counter(line.split("[worker ")[1][0] for line in log.splitlines() if "GET /chat/ws" in line)
+    assert set(sockets) == {"0", "1"} and sum(sockets.values()) >= chat.steps, sockets  # both took part of it
+
+
+async def test_a_killed_worker_is_started_again_while_the_other_answers(supervised: Supervised) -> None:
+    before = supervised.children()
+    assert len(before) == 2
+    os.kill(before[1], signal.SIGKILL)
+    seen = await supervised.answering({0}, tries=1)
+    assert seen[0] == 20  # no connection lost: the socket stays open, the survivor takes them
+    for _ in range(100):
+        now = supervised.children()
+        if len(now) == 2 and before[1] not in now:
+            break
+        await asyncio.sleep(0.1)
+    assert before[0] in now and len(now) == 2
+    await supervised.answering({0, 1})  # the new worker 1 serves (it warmed up and opened the database)
+    assert "worker 1 exited" in supervised.log.read_text()
+
+
+async def test_sigterm_stops_every_worker_and_frees_the_port(supervised: Supervised) -> None:
+    children = supervised.children()
+    assert supervised.proc is not None
+    supervised.proc.send_signal(signal.SIGTERM)
+    assert await asyncio.wait_for(supervised.proc.wait(), 30) == 0
+    for pid in children:
+        assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
+    with pytest.raises(aiohttp.ClientConnectionError):
+        async with aiohttp.ClientSession() as http:
+            await http.get(supervised.base + "/healthz")
+
+
+def test_a_worker_that_cannot_start_stops_the_supervisor(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(workers, "RESTART_DELAY", 0.01)
+    sock = workers.listen("127.0.0.1", 0)
+    supervisor = workers.Supervisor(sock, 2, [sys.executable, "-c", "import sys; sys.exit(3)"])
+    assert supervisor.run() == 1
+    assert all(w.process.returncode == 3 for w in supervisor.workers.values())
+    assert sock.fileno() == -1  # closed: the port is free again
