@@ -106,7 +106,8 @@ class TelegramChannel:
         await self.application.start()
         self._stopping = False
         started = utcnow()
-        await self._replay(started - self.lease)  # each chat's replays queue before any new update of it
+        if self.primary:  # a sibling worker leaves replays to worker 0, or every worker would send them again
+            await self._replay(started - self.lease)  # each chat's replays queue before any new update of it
         if not self.primary:
             pass  # a sibling worker of the same server: it only handles the webhook calls it receives
         elif self.webhook:
@@ -119,21 +120,23 @@ class TelegramChannel:
             await self.application.updater.start_polling(allowed_updates=ALLOWED_UPDATES, timeout=10)
         if self.primary:
             self._tasks.append(asyncio.create_task(self.sender.run(self.notify_interval), name="telegram-sender"))
-        self._tasks.append(asyncio.create_task(self._replay_later(started), name="telegram-replay"))
+            self._tasks.append(asyncio.create_task(self._replay_later(started), name="telegram-replay"))
 
-    async def _replay(self, before: dt.datetime) -> None:
-        """Handle again the updates stored before ``before`` and never marked done (a crash in between).
+    async def _replay(self, before: dt.datetime, since: dt.datetime | None = None) -> None:
+        """Handle again the updates stored before ``before`` (and since ``since``) and never marked done (a crash
+        in between).
 
         One older than the last update applied to its chat's dialog was applied before (its mark was lost)
         and is skipped; the last one itself the dialog answers as before, changing nothing.
         """
-        for payload in await self.inbox.pending(before):
+        for payload in await self.inbox.pending(before, since):
             if payload["update_id"] not in self._replayed:
                 self._replayed.add(payload["update_id"])
                 await self.enqueue(payload, replay=True)
 
     async def _replay_later(self, started: dt.datetime) -> None:
-        """Once a dialog lease has passed, replay the updates that were younger than it at the start.
+        """Once a dialog lease has passed, replay the updates that were younger than it at the start; then keep
+        replaying the ones left unfinished for two leases (worker 0 only).
 
         Those may have been in the hands of a running sibling process then; by now it has handled them
         or died with them.
@@ -143,6 +146,19 @@ class TelegramChannel:
             await self._replay(started)
         except Exception:  # noqa: BLE001 - left pending: replayed at the next start
             log.exception("telegram: replaying unfinished updates failed")
+        # Then, as long as this process runs, what a sibling worker that died left behind: updates unfinished
+        # two leases after they were stored (each pass reads only the stretch since the last one).
+        edge = started
+        while True:
+            await asyncio.sleep(self.lease.total_seconds())
+            before = utcnow() - 2 * self.lease
+            if before <= edge:
+                continue
+            try:
+                await self._replay(before, since=edge - self.lease)
+                edge = before
+            except Exception:  # noqa: BLE001 - tried again at the next pass
+                log.exception("telegram: replaying unfinished updates failed")
 
     async def stop(self) -> None:
         """Stop polling, the sender and the application; updates not started stay stored for the next start."""

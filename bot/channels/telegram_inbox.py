@@ -152,10 +152,12 @@ class Inbox:
                 await batch.execute(f"UPDATE job_run SET data = ? WHERE job = ? AND key IN ({marks})",
                                     [data, UPDATES, *chunk])
 
-    async def pending(self, before: dt.datetime | None = None) -> list[dict[str, Any]]:
+    async def pending(self, before: dt.datetime | None = None,
+                      since: dt.datetime | None = None) -> list[dict[str, Any]]:
         """Return stored updates never marked done (a crash in between), oldest first; only those stored
-        before ``before`` if given (younger ones may be in the hands of a running process)."""
-        query = JobRun.filter(job=UPDATES, key__startswith=f"{self.bot_id}:", created_at__gte=utcnow() - KEEP)
+        before ``before`` if given (younger ones may be in the hands of a running process), and since ``since``."""
+        oldest = utcnow() - KEEP if since is None else max(since, utcnow() - KEEP)
+        query = JobRun.filter(job=UPDATES, key__startswith=f"{self.bot_id}:", created_at__gte=oldest)
         if before is not None:
             query = query.filter(created_at__lt=before)
         rows = await query.order_by("id")

@@ -289,13 +289,19 @@ def test_the_throttle_forgets_quiet_chats_and_still_limits_busy_ones_among_many(
     assert not throttle.allow("busy", now=120.1)
 
 
-async def test_a_sibling_worker_neither_polls_nor_registers_but_handles_webhook_calls(
+async def test_a_sibling_worker_neither_polls_nor_registers_nor_replays_but_handles_webhook_calls(
         settings: Settings, fake: FakeTelegram) -> None:
+    from bot.channels.telegram_inbox import Inbox
+
+    left = fake.message(CHAT + 1, "/start")  # stored by a process that died before handling it
+    assert await Inbox(TOKEN.split(":")[0]).accept(left["update_id"], left)
+    await JobRun.filter(job="telegram").update(created_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1))
     polling_sibling = create_app(tg_settings(settings, fake), manage_orm=False, worker=1)
     async with serving(polling_sibling):
         await asyncio.sleep(0.3)  # worker 0 would have called deleteWebhook before this and be polling by now
         assert "getMe" in fake.counts  # it did connect: it handles what reaches it, and sends its replies
         assert not {"getUpdates", "deleteWebhook", "setWebhook"} & set(fake.counts)  # worker 0 polls
+        assert fake.sent(CHAT + 1) == []  # and worker 0 replays: one reply, not one per worker
     hooked_sibling = create_app(tg_settings(settings, fake, public_url="https://appeals.example.org"),
                                 manage_orm=False, worker=1)
     async with serving(hooked_sibling) as url:
@@ -306,3 +312,18 @@ async def test_a_sibling_worker_neither_polls_nor_registers_but_handles_webhook_
                                  headers={telegram.SECRET_HEADER: channel.secret}) as response:
                 assert response.status == 200
         assert "需要办理什么" in "".join(await fake.wait_for(1, CHAT))  # but it answers what reaches it
+
+
+async def test_worker_0_replays_what_a_sibling_that_died_left_unfinished(settings: Settings,
+                                                                         fake: FakeTelegram) -> None:
+    from bot.channels.telegram_inbox import Inbox
+
+    app = create_app(tg_settings(settings, fake, public_url="https://appeals.example.org"), manage_orm=False)
+    app[telegram.CHANNEL_KEY].lease = dt.timedelta(seconds=0.2)
+    async with serving(app):
+        await asyncio.sleep(0.1)
+        left = fake.message(CHAT, "/start")  # a sibling stored it, answered 200, and died before handling it
+        assert await Inbox(TOKEN.split(":")[0]).accept(left["update_id"], left)
+        assert "需要办理什么" in "".join(await fake.wait_for(1, CHAT, timeout=5))  # two leases later
+        await asyncio.sleep(0.6)
+        assert len(fake.sent(CHAT)) == 1  # once
