@@ -36,6 +36,8 @@ def build(
     knowledge = knowledge if knowledge is not None else KnowledgeBase()
     advisor = advisor or Advisor(settings.model_path, places=gazetteer.load(settings.gazetteer_path))
     services = Services(cases=cases, advisor=advisor, hotline=settings.hotline_prefix, knowledge=knowledge)
-    engine = DialogEngine(services, all_flows(), language=settings.language)
+    # Several workers on one port: only a web-chat socket keeps a citizen on one process (see DialogEngine).
+    cached = None if settings.workers == 1 else frozenset({"webchat"})
+    engine = DialogEngine(services, all_flows(), language=settings.language, cached_channels=cached)
     hub = Hub()
     return Bot(engine, hub, Notifier(hub, settings.language), settings.language, knowledge)

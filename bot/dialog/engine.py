@@ -49,6 +49,7 @@ class DialogEngine:
     def __init__(
         self, services: Services, flows: Mapping[str, Flow], *, idle: dt.timedelta = dt.timedelta(minutes=30),
         lease: dt.timedelta = dt.timedelta(seconds=30), wait: float = 10.0, language: str = "zh-CN",
+        cached_channels: frozenset[str] | None = None,
     ) -> None:
         self.services = services
         self.flows = dict(flows)
@@ -58,6 +59,10 @@ class DialogEngine:
         self.language = language
         self._local: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._rows = sessions.RowCache()
+        # Channels whose next message most likely comes to this process again (None: all). With several worker
+        # processes only web chat's sockets stay put; a cached row of another channel is mostly stale there, and a
+        # step run on a stale row is run twice.
+        self.cached_channels = cached_channels
         self._new: dict[str, None] = {}  # users whose identity their last message created, oldest first
         self.stats: Counter[str] = Counter()  # steps, busy, errors of this process, for /metrics
 
@@ -75,7 +80,8 @@ class DialogEngine:
                     return self._failed(inbound, self.language, "look-up")
                 if shown is not None:
                     return shown
-            known = self._rows.get(inbound.channel, inbound.user_key)
+            cached = self.cached_channels is None or inbound.channel in self.cached_channels
+            known = self._rows.get(inbound.channel, inbound.user_key) if cached else None
             if known is not None and known.citizen_id is not None:
                 # This process saved the row last (as far as it knows): run the step on the cached row
                 # without a lease; the save is a compare-and-set on the version (and a free lease), so
@@ -85,8 +91,9 @@ class DialogEngine:
                 self.stats["steps"] += 1
                 try:
                     return await self._run(row, None, inbound)
-                except ConcurrentUpdate:
+                except ConcurrentUpdate:  # the session changed elsewhere since: run it again under the lease
                     self.stats["steps"] -= 1
+                    self.stats["retried"] += 1
                     self._rows.drop(inbound.channel, inbound.user_key)
                 except Exception:
                     return self._failed(inbound, row.language)

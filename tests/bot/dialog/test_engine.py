@@ -239,3 +239,22 @@ async def test_a_confirmation_whose_lease_was_lost_creates_nothing_and_can_be_se
     done = await other.tap("confirm")
     case = await Case.get()
     assert case.number == tries[1] in done and case.number != tries[0]  # the undone try's number is not reused
+
+
+@pytest.mark.parametrize(("cached", "channel", "retried"), [
+    (None, "telegram", True),  # one process, or every channel cached: the other process's save makes it stale
+    (frozenset({"webchat"}), "telegram", False),  # several workers: only web chat's sockets stay on one process
+    (frozenset({"webchat"}), "webchat", True),
+])
+async def test_two_processes_taking_turns_run_no_step_twice_where_the_channel_is_not_cached(
+        city: str, cached: frozenset[str] | None, channel: str, retried: bool) -> None:
+    first, second = make_engine(), make_engine()
+    first.cached_channels = second.cached_channels = cached
+    one, two = Chat(first, "4242", channel), Chat(second, "4242", channel)  # the kernel alternates the processes
+    await one.tap("submit")
+    await two.say("东湖区幸福里小区3栋门口路灯坏了一个月")
+    await one.tap(two.buttons()[0])  # the suggested category
+    answer = await two.say("东湖区幸福里小区3栋")
+    assert "联系" in answer or "电话" in answer  # the conversation went on across both
+    assert (first.stats["retried"] + second.stats["retried"] > 0) is retried
+    assert first.stats["errors"] == second.stats["errors"] == 0
