@@ -11,7 +11,7 @@ from tortoise.functions import Count
 
 from storage.lifecycle import CaseStatus
 from storage.models import Case, Notification, NotificationStatus, Unit
-from storage.scheduler import SUPERVISED, Scheduler
+from storage.scheduler import SUPERVISED, Scheduler, last_pass
 
 
 def _label(value: object) -> str:
@@ -50,7 +50,9 @@ async def render(scheduler: Scheduler, now: dt.datetime, dialog: Mapping[str, in
     by_status = dict(await Case.annotate(n=Count("id")).group_by("status").values_list("status", "n"))
     for status in CaseStatus:
         lines.append(f"appeals_open_cases{{status={_label(status.value)}}} {by_status.get(status, 0)}")
-    lag = (now - scheduler.last_tick).total_seconds() if scheduler.last_tick else -1
+    # The scheduler runs in one worker of several; every worker reports the last pass any of them made.
+    ticks = [t for t in (scheduler.last_tick, await last_pass()) if t is not None]
+    lag = (now - max(ticks)).total_seconds() if ticks else -1
     lines += ["# HELP appeals_scheduler_lag_seconds Seconds since the scheduler's last pass (-1: none yet).",
               "# TYPE appeals_scheduler_lag_seconds gauge", f"appeals_scheduler_lag_seconds {lag:.1f}"]
     if dialog is not None:
@@ -58,6 +60,7 @@ async def render(scheduler: Scheduler, now: dt.datetime, dialog: Mapping[str, in
             ("steps", "counter", "Citizen messages handled by this process's dialog engine."),
             ("errors", "counter", "Dialog steps that failed with an unexpected error."),
             ("busy", "counter", "Messages answered 'busy' because another step held the session."),
+            ("retried", "counter", "Steps run again because another process changed the session meanwhile."),
         ):
             metric = f"appeals_dialog_{name}_total"
             lines += [f"# HELP {metric} {help_text}", f"# TYPE {metric} {kind}", f"{metric} {dialog.get(name, 0)}"]

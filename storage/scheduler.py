@@ -23,6 +23,14 @@ from .outbox import run_periodically
 
 log = logging.getLogger(__name__)
 SUPERVISED = (CaseStatus.DISPATCHED, CaseStatus.IN_PROGRESS, CaseStatus.REOPENED)
+HEARTBEAT, HEARTBEAT_KEY = "scheduler", "last_pass"  # the job_run row of the last completed pass
+
+
+async def last_pass() -> dt.datetime | None:
+    """Return when any process's scheduler last completed a pass (None: never)."""
+    data = await JobRun.filter(job=HEARTBEAT, key=HEARTBEAT_KEY).first().values_list("data", flat=True)
+    at = data.get("at") if isinstance(data, dict) else None
+    return dt.datetime.fromisoformat(at) if isinstance(at, str) else None
 
 
 @dataclass(frozen=True)
@@ -281,7 +289,18 @@ class Scheduler:
                     self.minimise, self.digests, *self.extra_jobs):
             await job(now, report)
         self.last_tick = now
+        await self._beat(now)
         return report
+
+    @staticmethod
+    async def _beat(now: dt.datetime) -> None:
+        """Record the pass in the database, where every process's /metrics reads it (see ``last_pass``)."""
+        data = {"at": now.isoformat()}
+        if not await JobRun.filter(job=HEARTBEAT, key=HEARTBEAT_KEY).update(data=data):
+            try:
+                await JobRun.create(job=HEARTBEAT, key=HEARTBEAT_KEY, data=data)
+            except IntegrityError:  # another process's scheduler wrote it first: the later pass wins next time
+                pass
 
     async def run_forever(self) -> None:
         """Tick every interval until cancelled; a failing pass is logged and retried next interval."""

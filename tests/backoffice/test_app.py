@@ -63,3 +63,21 @@ async def test_metrics_count_dialog_steps_of_this_process(database_url: str) -> 
         async with http.get(f"{base}/metrics") as resp:
             text = await resp.text()
     assert "appeals_dialog_steps_total 2" in text
+
+
+async def test_a_worker_without_the_scheduler_reports_the_lag_of_the_one_that_runs_it(database_url: str) -> None:
+    import re
+
+    from storage.cases import CaseService
+    from storage.scheduler import Scheduler
+
+    await make_world()
+    await Scheduler(CaseService()).tick()  # worker 0's pass
+    sibling = create_app(Settings.from_env({"APPEALS_DATABASE_URL": database_url}), manage_orm=False, worker=1)
+    async with serving(sibling) as base, aiohttp.ClientSession() as http:
+        async with http.get(f"{base}/metrics") as resp:
+            text = await resp.text()
+        async with http.get(f"{base}/healthz") as resp:
+            assert (await resp.json())["worker"] == 1
+    lag = float(re.search(r"^appeals_scheduler_lag_seconds (\S+)$", text, re.M).group(1))
+    assert 0 <= lag < 30  # not -1 ("never"), which would page someone for nothing
