@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 from PIL import Image, ImageOps
 
-from bot.uploads import EXTENSIONS, MAX_PIXELS, UploadRejected, sniff
+from bot.uploads import EXTENSIONS, MAX_PIXELS, UploadRejected, sniff, write_whole
 
 #: JPEG segments a decoder needs: frame headers (SOF0-15), Huffman and arithmetic tables, DQT, DNL, DRI, DHP, EXP.
 _JPEG_KEEP = frozenset({*range(0xC0, 0xD0), 0xDB, 0xDC, 0xDD, 0xDE, 0xDF}) - {0xC8}
@@ -315,9 +315,7 @@ def kept_thumbnail(original: Path) -> tuple[bytes, str] | None:
     except (UploadRejected, BadImage):
         return None
     kept = thumbnail_path(original, THUMB_KINDS[kind])
-    partial = kept.with_name(kept.name + ".part")
-    partial.write_bytes(body)
-    partial.replace(kept)  # whole or not at all, whichever request writes it
+    write_whole(kept, body)  # whole or not at all, whichever request or worker writes it
     return body, kind
 
 

@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import os
 import re
+import secrets
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,11 +114,19 @@ async def store(data: bytes, filename: str, directory: Path) -> Attachment:
         os.utime(path)  # fresh again: the orphan sweep leaves files stored since its cutoff alone
     else:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".part")
-        tmp.write_bytes(data)
-        tmp.replace(path)
+        write_whole(path, data)
     return await Attachment.create(case=None, filename=name, content_type=found.content_type, size=len(data),
                                    sha256=digest, path=str(path))
+
+
+def write_whole(path: Path, data: bytes) -> None:
+    """Write a file whole or not at all, even while other threads or processes write the same one."""
+    partial = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.part")  # this writer's own
+    try:
+        partial.write_bytes(data)
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 async def remove_orphans(now: dt.datetime, older_than: dt.timedelta = ORPHAN_AFTER) -> int:

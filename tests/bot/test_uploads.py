@@ -80,3 +80,21 @@ async def test_day_old_uploads_no_case_claimed_are_swept_with_their_files(databa
     assert Path(claimed.path).exists() and Path(same_file.path) == Path(claimed.path)  # still the claimed photo's
     assert not Path(orphan.path).exists() and Path(fresh.path).exists()
     assert "orphan_uploads" not in (await scheduler.tick()).done  # nothing left to do
+
+
+def test_writers_of_the_same_file_at_once_never_fail_or_leave_a_part(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from bot.uploads import write_whole
+
+    target = tmp_path / "ab" / "same-picture.jpg"
+    target.parent.mkdir()
+    body = bytes(range(256)) * 4096  # 1 MB: long enough for the writes to overlap
+
+    def write(_: int) -> None:
+        write_whole(target, body)
+        assert target.read_bytes() == body  # a reader never sees a half-written file
+
+    with ThreadPoolExecutor(8) as pool:  # two workers (or two requests) storing one picture at once
+        list(pool.map(write, range(64)))
+    assert [p.name for p in target.parent.iterdir()] == ["same-picture.jpg"]
