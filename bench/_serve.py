@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import signal
 import socket
 import time
 from pathlib import Path
@@ -75,3 +77,40 @@ finally:
     profile.disable()
     profile.dump_stats(out)
 """
+
+
+def children(pid: int) -> list[int]:
+    """Return a process's child processes (Linux), e.g. the workers of `appeals serve --workers N`."""
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    try:
+        return [int(child) for child in path.read_text().split()]
+    except OSError:
+        return []
+
+
+async def workers_of(pid: int, count: int, timeout: float = 30.0) -> list[int]:
+    """Wait until the supervisor ``pid`` has ``count`` workers; return their pids (just ``pid`` when count is 1)."""
+    if count == 1:
+        return [pid]
+    deadline = time.monotonic() + timeout
+    while len(found := children(pid)) < count:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{len(found)} of {count} workers started")
+        await asyncio.sleep(0.05)
+    return found
+
+
+async def stop(server: asyncio.subprocess.Process, workers: int) -> None:
+    """Stop `appeals serve` (and its workers): SIGTERM, then SIGKILL for whatever is left after 30 s."""
+    if server.returncode is not None:
+        return
+    left = children(server.pid) if workers > 1 else []
+    server.terminate()
+    try:
+        await asyncio.wait_for(server.wait(), 30)
+    except TimeoutError:
+        server.kill()
+        await server.wait()
+    for pid in left:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)

@@ -11,9 +11,9 @@ category → where → contact → confirm) under a fresh web-chat identity. Pri
 
 Beside steps/s and latency it prints the chat server's CPU time per step (all threads, and the
 event loop's share), read from /proc: a figure that other jobs on a shared machine disturb far less
-than throughput. ``--workers N`` runs N `appeals serve` processes on the one database, conversations
-spread round robin (meant for PostgreSQL); ``--profile FILE`` writes a cProfile of the first
-server's measured levels.
+than throughput. ``--workers N`` runs `appeals serve --workers N` (N processes sharing one port and the
+one database; the kernel hands each connection to one of them) and N echo processes on one port;
+``--profile FILE`` writes a cProfile of the (single) server's measured levels.
 """
 
 from __future__ import annotations
@@ -30,7 +30,15 @@ import time
 from pathlib import Path
 
 import aiohttp
-from _serve import PROFILED, free_port, process_cpu, thread_cpu, wait_up  # bench/ is on the path: these run as scripts
+from _serve import (  # bench/ is on the path: these run as scripts
+    PROFILED,
+    free_port,
+    process_cpu,
+    stop,
+    thread_cpu,
+    wait_up,
+    workers_of,
+)
 from aiohttp import web
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,12 +68,12 @@ ECHO_PAGE = web.AppKey("echo_page", bytes)
 
 
 def serve_echo(port: int) -> None:
-    """Run the echo server until killed."""
+    """Run the echo server until killed (several of them share the port, as the chat server's workers do)."""
     app = web.Application()
     app[ECHO_PAGE] = PAGE.read_bytes() if PAGE.exists() else b"<!doctype html>" + b" " * 8000
     app.router.add_get("/chat", echo_page)
     app.router.add_get("/chat/ws", echo_handler)
-    web.run_app(app, host="127.0.0.1", port=port, print=None)
+    web.run_app(app, host="127.0.0.1", port=port, print=None, reuse_port=True)
 
 
 class Client:
@@ -134,20 +142,16 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
 
 
-async def level(chats: list[str], echoes_at: list[str], conversations: int, rounds: int, counter: list[int],
+async def level(chat: str, echo: str, conversations: int, rounds: int, counter: list[int],
                 pids: tuple[list[int], list[int]] = ([], [])) -> dict:
-    """Measure one concurrency level on both servers (and the CPU time each server used).
-
-    With several chat processes, conversation i talks to process i mod n (a load balancer's round robin),
-    and its echo twin to echo process i mod n.
-    """
+    """Measure one concurrency level on both servers (and the CPU time each server's processes used)."""
     lat: list[float] = []
 
     async def user(i: int) -> int:
         total = 0
         for _ in range(rounds):
             counter[0] += 1
-            total += await submission(chats[i % len(chats)], counter[0], lat)
+            total += await submission(chat, counter[0], lat)
         return total
 
     def chat_cpu_now() -> tuple[float, float]:
@@ -161,7 +165,6 @@ async def level(chats: list[str], echoes_at: list[str], conversations: int, roun
     per_submission = max(1, steps // (conversations * rounds))
 
     async def echo_user(i: int) -> int:  # the same connections as the chat's users: one per submission
-        echo = echoes_at[i % len(echoes_at)]  # as many echo processes as chat processes, spread the same way
         return sum([await echo_run(echo, i, per_submission, echo_lat) for _ in range(rounds)])
 
     started, cpu = time.perf_counter(), sum(process_cpu(p) or 0.0 for p in pids[1])
@@ -199,37 +202,31 @@ async def main(levels: list[int], rounds: int, profile: str | None = None, worke
     tmp = Path(tempfile.mkdtemp(prefix="chatbench-"))
     database_url = os.environ.get("APPEALS_BENCH_DATABASE_URL") or f"sqlite://{tmp / 'appeals.db'}"
     await prepare(database_url)
-    chat_ports, echo_ports = [free_port() for _ in range(workers)], [free_port() for _ in range(workers)]
+    chat_port, echo_port = free_port(), free_port()
     appeals = Path(sys.executable).with_name("appeals")
-    servers = []
-    for i, port in enumerate(chat_ports):  # one database, one secret key: any process takes any identity
-        env = {**os.environ, "APPEALS_DATABASE_URL": database_url, "APPEALS_PORT": str(port),
-               "APPEALS_DATA_DIR": str(tmp / "data"), "APPEALS_SECRET_KEY": "bench" * 10,
-               "APPEALS_LOG_LEVEL": "WARNING"}
-        command = [str(appeals), "serve"]
-        if profile and i == 0:  # cProfile of the server's main thread, written when it is stopped with SIGINT
-            command = [sys.executable, "-c", PROFILED, profile, *command]
-        servers.append(await asyncio.create_subprocess_exec(*command, env=env, stdout=asyncio.subprocess.DEVNULL))
-    server = servers[0]
-    echoes = [await asyncio.create_subprocess_exec(sys.executable, __file__, "--echo", str(port))
-              for port in echo_ports]
+    env = {**os.environ, "APPEALS_DATABASE_URL": database_url, "APPEALS_PORT": str(chat_port),
+           "APPEALS_DATA_DIR": str(tmp / "data"), "APPEALS_SECRET_KEY": "bench" * 10, "APPEALS_LOG_LEVEL": "WARNING"}
+    command = [str(appeals), "serve", "--workers", str(workers)]  # N processes on one port, as a city would run it
+    if profile:  # cProfile of the server's main thread, written when it is stopped with SIGINT
+        command = [sys.executable, "-c", PROFILED, profile, *command]
+    server = await asyncio.create_subprocess_exec(*command, env=env, stdout=asyncio.subprocess.DEVNULL)
+    echoes = [await asyncio.create_subprocess_exec(sys.executable, __file__, "--echo", str(echo_port))
+              for _ in range(workers)]  # as many echo processes, on one port too
     try:
-        chats, echo_bases = ([f"http://127.0.0.1:{port}" for port in ports] for ports in (chat_ports, echo_ports))
-        for chat in chats:
-            await wait_up(chat + "/healthz", timeout=20.0, interval=0.05)
-        for echo_base in echo_bases:
-            await wait_up(echo_base + "/", timeout=20.0, interval=0.05)
+        chat, echo = f"http://127.0.0.1:{chat_port}", f"http://127.0.0.1:{echo_port}"
+        await wait_up(chat + "/healthz", timeout=20.0, interval=0.05)
+        await wait_up(echo + "/", timeout=20.0, interval=0.05)
+        pids = (await workers_of(server.pid, workers), [e.pid for e in echoes])
         counter = [0]
-        await level(chats, echo_bases, 2 * workers, 1, counter)  # warm up: imports, jieba, the model, connections
+        await level(chat, echo, 4 * workers, 1, counter)  # warm up: imports, jieba, the model, connections
         if profile:
             server.send_signal(signal.SIGUSR1)  # profile the measured levels only
         results = []
-        pids = ([s.pid for s in servers], [e.pid for e in echoes])
         print(f"{'conv':>5} {'steps':>6} {'steps/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'cpu ms':>7} {'loop':>5} | "
               f"{'echo/s':>8} {'echo p99':>8} {'cpu ms':>7}   (cpu ms: server CPU time per step or echo, all threads;"
               f" loop: the event-loop thread's share)")
         for n in levels:
-            r = await level(chats, echo_bases, n, rounds if n > 1 else rounds * 10, counter, pids)
+            r = await level(chat, echo, n, rounds if n > 1 else rounds * 10, counter, pids)
             results.append(r)
             print(f"{n:>5} {r['steps']:>6} {r['steps_per_s']:>8.0f} {r['p50_ms']:>7.1f} {r['p99_ms']:>7.1f} "
                   f"{r['cpu_ms_per_step']:>7.2f} {r['loop_cpu_ms_per_step']:>5.2f} | "
@@ -238,7 +235,8 @@ async def main(levels: list[int], rounds: int, profile: str | None = None, worke
         if profile:
             server.send_signal(signal.SIGINT)
             await server.wait()
-        for proc in (*servers, *echoes):
+        await stop(server, workers)
+        for proc in echoes:
             if proc.returncode is None:
                 proc.kill()
                 await proc.wait()
@@ -259,9 +257,12 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=2, help="submissions per conversation (×10 at level 1)")
     parser.add_argument("--profile", help="write a cProfile of the (first) chat server to this file")
     parser.add_argument("--workers", type=int, default=1,
-                        help="chat server processes on the one database (conversations spread round robin)")
+                        help="appeals serve --workers N: N chat server processes on one port and one database "
+                             "(and N echo processes on one port)")
     parser.add_argument("--echo", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.profile and args.workers > 1:
+        parser.error("--profile profiles one server process: use it without --workers")
     if args.echo:
         serve_echo(args.echo)
     else:

@@ -9,9 +9,12 @@ run it through the dialog engine and sent its reply to the (fake) Telegram: the 
 update log (outcome "handled") after the run, over the time until the last reply arrived. Every
 text is sent once before timing (lazy loads happen there). The bare endpoint's figure is requests
 answered per second. Also printed: webhook latency, the server's CPU per update, by thread.
-``--profile FILE`` writes a cProfile of the server's event loop during the timed run.
+``--workers N`` runs `appeals serve --workers N` (N processes on one port; worker 0 registers the
+webhook) and N bare processes on one port. ``--profile FILE`` writes a cProfile of the (single)
+server's event loop during the timed run.
 
-    .venv/bin/python bench/telegram_throughput.py [--updates 3000] [--chats 1000] [--concurrency 40] [--profile FILE]
+    .venv/bin/python bench/telegram_throughput.py [--updates 3000] [--chats 1000] [--concurrency 40] [--workers N]
+                                                   [--profile FILE]
 
 The last line is one JSON object: {"updates_per_s", "bare_per_s", "ratio"}.
 """
@@ -38,7 +41,7 @@ from aiohttp import web
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from _serve import PROFILED, free_port, process_cpu, thread_cpu, wait_up  # noqa: E402 - bench/ is on the path: these run as scripts
+from _serve import PROFILED, free_port, process_cpu, stop, thread_cpu, wait_up, workers_of  # noqa: E402 - bench/ is on the path: these run as scripts
 
 from tests.support.fake_telegram import TOKEN, FakeTelegram, fake_telegram  # noqa: E402
 
@@ -57,7 +60,7 @@ def serve_bare(port: int) -> None:
     """Run the bare endpoint until killed."""
     app = web.Application()
     app.router.add_post("/channels/telegram", bare_handler)
-    web.run_app(app, host="127.0.0.1", port=port, print=None)
+    web.run_app(app, host="127.0.0.1", port=port, print=None, reuse_port=True)  # several share the port
 
 
 async def post_all(url: str, updates: list[dict], concurrency: int, headers: dict[str, str],
@@ -121,7 +124,23 @@ async def outcomes(database: str) -> dict[str, int]:
     return counts
 
 
-async def run(updates_n: int, chats: int, concurrency: int, profile: str | None = None) -> dict[str, float]:
+def _cpu(pids: list[int]) -> float | None:
+    """Return the CPU seconds the processes used so far (None if one is unknown)."""
+    spent = [process_cpu(pid) for pid in pids]
+    return None if None in spent else sum(s for s in spent if s is not None)
+
+
+def _threads(pids: list[int]) -> dict[str, float]:
+    """Return the CPU seconds of the processes' event loops and other threads, summed."""
+    total: dict[str, float] = {}
+    for pid in pids:
+        for name, seconds in thread_cpu(pid).items():
+            total[name] = total.get(name, 0.0) + seconds
+    return total
+
+
+async def run(updates_n: int, chats: int, concurrency: int, profile: str | None = None,
+              workers: int = 1) -> dict[str, float]:
     """Measure both servers; return the figures."""
     tmp = Path(tempfile.mkdtemp(prefix="tg-bench-"))
     database = os.environ.get("APPEALS_BENCH_DATABASE_URL") or f"sqlite://{tmp}/bench.db"
@@ -133,12 +152,14 @@ async def run(updates_n: int, chats: int, concurrency: int, profile: str | None 
         cli = [sys.executable, "-m", "backoffice.cli"]
         subprocess.run([*cli, "migrate"], env=env, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
         appeals = str(Path(sys.executable).with_name("appeals"))  # the console script, run under cProfile
-        serve = [sys.executable, "-c", PROFILED, profile, appeals, "serve"] if profile else [*cli, "serve"]
-        server = subprocess.Popen(serve, env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
-        bare = subprocess.Popen([sys.executable, __file__, "--serve-bare", str(bare_port)])
+        serve = [sys.executable, "-c", PROFILED, profile, appeals, "serve"] if profile else [
+            *cli, "serve", "--workers", str(workers)]
+        server = await asyncio.create_subprocess_exec(*serve, env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
+        bares = [subprocess.Popen([sys.executable, __file__, "--serve-bare", str(bare_port)]) for _ in range(workers)]
         try:
             await wait_up(f"http://127.0.0.1:{app_port}/healthz")
             await wait_up(f"http://127.0.0.1:{bare_port}/")
+            pids = await workers_of(server.pid, workers)
             for _ in range(600):
                 if fake.webhook:
                     break
@@ -158,7 +179,7 @@ async def run(updates_n: int, chats: int, concurrency: int, profile: str | None 
             updates = [fake.message(10_000 + i % chats, GREETINGS[i % len(GREETINGS)]) for i in range(updates_n)]
             if profile:
                 server.send_signal(signal.SIGUSR1)  # profile the timed run only
-            cpu_before, threads_before = process_cpu(server.pid), thread_cpu(server.pid)
+            cpu_before, threads_before = _cpu(pids), _threads(pids)
             own_before = time.process_time()
             start = time.perf_counter()
             latencies: list[float] = []
@@ -169,23 +190,25 @@ async def run(updates_n: int, chats: int, concurrency: int, profile: str | None 
             handled = counts.get("handled", 0) - before  # stored, through the dialog, reply sent
             replies = sent - sent_before
             app_rate = handled / (done - start)
-            cpu = process_cpu(server.pid)
+            cpu = _cpu(pids)
             cpu_run = None if cpu is None or cpu_before is None else cpu - cpu_before
             own_cpu = time.process_time() - own_before
             threads = {name: round(spent - threads_before.get(name, 0.0), 2)
-                       for name, spent in thread_cpu(server.pid).items() if spent - threads_before.get(name, 0.0) > 0}
+                       for name, spent in _threads(pids).items() if spent - threads_before.get(name, 0.0) > 0}
             bare_updates = [fake.message(10_000 + i % chats, "你好") for i in range(updates_n)]
             start = time.perf_counter()
             answered = await post_all(f"http://127.0.0.1:{bare_port}/channels/telegram", bare_updates, concurrency, {})
             bare_rate = answered / (time.perf_counter() - start)
-        finally:
-            for process in (server, bare):  # the fake Bot API keeps answering while they stop
+        finally:  # the fake Bot API keeps answering while they stop
+            await stop(server, workers)
+            for process in bares:
                 process.terminate()
                 try:
                     await asyncio.to_thread(process.wait, 30)
                 except subprocess.TimeoutExpired:
                     process.kill()
-    print(f"updates {updates_n} from {chats} chats, {concurrency} concurrent clients")
+    print(f"updates {updates_n} from {chats} chats, {concurrency} concurrent clients, {workers} server process(es)"
+          f" (and as many bare ones)")
     print(f"webhook accepted {accepted}, updates handled and answered {handled} ({replies} replies);"
           f" outcomes {counts}")
     latencies.sort()
@@ -194,12 +217,12 @@ async def run(updates_n: int, chats: int, concurrency: int, profile: str | None 
     print(f"{'platform (store + dialog + reply)':36} {app_rate:9.0f} updates/s")
     print(f"{'bare aiohttp JSON endpoint':36} {bare_rate:9.0f} requests/s")
     if cpu is not None:
-        print(f"platform process CPU since start: {cpu:.1f} s; {os.cpu_count()} CPUs here")
+        print(f"platform processes' CPU since start: {cpu:.1f} s; {os.cpu_count()} CPUs here")
     if cpu_run is not None and handled:
-        print(f"platform process CPU during the run: {cpu_run:.2f} s, {1000 * cpu_run / handled:.2f} ms per update")
+        print(f"platform processes' CPU during the run: {cpu_run:.2f} s, {1000 * cpu_run / handled:.2f} ms per update")
         print(f"  by thread: {threads}; this process (clients, fake Bot API): {own_cpu:.2f} s")
-    return {"updates_per_s": round(app_rate, 1), "bare_per_s": round(bare_rate, 1),
-            "ratio": round(app_rate / bare_rate, 3), "profiled": bool(profile)}  # cProfile slows the platform
+    return {"updates_per_s": round(app_rate, 1), "bare_per_s": round(bare_rate, 1),  # cProfile slows the platform
+            "ratio": round(app_rate / bare_rate, 3), "workers": workers, "profiled": bool(profile)}
 
 
 def main() -> None:
@@ -209,13 +232,17 @@ def main() -> None:
     parser.add_argument("--chats", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=40)  # Telegram opens at most 40 webhook connections
     parser.add_argument("--profile", help="write a cProfile of the server's event loop to this file")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="appeals serve --workers N: N server processes on one port (and N bare ones)")
     parser.add_argument("--serve-bare", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.profile and args.workers > 1:
+        parser.error("--profile profiles one server process: use it without --workers")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the finally blocks: stop the servers
     if args.serve_bare:
         serve_bare(args.serve_bare)
         return
-    print(json.dumps(asyncio.run(run(args.updates, args.chats, args.concurrency, args.profile))))
+    print(json.dumps(asyncio.run(run(args.updates, args.chats, args.concurrency, args.profile, args.workers))))
 
 
 if __name__ == "__main__":
