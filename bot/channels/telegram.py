@@ -67,7 +67,7 @@ class TelegramChannel:
 
     def __init__(self, settings: Settings, bot: Bot, *, upload_dir: Path, webhook: bool | None = None,
                  throttle: Throttle | None = None, concurrency: int = 64, notify_interval: float = 1.0,
-                 primary: bool = True) -> None:
+                 primary: bool = True, ordered: bool | None = None) -> None:
         token = settings.telegram_bot_token
         if not token:
             raise ValueError("TELEGRAM_BOT_TOKEN is not set")
@@ -80,6 +80,9 @@ class TelegramChannel:
         self.inbox = Inbox(token.split(":", 1)[0])
         self.throttle = throttle or Throttle()
         self.primary = primary  # the one process of several that polls, registers the webhook and sends the outbox
+        # Whether one chat's webhook calls may reach several processes (workers, or machines on PostgreSQL): then
+        # an update waits while an earlier one of its chat is stored elsewhere and not yet handled.
+        self.ordered = (settings.workers > 1 or not settings.is_sqlite) if ordered is None else ordered
         self.notify_interval = notify_interval
         self.commits = GroupCommit(self.inbox)
         builder = (Application.builder().token(token).base_url(settings.telegram_api_base_url)
@@ -241,12 +244,37 @@ class TelegramChannel:
             if not await self.commits.accept(payload["update_id"], payload):
                 return None  # delivered before: handled once already
             return await self._handle(payload, chat)
+        if self.ordered and chat is not None and not replay:
+            await self._after_earlier(payload["update_id"], chat["id"])  # before taking a slot: it may wait long
         async with self._slots:
             if self._stopping:
                 return None  # stored: handled at the next start
             if replay and await self._applied(payload, chat):
                 return "handled"  # before a crash that lost its mark: applying it again would redo it
             return await self._handle(payload, chat)
+
+    async def _after_earlier(self, update_id: int, chat_id: int) -> None:
+        """Wait (up to one dialog lease) while an earlier update of this chat, stored by another process, is neither
+        applied to the dialog nor marked done: one chat's messages are answered in the order they were sent.
+
+        After the lease this one goes ahead (that process has died; worker 0 replays what it left).
+        """
+        loop = asyncio.get_running_loop()
+        deadline, delay = loop.time() + self.lease.total_seconds(), 0.005
+        while True:
+            waiting = await self.inbox.unfinished_before(chat_id, update_id)  # mostly none: one read
+            if waiting:  # done marks are written after the step: what the dialog already had is not waited for
+                last = await DialogSession.filter(channel=wire.CHANNEL, user_key=str(chat_id)).first().values_list(
+                    "last_inbound_key", flat=True)
+                rank = wire.key_order(last) if isinstance(last, str) else None
+                waiting = [earlier for earlier in waiting if rank is None or earlier > rank[0]]
+            if not waiting:
+                return
+            if loop.time() >= deadline:
+                log.warning("telegram update %s of chat %s goes ahead of unfinished %s", update_id, chat_id, waiting)
+                return
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.1)
 
     async def _applied(self, payload: dict[str, Any], chat: dict[str, Any] | None) -> bool:
         """Tell whether a later update of this chat was applied to its dialog already (so this one was too)."""

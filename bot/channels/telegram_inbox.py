@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import json
 import logging
 import sqlite3
 import time
@@ -87,6 +88,43 @@ class Inbox:
         except IntegrityError:
             return False
         return True
+
+    async def unfinished_before(self, chat_id: int | str, update_id: int) -> list[int]:
+        """Return the update_ids of this chat stored before ``update_id`` (the latest 50 of the throttle's ten
+        minutes) whose rows are not marked done: being handled, by this or another process, or left by a dead one.
+
+        On SQLite one trip to the database thread (both reads in it); on PostgreSQL two reads.
+        """
+        job, prefix, mine = self.flood_range(chat_id, update_id)
+        low = prefix
+        chats_sql = "SELECT key FROM job_run WHERE job = ? AND key > ? AND key < ? ORDER BY key DESC LIMIT 50"
+
+        def ids(keys: list[str]) -> list[int]:
+            return [int(key[len(prefix):]) for key in keys]
+
+        def run(db: sqlite3.Connection) -> list[int]:
+            earlier = ids([r[0] for r in db.execute(chats_sql, (job, low, mine))])
+            return self._unfinished(earlier, [tuple(r) for r in db.execute(self._done_sql(len(earlier)), [
+                UPDATES, *map(self._key, earlier)])] if earlier else [])
+
+        async def with_orm() -> list[int]:
+            earlier = ids([r["key"] for r in await batch.read(chats_sql, [job, low, mine])])
+            if not earlier:
+                return []
+            rows = await batch.read(self._done_sql(len(earlier)), [UPDATES, *map(self._key, earlier)])
+            return self._unfinished(earlier, [(r["key"], r["data"]) for r in rows])
+
+        return await batch.unit(run, with_orm)
+
+    @staticmethod
+    def _done_sql(n: int) -> str:
+        return f"SELECT key, data FROM job_run WHERE job = ? AND key IN ({', '.join('?' * n)})"
+
+    def _unfinished(self, earlier: list[int], rows: list[tuple[Any, Any]]) -> list[int]:
+        """Keep the update_ids whose stored row is not marked done."""
+        done = {key for key, data in rows
+                if (json.loads(data) if isinstance(data, str | bytes) else data or {}).get("done")}
+        return [update_id for update_id in earlier if self._key(update_id) not in done]
 
     async def forget_old(self) -> None:
         """Delete the throttle's rows older than any window."""

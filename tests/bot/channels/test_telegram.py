@@ -327,3 +327,36 @@ async def test_worker_0_replays_what_a_sibling_that_died_left_unfinished(setting
         assert "需要办理什么" in "".join(await fake.wait_for(1, CHAT, timeout=5))  # two leases later
         await asyncio.sleep(0.6)
         assert len(fake.sent(CHAT)) == 1  # once
+
+
+async def test_an_update_waits_for_an_earlier_one_of_its_chat_that_another_worker_holds(
+        hooked, fake: FakeTelegram) -> None:
+    from bot.channels.telegram_inbox import Inbox
+
+    url, channel = hooked
+    channel.ordered = True  # several workers (this test's settings have one)
+    channel.lease = dt.timedelta(seconds=1)
+    inbox = Inbox(TOKEN.split(":")[0])
+    headers = {telegram.SECRET_HEADER: channel.secret}
+
+    async def post(update: dict) -> None:
+        async with aiohttp.ClientSession() as http, http.post(url, json=update, headers=headers) as response:
+            assert response.status == 200  # stored: Telegram goes on with the next update at once
+
+    first = fake.message(CHAT, "/start")
+    assert await inbox.accept(first["update_id"], first)  # another worker stored it and is still on it
+    await post(fake.message(CHAT, "/help"))
+    await asyncio.sleep(0.3)
+    assert fake.sent(CHAT) == []  # /help is not answered before /start
+    await inbox.done_many({first["update_id"]: "handled"})  # the other worker has answered /start
+    assert "帮助" in "".join(await fake.wait_for(1, CHAT, timeout=2))
+
+    lost = fake.message(CHAT, "菜单")
+    assert await inbox.accept(lost["update_id"], lost)  # stored by a worker that then died
+    started, answered = asyncio.get_running_loop().time(), len(fake.sent(CHAT))
+    await post(fake.message(CHAT, "/help"))
+    await fake.wait_for(answered + 1, CHAT, timeout=5)
+    assert asyncio.get_running_loop().time() - started >= 0.9  # it waited one lease, then went ahead
+
+    await post(fake.message(CHAT + 7, "/start"))  # another chat never waits for this one's
+    await fake.wait_for(1, CHAT + 7, timeout=0.5)
