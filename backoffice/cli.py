@@ -80,9 +80,11 @@ def _serve(settings: Settings, admin_line: str, workers: int | None = None) -> i
     if inherited is not None:
         logging.getLogger().handlers[0].setFormatter(
             logging.Formatter(f"%(asctime)s %(levelname)s [worker {worker}] %(name)s: %(message)s"))
-        web.run_app(app, sock=inherited, print=None)
+        app.cleanup_ctx.append(worker_processes.watch_supervisor)
+        web.run_app(app, sock=inherited, print=None, shutdown_timeout=worker_processes.SHUTDOWN_TIMEOUT)
     else:
-        web.run_app(app, host=settings.host, port=settings.port, print=_banner(settings, admin_line))
+        web.run_app(app, host=settings.host, port=settings.port, print=_banner(settings, admin_line),
+                    shutdown_timeout=worker_processes.SHUTDOWN_TIMEOUT)
     return 0
 
 

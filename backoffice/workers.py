@@ -8,12 +8,17 @@ rows, numbers come from the database, background jobs claim their work. Worker 0
 city's background work (the scheduler, the outbox senders, Telegram polling and the webhook's
 registration); every worker serves requests and pushes to the web-chat sockets connected to it.
 
-A worker that dies is started again (the socket stays open meanwhile, so the others go on accepting);
-one that keeps dying at once stops the whole. SIGINT or SIGTERM stops every worker gracefully.
+A worker that dies is started again after a pause that doubles while it keeps dying within a minute
+of its start (the socket stays open meanwhile, so the others go on accepting); the fifth such death in
+a row stops the whole. The workers run in process groups of their own, so a terminal's Ctrl+C reaches
+the supervisor alone, which asks each worker once to stop (SIGTERM: open web-chat sockets are closed,
+requests in flight finish, then the cleanup runs). A worker whose supervisor is gone stops by itself.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -21,17 +26,20 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
+
+from aiohttp import web
 
 log = logging.getLogger("appeals.workers")
 
 LISTEN_FD = "APPEALS_LISTEN_FD"  # set by the supervisor: the inherited listening socket of a worker
 WORKER = "APPEALS_WORKER"  # set by the supervisor: the worker's index; 0 runs the background work
-QUICK_DEATH = 5.0  # seconds: a worker dying sooner after its start counts as failing to start
+QUICK_DEATH = 60.0  # seconds: a worker dying sooner after its start counts as failing to start
 MAX_QUICK_DEATHS = 5  # in a row, for one worker: then the supervisor gives up
-RESTART_DELAY = 0.2  # seconds before restarting a worker that died at once, doubled each time (at most 5 s)
-STOP_GRACE = 15.0  # seconds the workers get to finish before they are killed
+RESTART_DELAY = 0.2  # seconds before a worker is started again, doubled for each quick death in a row (at most 5 s)
+STOP_GRACE = 30.0  # seconds the workers get to finish before they are killed
+SHUTDOWN_TIMEOUT = 20.0  # seconds a stopping worker waits for the requests in flight (aiohttp's shutdown_timeout)
 
 
 def index() -> int:
@@ -83,7 +91,7 @@ class Supervisor:
     def _start(self, number: int, quick_deaths: int = 0) -> None:
         env = {**os.environ, LISTEN_FD: str(self.sock.fileno()), WORKER: str(number),
                "APPEALS_WORKERS": str(self.count)}  # so each worker knows it has siblings
-        process = subprocess.Popen(self.command, env=env, pass_fds=(self.sock.fileno(),))
+        process = subprocess.Popen(self.command, env=env, pass_fds=(self.sock.fileno(),), process_group=0)
         self.workers[number] = _Worker(number, process, self.clock(), quick_deaths)
 
     def _stop(self, *_: object) -> None:
@@ -103,7 +111,7 @@ class Supervisor:
                     if code is None or self.stopping:
                         continue
                     quick = self.clock() - worker.started < QUICK_DEATH
-                    deaths = worker.quick_deaths + 1 if quick else 0
+                    deaths = worker.quick_deaths + 1 if quick else 1
                     if deaths >= MAX_QUICK_DEATHS:
                         log.error("worker %d keeps exiting at start (code %s): stopping", worker.number, code)
                         print(f"工作进程 {worker.number} 无法启动，平台停止 / worker {worker.number} cannot start "
@@ -112,15 +120,21 @@ class Supervisor:
                         self.stopping = True
                         break
                     log.warning("worker %d exited (code %s): starting it again", worker.number, code)
-                    if quick:
-                        time.sleep(min(RESTART_DELAY * 2 ** deaths, 5.0))
-                    self._start(worker.number, deaths)
+                    self._pause(min(RESTART_DELAY * 2 ** (deaths - 1), 5.0))
+                    if not self.stopping:
+                        self._start(worker.number, deaths if quick else 0)
         finally:
             self._shutdown()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
             self.sock.close()
         return 1 if failed else 0
+
+    def _pause(self, seconds: float) -> None:
+        """Sleep, but no longer than until a stop is asked for."""
+        until = self.clock() + seconds
+        while not self.stopping and self.clock() < until:
+            time.sleep(min(0.05, max(0.0, until - self.clock())))
 
     def _shutdown(self) -> None:
         """Ask every worker to stop (SIGTERM: aiohttp's graceful exit), then kill what is left after the grace."""
@@ -134,3 +148,20 @@ class Supervisor:
             except subprocess.TimeoutExpired:
                 worker.process.kill()
                 worker.process.wait()
+
+
+async def watch_supervisor(app: web.Application) -> AsyncIterator[None]:
+    """Stop this worker (as SIGTERM would) once its supervisor is gone, instead of serving on as an orphan."""
+    parent = os.getppid()
+
+    async def watch() -> None:
+        while os.getppid() == parent:
+            await asyncio.sleep(1.0)
+        log.error("the supervisor (pid %d) is gone: this worker stops", parent)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    task = asyncio.create_task(watch(), name="watch-supervisor")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

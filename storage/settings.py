@@ -73,7 +73,7 @@ class Settings:
         workers_text = get("APPEALS_WORKERS") or "1"
         cpus = os.cpu_count() or 1
         try:
-            workers = cpus if workers_text == "auto" else int(workers_text)
+            workers = min(cpus, 64) if workers_text == "auto" else int(workers_text)
         except ValueError:
             raise SettingsError(f"APPEALS_WORKERS must be a number or auto, not {workers_text!r}") from None
         if not 1 <= workers <= 64:

@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import logging
 import weakref
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -80,9 +81,11 @@ class TelegramChannel:
         self.inbox = Inbox(token.split(":", 1)[0])
         self.throttle = throttle or Throttle()
         self.primary = primary  # the one process of several that polls, registers the webhook and sends the outbox
-        # Whether one chat's webhook calls may reach several processes (workers, or machines on PostgreSQL): then
-        # an update waits while an earlier one of its chat is stored elsewhere and not yet handled.
-        self.ordered = (settings.workers > 1 or not settings.is_sqlite) if ordered is None else ordered
+        # Whether one chat's webhook calls may reach several worker processes: then an update waits while an earlier
+        # one of its chat is stored by another worker and not yet handled.
+        self.ordered = settings.workers > 1 if ordered is None else ordered
+        self._here: dict[int, set[int]] = {}  # chat → its stored updates this process has taken and not finished
+        self._failed_here: OrderedDict[int, None] = OrderedDict()  # updates that failed here (recent ones)
         self.notify_interval = notify_interval
         self.commits = GroupCommit(self.inbox)
         builder = (Application.builder().token(token).base_url(settings.telegram_api_base_url)
@@ -109,11 +112,10 @@ class TelegramChannel:
         await self.application.start()
         self._stopping = False
         started = utcnow()
-        if self.primary:  # a sibling worker leaves replays to worker 0, or every worker would send them again
-            await self._replay(started - self.lease)  # each chat's replays queue before any new update of it
         if not self.primary:
-            pass  # a sibling worker of the same server: it only handles the webhook calls it receives
-        elif self.webhook:
+            return  # a sibling worker: it handles the webhook calls it receives; worker 0 does the rest
+        await self._replay(started - self.lease)  # each chat's replays queue before any new update of it
+        if self.webhook:
             if self.webhook_url:
                 await self.application.bot.set_webhook(self.webhook_url, secret_token=self.secret,
                                                        allowed_updates=ALLOWED_UPDATES)
@@ -121,13 +123,11 @@ class TelegramChannel:
             await self.application.bot.delete_webhook()
             assert self.application.updater is not None
             await self.application.updater.start_polling(allowed_updates=ALLOWED_UPDATES, timeout=10)
-        if self.primary:
-            self._tasks.append(asyncio.create_task(self.sender.run(self.notify_interval), name="telegram-sender"))
-            self._tasks.append(asyncio.create_task(self._replay_later(started), name="telegram-replay"))
+        self._tasks.append(asyncio.create_task(self.sender.run(self.notify_interval), name="telegram-sender"))
+        self._tasks.append(asyncio.create_task(self._replay_later(started), name="telegram-replay"))
 
     async def _replay(self, before: dt.datetime, since: dt.datetime | None = None) -> None:
-        """Handle again the updates stored before ``before`` (and since ``since``) and never marked done (a crash
-        in between).
+        """Handle again the updates stored before ``before`` (and since ``since``) and never marked done.
 
         One older than the last update applied to its chat's dialog was applied before (its mark was lost)
         and is skipped; the last one itself the dialog answers as before, changing nothing.
@@ -138,8 +138,7 @@ class TelegramChannel:
                 await self.enqueue(payload, replay=True)
 
     async def _replay_later(self, started: dt.datetime) -> None:
-        """Once a dialog lease has passed, replay the updates that were younger than it at the start; then keep
-        replaying the ones left unfinished for two leases (worker 0 only).
+        """Replay, one lease after the start, what was younger than a lease then; then what stays unfinished two leases.
 
         Those may have been in the hands of a running sibling process then; by now it has handled them
         or died with them.
@@ -186,6 +185,9 @@ class TelegramChannel:
 
         ``replay``: it was stored before this process started and never marked done.
         """
+        chat = wire.chat_of(payload)
+        if chat is not None:
+            self._here.setdefault(chat["id"], set()).add(payload["update_id"])
         task = asyncio.create_task(self._guarded(payload, stored=True, replay=replay),
                                    name=f"telegram-{payload['update_id']}")
         self._running.add(task)
@@ -194,8 +196,15 @@ class TelegramChannel:
     async def _guarded(self, payload: dict[str, Any], *, stored: bool, replay: bool = False) -> None:
         try:
             await self._process(payload, stored=stored, replay=replay)
-        except Exception:  # noqa: BLE001 - left pending; the next start tries it again
+        except Exception:  # noqa: BLE001 - left pending: worker 0 replays it, or the next start
             log.exception("telegram update %s failed", payload.get("update_id"))
+        finally:
+            chat = wire.chat_of(payload)
+            mine = self._here.get(chat["id"]) if chat is not None else None
+            if mine is not None:
+                mine.discard(payload["update_id"])
+                if not mine:
+                    del self._here[chat["id"]]
 
     # -- the webhook ----------------------------------------------------------------------------------
     async def receive(self, request: web.Request) -> web.Response:
@@ -233,7 +242,12 @@ class TelegramChannel:
                     with contextlib.suppress(TelegramError):
                         await send(self.application.bot, chat["id"], [Outbound(t("error", self.language))],
                                    self.language)
-                return  # a stored one stays pending: replayed at the next start unless a later one supersedes it
+                self._failed_here[payload["update_id"]] = None  # later ones of the chat here need not wait for it
+                if len(self._failed_here) > 10_000:
+                    self._failed_here.popitem(last=False)
+                # A stored one stays pending: worker 0 replays it two leases later (or the next start does), unless a
+                # later update of the chat supersedes it meanwhile (the citizen sent it again).
+                return
             if outcome is not None:
                 self.commits.done(payload["update_id"], outcome)
 
@@ -254,15 +268,18 @@ class TelegramChannel:
             return await self._handle(payload, chat)
 
     async def _after_earlier(self, update_id: int, chat_id: int) -> None:
-        """Wait (up to one dialog lease) while an earlier update of this chat, stored by another process, is neither
-        applied to the dialog nor marked done: one chat's messages are answered in the order they were sent.
+        """Wait while an earlier update of this chat, stored by another worker, is neither applied nor marked done.
 
-        After the lease this one goes ahead (that process has died; worker 0 replays what it left).
+        One chat's messages are then answered in the order they were sent. Updates this process took are not waited
+        for (they queue on the chat's lock here, or failed here). After one dialog lease this one goes ahead: that
+        worker has died, and worker 0 replays what it left.
         """
         loop = asyncio.get_running_loop()
         deadline, delay = loop.time() + self.lease.total_seconds(), 0.005
         while True:
             waiting = await self.inbox.unfinished_before(chat_id, update_id)  # mostly none: one read
+            mine = self._here.get(chat_id, set())
+            waiting = [earlier for earlier in waiting if earlier not in mine and earlier not in self._failed_here]
             if waiting:  # done marks are written after the step: what the dialog already had is not waited for
                 last = await DialogSession.filter(channel=wire.CHANNEL, user_key=str(chat_id)).first().values_list(
                     "last_inbound_key", flat=True)

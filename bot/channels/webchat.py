@@ -7,11 +7,12 @@ import contextlib
 import json
 import logging
 import time
+import weakref
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from storage import jsontext
 from storage.cases import CaseService
@@ -33,6 +34,7 @@ UPLOAD_DIR = web.AppKey("webchat_uploads", Path)
 SECURE = web.AppKey("webchat_secure", bool)
 PAGE = web.AppKey("webchat_page", bytes)
 UPLOADS_SEEN = web.AppKey("webchat_uploads_seen", Throttle)
+OPEN_SOCKETS = web.AppKey("webchat_open_sockets", weakref.WeakSet)  # closed when the server shuts down
 UPLOADS_PER_HOUR = 30  # per identity and process: photos are for evidence, not storage
 COOKIE = "appeals_chat"
 STATIC = Path(__file__).with_name("static")
@@ -158,6 +160,7 @@ async def chat_socket(request: web.Request) -> web.StreamResponse:
         await send({"type": "notice", "messages": _frames(messages)})
 
     bot.hub.add(user, push)
+    request.app[OPEN_SOCKETS].add(ws)
     stamps: list[float] = []
     try:
         async for msg in ws:
@@ -184,7 +187,16 @@ async def chat_socket(request: web.Request) -> web.StreamResponse:
                 await bot.notifier.deliver_pending(user, push)
     finally:
         bot.hub.remove(user, push)
+        request.app[OPEN_SOCKETS].discard(ws)
     return ws
+
+
+async def _close_sockets(app: web.Application) -> None:
+    """On shutdown, close the open conversations' sockets ("going away"): the page reconnects, to another
+    process or to this one restarted, and resumes where it stood; the server need not wait for them."""
+    for ws in list(app[OPEN_SOCKETS]):
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server restarting")
 
 
 def _notifier(interval: float):
@@ -213,3 +225,5 @@ def setup(app: web.Application, settings: Settings, cases: CaseService, *, bot: 
     app.router.add_post("/chat/logout", chat_logout, name="chat_logout")
     app.router.add_static("/chat/static", STATIC, name="chat_static")
     app.cleanup_ctx.append(_notifier(notify_interval))
+    app[OPEN_SOCKETS] = weakref.WeakSet()
+    app.on_shutdown.append(_close_sockets)

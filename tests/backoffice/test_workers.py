@@ -39,10 +39,10 @@ class Supervised:
         self.proc: asyncio.subprocess.Process | None = None
 
     async def start(self) -> None:
-        with self.log.open("wb") as log:
+        with self.log.open("wb") as log:  # a session of its own: Ctrl+C in its "terminal" is killpg(SIGINT)
             self.proc = await asyncio.create_subprocess_exec(str(APPEALS), "serve", "--workers", "2", env=self.env,
-                                                             stdout=log, stderr=log)
-        assert len(await self.answering({0, 1})) == 2
+                                                             stdout=log, stderr=log, start_new_session=True)
+        assert len(await self.answering({0, 1}, tries=120)) == 2
 
     def children(self) -> list[int]:
         """Return the supervisor's worker processes."""
@@ -140,6 +140,31 @@ async def test_sigterm_stops_every_worker_and_frees_the_port(supervised: Supervi
     with pytest.raises(aiohttp.ClientConnectionError):
         async with aiohttp.ClientSession() as http:
             await http.get(supervised.base + "/healthz")
+
+
+async def test_ctrl_c_closes_open_chats_and_every_worker_cleans_up(supervised: Supervised) -> None:
+    chat = await WebChat(supervised.base).open()  # a citizen mid-conversation
+    await chat.tap("submit")
+    assert supervised.proc is not None
+    os.killpg(supervised.proc.pid, signal.SIGINT)  # what Ctrl+C in the terminal sends: the whole group
+    closed = await chat.ws.receive(timeout=20)
+    assert closed.type == aiohttp.WSMsgType.CLOSE and closed.data == aiohttp.WSCloseCode.GOING_AWAY  # page reconnects
+    assert await asyncio.wait_for(supervised.proc.wait(), 30) == 0
+    await chat.close()
+    assert supervised.log.read_text().count("Tortoise-ORM shutdown") == 2  # each worker's cleanup ran to its end
+
+
+async def test_workers_stop_by_themselves_when_the_supervisor_is_killed(supervised: Supervised) -> None:
+    children = supervised.children()
+    assert supervised.proc is not None
+    supervised.proc.kill()  # SIGKILL (or the OOM killer): no chance to stop its workers
+    await supervised.proc.wait()
+    for _ in range(150):
+        if not any(Path(f"/proc/{pid}").exists() for pid in children):
+            break
+        await asyncio.sleep(0.1)
+    assert not any(Path(f"/proc/{pid}").exists() for pid in children)  # no orphan keeps the port and the scheduler
+    assert "the supervisor (pid" in supervised.log.read_text()
 
 
 def test_a_worker_that_cannot_start_stops_the_supervisor(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -335,9 +335,10 @@ async def test_an_update_waits_for_an_earlier_one_of_its_chat_that_another_worke
 
     url, channel = hooked
     channel.ordered = True  # several workers (this test's settings have one)
-    channel.lease = dt.timedelta(seconds=1)
+    channel.lease = dt.timedelta(seconds=3)
     inbox = Inbox(TOKEN.split(":")[0])
     headers = {telegram.SECRET_HEADER: channel.secret}
+    loop = asyncio.get_running_loop()
 
     async def post(update: dict) -> None:
         async with aiohttp.ClientSession() as http, http.post(url, json=update, headers=headers) as response:
@@ -353,10 +354,28 @@ async def test_an_update_waits_for_an_earlier_one_of_its_chat_that_another_worke
 
     lost = fake.message(CHAT, "菜单")
     assert await inbox.accept(lost["update_id"], lost)  # stored by a worker that then died
-    started, answered = asyncio.get_running_loop().time(), len(fake.sent(CHAT))
+    started, answered = loop.time(), len(fake.sent(CHAT))
     await post(fake.message(CHAT, "/help"))
-    await fake.wait_for(answered + 1, CHAT, timeout=5)
-    assert asyncio.get_running_loop().time() - started >= 0.9  # it waited one lease, then went ahead
+    other = loop.time()
+    await post(fake.message(CHAT + 7, "/start"))  # another chat does not wait for this one's
+    await fake.wait_for(1, CHAT + 7, timeout=10)
+    assert loop.time() - other < 2
+    await fake.wait_for(answered + 1, CHAT, timeout=10)
+    assert loop.time() - started >= 2.9  # it waited one lease, then went ahead
 
-    await post(fake.message(CHAT + 7, "/start"))  # another chat never waits for this one's
-    await fake.wait_for(1, CHAT + 7, timeout=0.5)
+
+async def test_updates_this_worker_took_out_of_order_do_not_wait_for_each_other(hooked, fake: FakeTelegram) -> None:
+    from bot.channels.telegram_inbox import Inbox
+
+    _, channel = hooked
+    channel.ordered = True
+    channel.lease = dt.timedelta(seconds=5)
+    first, second = fake.message(CHAT, "/start"), fake.message(CHAT, "/help")
+    inbox = Inbox(TOKEN.split(":")[0])
+    for update in (first, second):
+        assert await inbox.accept(update["update_id"], update)
+    started = asyncio.get_running_loop().time()
+    await channel.enqueue(second)  # two webhook calls of this process that arrived out of order
+    await channel.enqueue(first)
+    await fake.wait_for(2, CHAT, timeout=10)
+    assert asyncio.get_running_loop().time() - started < 2.5  # the later one did not wait a lease for its sibling
