@@ -26,7 +26,8 @@ log = logging.getLogger("appeals.bot")
 
 SIMILAR_WINDOW = dt.timedelta(days=30)
 MAX_QUESTION = 500  # characters of a message the knowledge base is asked about
-REFRESH_SECONDS = 30.0
+REFRESH_SECONDS = 30.0  # the dispatch catalogue
+CASES_REFRESH_SECONDS = 5.0  # cases other processes created, for the similar-case check (并单 bursts are short)
 INLINE_CHARS = 1000  # texts up to this length are classified on the event loop (see Advisor.suggest)
 
 
@@ -64,6 +65,7 @@ class Advisor:
         self._catalogue: routing.Catalogue | None = None
         self._categories: list[str] = []
         self._loaded_at = -1e9
+        self._cases_at = -1e9
         self._index = SimilarIndex()
         self._index_max_id = 0
         self._lock = asyncio.Lock()
@@ -95,17 +97,22 @@ class Advisor:
             suggester(sample)
             self._classified = True
 
-    async def _refresh(self) -> None:
-        if time.monotonic() - self._loaded_at < REFRESH_SECONDS:
+    async def _refresh(self, cases: bool = False) -> None:
+        """Reload the catalogue every 30 s; with ``cases``, also add other processes' new cases every 5 s."""
+        now = time.monotonic()
+        stale = now - self._loaded_at >= REFRESH_SECONDS
+        if not stale and not (cases and now - self._cases_at >= CASES_REFRESH_SECONDS):
             return
         async with self._lock:
-            if time.monotonic() - self._loaded_at < REFRESH_SECONDS:
+            if time.monotonic() - self._loaded_at >= REFRESH_SECONDS:
+                rows = await CatalogueEntry.filter(active=True).prefetch_related("unit").order_by("id")
+                entries = [{"category": r.category, "district": r.district, "unit_code": r.unit.code,
+                            "unit_name": r.unit.name_zh} for r in rows]
+                self._catalogue = routing.Catalogue.from_dict(entries) if entries else None
+                self._categories = list(dict.fromkeys(r.category for r in rows))
+                self._loaded_at = time.monotonic()
+            elif time.monotonic() - self._cases_at < CASES_REFRESH_SECONDS:
                 return
-            rows = await CatalogueEntry.filter(active=True).prefetch_related("unit").order_by("id")
-            entries = [{"category": r.category, "district": r.district, "unit_code": r.unit.code,
-                        "unit_name": r.unit.name_zh} for r in rows]
-            self._catalogue = routing.Catalogue.from_dict(entries) if entries else None
-            self._categories = list(dict.fromkeys(r.category for r in rows))
             since = utcnow() - SIMILAR_WINDOW
             # Plain tuples, not model objects, and cases this process added already are skipped: the
             # refresh runs on the event loop, and a busy half minute brings thousands of new cases.
@@ -116,7 +123,7 @@ class Advisor:
                 if case_id not in self._index:
                     self._index.add(case_id, text, district, street, created_at)
                 self._index_max_id = max(self._index_max_id, case_id)
-            self._loaded_at = time.monotonic()
+            self._cases_at = time.monotonic()
 
     async def categories(self) -> list[str]:
         """Return the categories of the dispatch catalogue, in catalogue order."""
@@ -172,7 +179,7 @@ class Advisor:
     async def similar(self, text: str, district: str | None, street: str | None,
                       now: dt.datetime) -> OpenCase | None:
         """Return an open case within 30 days that is likely the same matter, or None."""
-        await self._refresh()
+        await self._refresh(cases=True)
         matches = self._index.query(text, district, street, since=now - SIMILAR_WINDOW, limit=3, explain=False)
         if not matches:
             return None

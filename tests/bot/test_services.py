@@ -29,3 +29,23 @@ async def test_the_shipped_model_suggests_a_category_and_a_unit(city: str) -> No
         pytest.skip("no classifier model is shipped in this checkout")
     suggestions = await Advisor().suggest("东湖区幸福里小区3栋门口路灯坏了一个月，晚上很黑", "东湖区")
     assert suggestions and suggestions[0]["category"] and 0 < suggestions[0]["score"] <= 1
+
+
+async def test_a_case_another_process_created_is_a_similar_candidate_within_seconds(
+        city: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    from bot import services
+    from storage.cases import CaseService, NewCase, utcnow
+    from storage.lifecycle import Actor, Role
+    from storage.models import Channel
+
+    monkeypatch.setattr(services, "CASES_REFRESH_SECONDS", 0.3)  # 5 s in production
+    advisor = Advisor(model_path=None)
+    text = "东湖区幸福里小区3栋门口路灯坏了一个月，晚上很黑"
+    assert await advisor.similar(text, "东湖区", None, utcnow()) is None  # nothing yet (and the index is loaded)
+    other = await CaseService().submit(NewCase(text=text, channel=Channel.PHONE, district="东湖区"),
+                                       Actor(roles=frozenset({Role.OPERATOR})))  # another worker's citizen
+    await asyncio.sleep(0.35)  # the catalogue (30 s) is not due, the cases are
+    found = await advisor.similar(text, "东湖区", None, utcnow())
+    assert found is not None and found.number == other.number
