@@ -17,7 +17,6 @@ import pytest
 from backoffice import workers
 from storage import db
 from tests.bot.channels.test_restart import free_port
-from tests.support.chat import to_summary
 from tests.support.webchat import WebChat
 
 pytestmark = pytest.mark.slow
@@ -49,6 +48,14 @@ class Supervised:
         assert self.proc is not None
         path = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
         return [int(pid) for pid in path.read_text().split()] if path.exists() else []
+
+    def worker(self, number: int) -> int:
+        """Return the pid of worker ``number``."""
+        for pid in self.children():
+            environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+            if f"{workers.WORKER}={number}".encode() in environ:
+                return pid
+        raise LookupError(f"no worker {number}")
 
     async def answering(self, wanted: set[int], tries: int = 40) -> Counter[int]:
         """Ask /healthz on fresh connections, 20 at a time, until every worker in ``wanted`` answered; count them."""
@@ -102,16 +109,29 @@ class Hopping(WebChat):
 
 
 async def test_a_conversation_moves_between_two_workers_and_gives_one_case(supervised: Supervised) -> None:
+    first, second = supervised.worker(0), supervised.worker(1)
+    os.kill(second, signal.SIGSTOP)  # a stopped worker accepts nothing: the first half goes to worker 0
     chat = await Hopping(supervised.base).open()
     try:
-        await to_summary(chat, "西山区人民路下水道堵塞，污水漫到路面", "西山区人民路12号")
+        await chat.tap("submit")
+        await chat.say("西山区人民路下水道堵塞，污水漫到路面")
+        os.kill(second, signal.SIGCONT)
+        os.kill(first, signal.SIGSTOP)  # and the second half to worker 1, on the session worker 0 saved
+        await chat.tap(chat.buttons()[0])
+        await chat.say("西山区人民路12号")
+        shown = await chat.tap("anonymous")
+        if "new" in chat.buttons():
+            shown = await chat.tap("new")
+        assert "请确认" in shown
         assert "诉求编号" in await chat.tap("confirm")
     finally:
+        os.kill(first, signal.SIGCONT)
+        os.kill(second, signal.SIGCONT)
         await chat.close()
     assert supervised.count("appeal_case") == 1 and supervised.count("dialog_session") == 1
     log = supervised.log.read_text()
     sockets = Counter(line.split("[worker ")[1][0] for line in log.splitlines() if "GET /chat/ws" in line)
-    assert set(sockets) == {"0", "1"} and sum(sockets.values()) >= chat.steps, sockets  # both took part of it
+    assert sockets["0"] >= 3 and sockets["1"] >= 4, sockets  # each socket a new connection: both took part
 
 
 async def test_a_killed_worker_is_started_again_while_the_other_answers(supervised: Supervised) -> None:
