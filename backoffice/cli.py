@@ -81,6 +81,8 @@ def _serve(settings: Settings, admin_line: str, workers: int | None = None) -> i
         logging.getLogger().handlers[0].setFormatter(
             logging.Formatter(f"%(asctime)s %(levelname)s [worker {worker}] %(name)s: %(message)s"))
         app.cleanup_ctx.append(worker_processes.watch_supervisor)
+        app.on_startup.append(worker_processes.announce_start)
+        app.on_shutdown.insert(0, worker_processes.ignore_more_stops)
         web.run_app(app, sock=inherited, print=None, shutdown_timeout=worker_processes.SHUTDOWN_TIMEOUT)
     else:
         web.run_app(app, host=settings.host, port=settings.port, print=_banner(settings, admin_line),

@@ -9,8 +9,9 @@ city's background work (the scheduler, the outbox senders, Telegram polling and 
 registration); every worker serves requests and pushes to the web-chat sockets connected to it.
 
 A worker that dies is started again after a pause that doubles while it keeps dying within a minute
-of its start (the socket stays open meanwhile, so the others go on accepting); the fifth such death in
-a row stops the whole. The workers run in process groups of their own, so a terminal's Ctrl+C reaches
+of its start (the socket stays open meanwhile, so the others go on accepting). A worker that exits
+before it has started (it says so through a pipe) is tried again the same way; the fifth such failure
+in a row stops the whole. The workers run in process groups of their own, so a terminal's Ctrl+C reaches
 the supervisor alone, which asks each worker once to stop (SIGTERM: open web-chat sockets are closed,
 requests in flight finish, then the cleanup runs). A worker whose supervisor is gone stops by itself.
 """
@@ -35,8 +36,10 @@ log = logging.getLogger("appeals.workers")
 
 LISTEN_FD = "APPEALS_LISTEN_FD"  # set by the supervisor: the inherited listening socket of a worker
 WORKER = "APPEALS_WORKER"  # set by the supervisor: the worker's index; 0 runs the background work
-QUICK_DEATH = 60.0  # seconds: a worker dying sooner after its start counts as failing to start
-MAX_QUICK_DEATHS = 5  # in a row, for one worker: then the supervisor gives up
+SUPERVISOR = "APPEALS_SUPERVISOR"  # set by the supervisor: its pid (a worker stops once it is gone)
+READY_FD = "APPEALS_READY_FD"  # set by the supervisor: a pipe the worker writes to once it has started
+MAX_FAILED_STARTS = 5  # a worker that exits before it has started this many times in a row stops the whole
+QUICK_DEATH = 60.0  # seconds: a started worker dying sooner than this is restarted after a growing pause
 RESTART_DELAY = 0.2  # seconds before a worker is started again, doubled for each quick death in a row (at most 5 s)
 STOP_GRACE = 30.0  # seconds the workers get to finish before they are killed
 SHUTDOWN_TIMEOUT = 20.0  # seconds a stopping worker waits for the requests in flight (aiohttp's shutdown_timeout)
@@ -73,7 +76,20 @@ class _Worker:
     number: int
     process: subprocess.Popen[bytes]
     started: float
-    quick_deaths: int = 0
+    ready: int  # the read end of the pipe the worker writes to once it has started (-1: read and closed)
+    failed_starts: int = 0  # exits before starting, in a row
+    quick_deaths: int = 0  # exits within QUICK_DEATH of the start, in a row
+
+    def has_started(self) -> bool:
+        """Tell whether the worker said it started (reads its pipe without blocking)."""
+        if self.ready >= 0:
+            try:
+                said = os.read(self.ready, 1)
+            except BlockingIOError:
+                return False
+            os.close(self.ready)
+            self.ready = -1 if said else -2  # -2: closed without a word (it exited first)
+        return self.ready == -1
 
 
 class Supervisor:
@@ -88,11 +104,16 @@ class Supervisor:
         self.workers: dict[int, _Worker] = {}
         self.stopping = False
 
-    def _start(self, number: int, quick_deaths: int = 0) -> None:
-        env = {**os.environ, LISTEN_FD: str(self.sock.fileno()), WORKER: str(number),
-               "APPEALS_WORKERS": str(self.count)}  # so each worker knows it has siblings
-        process = subprocess.Popen(self.command, env=env, pass_fds=(self.sock.fileno(),), process_group=0)
-        self.workers[number] = _Worker(number, process, self.clock(), quick_deaths)
+    def _start(self, number: int, failed_starts: int = 0, quick_deaths: int = 0) -> None:
+        read, write = os.pipe()
+        os.set_blocking(read, False)
+        env = {**os.environ, LISTEN_FD: str(self.sock.fileno()), WORKER: str(number), SUPERVISOR: str(os.getpid()),
+               READY_FD: str(write), "APPEALS_WORKERS": str(self.count)}  # so each worker knows it has siblings
+        try:
+            process = subprocess.Popen(self.command, env=env, pass_fds=(self.sock.fileno(), write), process_group=0)
+        finally:
+            os.close(write)
+        self.workers[number] = _Worker(number, process, self.clock(), read, failed_starts, quick_deaths)
 
     def _stop(self, *_: object) -> None:
         self.stopping = True
@@ -110,25 +131,38 @@ class Supervisor:
                     code = worker.process.poll()
                     if code is None or self.stopping:
                         continue
+                    if not worker.has_started():  # it never served: a broken setting, database or network
+                        failed = self._failed_start(worker, code)
+                        if failed:
+                            break
+                        continue
                     quick = self.clock() - worker.started < QUICK_DEATH
-                    deaths = worker.quick_deaths + 1 if quick else 1
-                    if deaths >= MAX_QUICK_DEATHS:
-                        log.error("worker %d keeps exiting at start (code %s): stopping", worker.number, code)
-                        print(f"工作进程 {worker.number} 无法启动，平台停止 / worker {worker.number} cannot start "
-                              f"(exit code {code}): stopping", file=sys.stderr, flush=True)
-                        failed = True
-                        self.stopping = True
-                        break
+                    deaths = worker.quick_deaths + 1 if quick else 0
                     log.warning("worker %d exited (code %s): starting it again", worker.number, code)
-                    self._pause(min(RESTART_DELAY * 2 ** (deaths - 1), 5.0))
+                    self._pause(min(RESTART_DELAY * 2 ** deaths, 5.0))
                     if not self.stopping:
-                        self._start(worker.number, deaths if quick else 0)
+                        self._start(worker.number, 0, deaths)
         finally:
             self._shutdown()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
             self.sock.close()
         return 1 if failed else 0
+
+    def _failed_start(self, worker: _Worker, code: int) -> bool:
+        """Start a worker that exited before it started again after a pause; return True to give up instead."""
+        tries = worker.failed_starts + 1
+        if tries >= MAX_FAILED_STARTS:
+            log.error("worker %d keeps exiting before it starts (code %s): stopping", worker.number, code)
+            print(f"工作进程 {worker.number} 无法启动，平台停止 / worker {worker.number} cannot start "
+                  f"(exit code {code}): stopping", file=sys.stderr, flush=True)
+            self.stopping = True
+            return True
+        log.warning("worker %d exited before it started (code %s): trying again", worker.number, code)
+        self._pause(min(RESTART_DELAY * 2 ** tries, 5.0))
+        if not self.stopping:
+            self._start(worker.number, tries, worker.quick_deaths)
+        return False
 
     def _pause(self, seconds: float) -> None:
         """Sleep, but no longer than until a stop is asked for."""
@@ -150,14 +184,23 @@ class Supervisor:
                 worker.process.wait()
 
 
+async def announce_start(app: web.Application) -> None:
+    """Tell the supervisor this worker has started (on_startup): from now on its exits are restarts, not failures."""
+    fd = os.environ.get(READY_FD)
+    if fd:
+        with contextlib.suppress(OSError):
+            os.write(int(fd), b"1")
+            os.close(int(fd))
+
+
 async def watch_supervisor(app: web.Application) -> AsyncIterator[None]:
     """Stop this worker (as SIGTERM would) once its supervisor is gone, instead of serving on as an orphan."""
-    parent = os.getppid()
+    supervisor = int(os.environ.get(SUPERVISOR) or os.getppid())
 
     async def watch() -> None:
-        while os.getppid() == parent:
+        while os.getppid() == supervisor:  # also true at once if it died while this worker was starting
             await asyncio.sleep(1.0)
-        log.error("the supervisor (pid %d) is gone: this worker stops", parent)
+        log.error("the supervisor (pid %d) is gone: this worker stops", supervisor)
         os.kill(os.getpid(), signal.SIGTERM)
 
     task = asyncio.create_task(watch(), name="watch-supervisor")
@@ -165,3 +208,11 @@ async def watch_supervisor(app: web.Application) -> AsyncIterator[None]:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
+
+
+async def ignore_more_stops(app: web.Application) -> None:
+    """On shutdown, ignore further SIGINT/SIGTERM (a service manager may signal the whole group): cleanup finishes."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.remove_signal_handler(sig)
+        signal.signal(sig, signal.SIG_IGN)

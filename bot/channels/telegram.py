@@ -245,6 +245,9 @@ class TelegramChannel:
                 self._failed_here[payload["update_id"]] = None  # later ones of the chat here need not wait for it
                 if len(self._failed_here) > 10_000:
                     self._failed_here.popitem(last=False)
+                if stored and self.ordered:  # nor those that reach another worker
+                    with contextlib.suppress(Exception):
+                        await self.inbox.mark_failed(payload["update_id"], payload)
                 # A stored one stays pending: worker 0 replays it two leases later (or the next start does), unless a
                 # later update of the chat supersedes it meanwhile (the citizen sent it again).
                 return

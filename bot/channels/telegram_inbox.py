@@ -119,14 +119,23 @@ class Inbox:
 
         return await batch.unit(run, with_orm)
 
+    async def mark_failed(self, update_id: int, payload: dict[str, Any]) -> None:
+        """Note a failed update (the citizen was told): its chat's next ones need not wait; it stays to be replayed."""
+        data = jsontext.dumps({"update": payload, "done": False, "failed": True})
+        await batch.execute("UPDATE job_run SET data = ? WHERE job = ? AND key = ?",
+                            [data, UPDATES, self._key(update_id)])
+
     @staticmethod
     def _done_sql(n: int) -> str:
         return f"SELECT key, data FROM job_run WHERE job = ? AND key IN ({', '.join('?' * n)})"
 
     def _unfinished(self, earlier: list[int], rows: list[tuple[Any, Any]]) -> list[int]:
-        """Keep the update_ids whose stored row is not marked done."""
-        done = {key for key, data in rows
-                if (json.loads(data) if isinstance(data, str | bytes) else data or {}).get("done")}
+        """Keep the update_ids whose stored row is neither marked done nor failed."""
+        done = set()
+        for key, data in rows:
+            fields = json.loads(data) if isinstance(data, str | bytes) else data or {}
+            if fields.get("done") or fields.get("failed"):
+                done.add(key)
         return [update_id for update_id in earlier if self._key(update_id) not in done]
 
     async def forget_old(self) -> None:

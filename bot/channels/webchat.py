@@ -182,7 +182,10 @@ async def chat_socket(request: web.Request) -> web.StreamResponse:
                             "message": t("slow_down", bot.language)})
                 continue
             replies = await bot.engine.handle(inbound)
-            await send({"type": "reply", "in_reply_to": reply_to, "messages": _frames(replies)})
+            try:
+                await send({"type": "reply", "in_reply_to": reply_to, "messages": _frames(replies)})
+            except ConnectionError:  # closed meanwhile (the server stopping, the page gone): the step is saved, and
+                break  # the page resends the frame after reconnecting and gets this reply again (same message id)
             if inbound.resume and not bot.engine.new_identity(CHANNEL, user):  # a new identity has nothing waiting
                 await bot.notifier.deliver_pending(user, push)
     finally:
@@ -194,9 +197,13 @@ async def chat_socket(request: web.Request) -> web.StreamResponse:
 async def _close_sockets(app: web.Application) -> None:
     """On shutdown, close the open conversations' sockets ("going away"): the page reconnects, to another
     process or to this one restarted, and resumes where it stood; the server need not wait for them."""
-    for ws in list(app[OPEN_SOCKETS]):
+    async def close(ws: web.WebSocketResponse) -> None:
         with contextlib.suppress(ConnectionError, RuntimeError):
             await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server restarting")
+
+    sockets = list(app[OPEN_SOCKETS])
+    if sockets:  # all at once, and not longer than a few seconds for clients that do not answer
+        await asyncio.wait([asyncio.create_task(close(ws)) for ws in sockets], timeout=5)
 
 
 def _notifier(interval: float):

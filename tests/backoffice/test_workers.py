@@ -7,6 +7,7 @@ import os
 import signal
 import sqlite3
 import sys
+import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -129,8 +130,12 @@ async def test_a_conversation_moves_between_two_workers_and_gives_one_case(super
         os.kill(second, signal.SIGCONT)
         await chat.close()
     assert supervised.count("appeal_case") == 1 and supervised.count("dialog_session") == 1
-    log = supervised.log.read_text()
-    sockets = Counter(line.split("[worker ")[1][0] for line in log.splitlines() if "GET /chat/ws" in line)
+    for _ in range(100):  # a socket's access-log line is written once it has closed
+        log = supervised.log.read_text()
+        sockets = Counter(line.split("[worker ")[1][0] for line in log.splitlines() if "GET /chat/ws" in line)
+        if sockets["0"] >= 3 and sockets["1"] >= 4:
+            break
+        await asyncio.sleep(0.1)
     assert sockets["0"] >= 3 and sockets["1"] >= 4, sockets  # each socket a new connection: both took part
 
 
@@ -194,3 +199,49 @@ def test_a_worker_that_cannot_start_stops_the_supervisor(monkeypatch: pytest.Mon
     assert supervisor.run() == 1
     assert all(w.process.returncode == 3 for w in supervisor.workers.values())
     assert sock.fileno() == -1  # closed: the port is free again
+
+
+def test_a_worker_that_started_and_then_died_is_restarted_however_often(monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    monkeypatch.setattr(workers, "RESTART_DELAY", 0.001)
+    sock = workers.listen("127.0.0.1", 0)
+    crash = f"import os; os.write(int(os.environ['{workers.READY_FD}']), b'1'); raise SystemExit(1)"
+    supervisor = workers.Supervisor(sock, 1, [sys.executable, "-c", crash])  # e.g. killed for memory, again and again
+    starts: list[int] = []
+    real_start = supervisor._start
+
+    def counting(*args: int) -> None:
+        starts.append(args[0])
+        real_start(*args)
+
+    monkeypatch.setattr(supervisor, "_start", counting)
+
+    def stop_later() -> None:
+        deadline = time.monotonic() + 60
+        while len(starts) < 2 * workers.MAX_FAILED_STARTS and time.monotonic() < deadline:
+            time.sleep(0.05)
+        supervisor.stopping = True
+
+    threading.Thread(target=stop_later, daemon=True).start()
+    assert supervisor.run() == 0  # stopped from outside, not given up: a worker that had started is no failed start
+    assert len(starts) >= 2 * workers.MAX_FAILED_STARTS
+
+
+async def test_workers_stop_when_the_supervisor_dies_while_they_start(tmp_path: Path) -> None:
+    server = Supervised(tmp_path)
+    await db.migrate(f"sqlite://{server.db_path}")
+    with server.log.open("wb") as log:
+        server.proc = await asyncio.create_subprocess_exec(str(APPEALS), "serve", "--workers", "2", env=server.env,
+                                                           stdout=log, stderr=log, start_new_session=True)
+    for _ in range(100):
+        if len(children := server.children()) == 2:
+            break
+        await asyncio.sleep(0.02)
+    server.proc.kill()  # before the workers have even opened the database
+    await server.proc.wait()
+    for _ in range(300):
+        if not any(Path(f"/proc/{pid}").exists() for pid in children):
+            break
+        await asyncio.sleep(0.1)
+    assert children and not any(Path(f"/proc/{pid}").exists() for pid in children)

@@ -49,3 +49,29 @@ async def test_a_case_another_process_created_is_a_similar_candidate_within_seco
     await asyncio.sleep(0.35)  # the catalogue (30 s) is not due, the cases are
     found = await advisor.similar(text, "东湖区", None, utcnow())
     assert found is not None and found.number == other.number
+
+
+async def test_on_postgresql_a_case_committed_after_a_higher_id_is_still_found(
+        city: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    from bot import services
+    from storage.cases import CaseService, NewCase, utcnow
+    from storage.lifecycle import Actor, Role
+    from storage.models import Case, Channel
+
+    if Case._meta.db.capabilities.dialect == "sqlite":
+        pytest.skip("SQLite has one writer at a time: its ids commit in order")
+    monkeypatch.setattr(services, "CASES_REFRESH_SECONDS", 0.3)
+    operator = Actor(roles=frozenset({Role.OPERATOR}))
+    late = await CaseService().submit(NewCase(text="东湖区幸福里小区3栋门口路灯坏了一个月", channel=Channel.PHONE,
+                                              district="东湖区"), operator)
+    await CaseService().submit(NewCase(text="西山区人民路下水道堵塞", channel=Channel.PHONE), operator)
+    hidden = late.id
+    await Case.filter(id=hidden).update(status="archived")  # as if its transaction had not committed yet
+    advisor = Advisor(model_path=None)
+    assert await advisor.similar("东湖区幸福里小区3栋门口路灯坏了一个月", "东湖区", None, utcnow()) is None
+    await Case.filter(id=hidden).update(status=late.status)  # now it has: a lower id than one already read
+    await asyncio.sleep(0.35)
+    found = await advisor.similar("东湖区幸福里小区3栋门口路灯坏了一个月", "东湖区", None, utcnow())
+    assert found is not None and found.id == hidden

@@ -352,6 +352,16 @@ async def test_an_update_waits_for_an_earlier_one_of_its_chat_that_another_worke
     await inbox.done_many({first["update_id"]: "handled"})  # the other worker has answered /start
     assert "帮助" in "".join(await fake.wait_for(1, CHAT, timeout=2))
 
+    failed = fake.message(CHAT, "菜单")  # another worker failed on it (database locked, say) and told the citizen
+    assert await inbox.accept(failed["update_id"], failed)
+    await inbox.mark_failed(failed["update_id"], failed)
+    assert failed in await inbox.pending()  # still there for worker 0's replay
+    started, answered = loop.time(), len(fake.sent(CHAT))
+    await post(fake.message(CHAT, "/help"))
+    await fake.wait_for(answered + 1, CHAT, timeout=10)
+    assert loop.time() - started < 2  # the next message does not wait a lease for it
+    await inbox.done_many({failed["update_id"]: "handled"})
+
     lost = fake.message(CHAT, "菜单")
     assert await inbox.accept(lost["update_id"], lost)  # stored by a worker that then died
     started, answered = loop.time(), len(fake.sent(CHAT))
