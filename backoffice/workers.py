@@ -171,10 +171,14 @@ class Supervisor:
             time.sleep(min(0.05, max(0.0, until - self.clock())))
 
     def _shutdown(self) -> None:
-        """Ask every worker to stop (SIGTERM: aiohttp's graceful exit), then kill what is left after the grace."""
+        """Ask every worker to stop (SIGTERM: aiohttp's graceful exit), then kill what is left after the grace.
+
+        One still starting is killed at once: it serves nothing yet, and a stop in the middle of aiohttp's startup
+        skips the cleanup (the database thread would then keep it alive).
+        """
         for worker in self.workers.values():
             if worker.process.poll() is None:
-                worker.process.send_signal(signal.SIGTERM)
+                worker.process.send_signal(signal.SIGTERM if worker.has_started() else signal.SIGKILL)
         deadline = self.clock() + STOP_GRACE
         for worker in self.workers.values():
             try:
@@ -184,8 +188,12 @@ class Supervisor:
                 worker.process.wait()
 
 
+STARTED = web.AppKey("worker_started", asyncio.Event)  # set once the whole startup has run
+
+
 async def announce_start(app: web.Application) -> None:
-    """Tell the supervisor this worker has started (on_startup): from now on its exits are restarts, not failures."""
+    """Tell the supervisor this worker has started (the last on_startup): from now on its exits are restarts."""
+    app[STARTED].set()
     fd = os.environ.get(READY_FD)
     if fd:
         with contextlib.suppress(OSError):
@@ -196,9 +204,11 @@ async def announce_start(app: web.Application) -> None:
 async def watch_supervisor(app: web.Application) -> AsyncIterator[None]:
     """Stop this worker (as SIGTERM would) once its supervisor is gone, instead of serving on as an orphan."""
     supervisor = int(os.environ.get(SUPERVISOR) or os.getppid())
+    app[STARTED] = started = asyncio.Event()
 
     async def watch() -> None:
-        while os.getppid() == supervisor:  # also true at once if it died while this worker was starting
+        await started.wait()  # a stop in the middle of the startup would skip the cleanup of what had started
+        while os.getppid() == supervisor:  # at once if it died while this worker was starting
             await asyncio.sleep(1.0)
         log.error("the supervisor (pid %d) is gone: this worker stops", supervisor)
         os.kill(os.getpid(), signal.SIGTERM)
