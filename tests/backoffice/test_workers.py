@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sqlite3
@@ -184,12 +185,17 @@ async def test_workers_stop_by_themselves_when_the_supervisor_is_killed(supervis
     assert supervised.proc is not None
     supervised.proc.kill()  # SIGKILL (or the OOM killer): no chance to stop its workers
     await supervised.proc.wait()
-    for _ in range(150):
-        if not any(Path(f"/proc/{pid}").exists() for pid in children):
-            break
-        await asyncio.sleep(0.1)
-    assert not any(Path(f"/proc/{pid}").exists() for pid in children)  # no orphan keeps the port and the scheduler
-    assert "the supervisor (pid" in supervised.log.read_text()
+    try:
+        for _ in range(150):
+            if not any(Path(f"/proc/{pid}").exists() for pid in children):
+                break
+            await asyncio.sleep(0.1)
+        assert not any(Path(f"/proc/{pid}").exists() for pid in children)  # no orphan keeps the port or the jobs
+        assert "the supervisor (pid" in supervised.log.read_text()
+    finally:
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
 
 def test_a_worker_that_cannot_start_stops_the_supervisor(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -240,8 +246,13 @@ async def test_workers_stop_when_the_supervisor_dies_while_they_start(tmp_path: 
         await asyncio.sleep(0.02)
     server.proc.kill()  # before the workers have even opened the database
     await server.proc.wait()
-    for _ in range(300):
-        if not any(Path(f"/proc/{pid}").exists() for pid in children):
-            break
-        await asyncio.sleep(0.1)
-    assert children and not any(Path(f"/proc/{pid}").exists() for pid in children)
+    try:
+        for _ in range(300):
+            if not any(Path(f"/proc/{pid}").exists() for pid in children):
+                break
+            await asyncio.sleep(0.1)
+        assert children and not any(Path(f"/proc/{pid}").exists() for pid in children)
+    finally:  # never leave an orphan behind, whatever happened
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
