@@ -103,7 +103,7 @@ def create_app(settings: Settings, *, manage_orm: bool = True, background: bool 
     app.router.add_get("/", index, name="index")
     app.router.add_get("/healthz", healthz, name="healthz")
     backoffice_routes.setup(app, settings)
-    app.router.add_get("/metrics", metrics.handler(SCHEDULER, lambda a: a[webchat.BOT].engine.stats), name="metrics")
+    app.router.add_get("/metrics", metrics.handler(lambda a: a[webchat.BOT].engine.stats), name="metrics")
     webchat.setup(app, settings, app[CASES])
     app[SCHEDULER].extra_jobs.append(uploads.sweep_orphans)  # day-old uploads no case claimed
     app[SCHEDULER].extra_jobs.append(webhook.forget_old)  # week-old webhook message ids, day-old flood counts

@@ -11,7 +11,7 @@ from tortoise.functions import Count
 
 from storage.lifecycle import CaseStatus
 from storage.models import Case, Notification, NotificationStatus, Unit
-from storage.scheduler import SUPERVISED, Scheduler, last_pass
+from storage.scheduler import SUPERVISED, last_pass
 
 
 def _label(value: object) -> str:
@@ -26,7 +26,7 @@ def _loopback(request: web.Request) -> bool:
         return False
 
 
-async def render(scheduler: Scheduler, now: dt.datetime, dialog: Mapping[str, int] | None = None) -> str:
+async def render(now: dt.datetime, dialog: Mapping[str, int] | None = None) -> str:
     """Collect the figures an operator alerts on, as Prometheus exposition text."""
     lines = [
         "# HELP appeals_outbox_notifications Outbox rows by status and channel.",
@@ -50,9 +50,8 @@ async def render(scheduler: Scheduler, now: dt.datetime, dialog: Mapping[str, in
     by_status = dict(await Case.annotate(n=Count("id")).group_by("status").values_list("status", "n"))
     for status in CaseStatus:
         lines.append(f"appeals_open_cases{{status={_label(status.value)}}} {by_status.get(status, 0)}")
-    # The scheduler runs in one worker of several; every worker reports the last pass any of them made.
-    ticks = [t for t in (scheduler.last_tick, await last_pass()) if t is not None]
-    lag = (now - max(ticks)).total_seconds() if ticks else -1
+    last = await last_pass()  # from the database: the scheduler runs in one worker of several
+    lag = (now - last).total_seconds() if last is not None else -1
     lines += ["# HELP appeals_scheduler_lag_seconds Seconds since the scheduler's last pass (-1: none yet).",
               "# TYPE appeals_scheduler_lag_seconds gauge", f"appeals_scheduler_lag_seconds {lag:.1f}"]
     if dialog is not None:
@@ -67,14 +66,13 @@ async def render(scheduler: Scheduler, now: dt.datetime, dialog: Mapping[str, in
     return "\n".join(lines) + "\n"
 
 
-def handler(scheduler_key: web.AppKey[Scheduler],
-            dialog_stats: Callable[[web.Application], Mapping[str, int] | None] = lambda app: None):  # noqa: ANN201
+def handler(dialog_stats: Callable[[web.Application], Mapping[str, int] | None] = lambda app: None):  # noqa: ANN201
     """Return the ``/metrics`` handler; it answers loopback clients only."""
 
     async def metrics(request: web.Request) -> web.Response:
         if not _loopback(request):
             raise web.HTTPForbidden(text="metrics are served to loopback clients only")
-        body = await render(request.app[scheduler_key], dt.datetime.now(dt.UTC), dialog_stats(request.app))
+        body = await render(dt.datetime.now(dt.UTC), dialog_stats(request.app))
         return web.Response(text=body, content_type="text/plain", charset="utf-8")
 
     return metrics

@@ -87,7 +87,6 @@ class Scheduler:
         self.config = config or SchedulerConfig()
         self.clock = clock
         self.mask_text = mask_text  # e.g. intents.extract.mask_pii, given by the composition root
-        self.last_tick: dt.datetime | None = None
         self.extra_jobs: list[Callable[[dt.datetime, TickReport], Awaitable[None]]] = []  # added by upper layers
 
     async def _done(self, job: str, keys: Iterable[str]) -> set[str]:
@@ -288,7 +287,6 @@ class Scheduler:
         for job in (self.deadlines, self.callbacks, self.ratings, self.reopen_dissatisfied, self.archive,
                     self.minimise, self.digests, *self.extra_jobs):
             await job(now, report)
-        self.last_tick = now
         await self._beat(now)
         return report
 
