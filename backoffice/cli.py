@@ -24,7 +24,7 @@ from storage.labels import ROLE
 from storage.lifecycle import STAFF_ROLES, Role
 from storage.models import AuditEntry, Staff, StaffSession
 from storage.seed import DemoDataError, is_seeded, seed_demo
-from storage.settings import Settings, SettingsError
+from storage.settings import Settings, SettingsError, parse_workers
 from storage.training import export_decisions
 
 from . import workers as worker_processes
@@ -80,9 +80,7 @@ def _serve(settings: Settings, admin_line: str, workers: int | None = None) -> i
     if inherited is not None:
         logging.getLogger().handlers[0].setFormatter(
             logging.Formatter(f"%(asctime)s %(levelname)s [worker {worker}] %(name)s: %(message)s"))
-        app.cleanup_ctx.append(worker_processes.watch_supervisor)
-        app.on_startup.append(worker_processes.announce_start)
-        app.on_shutdown.insert(0, worker_processes.ignore_more_stops)
+        worker_processes.supervised(app)
         web.run_app(app, sock=inherited, print=None, shutdown_timeout=worker_processes.SHUTDOWN_TIMEOUT)
     else:
         web.run_app(app, host=settings.host, port=settings.port, print=_banner(settings, admin_line),
@@ -279,18 +277,16 @@ def cmd_create_webhook_peer(args: argparse.Namespace) -> int:
     return _run(lambda: _with_db(args.settings, body))
 
 
-WORKERS_HELP = "共用端口的服务进程数（默认 APPEALS_WORKERS）/ server processes on the port (default: APPEALS_WORKERS)"
+WORKERS_HELP = ("共用端口的服务进程数，1-64 或 auto（默认 APPEALS_WORKERS）/ server processes on the port, 1-64 or auto"
+                " (default: APPEALS_WORKERS)")
 
 
 def _worker_count(text: str) -> int:
-    """Parse ``--workers``: 1-64."""
+    """Parse ``--workers`` as APPEALS_WORKERS is parsed."""
     try:
-        count = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"不是数字 / not a number: {text!r}") from None
-    if not 1 <= count <= 64:
-        raise argparse.ArgumentTypeError(f"须为 1-64 / must be 1-64, not {count}")
-    return count
+        return parse_workers(text)
+    except SettingsError as exc:
+        raise argparse.ArgumentTypeError(f"须为 1-64 的数字或 auto / {exc}") from None
 
 
 def build_parser() -> argparse.ArgumentParser:

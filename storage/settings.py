@@ -32,6 +32,20 @@ class SettingsError(ValueError):
     """A setting holds a value the platform cannot use."""
 
 
+MAX_WORKERS = 64
+
+
+def parse_workers(text: str, name: str = "--workers") -> int:
+    """Read a number of server processes: 1-64, or ``auto`` for one per CPU (at most 64)."""
+    try:
+        workers = min(os.cpu_count() or 1, MAX_WORKERS) if text == "auto" else int(text)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number or auto, not {text!r}") from None
+    if not 1 <= workers <= MAX_WORKERS:
+        raise SettingsError(f"{name} must be between 1 and {MAX_WORKERS}, not {workers}")
+    return workers
+
+
 @dataclass(frozen=True)
 class Settings:
     """Configuration of one platform process."""
@@ -70,14 +84,7 @@ class Settings:
             raise SettingsError(f"APPEALS_PORT must be a number, not {port_text!r}") from None
         if not 0 <= port <= 65535:
             raise SettingsError(f"APPEALS_PORT must be between 0 and 65535, not {port}")
-        workers_text = get("APPEALS_WORKERS") or "1"
-        cpus = os.cpu_count() or 1
-        try:
-            workers = min(cpus, 64) if workers_text == "auto" else int(workers_text)
-        except ValueError:
-            raise SettingsError(f"APPEALS_WORKERS must be a number or auto, not {workers_text!r}") from None
-        if not 1 <= workers <= 64:
-            raise SettingsError(f"APPEALS_WORKERS must be between 1 and 64, not {workers}")
+        workers = parse_workers(get("APPEALS_WORKERS") or "1", "APPEALS_WORKERS")
         url = get("APPEALS_DATABASE_URL") or ""
         if not url.startswith(("sqlite://", "postgres://", "postgresql://", "asyncpg://")):
             raise SettingsError("APPEALS_DATABASE_URL must start with sqlite:// or postgres://")

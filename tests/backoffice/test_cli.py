@@ -60,6 +60,15 @@ def test_help_explains_every_command(capsys: pytest.CaptureFixture[str]) -> None
     assert "演示城市" in out and "demo city" in out
 
 
+@pytest.mark.parametrize(("value", "words"), [("0", "between 1 and 64"), ("many", "number or auto")])
+def test_a_bad_worker_count_is_refused_in_both_languages(
+        value: str, words: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["serve", "--workers", value])  # refused before anything starts
+    err = capsys.readouterr().err
+    assert done.value.code == 2 and words in err and "须为 1-64 的数字或 auto" in err
+
+
 def test_bad_setting_is_reported_without_a_traceback(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
