@@ -129,19 +129,9 @@ class Supervisor:
                 time.sleep(0.2)
                 for worker in list(self.workers.values()):
                     code = worker.process.poll()
-                    if code is None or self.stopping:
-                        continue
-                    if not worker.has_started():  # it never served: a broken setting, database or network
-                        failed = self._failed_start(worker, code)
-                        if failed:
-                            break
-                        continue
-                    quick = self.clock() - worker.started < QUICK_DEATH
-                    deaths = worker.quick_deaths + 1 if quick else 0
-                    log.warning("worker %d exited (code %s): starting it again", worker.number, code)
-                    self._pause(min(RESTART_DELAY * 2 ** deaths, 5.0))
-                    if not self.stopping:
-                        self._start(worker.number, 0, deaths)
+                    if code is not None and not self.stopping and not self._restart(worker, code):
+                        failed = self.stopping = True
+                        break
         finally:
             self._shutdown()
             for sig, handler in previous.items():
@@ -149,20 +139,26 @@ class Supervisor:
             self.sock.close()
         return 1 if failed else 0
 
-    def _failed_start(self, worker: _Worker, code: int) -> bool:
-        """Start a worker that exited before it started again after a pause; return True to give up instead."""
-        tries = worker.failed_starts + 1
-        if tries >= MAX_FAILED_STARTS:
-            log.error("worker %d keeps exiting before it starts (code %s): stopping", worker.number, code)
-            print(f"工作进程 {worker.number} 无法启动，平台停止 / worker {worker.number} cannot start "
-                  f"(exit code {code}): stopping", file=sys.stderr, flush=True)
-            self.stopping = True
-            return True
-        log.warning("worker %d exited before it started (code %s): trying again", worker.number, code)
-        self._pause(min(RESTART_DELAY * 2 ** tries, 5.0))
+    def _restart(self, worker: _Worker, code: int) -> bool:
+        """Start a worker that exited again, after a pause; return False to give up instead."""
+        if worker.has_started():  # restarted however often, after a pause growing while it dies young
+            failed_starts = 0
+            quick_deaths = worker.quick_deaths + 1 if self.clock() - worker.started < QUICK_DEATH else 0
+            pause = quick_deaths
+            log.warning("worker %d exited (code %s): starting it again", worker.number, code)
+        else:  # it never served: a broken setting, database or network
+            failed_starts, quick_deaths = worker.failed_starts + 1, worker.quick_deaths
+            pause = failed_starts
+            if failed_starts >= MAX_FAILED_STARTS:
+                log.error("worker %d keeps exiting before it starts (code %s): stopping", worker.number, code)
+                print(f"工作进程 {worker.number} 无法启动，平台停止 / worker {worker.number} cannot start "
+                      f"(exit code {code}): stopping", file=sys.stderr, flush=True)
+                return False
+            log.warning("worker %d exited before it started (code %s): trying again", worker.number, code)
+        self._pause(min(RESTART_DELAY * 2 ** pause, 5.0))
         if not self.stopping:
-            self._start(worker.number, tries, worker.quick_deaths)
-        return False
+            self._start(worker.number, failed_starts, quick_deaths)
+        return True
 
     def _pause(self, seconds: float) -> None:
         """Sleep, but no longer than until a stop is asked for."""
@@ -188,41 +184,43 @@ class Supervisor:
                 worker.process.wait()
 
 
-STARTED = web.AppKey("worker_started", asyncio.Event)  # set once the whole startup has run
+def supervised(app: web.Application) -> None:
+    """Make ``app`` a supervisor's worker: say when it has started, stop without its supervisor, stop once."""
+    started = asyncio.Event()  # set once the whole startup has run
 
+    async def announce_start(_app: web.Application) -> None:
+        """Tell the supervisor this worker has started (the last on_startup): from now on its exits are restarts."""
+        started.set()
+        fd = os.environ.get(READY_FD)
+        if fd:
+            with contextlib.suppress(OSError):
+                os.write(int(fd), b"1")
+                os.close(int(fd))
 
-async def announce_start(app: web.Application) -> None:
-    """Tell the supervisor this worker has started (the last on_startup): from now on its exits are restarts."""
-    app[STARTED].set()
-    fd = os.environ.get(READY_FD)
-    if fd:
-        with contextlib.suppress(OSError):
-            os.write(int(fd), b"1")
-            os.close(int(fd))
+    async def watch_supervisor(_app: web.Application) -> AsyncIterator[None]:
+        """Stop this worker (as SIGTERM would) once its supervisor is gone, instead of serving on as an orphan."""
+        supervisor = int(os.environ.get(SUPERVISOR) or os.getppid())
 
+        async def watch() -> None:
+            await started.wait()  # a stop in the middle of the startup would skip the cleanup of what had started
+            while os.getppid() == supervisor:  # at once if it died while this worker was starting
+                await asyncio.sleep(1.0)
+            log.error("the supervisor (pid %d) is gone: this worker stops", supervisor)
+            os.kill(os.getpid(), signal.SIGTERM)
 
-async def watch_supervisor(app: web.Application) -> AsyncIterator[None]:
-    """Stop this worker (as SIGTERM would) once its supervisor is gone, instead of serving on as an orphan."""
-    supervisor = int(os.environ.get(SUPERVISOR) or os.getppid())
-    app[STARTED] = started = asyncio.Event()
+        task = asyncio.create_task(watch(), name="watch-supervisor")
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
-    async def watch() -> None:
-        await started.wait()  # a stop in the middle of the startup would skip the cleanup of what had started
-        while os.getppid() == supervisor:  # at once if it died while this worker was starting
-            await asyncio.sleep(1.0)
-        log.error("the supervisor (pid %d) is gone: this worker stops", supervisor)
-        os.kill(os.getpid(), signal.SIGTERM)
+    async def ignore_more_stops(_app: web.Application) -> None:
+        """On shutdown, ignore further SIGINT/SIGTERM (a service manager may signal the whole group)."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+            signal.signal(sig, signal.SIG_IGN)
 
-    task = asyncio.create_task(watch(), name="watch-supervisor")
-    yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-
-
-async def ignore_more_stops(app: web.Application) -> None:
-    """On shutdown, ignore further SIGINT/SIGTERM (a service manager may signal the whole group): cleanup finishes."""
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.remove_signal_handler(sig)
-        signal.signal(sig, signal.SIG_IGN)
+    app.cleanup_ctx.append(watch_supervisor)
+    app.on_startup.append(announce_start)  # after every other start-up step added before this call
+    app.on_shutdown.insert(0, ignore_more_stops)
