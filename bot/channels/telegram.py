@@ -9,7 +9,6 @@ import hashlib
 import hmac
 import logging
 import weakref
-from collections import OrderedDict
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -85,7 +84,6 @@ class TelegramChannel:
         # one of its chat is stored by another worker and not yet handled.
         self.ordered = settings.workers > 1 if ordered is None else ordered
         self._here: dict[int, set[int]] = {}  # chat → its stored updates this process has taken and not finished
-        self._failed_here: OrderedDict[int, None] = OrderedDict()  # updates that failed here (recent ones)
         self.notify_interval = notify_interval
         self.commits = GroupCommit(self.inbox)
         builder = (Application.builder().token(token).base_url(settings.telegram_api_base_url)
@@ -186,25 +184,25 @@ class TelegramChannel:
         ``replay``: it was stored before this process started and never marked done.
         """
         chat = wire.chat_of(payload)
-        if chat is not None:
-            self._here.setdefault(chat["id"], set()).add(payload["update_id"])
-        task = asyncio.create_task(self._guarded(payload, stored=True, replay=replay),
+        chat_id = chat["id"] if chat is not None else None
+        if chat_id is not None:
+            self._here.setdefault(chat_id, set()).add(payload["update_id"])
+        task = asyncio.create_task(self._guarded(payload, chat_id, replay=replay),
                                    name=f"telegram-{payload['update_id']}")
         self._running.add(task)
         task.add_done_callback(self._running.discard)
 
-    async def _guarded(self, payload: dict[str, Any], *, stored: bool, replay: bool = False) -> None:
+    async def _guarded(self, payload: dict[str, Any], chat_id: int | None, *, replay: bool) -> None:
         try:
-            await self._process(payload, stored=stored, replay=replay)
+            await self._process(payload, stored=True, replay=replay)
         except Exception:  # noqa: BLE001 - left pending: worker 0 replays it, or the next start
             log.exception("telegram update %s failed", payload.get("update_id"))
         finally:
-            chat = wire.chat_of(payload)
-            mine = self._here.get(chat["id"]) if chat is not None else None
+            mine = self._here.get(chat_id) if chat_id is not None else None
             if mine is not None:
                 mine.discard(payload["update_id"])
                 if not mine:
-                    del self._here[chat["id"]]
+                    del self._here[chat_id]
 
     # -- the webhook ----------------------------------------------------------------------------------
     async def receive(self, request: web.Request) -> web.Response:
@@ -242,10 +240,7 @@ class TelegramChannel:
                     with contextlib.suppress(TelegramError):
                         await send(self.application.bot, chat["id"], [Outbound(t("error", self.language))],
                                    self.language)
-                self._failed_here[payload["update_id"]] = None  # later ones of the chat here need not wait for it
-                if len(self._failed_here) > 10_000:
-                    self._failed_here.popitem(last=False)
-                if stored and self.ordered:  # nor those that reach another worker
+                if stored:  # the chat's next updates need not wait for it, on any worker
                     with contextlib.suppress(Exception):
                         await self.inbox.mark_failed(payload["update_id"], payload)
                 # A stored one stays pending: worker 0 replays it two leases later (or the next start does), unless a
@@ -274,20 +269,17 @@ class TelegramChannel:
         """Wait while an earlier update of this chat, stored by another worker, is neither applied nor marked done.
 
         One chat's messages are then answered in the order they were sent. Updates this process took are not waited
-        for (they queue on the chat's lock here, or failed here). After one dialog lease this one goes ahead: that
+        for (they queue on the chat's lock here), nor failed ones. After one dialog lease this one goes ahead: that
         worker has died, and worker 0 replays what it left.
         """
         loop = asyncio.get_running_loop()
         deadline, delay = loop.time() + self.lease.total_seconds(), 0.005
         while True:
             waiting = await self.inbox.unfinished_before(chat_id, update_id)  # mostly none: one read
-            mine = self._here.get(chat_id, set())
-            waiting = [earlier for earlier in waiting if earlier not in mine and earlier not in self._failed_here]
+            waiting = [earlier for earlier in waiting if earlier not in self._here.get(chat_id, ())]
             if waiting:  # done marks are written after the step: what the dialog already had is not waited for
-                last = await DialogSession.filter(channel=wire.CHANNEL, user_key=str(chat_id)).first().values_list(
-                    "last_inbound_key", flat=True)
-                rank = wire.key_order(last) if isinstance(last, str) else None
-                waiting = [earlier for earlier in waiting if rank is None or earlier > rank[0]]
+                applied = await self._last_applied(chat_id)
+                waiting = [earlier for earlier in waiting if applied is None or earlier > applied]
             if not waiting:
                 return
             if loop.time() >= deadline:
@@ -300,10 +292,16 @@ class TelegramChannel:
         """Tell whether a later update of this chat was applied to its dialog already (so this one was too)."""
         if chat is None:
             return False
-        last = await DialogSession.filter(channel=wire.CHANNEL, user_key=str(chat["id"])).first().values_list(
+        applied = await self._last_applied(chat["id"])
+        return applied is not None and applied > payload["update_id"]
+
+    @staticmethod
+    async def _last_applied(chat_id: int) -> int | None:
+        """Return the update_id of the last update the chat's dialog had (None: none, or not from Telegram)."""
+        last = await DialogSession.filter(channel=wire.CHANNEL, user_key=str(chat_id)).first().values_list(
             "last_inbound_key", flat=True)
         rank = wire.key_order(last) if isinstance(last, str) else None
-        return rank is not None and rank[0] > payload["update_id"]
+        return rank[0] if rank else None
 
     async def _handle(self, payload: dict[str, Any], chat: dict[str, Any] | None) -> str:
         if chat is None:

@@ -389,3 +389,27 @@ async def test_updates_this_worker_took_out_of_order_do_not_wait_for_each_other(
     await channel.enqueue(first)
     await fake.wait_for(2, CHAT, timeout=10)
     assert asyncio.get_running_loop().time() - started < 2.5  # the later one did not wait a lease for its sibling
+
+
+async def test_an_update_whose_step_failed_is_told_marked_failed_and_kept_for_a_replay(
+        hooked, fake: FakeTelegram, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.channels.telegram_inbox import Inbox
+
+    url, channel = hooked
+
+    async def locked(*_: object) -> bool:
+        raise RuntimeError("database is locked")  # the shared flood count's read fails
+
+    monkeypatch.setattr(channel.throttle, "allowed", locked)
+    update = fake.message(CHAT, "/start")
+    async with aiohttp.ClientSession() as http:
+        async with http.post(url, json=update, headers={telegram.SECRET_HEADER: channel.secret}) as response:
+            assert response.status == 200
+    assert "出了点问题" in "".join(await fake.wait_for(1, CHAT))  # the citizen is told to try again
+    inbox = Inbox(TOKEN.split(":")[0])
+    for _ in range(100):
+        if await inbox.unfinished_before(CHAT, update["update_id"] + 1) == []:
+            break  # marked failed: the chat's next update, on any worker, does not wait for it
+        await asyncio.sleep(0.02)
+    assert await inbox.unfinished_before(CHAT, update["update_id"] + 1) == []
+    assert update in await inbox.pending()  # and it is still there for worker 0's replay
