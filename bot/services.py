@@ -99,33 +99,45 @@ class Advisor:
             self._classified = True
 
     async def _refresh(self, cases: bool = False) -> None:
-        """Reload the catalogue every 30 s; with ``cases``, also add other processes' new cases every 5 s."""
-        now = time.monotonic()
-        stale = now - self._loaded_at >= REFRESH_SECONDS
-        if not stale and not (cases and now - self._cases_at >= CASES_REFRESH_SECONDS):
+        """Reload the catalogue (and add new cases) every 30 s; with ``cases``, add new cases every 5 s too."""
+        cases_due = cases and self._due(self._cases_at, CASES_REFRESH_SECONDS)
+        if not cases_due and not self._due(self._loaded_at, REFRESH_SECONDS):
             return
-        async with self._lock:
-            if time.monotonic() - self._loaded_at >= REFRESH_SECONDS:
-                rows = await CatalogueEntry.filter(active=True).prefetch_related("unit").order_by("id")
-                entries = [{"category": r.category, "district": r.district, "unit_code": r.unit.code,
-                            "unit_name": r.unit.name_zh} for r in rows]
-                self._catalogue = routing.Catalogue.from_dict(entries) if entries else None
-                self._categories = list(dict.fromkeys(r.category for r in rows))
-                self._loaded_at = time.monotonic()
-            elif time.monotonic() - self._cases_at < CASES_REFRESH_SECONDS:
+        async with self._lock:  # the checks again: another caller may have refreshed while this one waited
+            if self._due(self._loaded_at, REFRESH_SECONDS):
+                await self._load_catalogue()
+            elif not self._due(self._cases_at, CASES_REFRESH_SECONDS):
                 return
-            since = utcnow() - SIMILAR_WINDOW
-            # Plain tuples, not model objects, and cases this process added already are skipped: the
-            # refresh runs on the event loop, and a busy half minute brings thousands of new cases.
-            margin = 0 if Case._meta.db.capabilities.dialect == "sqlite" else ID_MARGIN  # one writer at a time there
-            fresh = await Case.filter(id__gt=self._index_max_id - margin, created_at__gte=since,
-                                      status__in=list(OPEN_STATUSES)).order_by("id").limit(20000).values_list(
-                "id", "text", "district", "street", "created_at")
-            for case_id, text, district, street, created_at in fresh:
-                if case_id not in self._index:
-                    self._index.add(case_id, text, district, street, created_at)
-                self._index_max_id = max(self._index_max_id, case_id)
-            self._cases_at = time.monotonic()
+            await self._add_new_cases()
+
+    @staticmethod
+    def _due(at: float, seconds: float) -> bool:
+        """Tell whether ``seconds`` have passed since the monotonic time ``at``."""
+        return time.monotonic() - at >= seconds
+
+    async def _load_catalogue(self) -> None:
+        """Read the active dispatch catalogue with its units."""
+        rows = await CatalogueEntry.filter(active=True).prefetch_related("unit").order_by("id")
+        entries = [{"category": r.category, "district": r.district, "unit_code": r.unit.code,
+                    "unit_name": r.unit.name_zh} for r in rows]
+        self._catalogue = routing.Catalogue.from_dict(entries) if entries else None
+        self._categories = list(dict.fromkeys(r.category for r in rows))
+        self._loaded_at = time.monotonic()
+
+    async def _add_new_cases(self) -> None:
+        """Add the open cases created since the last look (by any process) to the similar-case index."""
+        since = utcnow() - SIMILAR_WINDOW
+        # Plain tuples, not model objects, and cases this process added already are skipped: the
+        # refresh runs on the event loop, and a busy half minute brings thousands of new cases.
+        margin = 0 if Case._meta.db.capabilities.dialect == "sqlite" else ID_MARGIN  # one writer at a time there
+        fresh = await Case.filter(id__gt=self._index_max_id - margin, created_at__gte=since,
+                                  status__in=list(OPEN_STATUSES)).order_by("id").limit(20000).values_list(
+            "id", "text", "district", "street", "created_at")
+        for case_id, text, district, street, created_at in fresh:
+            if case_id not in self._index:
+                self._index.add(case_id, text, district, street, created_at)
+            self._index_max_id = max(self._index_max_id, case_id)
+        self._cases_at = time.monotonic()
 
     async def categories(self) -> list[str]:
         """Return the categories of the dispatch catalogue, in catalogue order."""
