@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
-import sqlite3
 import sys
 import time
 from collections import Counter
@@ -18,38 +16,21 @@ import pytest
 
 from backoffice import workers
 from storage import db
-from tests.bot.channels.test_restart import free_port
+from tests.support.processes import ServerProcess, exited_by_themselves
 from tests.support.webchat import WebChat
 
 pytestmark = pytest.mark.slow
-APPEALS = Path(sys.executable).with_name("appeals")
 
 
-class Supervised:
-    """`appeals serve --workers 2` as a child process, its log in a file."""
+class Supervised(ServerProcess):
+    """`appeals serve --workers 2` as a child process (its log at INFO: the access log names each worker)."""
 
     def __init__(self, tmp: Path) -> None:
-        self.db_path = tmp / "appeals.db"
-        self.log = tmp / "serve.log"
-        self.base = f"http://127.0.0.1:{free_port()}"
-        self.env = {
-            **os.environ, "APPEALS_DATABASE_URL": f"sqlite://{self.db_path}",
-            "APPEALS_PORT": self.base.rsplit(":", 1)[1],
-            "APPEALS_DATA_DIR": str(tmp / "data"), "APPEALS_SECRET_KEY": "w" * 48, "APPEALS_LOG_LEVEL": "INFO",
-        }
-        self.proc: asyncio.subprocess.Process | None = None
+        super().__init__(tmp, "--workers", "2", log_level="INFO")
 
     async def start(self) -> None:
-        with self.log.open("wb") as log:  # a session of its own: Ctrl+C in its "terminal" is killpg(SIGINT)
-            self.proc = await asyncio.create_subprocess_exec(str(APPEALS), "serve", "--workers", "2", env=self.env,
-                                                             stdout=log, stderr=log, start_new_session=True)
+        await self.spawn()
         assert len(await self.answering({0, 1}, tries=120)) == 2
-
-    def children(self) -> list[int]:
-        """Return the supervisor's worker processes."""
-        assert self.proc is not None
-        path = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
-        return [int(pid) for pid in path.read_text().split()] if path.exists() else []
 
     def worker(self, number: int) -> int:
         """Return the pid of worker ``number``."""
@@ -79,10 +60,6 @@ class Supervised:
             await asyncio.sleep(0.25)
         raise TimeoutError(f"workers {wanted} did not all answer: {dict(seen)}")
 
-    def count(self, table: str) -> int:
-        with sqlite3.connect(self.db_path) as conn:
-            return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-
 
 @pytest.fixture
 async def supervised(tmp_path: Path) -> AsyncIterator[Supervised]:
@@ -90,11 +67,7 @@ async def supervised(tmp_path: Path) -> AsyncIterator[Supervised]:
     await db.migrate(f"sqlite://{server.db_path}")
     await server.start()
     yield server
-    if server.proc is not None and server.proc.returncode is None:
-        for pid in server.children():
-            os.kill(pid, signal.SIGKILL)
-        server.proc.kill()
-        await server.proc.wait()
+    await server.kill()
 
 
 class Hopping(WebChat):
@@ -185,17 +158,8 @@ async def test_workers_stop_by_themselves_when_the_supervisor_is_killed(supervis
     assert supervised.proc is not None
     supervised.proc.kill()  # SIGKILL (or the OOM killer): no chance to stop its workers
     await supervised.proc.wait()
-    try:
-        for _ in range(150):
-            if not any(Path(f"/proc/{pid}").exists() for pid in children):
-                break
-            await asyncio.sleep(0.1)
-        assert not any(Path(f"/proc/{pid}").exists() for pid in children)  # no orphan keeps the port or the jobs
-        assert "the supervisor (pid" in supervised.log.read_text()
-    finally:
-        for pid in children:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+    assert await exited_by_themselves(children, 15)  # no orphan keeps the port or the jobs
+    assert "the supervisor (pid" in supervised.log.read_text()
 
 
 def test_a_worker_that_cannot_start_stops_the_supervisor(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -237,22 +201,12 @@ def test_a_worker_that_started_and_then_died_is_restarted_however_often(monkeypa
 async def test_workers_stop_when_the_supervisor_dies_while_they_start(tmp_path: Path) -> None:
     server = Supervised(tmp_path)
     await db.migrate(f"sqlite://{server.db_path}")
-    with server.log.open("wb") as log:
-        server.proc = await asyncio.create_subprocess_exec(str(APPEALS), "serve", "--workers", "2", env=server.env,
-                                                           stdout=log, stderr=log, start_new_session=True)
+    await server.spawn()
+    assert server.proc is not None
     for _ in range(100):
         if len(children := server.children()) == 2:
             break
         await asyncio.sleep(0.02)
     server.proc.kill()  # before the workers have even opened the database
     await server.proc.wait()
-    try:
-        for _ in range(300):
-            if not any(Path(f"/proc/{pid}").exists() for pid in children):
-                break
-            await asyncio.sleep(0.1)
-        assert children and not any(Path(f"/proc/{pid}").exists() for pid in children)
-    finally:  # never leave an orphan behind, whatever happened
-        for pid in children:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+    assert children and await exited_by_themselves(children, 30)

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
-import sqlite3
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -14,34 +10,17 @@ import aiohttp
 import pytest
 
 from storage import db
+from tests.support.processes import ServerProcess
 from tests.support.webchat import WebChat
 
 pytestmark = pytest.mark.slow
-APPEALS = Path(sys.executable).with_name("appeals")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
+class Server(ServerProcess):
     """`appeals serve` as a child process that can be killed with SIGKILL and started again."""
 
-    def __init__(self, tmp: Path) -> None:
-        self.db_path = tmp / "appeals.db"
-        self.port = free_port()
-        self.env = {
-            **os.environ, "APPEALS_DATABASE_URL": f"sqlite://{self.db_path}", "APPEALS_PORT": str(self.port),
-            "APPEALS_DATA_DIR": str(tmp / "data"), "APPEALS_SECRET_KEY": "s" * 48, "APPEALS_LOG_LEVEL": "WARNING",
-        }
-        self.proc: asyncio.subprocess.Process | None = None
-        self.base = f"http://127.0.0.1:{self.port}"
-
     async def start(self) -> None:
-        self.proc = await asyncio.create_subprocess_exec(
-            str(APPEALS), "serve", env=self.env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+        await self.spawn()
         async with aiohttp.ClientSession() as http:
             for _ in range(300):
                 try:
@@ -53,15 +32,6 @@ class Server:
                 await asyncio.sleep(0.05)
         raise TimeoutError("server did not start")
 
-    async def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.kill()  # SIGKILL: no cleanup, no flush
-        await self.proc.wait()
-
-    def count(self, table: str) -> int:
-        with sqlite3.connect(self.db_path) as conn:
-            return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-
 
 @pytest.fixture
 async def server(tmp_path: Path) -> AsyncIterator[Server]:
@@ -69,8 +39,7 @@ async def server(tmp_path: Path) -> AsyncIterator[Server]:
     await db.migrate(f"sqlite://{srv.db_path}")
     await srv.start()
     yield srv
-    if srv.proc is not None and srv.proc.returncode is None:
-        await srv.kill()
+    await srv.kill()
 
 
 async def restart(server: Server, chat: WebChat) -> list[str]:
