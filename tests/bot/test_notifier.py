@@ -10,6 +10,21 @@ from storage.models import Notification, NotificationStatus
 from tests.support.builders import make_case, make_world
 
 
+class Socket:
+    """A connected page: keeps what is pushed to it."""
+
+    def __init__(self) -> None:
+        self.got: list[list[Outbound]] = []
+
+    async def __call__(self, messages: list[Outbound]) -> None:
+        self.got.append(messages)
+
+
+async def nothing_due(messages: list[Outbound]) -> None:
+    """A connected page nothing is due for: a push to it is a bug."""
+    raise AssertionError(f"pushed to the wrong citizen: {messages}")
+
+
 async def _dispatched_notification() -> Notification:
     world = await make_world()
     case = await make_case(world, CaseStatus.ACCEPTED)
@@ -49,73 +64,50 @@ async def test_the_scheduler_rating_reminder_offers_the_rating_button(database_u
 
 async def test_connected_citizens_get_it_pushed_once(database_url: str) -> None:
     row = await _dispatched_notification()
-    got: list[list[Outbound]] = []
-
-    async def socket(messages: list[Outbound]) -> None:
-        got.append(messages)
-
+    socket = Socket()
     hub = Hub()
     hub.add(row.address, socket)
     notifier = Notifier(hub)
     assert await notifier.drain_once() == 1
     assert await notifier.drain_once() == 0
-    assert len(got) == 1
+    assert len(socket.got) == 1
     assert (await Notification.get(id=row.id)).status == NotificationStatus.SENT
 
 
 async def test_absent_citizens_get_it_at_their_next_visit(database_url: str) -> None:
     row = await _dispatched_notification()
     hub = Hub()
-
-    async def someone_else(messages: list[Outbound]) -> None:
-        raise AssertionError("pushed to the wrong citizen")
-
-    hub.add("another-citizen", someone_else)
+    hub.add("another-citizen", nothing_due)
     notifier = Notifier(hub)
     assert await notifier.drain_once() == 0
     row = await Notification.get(id=row.id)
     # Not even claimed and put back: an absent citizen's rows cost nothing until the visit.
     assert row.status == NotificationStatus.PENDING and row.claimed_until is None and row.claimed_by is None
     assert row.next_attempt_at is None and row.attempts == 0
-    got: list[list[Outbound]] = []
-
-    async def socket(messages: list[Outbound]) -> None:
-        got.append(messages)
-
+    socket = Socket()
     assert await notifier.deliver_pending(row.address, socket) == 1
     assert await notifier.deliver_pending(row.address, socket) == 0
-    assert len(got) == 1 and (await Notification.get(id=row.id)).status == NotificationStatus.SENT
+    assert len(socket.got) == 1 and (await Notification.get(id=row.id)).status == NotificationStatus.SENT
 
 
 async def test_a_citizen_connected_to_another_process_gets_it_from_that_process(database_url: str) -> None:
     row = await _dispatched_notification()
-    got: list[list[Outbound]] = []
-
-    async def socket(messages: list[Outbound]) -> None:
-        got.append(messages)
-
+    socket = Socket()
     here, there = Hub(), Hub()  # two processes: the citizen's socket is on the second
     there.add(row.address, socket)
     assert await Notifier(here).drain_once() == 0  # the first never takes it (and never delays it)
     assert (await Notification.get(id=row.id)).claimed_by is None
     assert await Notifier(there).drain_once() == 1
-    assert len(got) == 1 and (await Notification.get(id=row.id)).status == NotificationStatus.SENT
+    assert len(socket.got) == 1 and (await Notification.get(id=row.id)).status == NotificationStatus.SENT
 
 
 async def test_many_connected_citizens_are_claimed_in_chunks(database_url: str) -> None:
     from storage import outbox
 
     row = await _dispatched_notification()
-    got: list[list[Outbound]] = []
-
-    async def socket(messages: list[Outbound]) -> None:
-        got.append(messages)
-
-    async def idle(messages: list[Outbound]) -> None:
-        raise AssertionError("nothing is due for this citizen")
-
+    socket = Socket()
     hub = Hub()
     for i in range(outbox.MAX_ADDRESSES + 20):  # the row's citizen comes after the first chunk
-        hub.add(f"idle-{i}", idle)
+        hub.add(f"idle-{i}", nothing_due)
     hub.add(row.address, socket)
-    assert await Notifier(hub).drain_once() == 1 and len(got) == 1
+    assert await Notifier(hub).drain_once() == 1 and len(socket.got) == 1
