@@ -2,7 +2,8 @@
 
 The model file holds only numbers (int8 coefficients with per-label scales, float16 IDF weights) and a
 JSON header with the labels and feature parameters, so loading it runs no pickle and no training text
-is stored: features are hashed, never listed.
+is stored: features are hashed, never listed. A loaded model keeps the int8 coefficients as they are
+(5.5 MB, not 44 MB of float32 copies) and needs no scikit-learn: that is imported only to train.
 """
 
 from __future__ import annotations
@@ -16,12 +17,9 @@ from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+import mmh3
 import numpy as np
 import scipy.sparse as sp
-from sklearn.feature_extraction import FeatureHasher
-from sklearn.linear_model import SGDClassifier
-from sklearn.svm import LinearSVC
-from sklearn.utils import murmurhash3_32
 
 from intents.tokenize import cut
 
@@ -167,8 +165,8 @@ def char_bucket(gram: str, bits: int, title: bool = False) -> int:
 
 
 def bucket(feature: str, bits: int) -> int:
-    """Return the hash bucket sklearn's FeatureHasher gives a word feature string."""
-    return abs(murmurhash3_32(feature, seed=0)) % (1 << bits)
+    """Return the hash bucket of a word feature: the one scikit-learn's FeatureHasher gives it (MurmurHash3)."""
+    return abs(mmh3.hash(feature, 0)) % (1 << bits)
 
 
 class _Featurizer:
@@ -176,13 +174,24 @@ class _Featurizer:
 
     def __init__(self, params: Params) -> None:
         self.params = params
-        self.word = FeatureHasher(1 << params.word_bits, input_type="string", alternate_sign=False)
 
     def counts(self, pairs: Sequence[tuple[str, str]]) -> tuple[sp.csr_matrix, sp.csr_matrix]:
         """Return word and character count matrices for normalized (title, body) pairs."""
-        p = self.params
-        words = self.word.transform(word_features(t, b, p) for t, b in pairs).tocsr()
-        return words, self.chars(pairs)
+        return self.words(pairs), self.chars(pairs)
+
+    def words(self, pairs: Sequence[tuple[str, str]]) -> sp.csr_matrix:
+        """Count hashed word features of each pair (what FeatureHasher(alternate_sign=False) builds)."""
+        p, hash32 = self.params, mmh3.hash
+        size = 1 << p.word_bits
+        columns: list[int] = []
+        ends = [0]
+        for title, body in pairs:
+            columns.extend(abs(hash32(f, 0)) % size for f in word_features(title, body, p))
+            ends.append(len(columns))
+        matrix = sp.csr_matrix((np.ones(len(columns), dtype=np.float64), np.array(columns, dtype=np.int32), ends),
+                               shape=(len(pairs), size))
+        matrix.sum_duplicates()
+        return matrix
 
     def chars(self, pairs: Sequence[tuple[str, str]]) -> sp.csr_matrix:
         """Count hashed character n-grams of all pairs at once, vectorised over one code array."""
@@ -282,16 +291,26 @@ class Model:
         coef: np.ndarray,
         intercept: np.ndarray,
         info: dict | None = None,
+        *,
+        scale: np.ndarray | None = None,
     ) -> None:
+        """``coef``: one row of weights per label, quantized here to int8; already int8 when ``scale`` is given."""
         self.labels = tuple(labels)
         self.params = params
         self.idf_word = np.asarray(idf_word, dtype=np.float32)
         self.idf_char = np.asarray(idf_char, dtype=np.float32)
-        self.coef = np.asarray(coef, dtype=np.float32)
+        q, scale = (np.asarray(coef, dtype=np.int8), np.asarray(scale, dtype=np.float32)) if scale is not None \
+            else _quantize(np.asarray(coef, dtype=np.float32))
+        self._q_t = np.ascontiguousarray(q.T)  # one row of int8 weights per feature: a message gathers its rows
+        self._scale = scale  # per label: weight = int8 × scale, as saved, so what is evaluated is what ships
         self.intercept = np.asarray(intercept, dtype=np.float32)
         self.info = dict(info or {})
         self._featurizer = _Featurizer(params)
-        self._coef_t = np.ascontiguousarray(self.coef.T)
+
+    @property
+    def coef(self) -> np.ndarray:
+        """The weights as float32, one row per label (a new array of every feature: for inspection, not scoring)."""
+        return self._q_t.T * self._scale[:, None]
 
     def _matrix(self, pairs: Sequence[tuple[str, str]]) -> sp.csr_matrix:
         words, chars = self._featurizer.counts(pairs)
@@ -302,22 +321,32 @@ class Model:
         pairs = [tuple(map(normalize, split_text(t))) for t in texts]
         if len(pairs) == 1:  # the dialog's case: scipy's per-matrix overhead would be most of the cost
             return self._decision_one(*pairs[0])[None, :]
-        return np.asarray(self._matrix(pairs) @ self._coef_t) + self.intercept
+        x = self._matrix(pairs)
+        used, at = np.unique(x.indices, return_inverse=True)  # only the weight rows these texts use, as float32
+        narrow = sp.csr_matrix((x.data, at.astype(np.int32), x.indptr), shape=(x.shape[0], len(used)))
+        return np.asarray(narrow @ self._q_t[used].astype(np.float32)) * self._scale + self.intercept
 
-    def _decision_one(self, title: str, body: str) -> np.ndarray:
-        """Score one normalized message with numpy alone: the same sums as the sparse product."""
+    def _vector_one(self, title: str, body: str) -> tuple[np.ndarray, np.ndarray]:
+        """Return (columns, tf-idf values) of one normalized message with numpy alone, as the batch matrix has them."""
         w_cols, w_counts, c_cols, c_counts = self._featurizer.one(title, body)
-        scores = self.intercept.astype(np.float32, copy=True)
-        offset = 1 << self.params.word_bits
+        columns, values = [], []
         for cols, counts, idf, start in ((w_cols, w_counts, self.idf_word, 0),
-                                         (c_cols, c_counts, self.idf_char, offset)):
+                                         (c_cols, c_counts, self.idf_char, 1 << self.params.word_bits)):
             if not len(cols):
                 continue
             x = _sublinear(counts, idf[cols])
             norm = float(np.sqrt(np.dot(x, x)))
             if norm:
-                scores += (x / np.float32(norm)) @ self._coef_t[cols + start]
-        return scores
+                columns.append(cols + start)
+                values.append(x / np.float32(norm))
+        if not columns:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        return np.concatenate(columns), np.concatenate(values)
+
+    def _decision_one(self, title: str, body: str) -> np.ndarray:
+        """Score one normalized message with numpy alone: the same sums as the sparse product."""
+        cols, values = self._vector_one(title, body)
+        return (values @ self._q_t[cols].astype(np.float32)) * self._scale + self.intercept
 
     def predict_proba_many(self, texts: Sequence[str]) -> np.ndarray:
         """Return label probabilities (columns in `labels` order) for many texts."""
@@ -337,14 +366,13 @@ class Model:
         title, body = (normalize(s) for s in split_text(text))
         contrib = self._contributions(title, body)
         return [
-            Suggestion(self.labels[i], float(proba[i]), _evidence(contrib, self.coef[i])) for i in order
+            Suggestion(self.labels[i], float(proba[i]), _evidence(contrib, self._q_t[:, i])) for i in order
         ]
 
     def _contributions(self, title: str, body: str) -> dict[str, dict[int, float]]:
         """Map each word or word pair of a text to the columns it fired and their tf-idf values."""
         p = self.params
-        x = self._matrix([(title, body)])
-        values = dict(zip(x.indices.tolist(), x.data.tolist(), strict=True))
+        values = dict(zip(*(part.tolist() for part in self._vector_one(title, body)), strict=True))
         fired = set(word_features(title, body, p))
         offset = 1 << p.word_bits
         lo, hi = p.char_ngrams
@@ -368,7 +396,6 @@ class Model:
         """Write the model as a compressed npz with a JSON header; return the path."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        q, scale = _quantize(self.coef)
         header = {"format": FORMAT, "labels": list(self.labels), "params": asdict(self.params), "info": self.info}
         with path.open("wb") as fh:
             np.savez_compressed(
@@ -376,14 +403,15 @@ class Model:
                 header=np.frombuffer(json.dumps(header, ensure_ascii=False).encode("utf-8"), dtype=np.uint8),
                 idf_word=self.idf_word.astype(np.float16),
                 idf_char=self.idf_char.astype(np.float16),
-                coef=q,
-                scale=scale,
+                coef=self._q_t.T,
+                scale=self._scale,
                 intercept=self.intercept,
             )
         return path
 
 
 def _evidence(contrib: dict[str, dict[int, float]], weights: np.ndarray, top: int = 5) -> tuple[str, ...]:
+    """Return the n-grams that add most to a label's score (its weights up to the label's positive scale)."""
     scored = sorted(
         ((sum(v * float(weights[c]) for c, v in cols.items()), shown) for shown, cols in contrib.items()),
         reverse=True,
@@ -409,16 +437,8 @@ def read_model(path: str | Path) -> Model:
         params = Params(
             **{k: tuple(v) if isinstance(v, list) else v for k, v in raw.items() if k in Params.__dataclass_fields__}
         )
-        coef = z["coef"].astype(np.float32) * z["scale"][:, None]
-        return Model(
-            header["labels"],
-            params,
-            z["idf_word"],
-            z["idf_char"],
-            coef,
-            z["intercept"],
-            header.get("info"),
-        )
+        return Model(header["labels"], params, z["idf_word"], z["idf_char"], z["coef"], z["intercept"],
+                     header.get("info"), scale=z["scale"])
 
 
 @lru_cache(maxsize=4)
@@ -448,6 +468,8 @@ def _fit_nbsvm(
     x: sp.csr_matrix, y: np.ndarray, weights: np.ndarray, n_labels: int, params: Params, report: Progress
 ) -> tuple[np.ndarray, np.ndarray]:
     """Fit NB-SVM: one-vs-rest SVMs on features scaled by naive-Bayes log-count ratios, folded into one matrix."""
+    from sklearn.svm import LinearSVC  # training only: a server that loads a model never imports scikit-learn
+
     present = x.copy()
     present.data[:] = 1.0
     coef = np.zeros((n_labels, x.shape[1]), dtype=np.float64)
@@ -468,6 +490,9 @@ def _fit(
     x: sp.csr_matrix, y: np.ndarray, weights: np.ndarray, n_labels: int, params: Params, report: Progress
 ) -> tuple[np.ndarray, np.ndarray]:
     """Fit the linear scorers the solver names; sum them, each scaled to unit spread of training scores."""
+    from sklearn.linear_model import SGDClassifier  # training only, as above
+    from sklearn.svm import LinearSVC
+
     used = np.unique(x.indices)  # fit on the hash buckets that occur: far fewer for small training sets
     full_width = x.shape[1]
     x = x[:, used]

@@ -24,8 +24,6 @@ from functools import lru_cache
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.csgraph import connected_components
-from sklearn.preprocessing import normalize
 
 from intents.lexicons import read_sections
 from intents.tokenize import tokenizer
@@ -145,6 +143,21 @@ def _codes(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     return doc[pos], ids[chars[pos]] * width + ids[chars[pos + 1]]
 
 
+def _unit_rows(x: sp.spmatrix) -> sp.csr_matrix:
+    """Scale each row to length 1 (an empty row stays empty), keeping the dtype."""
+    x = sp.csr_matrix(x)
+    norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1), dtype=np.float64).ravel())
+    norms[norms == 0] = 1.0
+    return sp.csr_matrix(sp.diags((1.0 / norms).astype(x.dtype)) @ x)
+
+
+def _groups(graph: sp.spmatrix) -> np.ndarray:
+    """Return the connected component of each node of an undirected graph."""
+    from scipy.sparse.csgraph import connected_components  # only where hot issues are detected: ≈ 13 MB
+
+    return connected_components(graph, directed=False)[1]
+
+
 def _vectors(texts: Sequence[str]) -> sp.csr_matrix:
     """Return l2-normalised TF-IDF (sublinear tf, smooth idf) of in-phrase character bigrams."""
     n = len(texts)
@@ -167,7 +180,7 @@ def _vectors(texts: Sequence[str]) -> sp.csr_matrix:
         idf[df > 0.5 * n] = 0
     counts.data = ((1 + np.log(counts.data)) * idf[counts.indices]).astype(np.float32)
     counts.eliminate_zeros()
-    return normalize(counts).astype(np.float32).tocsr()
+    return _unit_rows(counts).astype(np.float32)
 
 
 def _pair_cos(x: sp.csr_matrix, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -222,7 +235,7 @@ def cluster(messages: Sequence[Message], config: HotConfig = HotConfig()) -> np.
     xl = _vectors(place_texts)
     xp = _vectors(problem_texts)
     has_place = np.diff(xl.indptr) > 0
-    combined = normalize(sp.hstack([xp, xl * 0.7]).tocsr())
+    combined = _unit_rows(sp.hstack([xp, xl * 0.7]))
     a, b = _candidates(combined, [(xp, config.keys), (xl, config.place_keys)], config)
     keep_a, keep_b = [], []
     step = 500_000
@@ -237,7 +250,7 @@ def cluster(messages: Sequence[Message], config: HotConfig = HotConfig()) -> np.
         keep_b.append(cb[ok])
     ea, eb = np.concatenate(keep_a or [a[:0]]), np.concatenate(keep_b or [b[:0]])
     graph = sp.coo_matrix((np.ones(len(ea), np.int8), (ea, eb)), shape=(n, n))
-    _, labels = connected_components(graph, directed=False)
+    labels = _groups(graph)
     labels = _trim(xp, labels.astype(np.int64), config)
     return _merge(labels, xp, xl, config)
 
@@ -250,12 +263,12 @@ def _merge(labels: np.ndarray, xp: sp.csr_matrix, xl: sp.csr_matrix, config: Hot
     big = np.flatnonzero(np.bincount(local) >= 2)
     if len(big) < 2:
         return labels
-    cp, cl = normalize(indicator[big] @ xp), normalize(indicator[big] @ xl)
-    a, b = _candidates(normalize(sp.hstack([cp, cl * 0.7]).tocsr()), [(cp, config.keys), (cl, config.place_keys)],
+    cp, cl = _unit_rows(indicator[big] @ xp), _unit_rows(indicator[big] @ xl)
+    a, b = _candidates(_unit_rows(sp.hstack([cp, cl * 0.7])), [(cp, config.keys), (cl, config.place_keys)],
                        config)
     ok = (_pair_cos(cp, a, b) >= config.merge_threshold) & (_pair_cos(cl, a, b) >= config.place_threshold)
     graph = sp.coo_matrix((np.ones(int(ok.sum()), np.int8), (a[ok], b[ok])), shape=(len(big), len(big)))
-    _, joined = connected_components(graph, directed=False)
+    joined = _groups(graph)
     target = np.arange(len(uniq))
     target[big] = big[np.unique(joined, return_index=True)[1][joined]]
     return target[local]
@@ -271,7 +284,7 @@ def _trim(xp: sp.csr_matrix, labels: np.ndarray, config: HotConfig) -> np.ndarra
     idx = np.flatnonzero(member)
     uniq, local = np.unique(labels[idx], return_inverse=True)
     indicator = sp.csr_matrix((np.ones(len(idx), np.float32), (local, idx)), shape=(len(uniq), n))
-    centroids = normalize(indicator @ xp)
+    centroids = _unit_rows(indicator @ xp)
     sims = np.asarray(xp[idx].multiply(centroids[local]).sum(axis=1)).ravel()
     out = labels.copy()
     far = idx[sims < config.centroid_threshold]

@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from scipy.stats import poisson
+from scipy.special import pdtrc  # the Poisson tail scipy.stats uses, without loading scipy.stats
 
 from intents.hot_issues import PLACE
 from intents.lexicons import LexiconError, read_sections
@@ -90,7 +90,7 @@ def bursts(events: Iterable[tuple[datetime, str, Hashable]], config: BurstConfig
             count = len(ids)
             if seen >= config.warmup:
                 expected = max(baseline, config.floor)
-                p = float(poisson.sf(count - 1, expected)) if count else 1.0
+                p = float(pdtrc(count - 1, expected)) if count else 1.0  # P(X ≥ count)
                 if (count >= config.min_count and count >= config.ratio * expected and p < config.p_value
                         and (since is None or moment >= since)):
                     out.append(RiskWarning("burst", key, moment, count, round(expected, 3),

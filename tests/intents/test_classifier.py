@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -63,13 +67,39 @@ def test_save_load_round_trip(model: classifier.Model, tmp_path) -> None:
 def test_buckets_match_the_feature_matrix() -> None:
     featurizer = classifier._Featurizer(SMALL)
     for feature in ("社保", "a", "交通运输"):
-        assert classifier.bucket(feature, SMALL.word_bits) == featurizer.word.transform([[feature]]).indices[0]
+        assert classifier.bucket(feature, SMALL.word_bits) == featurizer.words([("", feature)]).indices[0]
     chars = featurizer.chars([("", "社保卡"), ("ab", "")])
     assert chars[0].nnz == 6 and chars[0].sum() == 6  # 社 保 卡 社保 保卡 社保卡
     expected = {classifier.char_bucket(g, SMALL.char_bits) for g in ("社", "保", "卡", "社保", "保卡", "社保卡")}
     assert set(chars[0].indices) == expected
     title = {classifier.char_bucket(g, SMALL.char_bits, title=t) for g in ("a", "b", "ab") for t in (False, True)}
     assert set(chars[1].indices) == title and chars[1].sum() == 3 * SMALL.title_repeat + 3
+
+
+def test_word_hashing_is_scikit_learns_so_earlier_model_files_still_fit() -> None:
+    """The word columns equal FeatureHasher's (the hasher the shipped model was trained with), counts included."""
+    from sklearn.feature_extraction import FeatureHasher
+
+    params = Params()
+    pairs = [("公交车司机开车玩手机", "今天早上坐车看到司机一直玩手机，太危险了"), ("", "学校乱收补课费 补课费"),
+             ("", ""), ("😀", "社保" * 80), ("ab cd", "工资 工资 工资")]
+    pairs = [(classifier.normalize(t), classifier.normalize(b)) for t, b in pairs]
+    ours = classifier._Featurizer(params).words(pairs)
+    hasher = FeatureHasher(1 << params.word_bits, input_type="string", alternate_sign=False)
+    theirs = hasher.transform(classifier.word_features(t, b, params) for t, b in pairs).tocsr()
+    assert ours.nnz > 20 and (ours != theirs).nnz == 0
+
+
+def test_a_loaded_model_needs_no_scikit_learn_and_keeps_int8_weights(model: classifier.Model, tmp_path) -> None:
+    """A server that loads the model and scores with it never imports scikit-learn (≈ 70 MB per process)."""
+    path = model.save(tmp_path / "m.npz")
+    code = ("import sys; from intents import classifier; m = classifier.read_model(sys.argv[1]); "
+            "m.suggest('公交车司机开车玩手机'); m.predict_many(['学校收费', '出租车绕路']); "
+            "print(m._q_t.dtype, m._q_t.nbytes, 'sklearn' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True,
+                         cwd=Path(classifier.__file__).parent.parent).stdout.split()
+    one_byte_each = len(model.labels) * ((1 << model.params.word_bits) + (1 << model.params.char_bits))
+    assert out == ["int8", str(one_byte_each), "False"]
 
 
 def test_one_message_scores_as_in_a_batch(model: classifier.Model) -> None:
