@@ -27,6 +27,7 @@ from storage.seed import DemoDataError, is_seeded, seed_demo
 from storage.settings import Settings, SettingsError, parse_workers
 from storage.training import export_decisions
 
+from . import metrics
 from . import workers as worker_processes
 from .app import create_app
 
@@ -81,6 +82,9 @@ def _serve(settings: Settings, admin_line: str, workers: int | None = None) -> i
         logging.getLogger().handlers[0].setFormatter(
             logging.Formatter(f"%(asctime)s %(levelname)s [worker {worker}] %(name)s: %(message)s"))
         worker_processes.supervised(app)
+        shared = worker_processes.shared_counters()
+        if shared is not None:  # a scrape reaches any worker: each reports the sum of them all
+            metrics.share(app, metrics.SharedCounters(shared, worker, count, app[webchat.BOT].engine.stats))
         web.run_app(app, sock=inherited, print=None, shutdown_timeout=worker_processes.SHUTDOWN_TIMEOUT)
     else:
         web.run_app(app, host=settings.host, port=settings.port, print=_banner(settings, admin_line),

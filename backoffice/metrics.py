@@ -1,17 +1,105 @@
-"""``/metrics`` in the Prometheus text format: outbox backlog, dead letters, overdue cases, scheduler lag."""
+"""``/metrics`` in the Prometheus text format: outbox backlog, dead letters, overdue cases, scheduler lag.
+
+The database figures are the city's. The dialog counters live in each process; with several workers on one
+port (backoffice/workers.py) a scrape reaches any one of them, so each worker writes its counters to a file
+beside its siblings' every second and the one scraped reports the sum: the same series whichever answers.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import ipaddress
-from collections.abc import Callable, Mapping
+import json
+import logging
+from collections.abc import AsyncIterator, Callable, Mapping, MutableMapping
+from pathlib import Path
 
 from aiohttp import web
 from tortoise.functions import Count
 
+from bot.uploads import write_whole
 from storage.lifecycle import CaseStatus
 from storage.models import Case, Notification, NotificationStatus, Unit
 from storage.scheduler import SUPERVISED, last_pass
+
+log = logging.getLogger("appeals.metrics")
+FLUSH_EVERY = 1.0  # seconds: how stale a sibling worker's counters can be in a scrape
+
+
+class SharedCounters:
+    """One worker's counters in a directory its sibling workers share, so that any of them can report the sum.
+
+    A restarted worker continues from the counts its predecessor last wrote (at most a second of steps is lost),
+    so the sum does not drop when one worker dies.
+    """
+
+    def __init__(self, directory: Path, worker: int, workers: int, counters: MutableMapping[str, int]) -> None:
+        self.directory, self.worker, self.workers, self.counters = directory, worker, workers, counters
+        self._written: dict[str, int] = {}
+
+    def _file(self, worker: int) -> Path:
+        return self.directory / f"dialog-{worker}.json"
+
+    def _read(self, worker: int) -> dict[str, int]:
+        try:
+            data = json.loads(self._file(worker).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, int)} if isinstance(data, dict) \
+            else {}
+
+    def resume(self) -> None:
+        """Continue from what this worker's predecessor wrote."""
+        for name, value in self._read(self.worker).items():
+            self.counters[name] = self.counters.get(name, 0) + value
+        self._written = dict(self.counters)
+
+    def flush(self) -> None:
+        """Write this worker's counters, if they changed since the last write."""
+        now = dict(self.counters)
+        if now != self._written:
+            write_whole(self._file(self.worker), json.dumps(now).encode())
+            self._written = now
+
+    def total(self) -> dict[str, int]:
+        """Return this worker's live counters plus every sibling's last written ones."""
+        out = dict(self.counters)
+        for other in range(self.workers):
+            if other != self.worker:
+                for name, value in self._read(other).items():
+                    out[name] = out.get(name, 0) + value
+        return out
+
+
+SHARED = web.AppKey("metrics_shared", SharedCounters)
+
+
+def share(app: web.Application, counters: SharedCounters) -> None:
+    """Report the server's summed counters from this worker, writing its own every second (and when it stops)."""
+    app[SHARED] = counters
+
+    async def keep_written(_app: web.Application) -> AsyncIterator[None]:
+        counters.resume()
+
+        async def loop() -> None:
+            while True:
+                await asyncio.sleep(FLUSH_EVERY)
+                try:
+                    counters.flush()
+                except OSError:
+                    log.exception("metrics: cannot write %s", counters.directory)
+
+        task = asyncio.create_task(loop(), name="metrics-flush")
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        with contextlib.suppress(OSError):
+            counters.flush()
+
+    app.cleanup_ctx.append(keep_written)
 
 
 def _label(value: object) -> str:
@@ -56,7 +144,7 @@ async def render(now: dt.datetime, dialog: Mapping[str, int] | None = None) -> s
               "# TYPE appeals_scheduler_lag_seconds gauge", f"appeals_scheduler_lag_seconds {lag:.1f}"]
     if dialog is not None:
         for name, kind, help_text in (
-            ("steps", "counter", "Citizen messages handled by this process's dialog engine."),
+            ("steps", "counter", "Citizen messages handled by the dialog engine (of every worker of this server)."),
             ("errors", "counter", "Dialog steps that failed with an unexpected error."),
             ("busy", "counter", "Messages answered 'busy' because another step held the session."),
             ("retried", "counter", "Steps run again because another process changed the session meanwhile."),
@@ -72,7 +160,9 @@ def handler(dialog_stats: Callable[[web.Application], Mapping[str, int] | None] 
     async def metrics(request: web.Request) -> web.Response:
         if not _loopback(request):
             raise web.HTTPForbidden(text="metrics are served to loopback clients only")
-        body = await render(dt.datetime.now(dt.UTC), dialog_stats(request.app))
+        shared = request.app.get(SHARED)
+        dialog = shared.total() if shared is not None else dialog_stats(request.app)
+        body = await render(dt.datetime.now(dt.UTC), dialog)
         return web.Response(text=body, content_type="text/plain", charset="utf-8")
 
     return metrics

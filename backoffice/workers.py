@@ -22,13 +22,16 @@ import asyncio
 import contextlib
 import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from aiohttp import web
 
@@ -38,6 +41,7 @@ LISTEN_FD = "APPEALS_LISTEN_FD"  # set by the supervisor: the inherited listenin
 WORKER = "APPEALS_WORKER"  # set by the supervisor: the worker's index; 0 runs the background work
 SUPERVISOR = "APPEALS_SUPERVISOR"  # set by the supervisor: its pid (a worker stops once it is gone)
 READY_FD = "APPEALS_READY_FD"  # set by the supervisor: a pipe the worker writes to once it has started
+METRICS_DIR = "APPEALS_METRICS_DIR"  # set by the supervisor: where the workers leave their counters for /metrics
 MAX_FAILED_STARTS = 5  # a worker that exits before it has started this many times in a row stops the whole
 QUICK_DEATH = 60.0  # seconds: a started worker dying sooner than this is restarted after a growing pause
 RESTART_DELAY = 0.2  # seconds before a worker is started again, doubled for each quick death in a row (at most 5 s)
@@ -103,12 +107,14 @@ class Supervisor:
         self.clock = clock
         self.workers: dict[int, _Worker] = {}
         self.stopping = False
+        self.shared = ""  # the directory the workers share their counters in, for this supervisor's life
 
     def _start(self, number: int, failed_starts: int = 0, quick_deaths: int = 0) -> None:
         read, write = os.pipe()
         os.set_blocking(read, False)
         env = {**os.environ, LISTEN_FD: str(self.sock.fileno()), WORKER: str(number), SUPERVISOR: str(os.getpid()),
-               READY_FD: str(write), "APPEALS_WORKERS": str(self.count)}  # so each worker knows it has siblings
+               READY_FD: str(write), METRICS_DIR: self.shared,
+               "APPEALS_WORKERS": str(self.count)}  # so each worker knows it has siblings
         try:
             process = subprocess.Popen(self.command, env=env, pass_fds=(self.sock.fileno(), write), process_group=0)
         finally:
@@ -122,6 +128,7 @@ class Supervisor:
         """Run until stopped by a signal (0) or until a worker keeps failing to start (1)."""
         previous = {sig: signal.signal(sig, self._stop) for sig in (signal.SIGINT, signal.SIGTERM)}
         failed = False
+        self.shared = tempfile.mkdtemp(prefix="appeals-metrics-")
         try:
             for number in range(self.count):
                 self._start(number)
@@ -137,6 +144,7 @@ class Supervisor:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
             self.sock.close()
+            shutil.rmtree(self.shared, ignore_errors=True)
         return 1 if failed else 0
 
     def _restart(self, worker: _Worker, code: int) -> bool:
@@ -182,6 +190,12 @@ class Supervisor:
             except subprocess.TimeoutExpired:
                 worker.process.kill()
                 worker.process.wait()
+
+
+def shared_counters() -> Path | None:
+    """Return the directory a supervisor gave its workers for their /metrics counters, or None."""
+    directory = os.environ.get(METRICS_DIR)
+    return Path(directory) if directory else None
 
 
 def supervised(app: web.Application) -> None:

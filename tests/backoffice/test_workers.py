@@ -113,6 +113,42 @@ async def test_a_conversation_moves_between_two_workers_and_gives_one_case(super
     assert sockets["0"] >= 3 and sockets["1"] >= 4, sockets  # each socket a new connection: both took part
 
 
+async def _steps_reported(server: Supervised, stopped: int) -> int:
+    """Scrape /metrics while worker pid ``stopped`` is stopped (so the other answers); return the steps counter."""
+    os.kill(stopped, signal.SIGSTOP)
+    try:
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as http:
+            async with http.get(server.base + "/metrics") as response:
+                assert response.status == 200
+                text = await response.text()
+    finally:
+        os.kill(stopped, signal.SIGCONT)
+    return int(next(line.split()[1] for line in text.splitlines() if line.startswith("appeals_dialog_steps_total ")))
+
+
+async def test_metrics_count_every_workers_steps_whichever_answers(supervised: Supervised) -> None:
+    """A scrape reaches either worker; both report the server's dialog steps, and a restart does not lose them."""
+    first, second = supervised.worker(0), supervised.worker(1)
+    for stopped, texts in ((second, ["submit", "取消"]), (first, ["help", "submit", "取消"])):
+        os.kill(stopped, signal.SIGSTOP)  # this chat's socket goes to the other worker
+        try:
+            chat = await WebChat(supervised.base).open()
+            for text in texts:
+                await (chat.tap(text) if text in chat.buttons() else chat.say(text))
+            await chat.close()
+        finally:
+            os.kill(stopped, signal.SIGCONT)
+    await asyncio.sleep(2.5)  # each worker writes its counters every second
+    by_first, by_second = await _steps_reported(supervised, second), await _steps_reported(supervised, first)
+    assert by_first == by_second >= 5  # the same series whichever worker answers, with both chats' steps
+    os.kill(second, signal.SIGKILL)
+    await supervised.answering({0, 1})  # worker 1 is back
+    again = supervised.worker(1)
+    assert again != second
+    assert await _steps_reported(supervised, again) >= by_first  # never drops: a counter, not a reset
+    assert await _steps_reported(supervised, first) >= by_first
+
+
 async def test_a_killed_worker_is_started_again_while_the_other_answers(supervised: Supervised) -> None:
     before = supervised.children()
     assert len(before) == 2

@@ -33,6 +33,7 @@ class ServerProcess:
         self.env = {
             **os.environ, "APPEALS_DATABASE_URL": f"sqlite://{self.db_path}", "APPEALS_PORT": str(self.port),
             "APPEALS_DATA_DIR": str(tmp / "data"), "APPEALS_SECRET_KEY": "s" * 48, "APPEALS_LOG_LEVEL": log_level,
+            "TMPDIR": str(tmp),  # what a killed supervisor leaves behind goes with the test's directory
         }
         self.proc: asyncio.subprocess.Process | None = None
 
