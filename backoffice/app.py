@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import html
+import logging
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 from aiohttp import web
 
@@ -21,6 +23,8 @@ from storage.settings import Settings
 from . import metrics
 from . import routes as backoffice_routes
 from .keys import CASES, READY, SETTINGS
+
+log = logging.getLogger("appeals.app")
 
 SCHEDULER = web.AppKey("scheduler", Scheduler)
 WORKER = web.AppKey("worker", int)  # this process's index among the workers of one server (0 alone)
@@ -39,12 +43,26 @@ def _database(manage_orm: bool):
     return database
 
 
+async def _sweep_leftovers(directory: Path) -> None:
+    """Remove the partial files a crash left beside the uploads (on a thread: the directory may be large)."""
+    try:
+        removed = await asyncio.to_thread(uploads.remove_leftovers, directory)
+    except OSError:
+        log.exception("could not sweep %s for partial files", directory)
+        return
+    if removed:
+        log.warning("removed %d partial files a crash left in %s", removed, directory)
+
+
 async def _scheduler(app: web.Application) -> AsyncIterator[None]:
+    """Run the city's background work: the scheduler, and once at start the sweep of crash-left partial uploads."""
+    sweep = asyncio.create_task(_sweep_leftovers(app[SETTINGS].data_dir / "uploads"), name="upload-leftovers")
     task = asyncio.create_task(app[SCHEDULER].run_forever(), name="scheduler")
     yield
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
+    await sweep
 
 
 async def healthz(request: web.Request) -> web.Response:

@@ -8,6 +8,7 @@ import os
 import re
 import secrets
 import struct
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,7 @@ MAX_SIDE = 12_000
 EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/gif": "gif", "image/webp": "webp"}
 ALLOWED_SUFFIXES = {"jpg", "jpeg", "png", "gif", "webp", "heic"}
 ORPHAN_AFTER = dt.timedelta(days=1)  # an upload no submission claimed by then is removed (its receipt expired too)
+LEFTOVER_AFTER = dt.timedelta(minutes=10)  # a partial file this old was left by a process that died while writing
 
 
 class UploadRejected(ValueError):
@@ -127,6 +129,22 @@ def write_whole(path: Path, data: bytes) -> None:
         partial.replace(path)
     finally:
         partial.unlink(missing_ok=True)
+
+
+def remove_leftovers(directory: Path, older_than: dt.timedelta = LEFTOVER_AFTER) -> int:
+    """Delete the partial files (``write_whole``'s) a crash left beside the uploads and thumbnails; return how many.
+
+    Files younger than ``older_than`` are another process's writes in progress and are left alone.
+    """
+    cutoff, removed = time.time() - older_than.total_seconds(), 0
+    for part in directory.glob("*/.*.part"):
+        try:
+            if part.stat().st_mtime < cutoff:
+                part.unlink()
+                removed += 1
+        except FileNotFoundError:
+            pass
+    return removed
 
 
 async def remove_orphans(now: dt.datetime, older_than: dt.timedelta = ORPHAN_AFTER) -> int:

@@ -98,3 +98,21 @@ def test_writers_of_the_same_file_at_once_never_fail_or_leave_a_part(tmp_path: P
     with ThreadPoolExecutor(8) as pool:  # two workers (or two requests) storing one picture at once
         list(pool.map(write, range(64)))
     assert [p.name for p in target.parent.iterdir()] == ["same-picture.jpg"]
+
+
+def test_partial_files_a_crash_left_are_swept_but_not_a_write_in_progress(tmp_path: Path) -> None:
+    import os
+    import time
+
+    (tmp_path / "ab").mkdir()
+    picture = tmp_path / "ab" / "picture.jpg"
+    picture.write_bytes(b"kept")
+    left = tmp_path / "ab" / ".picture.jpg.4242.0a1b2c3d.part"  # its writer was killed before the rename
+    left.write_bytes(b"half")
+    hour_ago = time.time() - 3600
+    os.utime(left, (hour_ago, hour_ago))
+    writing = tmp_path / "ab" / ".other.png.4343.0a1b2c3d.part"  # another worker is writing it right now
+    writing.write_bytes(b"half")
+    assert uploads.remove_leftovers(tmp_path) == 1
+    assert sorted(p.name for p in (tmp_path / "ab").iterdir()) == [writing.name, picture.name]
+    assert uploads.remove_leftovers(tmp_path / "no-uploads-yet") == 0
