@@ -102,6 +102,7 @@ class TelegramChannel:
         self._stopping = False
         self.lease: dt.timedelta = getattr(bot.engine, "lease", dt.timedelta(seconds=30))  # replay what none holds
         self._replayed: set[int] = set()  # update_ids this process replayed since its start
+        self._held_elsewhere: dict[int, dict[str, Any]] = {}  # replays another process had taken: tried each pass
 
     # -- lifecycle ------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -135,6 +136,12 @@ class TelegramChannel:
                 self._replayed.add(payload["update_id"])
                 await self.enqueue(payload, replay=True)
 
+    async def _replay_held(self) -> None:
+        """Try again the replays another process had taken (it answers them, or it died and its take goes stale)."""
+        held, self._held_elsewhere = self._held_elsewhere, {}
+        for payload in held.values():
+            await self.enqueue(payload, replay=True)
+
     async def _replay_later(self, started: dt.datetime) -> None:
         """Replay, one lease after the start, what was younger than a lease then; then what stays unfinished two leases.
 
@@ -157,6 +164,7 @@ class TelegramChannel:
             try:
                 await self._replay(before, since=edge - self.lease)
                 edge = before
+                await self._replay_held()
             except Exception:  # noqa: BLE001 - tried again at the next pass
                 log.exception("telegram: replaying unfinished updates failed")
 
@@ -187,14 +195,15 @@ class TelegramChannel:
         chat_id = chat["id"] if chat is not None else None
         if chat_id is not None:
             self._here.setdefault(chat_id, set()).add(payload["update_id"])
-        task = asyncio.create_task(self._guarded(payload, chat_id, replay=replay),
+        since = asyncio.get_running_loop().time()  # stored moments ago (a replay: long ago)
+        task = asyncio.create_task(self._guarded(payload, chat_id, replay=replay, since=since),
                                    name=f"telegram-{payload['update_id']}")
         self._running.add(task)
         task.add_done_callback(self._running.discard)
 
-    async def _guarded(self, payload: dict[str, Any], chat_id: int | None, *, replay: bool) -> None:
+    async def _guarded(self, payload: dict[str, Any], chat_id: int | None, *, replay: bool, since: float) -> None:
         try:
-            await self._process(payload, stored=True, replay=replay)
+            await self._process(payload, stored=True, replay=replay, since=since)
         except Exception:  # noqa: BLE001 - left pending: worker 0 replays it, or the next start
             log.exception("telegram update %s failed", payload.get("update_id"))
         finally:
@@ -225,7 +234,8 @@ class TelegramChannel:
         """Handle a polled update (PTB's application calls this)."""
         await self._process(update.to_dict(), stored=False)
 
-    async def _process(self, payload: dict[str, Any], *, stored: bool, replay: bool = False) -> None:
+    async def _process(self, payload: dict[str, Any], *, stored: bool, replay: bool = False,
+                       since: float | None = None) -> None:
         """Store (unless ``stored``) and handle one update (Bot API JSON), after the earlier ones of its chat."""
         chat = wire.chat_of(payload)
         lock = self._locks.get(chat["id"] if chat else 0)
@@ -233,7 +243,7 @@ class TelegramChannel:
             lock = self._locks[chat["id"] if chat else 0] = asyncio.Lock()
         async with lock:  # one chat's updates in arrival order (a task queues here on its first step)
             try:
-                outcome = await self._step(payload, chat, stored=stored, replay=replay)
+                outcome = await self._step(payload, chat, stored=stored, replay=replay, since=since)
             except Exception:  # noqa: BLE001 - the database failed (locked, say): the citizen is told to retry
                 log.exception("telegram update %s failed", payload.get("update_id"))
                 if chat is not None:
@@ -250,8 +260,11 @@ class TelegramChannel:
                 self.commits.done(payload["update_id"], outcome)
 
     async def _step(self, payload: dict[str, Any], chat: dict[str, Any] | None, *, stored: bool,
-                    replay: bool) -> str | None:
-        """Store (unless ``stored``) and handle one update; return its outcome, None if there is nothing to mark."""
+                    replay: bool, since: float | None = None) -> str | None:
+        """Store (unless ``stored``) and handle one update; return its outcome, None if there is nothing to mark.
+
+        ``since``: when this process took the stored update (the loop's clock).
+        """
         if not stored:
             if not await self.commits.accept(payload["update_id"], payload):
                 return None  # delivered before: handled once already
@@ -261,9 +274,24 @@ class TelegramChannel:
         async with self._slots:
             if self._stopping:
                 return None  # stored: handled at the next start
+            late = since is not None and asyncio.get_running_loop().time() - since >= self.lease.total_seconds() / 2
+            if (replay or late) and not await self._take(payload, replay=replay):
+                return None  # another process answers it (or answered it already)
             if replay and await self._applied(payload, chat):
                 return "handled"  # before a crash that lost its mark: applying it again would redo it
             return await self._handle(payload, chat)
+
+    async def _take(self, payload: dict[str, Any], *, replay: bool) -> bool:
+        """Take a replayed update, or one this process held half a lease (worker 0 may be replaying it by now).
+
+        Replays start a lease after an update was stored: one handled sooner needs no take.
+        """
+        update_id = payload["update_id"]
+        if not await self.inbox.take(update_id, stale=2 * self.lease):
+            if replay:
+                self._held_elsewhere[update_id] = payload  # tried again at the next pass: its holder may die
+            return False
+        return not await self.inbox.finished(update_id)
 
     async def _after_earlier(self, update_id: int, chat_id: int) -> None:
         """Wait while an earlier update of this chat, stored by another worker, is neither applied nor marked done.

@@ -26,6 +26,7 @@ UPDATES = "telegram"  # JobRun.job of a received update; key "<bot id>:<update_i
 BLOCKED = "telegram-blocked"  # JobRun.job of a chat that blocked the bot or was deleted; key: chat id
 CHATS = "telegram-chat"  # JobRun.job of an update by chat, for the shared throttle; key "<bot>:<chat>:<update_id>"
 TOLD = "telegram-told"  # JobRun.job of a slow-down notice sent; key "<bot>:<chat>"
+TAKEN = "telegram-taken"  # JobRun.job of an update handled late (a replay, or held long): key "<bot>:<update_id>"
 KEEP = dt.timedelta(hours=24)  # Telegram keeps undelivered updates 24 h; so do we
 KEEP_CHATS = dt.timedelta(minutes=10)  # longer than any throttle window
 BATCH = 500  # rows per group commit
@@ -119,6 +120,27 @@ class Inbox:
 
         return await batch.unit(run, with_orm)
 
+    async def take(self, update_id: int, stale: dt.timedelta) -> bool:
+        """Take an update to handle it late (a replay, or one a worker held long); False while another holds it.
+
+        Worker 0 replays what stays unfinished; the worker that stored it may still be about to handle it. Whichever
+        takes it first handles it, the other leaves it, so the citizen is answered once. A take older than ``stale``
+        was a process's that died with it: it is taken over.
+        """
+        key = self._key(update_id)
+        try:
+            await JobRun.create(job=TAKEN, key=key)
+            return True
+        except IntegrityError:
+            now = utcnow()
+            return await JobRun.filter(job=TAKEN, key=key, created_at__lt=now - stale).update(created_at=now) == 1
+
+    async def finished(self, update_id: int) -> bool:
+        """Tell whether an update is marked done (or no longer stored)."""
+        data = await JobRun.filter(job=UPDATES, key=self._key(update_id)).first().values_list("data", flat=True)
+        fields = json.loads(data) if isinstance(data, str | bytes) else data
+        return not isinstance(fields, dict) or bool(fields.get("done"))
+
     async def mark_failed(self, update_id: int, payload: dict[str, Any]) -> None:
         """Note a failed update (the citizen was told): its chat's next ones need not wait; it stays to be replayed."""
         data = jsontext.dumps({"update": payload, "done": False, "failed": True})
@@ -139,9 +161,9 @@ class Inbox:
         return [update_id for update_id in earlier if self._key(update_id) not in done]
 
     async def forget_old(self) -> None:
-        """Delete the throttle's rows older than any window."""
+        """Delete the throttle's rows older than any window, and takes older than any handling."""
         since = utcnow() - KEEP_CHATS
-        await JobRun.filter(job__in=[CHATS, TOLD], created_at__lt=since).delete()
+        await JobRun.filter(job__in=[CHATS, TOLD, TAKEN], created_at__lt=since).delete()
 
     async def accept_many(self, updates: list[tuple[int, dict[str, Any]]]) -> list[bool]:
         """Store several updates atomically; return, for each, whether it is new (the first of its id).

@@ -329,6 +329,48 @@ async def test_worker_0_replays_what_a_sibling_that_died_left_unfinished(setting
         assert len(fake.sent(CHAT)) == 1  # once
 
 
+async def test_an_update_a_busy_sibling_held_while_worker_0_replayed_it_is_answered_once(settings: Settings,
+                                                                                         fake: FakeTelegram) -> None:
+    hooked = tg_settings(settings, fake, public_url="https://appeals.example.org")
+    first, sibling = create_app(hooked, manage_orm=False), create_app(hooked, manage_orm=False, worker=1)
+    lease = dt.timedelta(seconds=0.4)
+    first[telegram.CHANNEL_KEY].lease = sibling[telegram.CHANNEL_KEY].lease = lease
+    async with serving(first), serving(sibling) as url:
+        channel = sibling[telegram.CHANNEL_KEY]
+        busy = asyncio.Lock()  # the sibling is stuck behind this chat's lock (overloaded) well past two leases
+        channel._locks[CHAT] = busy
+        await busy.acquire()
+        update = fake.message(CHAT, "/start")
+        async with aiohttp.ClientSession() as http:
+            async with http.post(url + telegram.WEBHOOK_PATH, json=update,
+                                 headers={telegram.SECRET_HEADER: channel.secret}) as response:
+                assert response.status == 200  # stored, then held
+        assert "需要办理什么" in "".join(await fake.wait_for(1, CHAT, timeout=5))  # worker 0 replayed it
+        busy.release()  # the sibling gets to it at last
+        for _ in range(50):
+            if not channel._running:
+                break
+            await asyncio.sleep(0.02)
+        assert not channel._running
+        await asyncio.sleep(0.2)
+        assert len(fake.sent(CHAT)) == 1  # answered once: the sibling saw worker 0 had taken it
+
+
+async def test_a_late_update_is_taken_by_one_process_and_a_dead_ones_take_goes_stale(database_url: str) -> None:
+    from bot.channels.telegram_inbox import Inbox
+
+    inbox = Inbox(TOKEN.split(":")[0])
+    update = {"update_id": 77, "message": {"message_id": 1, "text": "x", "chat": {"id": CHAT, "type": "private"}}}
+    assert await inbox.accept(77, update)
+    stale = dt.timedelta(minutes=1)
+    assert await inbox.take(77, stale) and not await inbox.take(77, stale)  # the second comer leaves it
+    await JobRun.filter(job=telegram_inbox.TAKEN).update(created_at=dt.datetime.now(dt.UTC) - 2 * stale)
+    assert await inbox.take(77, stale) and not await inbox.take(77, stale)  # its holder died: taken over, once
+    assert not await inbox.finished(77)
+    await inbox.done_many({77: "handled"})
+    assert await inbox.finished(77)
+
+
 async def test_an_update_waits_for_an_earlier_one_of_its_chat_that_another_worker_holds(
         hooked, fake: FakeTelegram) -> None:
     from bot.channels.telegram_inbox import Inbox
