@@ -125,6 +125,7 @@ def create_app(settings: Settings, *, manage_orm: bool = True, background: bool 
     webchat.setup(app, settings, app[CASES])
     app[SCHEDULER].extra_jobs.append(uploads.sweep_orphans)  # day-old uploads no case claimed
     app[SCHEDULER].extra_jobs.append(webhook.forget_old)  # week-old webhook message ids, day-old flood counts
+    app[SCHEDULER].extra_jobs.append(webchat.forget_uploads)  # hour-old web-chat upload counts
     backoffice_routes.share_knowledge(app, app[webchat.BOT].knowledge)  # one KnowledgeBase per process
     telegram.setup(app, settings, app[webchat.BOT], primary=primary)
     webhook.setup(app, app[webchat.BOT], sender=primary)

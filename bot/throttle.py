@@ -59,8 +59,13 @@ class Throttle:
         chat, every process's rows of ``job`` from ``prefix`` up to ``last`` written within the window."""
         if not self.allow(chat):
             return False  # this process alone has seen too many
+        return await self.allowed_everywhere(chat, job, prefix, last)
+
+    async def allowed_everywhere(self, chat: str, job: str, prefix: str, last: str) -> bool:
+        """Tell whether a message this process let through (``allow``) is also within the limit of every process's
+        rows; only asked of a chat that sent ``shared_after`` here within the window (a quiet one needs no query)."""
         if self.recent(chat) < self.shared_after:
-            return True  # a quiet chat: no query
+            return True
         return await shared_count(job, prefix, last, self.window) <= self.limit
 
     def should_tell(self, chat: str, now: float | None = None) -> bool:

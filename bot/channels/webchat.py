@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import json
 import logging
+import secrets
 import time
 import weakref
 from collections.abc import AsyncIterator
@@ -17,6 +19,8 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from storage import jsontext
 from storage.cases import CaseService
 from storage.keys import secret_key
+from storage.models import JobRun
+from storage.scheduler import TickReport
 from storage.settings import Settings
 
 from .. import uploads
@@ -35,7 +39,8 @@ SECURE = web.AppKey("webchat_secure", bool)
 PAGE = web.AppKey("webchat_page", bytes)
 UPLOADS_SEEN = web.AppKey("webchat_uploads_seen", Throttle)
 OPEN_SOCKETS = web.AppKey("webchat_open_sockets", weakref.WeakSet)  # closed when the server shuts down
-UPLOADS_PER_HOUR = 30  # per identity and process: photos are for evidence, not storage
+UPLOADS_PER_HOUR = 30  # per identity (a few more when spread over several workers): photos are evidence, not storage
+UPLOADS_JOB = "webchat-upload"  # JobRun.job of an upload, so every worker counts it; key "<identity>:<time>"
 COOKIE = "appeals_chat"
 STATIC = Path(__file__).with_name("static")
 MAX_FRAME = 64 * 1024
@@ -75,13 +80,32 @@ async def chat_logout(request: web.Request) -> web.Response:
     return response
 
 
+async def _upload_allowed(seen: Throttle, user: str) -> bool:
+    """Count an upload attempt; refuse it past the hourly limit, counted across worker processes once this one has
+    seen a few from the identity (each attempt is a row every worker counts; a refused one is taken back out)."""
+    if not seen.allow(user):
+        return False  # this process alone has seen too many: no row
+    key = f"{user}:{time.time_ns():020d}{secrets.token_hex(2)}"  # sorts by time within the identity's prefix
+    await JobRun.create(job=UPLOADS_JOB, key=key)
+    if await seen.allowed_everywhere(user, UPLOADS_JOB, f"{user}:", key):
+        return True
+    await JobRun.filter(job=UPLOADS_JOB, key=key).delete()
+    return False
+
+
+async def forget_uploads(now: dt.datetime, report: TickReport) -> None:
+    """Scheduler job: delete the upload counts older than the hour the limit looks back."""
+    report.count("upload_counts_forgotten",
+                 await JobRun.filter(job=UPLOADS_JOB, created_at__lt=now - dt.timedelta(hours=1)).delete())
+
+
 async def chat_upload(request: web.Request) -> web.Response:
     """Accept one photo; answer a receipt that only this identity can attach to its dialog."""
     user = _identity(request)
     if user is None or not _same_origin(request):
         raise web.HTTPForbidden()
     language = request.app[BOT].language
-    if not request.app[UPLOADS_SEEN].allow(user):
+    if not await _upload_allowed(request.app[UPLOADS_SEEN], user):
         return web.json_response({"error": "slow_down", "message": t("slow_down", language)}, status=429)
     try:
         reader = await request.multipart()

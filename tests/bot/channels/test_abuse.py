@@ -13,6 +13,7 @@ from aiohttp import web
 from bot.channels import signing
 from storage.lifecycle import CaseStatus
 from storage.models import Attachment, Case, DialogSession
+from storage.settings import Settings
 from tests.support.builders import make_case, make_world
 from tests.support.images import png_header
 from tests.support.server import serving
@@ -94,6 +95,41 @@ async def _upload(chat: WebChat, base: str, data: bytes, name: str, content_type
     async with chat.http.post(base + "/chat/upload", data=form) as response:
         await response.read()
         return response
+
+
+async def test_12c_the_hourly_upload_limit_holds_across_two_worker_processes(base: str, settings: Settings) -> None:
+    from backoffice.app import create_app
+    from bot.channels import webchat
+
+    chat = await WebChat(base).open()
+    try:
+        async with serving(create_app(settings, manage_orm=False, worker=1)) as sibling:  # one database, one key
+            answers = [await _upload(chat, (base, sibling)[i % 2], png_header(10, 10 + i), "a.png", "image/png")
+                       for i in range(2 * webchat.UPLOADS_PER_HOUR)]  # spread over both, as the kernel may
+        accepted = [r.status for r in answers].count(200)
+        # Each process counts every process's uploads once the identity sent it 3: at most 2 more per process.
+        assert webchat.UPLOADS_PER_HOUR <= accepted <= webchat.UPLOADS_PER_HOUR + 2 * 2
+        refused = [r for r in answers if r.status == 429]
+        assert len(refused) == len(answers) - accepted and answers[-1].status == 429
+        assert await Attachment.filter(case=None).count() == accepted  # nothing refused was kept
+    finally:
+        await chat.close()
+
+
+async def test_12d_upload_counts_older_than_the_hour_are_forgotten(base: str) -> None:
+    import datetime as dt
+
+    from bot.channels import webchat
+    from storage.models import JobRun
+    from storage.scheduler import TickReport
+
+    now = dt.datetime.now(dt.UTC)
+    await JobRun.create(job=webchat.UPLOADS_JOB, key="wold:1", created_at=now - dt.timedelta(hours=2))
+    await JobRun.create(job=webchat.UPLOADS_JOB, key="wnew:1", created_at=now - dt.timedelta(minutes=5))
+    report = TickReport()
+    await webchat.forget_uploads(now, report)
+    assert report.done == {"upload_counts_forgotten": 1}
+    assert await JobRun.filter(job=webchat.UPLOADS_JOB).values_list("key", flat=True) == ["wnew:1"]
 
 
 async def test_12_svg_html_as_jpg_and_double_extensions_are_rejected(base: str) -> None:
