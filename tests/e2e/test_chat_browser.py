@@ -59,3 +59,26 @@ async def test_reload_resumes_the_conversation(browser, base: str) -> None:
     assert chat_cookie["httpOnly"] and chat_cookie["sameSite"] == "Strict"
     assert await page.evaluate("document.cookie") == ""
     await page.close()
+
+
+async def test_the_text_box_grows_with_a_long_description_and_shrinks_back_once_sent(browser, base: str) -> None:
+    page = await browser.new_page(viewport={"width": 390, "height": 780})  # a phone
+    await page.goto(base + "/chat")
+    await page.get_by_role("button", name="我要反映问题").click()
+    await page.get_by_text("请描述您遇到的问题").wait_for()
+    box = page.locator("#text")
+    empty = await box.evaluate("e => e.getBoundingClientRect().height")
+    hint = await box.evaluate("e => e.placeholder")
+    assert await box.evaluate("e => e.scrollWidth <= e.clientWidth && e.scrollHeight <= e.clientHeight + 2")  # whole
+    long = "东湖区幸福里小区3栋门口的路灯坏了一个多月了，晚上很黑，老人和孩子出门很不方便，" * 3
+    await box.fill(long)
+    grown = await box.evaluate("e => e.getBoundingClientRect().height")
+    assert grown > 2 * empty  # several lines of the description are in view while it is written
+    await box.fill(long * 5)
+    assert await box.evaluate("e => e.getBoundingClientRect().height") <= 150  # then it scrolls instead
+    await page.press("#text", "Enter")
+    await page.locator(".msg.me", has_text="路灯坏了一个多月").wait_for()
+    assert await box.evaluate("e => e.value") == ""
+    assert abs(await box.evaluate("e => e.getBoundingClientRect().height") - empty) < 2  # one line again
+    assert await box.evaluate("e => e.scrollTop") == 0 and await box.evaluate("e => e.placeholder") == hint
+    await page.close()

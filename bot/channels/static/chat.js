@@ -88,11 +88,20 @@
     if (!text.trim()) return;
     bubble(text, "me");
     input.value = "";
+    fit();
     send({ type: "message", text: text });
   });
   input.addEventListener("keydown", function (event) {
     if (event.key === "Enter" && !event.shiftKey) { event.preventDefault(); form.requestSubmit(); }
   });
+  // The box grows with what is typed (up to about five lines, then it scrolls) and shrinks back once sent,
+  // showing its hint from the start again.
+  function fit() {
+    input.style.height = "auto";
+    input.style.height = Math.min(input.scrollHeight + 2, 140) + "px";
+    if (!input.value) input.scrollTop = 0;
+  }
+  input.addEventListener("input", fit);
 
   photo.addEventListener("change", async function () {
     const file = photo.files[0];
