@@ -80,9 +80,9 @@ class TelegramChannel:
         self.inbox = Inbox(token.split(":", 1)[0])
         self.throttle = throttle or Throttle()
         self.primary = primary  # the one process of several that polls, registers the webhook and sends the outbox
-        # Whether one chat's webhook calls may reach several worker processes: then an update waits while an earlier
-        # one of its chat is stored by another worker and not yet handled.
-        self.ordered = settings.workers > 1 if ordered is None else ordered
+        # Whether one chat's webhook calls may reach several processes (several workers, or, on PostgreSQL, several
+        # machines): then an update waits while an earlier one of its chat is stored by another and not yet handled.
+        self.ordered = (settings.workers > 1 or not settings.is_sqlite) if ordered is None else ordered
         self._here: dict[int, set[int]] = {}  # chat → its stored updates this process has taken and not finished
         self.notify_interval = notify_interval
         self.commits = GroupCommit(self.inbox)

@@ -416,6 +416,20 @@ async def test_an_update_waits_for_an_earlier_one_of_its_chat_that_another_worke
     assert loop.time() - started >= 2.9  # it waited one lease, then went ahead
 
 
+def test_updates_are_ordered_across_processes_wherever_several_can_take_one_chats_calls(settings: Settings) -> None:
+    import dataclasses
+
+    def ordered(database_url: str, workers: int) -> bool:
+        configured = dataclasses.replace(settings, telegram_bot_token=TOKEN, database_url=database_url,
+                                         workers=workers)
+        bot = build(configured, CaseService(hotline_prefix="8890"))
+        return telegram.TelegramChannel(configured, bot, upload_dir=settings.data_dir).ordered
+
+    assert not ordered("sqlite://one.db", 1)  # one process holds every call: the chat's lock orders them
+    assert ordered("sqlite://one.db", 2)  # several workers on one port
+    assert ordered("postgres://u@db.example/appeals", 1)  # several machines on one database, one process each
+
+
 async def test_updates_this_worker_took_out_of_order_do_not_wait_for_each_other(hooked, fake: FakeTelegram) -> None:
     from bot.channels.telegram_inbox import Inbox
 
