@@ -144,11 +144,18 @@ def _codes(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _unit_rows(x: sp.spmatrix) -> sp.csr_matrix:
-    """Scale each row to length 1 (an empty row stays empty), keeping the dtype."""
-    x = sp.csr_matrix(x)
-    norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1), dtype=np.float64).ravel())
-    norms[norms == 0] = 1.0
-    return sp.csr_matrix(sp.diags((1.0 / norms).astype(x.dtype)) @ x)
+    """Return a copy with each row scaled to length 1 (an empty row stays empty), entries and dtype kept in place."""
+    x = sp.csr_matrix(x, copy=True)
+    if x.nnz:
+        squares = x.data * x.data
+        sizes = np.diff(x.indptr)
+        sums = np.zeros(x.shape[0], dtype=x.dtype)
+        filled = sizes > 0
+        sums[filled] = np.add.reduceat(squares, x.indptr[:-1][filled])
+        norms = np.sqrt(sums)
+        norms[norms == 0] = 1
+        x.data /= np.repeat(norms, sizes)
+    return x
 
 
 def _groups(graph: sp.spmatrix) -> np.ndarray:

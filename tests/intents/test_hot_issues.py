@@ -210,3 +210,21 @@ def test_cli_refuses_non_utf8_and_bad_top(tmp_path: Path, capsys: pytest.Capture
     assert "not UTF-8" in capsys.readouterr().err
     assert main(["hot-issues", "--csv", str(path), "--top", "0"]) == 2
     assert "at least 1" in capsys.readouterr().err
+
+
+def test_rows_are_scaled_as_scikit_learn_did_so_ties_between_keys_break_the_same_way() -> None:
+    """Each row's entries keep their order (ties among a message's heaviest bigrams break by it) and values."""
+    import numpy as np
+    import scipy.sparse as sp
+    from sklearn.preprocessing import normalize
+
+    from intents.hot_issues import _unit_rows
+
+    cols = [5, 1, 3, 2, 0, 4]  # unsorted within rows 0 and 2, as a product of matrices leaves them
+    x = sp.csr_matrix((np.array([2, 2, 1, 3, 4, 0.5], dtype=np.float32), np.array(cols), np.array([0, 3, 3, 5, 6])),
+                      shape=(4, 6))
+    ours, theirs = _unit_rows(x), normalize(x)
+    assert ours.indices.tolist() == theirs.indices.tolist() == cols
+    assert ours.dtype == np.float32 and np.allclose(ours.data, theirs.data, rtol=1e-6)
+    assert np.allclose(ours.toarray()[2], [0.8, 0, 0.6, 0, 0, 0]) and not ours.toarray()[1].any()
+    assert x.data.tolist() == [2, 2, 1, 3, 4, 0.5]  # the input is left as it was
