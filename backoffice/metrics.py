@@ -31,8 +31,9 @@ FLUSH_EVERY = 1.0  # seconds: how stale a sibling worker's counters can be in a 
 class SharedCounters:
     """One worker's counters in a directory its sibling workers share, so that any of them can report the sum.
 
-    A restarted worker continues from the counts its predecessor last wrote (at most a second of steps is lost),
-    so the sum does not drop when one worker dies.
+    A scrape first writes the scraped worker's own counters, then sums every worker's file: each file only grows,
+    and a restarted worker continues from its predecessor's file, so the reported sum never goes down (what a
+    killed worker counted after its last write was never reported).
     """
 
     def __init__(self, directory: Path, worker: int, workers: int, counters: MutableMapping[str, int]) -> None:
@@ -40,9 +41,11 @@ class SharedCounters:
         self._written: dict[str, int] = {}
 
     def _file(self, worker: int) -> Path:
+        """Return where worker ``worker`` keeps its counters."""
         return self.directory / f"dialog-{worker}.json"
 
     def _read(self, worker: int) -> dict[str, int]:
+        """Return a worker's last written counters (none yet: empty)."""
         try:
             data = json.loads(self._file(worker).read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -57,15 +60,26 @@ class SharedCounters:
         self._written = dict(self.counters)
 
     def flush(self) -> None:
-        """Write this worker's counters, if they changed since the last write."""
+        """Write this worker's counters, if they changed since the last write (the directory made again if gone)."""
         now = dict(self.counters)
         if now != self._written:
-            write_whole(self._file(self.worker), json.dumps(now).encode())
+            data = json.dumps(now).encode()
+            try:
+                write_whole(self._file(self.worker), data)
+            except FileNotFoundError:  # a temp cleaner removed the directory of a long-idle server
+                self.directory.mkdir(parents=True, exist_ok=True)
+                write_whole(self._file(self.worker), data)
             self._written = now
 
     def total(self) -> dict[str, int]:
-        """Return this worker's live counters plus every sibling's last written ones."""
-        out = dict(self.counters)
+        """Write this worker's counters, then return the sum of every worker's written ones."""
+        try:
+            self.flush()
+            own = self._read(self.worker)
+        except OSError:
+            log.exception("metrics: cannot write %s", self.directory)
+            own = dict(self.counters)
+        out = dict(own)
         for other in range(self.workers):
             if other != self.worker:
                 for name, value in self._read(other).items():
@@ -81,9 +95,11 @@ def share(app: web.Application, counters: SharedCounters) -> None:
     app[SHARED] = counters
 
     async def keep_written(_app: web.Application) -> AsyncIterator[None]:
+        """Resume at start, write every second while serving, and once more when stopping."""
         counters.resume()
 
         async def loop() -> None:
+            """Write the counters every second, so a scrape of a sibling sees them."""
             while True:
                 await asyncio.sleep(FLUSH_EVERY)
                 try:

@@ -128,8 +128,8 @@ class Supervisor:
         """Run until stopped by a signal (0) or until a worker keeps failing to start (1)."""
         previous = {sig: signal.signal(sig, self._stop) for sig in (signal.SIGINT, signal.SIGTERM)}
         failed = False
-        self.shared = tempfile.mkdtemp(prefix="appeals-metrics-")
         try:
+            self.shared = tempfile.mkdtemp(prefix="appeals-metrics-")
             for number in range(self.count):
                 self._start(number)
             while not self.stopping:
@@ -144,7 +144,8 @@ class Supervisor:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
             self.sock.close()
-            shutil.rmtree(self.shared, ignore_errors=True)
+            if self.shared:
+                shutil.rmtree(self.shared, ignore_errors=True)
         return 1 if failed else 0
 
     def _restart(self, worker: _Worker, code: int) -> bool:
