@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import html
 import logging
+import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -127,7 +128,7 @@ def create_app(settings: Settings, *, manage_orm: bool = True, background: bool 
     app[SCHEDULER].extra_jobs.append(webhook.forget_old)  # week-old webhook message ids, day-old flood counts
     app[SCHEDULER].extra_jobs.append(webchat.forget_uploads)  # hour-old web-chat upload counts
     backoffice_routes.share_knowledge(app, app[webchat.BOT].knowledge)  # one KnowledgeBase per process
-    telegram.setup(app, settings, app[webchat.BOT], primary=primary)
+    telegram.setup(app, settings, app[webchat.BOT], primary=primary, slot=f"{socket.gethostname()}:{worker}")
     webhook.setup(app, app[webchat.BOT], sender=primary)
     open311.setup(app, settings, app[CASES])
     return app

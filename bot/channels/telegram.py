@@ -8,6 +8,8 @@ import datetime as dt
 import hashlib
 import hmac
 import logging
+import secrets
+import socket
 import weakref
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -67,7 +69,7 @@ class TelegramChannel:
 
     def __init__(self, settings: Settings, bot: Bot, *, upload_dir: Path, webhook: bool | None = None,
                  throttle: Throttle | None = None, concurrency: int = 64, notify_interval: float = 1.0,
-                 primary: bool = True, ordered: bool | None = None) -> None:
+                 primary: bool = True, ordered: bool | None = None, slot: str = "") -> None:
         token = settings.telegram_bot_token
         if not token:
             raise ValueError("TELEGRAM_BOT_TOKEN is not set")
@@ -103,6 +105,10 @@ class TelegramChannel:
         self.lease: dt.timedelta = getattr(bot.engine, "lease", dt.timedelta(seconds=30))  # replay what none holds
         self._replayed: set[int] = set()  # update_ids this process replayed since its start
         self._held_elsewhere: dict[int, dict[str, Any]] = {}  # replays another process had taken: tried each pass
+        # Which worker this is (host and index: one process at a time), and which start of it: an earlier start's
+        # takes are a dead process's.
+        self.instance = secrets.token_hex(6)
+        self.slot = slot or f"{socket.gethostname()}:{self.instance}"  # no slot given: never another's successor
 
     # -- lifecycle ------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -275,7 +281,7 @@ class TelegramChannel:
             if self._stopping:
                 return None  # stored: handled at the next start
             late = since is not None and asyncio.get_running_loop().time() - since >= self.lease.total_seconds() / 2
-            if (replay or late) and not await self._take(payload, replay=replay):
+            if self.ordered and (replay or late) and not await self._take(payload, replay=replay):
                 return None  # another process answers it (or answered it already)
             if replay and await self._applied(payload, chat):
                 return "handled"  # before a crash that lost its mark: applying it again would redo it
@@ -284,10 +290,12 @@ class TelegramChannel:
     async def _take(self, payload: dict[str, Any], *, replay: bool) -> bool:
         """Take a replayed update, or one this process held half a lease (worker 0 may be replaying it by now).
 
-        Replays start a lease after an update was stored: one handled sooner needs no take.
+        Only with several processes (``ordered``): a lone one's replays are its dead predecessor's updates. Replays
+        reach updates stored a lease ago or earlier, so one whose step starts within half a lease takes nothing;
+        only a step that then runs another half lease while worker 0 restarts can still be answered twice.
         """
         update_id = payload["update_id"]
-        if not await self.inbox.take(update_id, stale=2 * self.lease):
+        if not await self.inbox.take(update_id, 2 * self.lease, self.slot, self.instance):
             if replay:
                 self._held_elsewhere[update_id] = payload  # tried again at the next pass: its holder may die
             return False

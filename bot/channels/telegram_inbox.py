@@ -120,20 +120,27 @@ class Inbox:
 
         return await batch.unit(run, with_orm)
 
-    async def take(self, update_id: int, stale: dt.timedelta) -> bool:
+    async def take(self, update_id: int, stale: dt.timedelta, slot: str, instance: str) -> bool:
         """Take an update to handle it late (a replay, or one a worker held long); False while another holds it.
 
         Worker 0 replays what stays unfinished; the worker that stored it may still be about to handle it. Whichever
-        takes it first handles it, the other leaves it, so the citizen is answered once. A take older than ``stale``
-        was a process's that died with it: it is taken over.
+        takes it first handles it, the other leaves it, so the citizen is answered once. ``slot`` names the worker
+        (host and index: one process at a time) and ``instance`` this start of it. A take older than ``stale``, or
+        one by an earlier instance of the same slot, was a process's that died with it: it is taken over.
         """
-        key = self._key(update_id)
+        key, mine = self._key(update_id), {"slot": slot, "instance": instance}
         try:
-            await JobRun.create(job=TAKEN, key=key)
+            await JobRun.create(job=TAKEN, key=key, data=mine)
             return True
         except IntegrityError:
-            now = utcnow()
-            return await JobRun.filter(job=TAKEN, key=key, created_at__lt=now - stale).update(created_at=now) == 1
+            pass
+        row = await JobRun.filter(job=TAKEN, key=key).first()
+        if row is None:
+            return False  # let go meanwhile: the next pass tries again
+        held = row.data if isinstance(row.data, dict) else {}
+        dead = row.created_at < utcnow() - stale or (held.get("slot") == slot and held.get("instance") != instance)
+        return dead and await JobRun.filter(id=row.id, created_at=row.created_at).update(
+            created_at=utcnow(), data=mine) == 1
 
     async def finished(self, update_id: int) -> bool:
         """Tell whether an update is marked done (or no longer stored)."""

@@ -334,7 +334,9 @@ async def test_an_update_a_busy_sibling_held_while_worker_0_replayed_it_is_answe
     hooked = tg_settings(settings, fake, public_url="https://appeals.example.org")
     first, sibling = create_app(hooked, manage_orm=False), create_app(hooked, manage_orm=False, worker=1)
     lease = dt.timedelta(seconds=0.4)
-    first[telegram.CHANNEL_KEY].lease = sibling[telegram.CHANNEL_KEY].lease = lease
+    for app in (first, sibling):
+        app[telegram.CHANNEL_KEY].lease = lease
+        app[telegram.CHANNEL_KEY].ordered = True  # several processes (this test's settings have one worker)
     async with serving(first), serving(sibling) as url:
         channel = sibling[telegram.CHANNEL_KEY]
         busy = asyncio.Lock()  # the sibling is stuck behind this chat's lock (overloaded) well past two leases
@@ -363,10 +365,14 @@ async def test_a_late_update_is_taken_by_one_process_and_a_dead_ones_take_goes_s
     update = {"update_id": 77, "message": {"message_id": 1, "text": "x", "chat": {"id": CHAT, "type": "private"}}}
     assert await inbox.accept(77, update)
     stale = dt.timedelta(minutes=1)
-    assert await inbox.take(77, stale) and not await inbox.take(77, stale)  # the second comer leaves it
+    worker_0, worker_1 = ("host:0", "a1"), ("host:1", "b1")
+    assert await inbox.take(77, stale, *worker_1) and not await inbox.take(77, stale, *worker_0)  # first comer only
+    assert not await inbox.take(77, stale, *worker_1)  # its own take is not taken again either
     await JobRun.filter(job=telegram_inbox.TAKEN).update(created_at=dt.datetime.now(dt.UTC) - 2 * stale)
-    assert await inbox.take(77, stale) and not await inbox.take(77, stale)  # its holder died: taken over, once
+    assert await inbox.take(77, stale, *worker_0) and not await inbox.take(77, stale, *worker_1)  # taken over, once
     assert not await inbox.finished(77)
+    assert await inbox.take(77, stale, "host:0", "a2")  # worker 0 restarted: its dead predecessor's take, at once
+    assert not await inbox.take(77, stale, "host:0", "a2") and not await inbox.take(77, stale, "other:0", "c1")
     await inbox.done_many({77: "handled"})
     assert await inbox.finished(77)
 

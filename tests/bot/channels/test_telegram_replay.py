@@ -143,3 +143,22 @@ async def test_the_shared_flood_count_keeps_chats_apart_and_forgets_old_updates(
         created_at=utcnow() - dt.timedelta(minutes=2))
     assert aged == 2  # (the rows are where the key format says)
     assert await rank(1, 6) == 1  # only the update of the last minute
+
+
+async def test_a_restarted_worker_0_replays_at_once_what_its_killed_predecessor_had_taken(settings: Settings,
+                                                                                        fake: FakeTelegram) -> None:
+    import socket
+
+    update = fake.message(CHAT, "/start")
+    inbox = Inbox(TOKEN.split(":")[0])
+    assert await inbox.accept(update["update_id"], update)
+    await lose_done_marks(update)
+    # The previous worker 0 took it (it was late, or a replay), then was killed before answering.
+    assert await inbox.take(update["update_id"], dt.timedelta(minutes=1), f"{socket.gethostname()}:0", "killed")
+    app = create_app(tg_settings(settings, fake, public_url="https://appeals.example.org"), manage_orm=False)
+    channel = app[telegram.CHANNEL_KEY]
+    channel.ordered = True  # several workers (this test's settings have one)
+    async with serving(app):
+        assert "需要办理什么" in "".join(await fake.wait_for(1, CHAT, timeout=5))  # at its start, not minutes later
+        assert await settled(channel) == {"handled": 1}
+    assert len(fake.sent(CHAT)) == 1
