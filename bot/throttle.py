@@ -62,8 +62,10 @@ class Throttle:
         return await self.allowed_everywhere(chat, job, prefix, last)
 
     async def allowed_everywhere(self, chat: str, job: str, prefix: str, last: str) -> bool:
-        """Tell whether a message this process let through (``allow``) is also within the limit of every process's
-        rows; only asked of a chat that sent ``shared_after`` here within the window (a quiet one needs no query)."""
+        """Tell whether a message ``allow`` let through is within the limit of every process's rows (busy chats only).
+
+        Only a chat that sent ``shared_after`` here within the window is counted in the database; a quiet one is not.
+        """
         if self.recent(chat) < self.shared_after:
             return True
         return await shared_count(job, prefix, last, self.window) <= self.limit

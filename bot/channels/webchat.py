@@ -81,15 +81,16 @@ async def chat_logout(request: web.Request) -> web.Response:
 
 
 async def _upload_allowed(seen: Throttle, user: str) -> bool:
-    """Count an upload attempt; refuse it past the hourly limit, counted across worker processes once this one has
-    seen a few from the identity (each attempt is a row every worker counts; a refused one is taken back out)."""
+    """Count an upload attempt; refuse it past the hourly limit, counted across workers (one row per attempt)."""
     if not seen.allow(user):
         return False  # this process alone has seen too many: no row
-    key = f"{user}:{time.time_ns():020d}{secrets.token_hex(2)}"  # sorts by time within the identity's prefix
+    key = f"{user}:{time.time_ns():020d}{secrets.token_hex(2)}"
     await JobRun.create(job=UPLOADS_JOB, key=key)
-    if await seen.allowed_everywhere(user, UPLOADS_JOB, f"{user}:", key):
+    # All the identity's rows of the hour, also those of attempts running at the same moment on other workers:
+    # two at once near the limit may both be refused, never both let through.
+    if await seen.allowed_everywhere(user, UPLOADS_JOB, f"{user}:", f"{user}:{'9' * 24}"):
         return True
-    await JobRun.filter(job=UPLOADS_JOB, key=key).delete()
+    await JobRun.filter(job=UPLOADS_JOB, key=key).delete()  # a refused attempt does not count
     return False
 
 

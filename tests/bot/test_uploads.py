@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import struct
+import time
 from pathlib import Path
 
 import pytest
@@ -101,9 +103,6 @@ def test_writers_of_the_same_file_at_once_never_fail_or_leave_a_part(tmp_path: P
 
 
 def test_partial_files_a_crash_left_are_swept_but_not_a_write_in_progress(tmp_path: Path) -> None:
-    import os
-    import time
-
     (tmp_path / "ab").mkdir()
     picture = tmp_path / "ab" / "picture.jpg"
     picture.write_bytes(b"kept")
