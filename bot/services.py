@@ -127,16 +127,18 @@ class Advisor:
     async def _add_new_cases(self) -> None:
         """Add the open cases created since the last look (by any process) to the similar-case index."""
         since = utcnow() - SIMILAR_WINDOW
-        # Plain tuples, not model objects, and cases this process added already are skipped: the
-        # refresh runs on the event loop, and a busy half minute brings thousands of new cases.
+        # Plain tuples, not model objects, and only the texts of cases this process does not hold yet: the refresh
+        # runs on the event loop, and a busy five seconds brings thousands of new cases, mostly its own.
         margin = 0 if Case._meta.db.capabilities.dialect == "sqlite" else ID_MARGIN  # one writer at a time there
-        fresh = await Case.filter(id__gt=self._index_max_id - margin, created_at__gte=since,
-                                  status__in=list(OPEN_STATUSES)).order_by("id").limit(20000).values_list(
-            "id", "text", "district", "street", "created_at")
-        for case_id, text, district, street, created_at in fresh:
-            if case_id not in self._index:
+        ids = await Case.filter(id__gt=self._index_max_id - margin, created_at__gte=since,
+                                status__in=list(OPEN_STATUSES)).order_by("id").limit(20000).values_list("id", flat=True)
+        missing = [case_id for case_id in ids if case_id not in self._index]
+        for start in range(0, len(missing), 500):
+            for case_id, text, district, street, created_at in await Case.filter(
+                    id__in=missing[start:start + 500]).values_list("id", "text", "district", "street", "created_at"):
                 self._index.add(case_id, text, district, street, created_at)
-            self._index_max_id = max(self._index_max_id, case_id)
+        if ids:
+            self._index_max_id = max(self._index_max_id, max(ids))
         self._cases_at = time.monotonic()
 
     async def categories(self) -> list[str]:
