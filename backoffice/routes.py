@@ -29,6 +29,7 @@ from .views import (
     intake,
     knowledge,
     login,
+    notifications,
     outbox,
     queues,
     supervision,
@@ -75,6 +76,7 @@ def setup(app: web.Application, settings: Settings) -> None:
     analytics.add_routes(r)
     supervision.add_routes(r)
     outbox.add_routes(r)
+    notifications.add_routes(r)
     knowledge.add_routes(r)
     api.add_routes(r)
 

@@ -1,0 +1,70 @@
+"""Staff notifications: what the outbox addresses to a role or a unit, shown in the back office and marked read."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+from tortoise.expressions import Q
+
+from storage.lifecycle import Actor
+from storage.models import Channel, Notification, NotificationStatus
+
+from . import queues
+
+SHOWN = 100  # the latest notifications listed on the page
+
+#: What each kind of notification says (zh-CN, English); ``{number}`` and the other parameters are filled in.
+SAYS: dict[str, tuple[str, str]] = {
+    "submit": ("新诉求 {number}", "New appeal {number}"),
+    "dispatch": ("新派单 {number}，请签收", "Dispatched to your unit: {number}, please sign for it"),
+    "return": ("单位退单 {number}，请重新派单或维持", "Returned by the unit: {number}, re-dispatch or uphold"),
+    "reopen": ("诉求重办 {number}", "Reopened: {number}"),
+    "evaluate": ("市民已评价 {number}", "Rated by the citizen: {number}"),
+    "submit_reply": ("办理结果待审核 {number}", "Reply waiting for review: {number}"),
+    "supervise": ("督办 {number}", "Supervision: {number}"),
+    "callback_task": ("待回访 {number}", "Call back the citizen: {number}"),
+    "daily_digest": ("{date} 汇总：今日到期 {due_today}，已超期 {overdue}，退单 {returned}，重办 {reopened}",
+                     "{date} digest: due today {due_today}, overdue {overdue}, returned {returned}, "
+                     "reopened {reopened}"),
+}
+
+
+def visible(actor: Actor) -> Q:
+    """Return the filter of the back-office notifications addressed to the actor's roles or units."""
+    mine = Q(role__in=[r.value for r in actor.roles])
+    if actor.unit_ids:
+        mine |= Q(unit_id__in=list(actor.unit_ids))
+    return Q(channel=Channel.BACKOFFICE) & mine
+
+
+async def unread(actor: Actor, cap: int = queues.SIDEBAR_CAP) -> int:
+    """Count the actor's unread notifications, up to ``cap``."""
+    return await queues.capped_count(Notification.filter(visible(actor), status=NotificationStatus.PENDING), cap)
+
+
+async def latest(actor: Actor) -> list[Notification]:
+    """Return the actor's latest notifications, newest first, with their cases."""
+    return await Notification.filter(visible(actor)).order_by("-id").limit(SHOWN).prefetch_related("case")
+
+
+async def mark_read(actor: Actor, ids: Iterable[int], now: dt.datetime) -> int:
+    """Mark the actor's listed unread notifications read (for everyone they were addressed to); return how many."""
+    wanted = list(ids)[:SHOWN]
+    if not wanted:
+        return 0
+    return await Notification.filter(visible(actor), id__in=wanted, status=NotificationStatus.PENDING).update(
+        status=NotificationStatus.SENT, sent_at=now)
+
+
+def says(row: Notification, english: bool) -> str:
+    """Return what a notification says, in the reader's language (parameters missing from it are left out)."""
+    zh, en = SAYS.get(row.template, ("{template} {number}", "{template} {number}"))
+    params: dict[str, Any] = {"template": row.template, "number": "", **(row.params or {})}
+    if row.template == "submit" and params.get("urgency") == "emergency":
+        zh, en = "紧急诉求 {number}，请立即处理", "Emergency appeal {number}: act now"
+    try:
+        return (en if english else zh).format(**params).strip()
+    except (KeyError, IndexError, ValueError):
+        return row.template

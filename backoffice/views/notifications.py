@@ -1,0 +1,39 @@
+"""The notifications page: alerts, dispatches, supervision and digests addressed to the signed-in staff member."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from storage.cases import utcnow
+from storage.models import NotificationStatus
+
+from .. import inbox
+from ..auth import current_actor
+from ..i18n import lang
+from ..ids import db_id
+from .common import redirect, render
+
+
+async def notifications_page(request: web.Request) -> web.Response:
+    """List the latest notifications for the staff member's roles and units, unread first marked."""
+    _, actor = current_actor(request)
+    english = lang(request) == "en"
+    rows = [{"id": n.id, "says": inbox.says(n, english), "at": n.created_at,
+             "case_id": n.case_id, "unread": n.status == NotificationStatus.PENDING}
+            for n in await inbox.latest(actor)]
+    return await render(request, "notifications.html", {"rows": rows})
+
+
+async def mark_read(request: web.Request) -> web.Response:
+    """Mark the notifications listed on the page read, then show the page again."""
+    _, actor = current_actor(request)
+    form = await request.post()
+    ids = [i for i in (db_id(str(v)) for v in form.getall("id", [])) if i]
+    await inbox.mark_read(actor, ids, utcnow())
+    return redirect("/notifications")
+
+
+def add_routes(r: web.UrlDispatcher) -> None:
+    """Register the notifications page and its form."""
+    r.add_get("/notifications", notifications_page, name="notifications")
+    r.add_post("/notifications/read", mark_read, name="notifications_read")
