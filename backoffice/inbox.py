@@ -31,22 +31,38 @@ SAYS: dict[str, tuple[str, str]] = {
 }
 
 
+def _parts(actor: Actor) -> list[Q]:
+    """Return the filters of the notifications addressed to the actor's roles, and to its units (each indexed)."""
+    parts = [Q(role__in=[r.value for r in actor.roles])]
+    if actor.unit_ids:
+        parts.append(Q(unit_id__in=list(actor.unit_ids)))
+    return parts
+
+
 def visible(actor: Actor) -> Q:
     """Return the filter of the back-office notifications addressed to the actor's roles or units."""
-    mine = Q(role__in=[r.value for r in actor.roles])
-    if actor.unit_ids:
-        mine |= Q(unit_id__in=list(actor.unit_ids))
-    return Q(channel=Channel.BACKOFFICE) & mine
+    return Q(channel=Channel.BACKOFFICE) & Q(*_parts(actor), join_type=Q.OR)
 
 
 async def unread(actor: Actor, cap: int = queues.SIDEBAR_CAP) -> int:
-    """Count the actor's unread notifications, up to ``cap``."""
-    return await queues.capped_count(Notification.filter(visible(actor), status=NotificationStatus.PENDING), cap)
+    """Count the actor's unread notifications, up to ``cap`` (a row goes to a role or to a unit, never both)."""
+    total = 0
+    for part in _parts(actor):  # one query per part: each walks its own index, not every unread staff row
+        total += await queues.capped_count(
+            Notification.filter(part, status=NotificationStatus.PENDING, channel=Channel.BACKOFFICE), cap - total)
+        if total >= cap:
+            break
+    return total
 
 
 async def latest(actor: Actor) -> list[Notification]:
     """Return the actor's latest notifications, newest first, with their cases."""
-    return await Notification.filter(visible(actor)).order_by("-id").limit(SHOWN).prefetch_related("case")
+    found: list[Notification] = []
+    for part in _parts(actor):
+        for status in (NotificationStatus.PENDING, NotificationStatus.SENT):  # each in its index's order
+            found += await Notification.filter(part, status=status, channel=Channel.BACKOFFICE).order_by(
+                "-id").limit(SHOWN).prefetch_related("case")
+    return sorted({n.id: n for n in found}.values(), key=lambda n: -n.id)[:SHOWN]
 
 
 async def mark_read(actor: Actor, ids: Iterable[int], now: dt.datetime) -> int:

@@ -1,0 +1,31 @@
+"""Indexes on the outbox by staff recipient: every back-office page counts its reader's unread notifications
+(addressed to a role or a unit), and the notifications page lists them; without these both walk every unread
+staff notification of the city."""
+
+from tortoise import migrations
+from tortoise.migrations import operations as ops
+
+FORWARD = """
+CREATE INDEX IF NOT EXISTS notification_role_status ON notification (role, status, channel);
+CREATE INDEX IF NOT EXISTS notification_unit_status ON notification (unit_id, status, channel);
+"""
+BACKWARD = """
+DROP INDEX IF EXISTS notification_role_status;
+DROP INDEX IF EXISTS notification_unit_status;
+"""
+
+
+async def forward(apps, editor) -> None:  # noqa: ANN001
+    await editor.client.execute_script(FORWARD)
+
+
+async def backward(apps, editor) -> None:  # noqa: ANN001
+    await editor.client.execute_script(BACKWARD)
+
+
+class Migration(migrations.Migration):
+    dependencies = [("appeals", "0012_notification_address")]
+
+    initial = False
+
+    operations = [ops.RunPython(forward, backward)]
