@@ -56,12 +56,12 @@ async def unread(actor: Actor, cap: int = queues.SIDEBAR_CAP) -> int:
 
 
 async def latest(actor: Actor) -> list[Notification]:
-    """Return the actor's latest notifications, newest first, with their cases."""
+    """Return the actor's latest notifications, newest first."""
     found: list[Notification] = []
     for part in _parts(actor):
         for status in (NotificationStatus.PENDING, NotificationStatus.SENT):  # each in its index's order
             found += await Notification.filter(part, status=status, channel=Channel.BACKOFFICE).order_by(
-                "-id").limit(SHOWN).prefetch_related("case")
+                "-id").limit(SHOWN)
     return sorted({n.id: n for n in found}.values(), key=lambda n: -n.id)[:SHOWN]
 
 
