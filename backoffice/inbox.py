@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
 from typing import Any
 
 from tortoise.expressions import Q
@@ -32,16 +31,14 @@ SAYS: dict[str, tuple[str, str]] = {
 
 
 def _parts(actor: Actor) -> list[Q]:
-    """Return the filters of the notifications addressed to the actor's roles, and to its units (each indexed)."""
-    parts = [Q(role__in=[r.value for r in actor.roles])]
-    if actor.unit_ids:
-        parts.append(Q(unit_id__in=list(actor.unit_ids)))
-    return parts
+    """Return one filter per role and unit of the actor: each query then walks one index range in id order."""
+    return [Q(role=r.value) for r in sorted(actor.roles)] + [Q(unit_id=u) for u in sorted(actor.unit_ids)]
 
 
 def visible(actor: Actor) -> Q:
     """Return the filter of the back-office notifications addressed to the actor's roles or units."""
-    return Q(channel=Channel.BACKOFFICE) & Q(*_parts(actor), join_type=Q.OR)
+    parts = _parts(actor)
+    return Q(channel=Channel.BACKOFFICE) & (Q(*parts, join_type=Q.OR) if parts else Q(id=0))
 
 
 async def unread(actor: Actor, cap: int = queues.SIDEBAR_CAP) -> int:
@@ -65,12 +62,10 @@ async def latest(actor: Actor) -> list[Notification]:
     return sorted({n.id: n for n in found}.values(), key=lambda n: -n.id)[:SHOWN]
 
 
-async def mark_read(actor: Actor, ids: Iterable[int], now: dt.datetime) -> int:
-    """Mark the actor's listed unread notifications read (for everyone they were addressed to); return how many."""
-    wanted = list(ids)[:SHOWN]
-    if not wanted:
-        return 0
-    return await Notification.filter(visible(actor), id__in=wanted, status=NotificationStatus.PENDING).update(
+async def mark_read(actor: Actor, newest: int, now: dt.datetime) -> int:
+    """Mark read every unread notification of the actor up to id ``newest`` (the newest it was shown), for everyone
+    it was addressed to; return how many. Older ones beyond the page's hundred go too, so the count can reach 0."""
+    return await Notification.filter(visible(actor), id__lte=newest, status=NotificationStatus.PENDING).update(
         status=NotificationStatus.SENT, sent_at=now)
 
 

@@ -21,15 +21,16 @@ async def notifications_page(request: web.Request) -> web.Response:
     rows = [{"id": n.id, "says": inbox.says(n, english), "at": n.created_at,
              "case_id": n.case_id, "unread": n.status == NotificationStatus.PENDING}
             for n in await inbox.latest(actor)]
-    return await render(request, "notifications.html", {"rows": rows})
+    return await render(request, "notifications.html", {"rows": rows, "newest": rows[0]["id"] if rows else 0,
+                                                        "unread_shown": any(r["unread"] for r in rows)})
 
 
 async def mark_read(request: web.Request) -> web.Response:
-    """Mark the notifications listed on the page read, then show the page again."""
+    """Mark the reader's unread notifications read up to the newest shown, then show the page again."""
     _, actor = current_actor(request)
-    form = await request.post()
-    ids = [i for i in (db_id(str(v)) for v in form.getall("id", [])) if i]
-    await inbox.mark_read(actor, ids, utcnow())
+    newest = db_id(str((await request.post()).get("newest", "")))
+    if newest:
+        await inbox.mark_read(actor, newest, utcnow())
     return redirect("/notifications")
 
 

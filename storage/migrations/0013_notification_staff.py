@@ -1,13 +1,14 @@
 """Indexes on the outbox by staff recipient: every back-office page counts its reader's unread notifications
-(addressed to a role or a unit), and the notifications page lists them; without these both walk every unread
-staff notification of the city."""
+(addressed to a role or a unit), and the notifications page lists them newest first; without these both walk
+every staff notification of the city. On a large PostgreSQL outbox the build holds the table's writes for a while:
+migrate in a quiet hour."""
 
 from tortoise import migrations
 from tortoise.migrations import operations as ops
 
 FORWARD = """
-CREATE INDEX IF NOT EXISTS notification_role_status ON notification (role, status, channel);
-CREATE INDEX IF NOT EXISTS notification_unit_status ON notification (unit_id, status, channel);
+CREATE INDEX IF NOT EXISTS notification_role_status ON notification (role, channel, status, id);
+CREATE INDEX IF NOT EXISTS notification_unit_status ON notification (unit_id, channel, status, id);
 """
 BACKWARD = """
 DROP INDEX IF EXISTS notification_role_status;

@@ -40,12 +40,26 @@ async def test_an_emergency_and_a_dispatch_reach_the_staff_they_are_for_until_re
     assert gas.number not in (await other.get("/notifications"))[1] and unread(
         (await other.get("/notifications"))[1]) is None  # not another unit's
 
-    status, page = await dispatcher.post("/notifications/read", [("id", str(n)) for n in await Notification.filter(
-        role="dispatcher").values_list("id", flat=True)] + [("id", "99999999"), ("id", "x")])
-    assert status == 200 and unread(page) is None and "已读" in page and f"紧急诉求 {gas.number}" in page
+    status, page = await handler.post("/notifications/read", {"newest": "99999999"})  # reaches only its own
+    assert status == 200 and unread(page) is None
+    assert unread((await dispatcher.get("/notifications"))[1]) == "1"  # the dispatchers' alert is still unread
+    status, page = await dispatcher.post("/notifications/read", {"newest": "99999999"})
+    assert status == 200 and unread(page) is None and f"紧急诉求 {gas.number}" in page
+    assert '<td class="state">已读</td>' in page and '<td class="state">未读</td>' not in page
     assert await Notification.filter(role="dispatcher", status=NotificationStatus.PENDING).count() == 0
-    status, page = await handler.post("/notifications/read", [("id", str(n)) for n in await Notification.filter(
-        role="dispatcher").values_list("id", flat=True)])  # another's ids change nothing of theirs
-    assert unread(page) == "1"
-    status, page = await handler.post("/notifications/read", {"id": "1"}, csrf=False)
+    status, page = await handler.post("/notifications/read", {"newest": "99999999"}, csrf=False)
     assert status == 403  # a cross-site form is refused
+
+
+async def test_more_unread_than_one_page_shows_can_all_be_marked_read(city: City, login_as) -> None:
+    await Notification.bulk_create([
+        Notification(audience="dispatchers", role="dispatcher", channel=Channel.BACKOFFICE, template="return",
+                     params={"number": f"8890-20261126-{i:05d}"}) for i in range(1, 151)])
+    dispatcher = await login_as("dispatcher")
+    status, page = await dispatcher.get("/notifications")
+    assert unread(page) == "99+" and page.count('<td class="state">未读</td>') == 100  # the newest hundred
+    assert "单位退单 8890-20261126-00150" in page and "8890-20261126-00050<" not in page
+    status, page = await dispatcher.post("/notifications/read", {"newest": re.search(
+        r'name="newest" value="(\d+)"', page).group(1)})
+    assert unread(page) is None  # the fifty older ones too: nothing is left that no button clears
+    assert await Notification.filter(status=NotificationStatus.PENDING).count() == 0
