@@ -5,21 +5,13 @@ pending row of every channel)."""
 from tortoise import migrations
 from tortoise.migrations import operations as ops
 
-FORWARD = "CREATE INDEX IF NOT EXISTS notification_channel_address ON notification (channel, address, status)"
-BACKWARD = "DROP INDEX IF EXISTS notification_channel_address"
-
-
-async def forward(apps, editor) -> None:  # noqa: ANN001
-    await editor.client.execute_script(FORWARD)
-
-
-async def backward(apps, editor) -> None:  # noqa: ANN001
-    await editor.client.execute_script(BACKWARD)
-
 
 class Migration(migrations.Migration):
     dependencies = [("appeals", "0011_case_search")]
 
     initial = False
 
-    operations = [ops.RunPython(forward, backward)]
+    operations = [ops.RunSQL(
+        "CREATE INDEX IF NOT EXISTS notification_channel_address ON notification (channel, address, status)",
+        "DROP INDEX IF EXISTS notification_channel_address",
+    )]

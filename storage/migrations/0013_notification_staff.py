@@ -6,27 +6,14 @@ migrate in a quiet hour."""
 from tortoise import migrations
 from tortoise.migrations import operations as ops
 
-FORWARD = """
-CREATE INDEX IF NOT EXISTS notification_role_status ON notification (role, channel, status, id);
-CREATE INDEX IF NOT EXISTS notification_unit_status ON notification (unit_id, channel, status, id);
-"""
-BACKWARD = """
-DROP INDEX IF EXISTS notification_role_status;
-DROP INDEX IF EXISTS notification_unit_status;
-"""
-
-
-async def forward(apps, editor) -> None:  # noqa: ANN001
-    await editor.client.execute_script(FORWARD)
-
-
-async def backward(apps, editor) -> None:  # noqa: ANN001
-    await editor.client.execute_script(BACKWARD)
-
 
 class Migration(migrations.Migration):
     dependencies = [("appeals", "0012_notification_address")]
 
     initial = False
 
-    operations = [ops.RunPython(forward, backward)]
+    operations = [ops.RunSQL(
+        ["CREATE INDEX IF NOT EXISTS notification_role_status ON notification (role, channel, status, id)",
+         "CREATE INDEX IF NOT EXISTS notification_unit_status ON notification (unit_id, channel, status, id)"],
+        ["DROP INDEX IF EXISTS notification_role_status", "DROP INDEX IF EXISTS notification_unit_status"],
+    )]
