@@ -15,7 +15,6 @@ import aiohttp
 import pytest
 
 from backoffice import workers
-from storage import db
 from tests.support.processes import ServerProcess, exited_by_themselves
 from tests.support.webchat import WebChat
 
@@ -63,11 +62,8 @@ class Supervised(ServerProcess):
 
 @pytest.fixture
 async def supervised(tmp_path: Path) -> AsyncIterator[Supervised]:
-    server = Supervised(tmp_path)
-    await db.migrate(f"sqlite://{server.db_path}")
-    await server.start()
-    yield server
-    await server.kill()
+    async with Supervised(tmp_path).running() as server:
+        yield server
 
 
 class Hopping(WebChat):
@@ -236,7 +232,7 @@ def test_a_worker_that_started_and_then_died_is_restarted_however_often(monkeypa
 
 async def test_workers_stop_when_the_supervisor_dies_while_they_start(tmp_path: Path) -> None:
     server = Supervised(tmp_path)
-    await db.migrate(f"sqlite://{server.db_path}")
+    await server.migrate()
     await server.spawn()
     assert server.proc is not None
     for _ in range(100):

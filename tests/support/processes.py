@@ -9,7 +9,11 @@ import signal
 import socket
 import sqlite3
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Self
+
+from storage import db
 
 APPEALS = Path(sys.executable).with_name("appeals")
 
@@ -42,6 +46,24 @@ class ServerProcess:
         with self.log.open("ab") as log:
             self.proc = await asyncio.create_subprocess_exec(str(APPEALS), "serve", *self.arguments, env=self.env,
                                                              stdout=log, stderr=log, start_new_session=True)
+
+    async def migrate(self) -> None:
+        """Create the schema in the server's fresh database file."""
+        await db.migrate(f"sqlite://{self.db_path}")
+
+    async def start(self) -> None:
+        """Start the process and wait until it serves (a subclass says what serving means); here: start it."""
+        await self.spawn()
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[Self]:
+        """Migrate and start the server, and kill it (and its workers) at the end, whatever the test did."""
+        await self.migrate()
+        await self.start()
+        try:
+            yield self
+        finally:
+            await self.kill()
 
     def children(self) -> list[int]:
         """Return the process's children (the workers of `--workers N`)."""

@@ -9,7 +9,6 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from storage import db
 from tests.support.processes import ServerProcess
 from tests.support.webchat import WebChat
 
@@ -35,11 +34,8 @@ class Server(ServerProcess):
 
 @pytest.fixture
 async def server(tmp_path: Path) -> AsyncIterator[Server]:
-    srv = Server(tmp_path)
-    await db.migrate(f"sqlite://{srv.db_path}")
-    await srv.start()
-    yield srv
-    await srv.kill()
+    async with Server(tmp_path).running() as srv:
+        yield srv
 
 
 async def restart(server: Server, chat: WebChat) -> list[str]:
