@@ -7,14 +7,16 @@ from typing import Any
 
 from tortoise.expressions import Q
 
-from storage.lifecycle import Actor
+from storage.labels import ACTION
+from storage.lifecycle import Action, Actor
 from storage.models import Channel, Notification, NotificationStatus
 
 from . import queues
 
 SHOWN = 100  # the latest notifications listed on the page
 
-#: What each kind of notification says (zh-CN, English); ``{number}`` and the other parameters are filled in.
+#: What a kind of notification says beyond its action's label (zh-CN, English); ``{number}`` and the other parameters
+#: are filled in. The others say their lifecycle action's label and the case number (维持派单 8890-…).
 SAYS: dict[str, tuple[str, str]] = {
     "submit": ("新诉求 {number}", "New appeal {number}"),
     "dispatch": ("新派单 {number}，请签收", "Dispatched to your unit: {number}, please sign for it"),
@@ -69,10 +71,19 @@ async def mark_read(actor: Actor, newest: int, now: dt.datetime) -> int:
         status=NotificationStatus.SENT, sent_at=now)
 
 
+def _named(template: str) -> tuple[str, str]:
+    """Return the wording of a template without its own: the lifecycle action's label and the case number."""
+    try:
+        zh, en = ACTION[Action(template)]
+    except (ValueError, KeyError):
+        zh = en = template
+    return f"{zh} {{number}}", f"{en} {{number}}"
+
+
 def says(row: Notification, english: bool) -> str:
     """Return what a notification says, in the reader's language (parameters missing from it are left out)."""
-    zh, en = SAYS.get(row.template, ("{template} {number}", "{template} {number}"))
-    params: dict[str, Any] = {"template": row.template, "number": "", **(row.params or {})}
+    zh, en = SAYS.get(row.template) or _named(row.template)
+    params: dict[str, Any] = {"number": "", **(row.params or {})}
     if row.template == "submit" and params.get("urgency") == "emergency":
         zh, en = "紧急诉求 {number}，请立即处理", "Emergency appeal {number}: act now"
     try:

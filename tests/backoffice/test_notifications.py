@@ -40,6 +40,9 @@ async def test_an_emergency_and_a_dispatch_reach_the_staff_they_are_for_until_re
     assert gas.number not in (await other.get("/notifications"))[1] and unread(
         (await other.get("/notifications"))[1]) is None  # not another unit's
 
+    await Notification.create(audience="lead_unit", unit_id=world.lead.id, channel=Channel.BACKOFFICE,
+                              template="deny_extension", params={"number": gas.number})  # a kind with no wording
+    assert f"驳回延期 {gas.number}" in (await handler.get("/notifications"))[1]  # says its action's label
     status, page = await handler.post("/notifications/read", {"newest": "99999999"})  # reaches only its own
     assert status == 200 and unread(page) is None
     assert unread((await dispatcher.get("/notifications"))[1]) == "1"  # the dispatchers' alert is still unread
