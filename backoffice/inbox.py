@@ -9,7 +9,7 @@ from tortoise.expressions import Q
 
 from storage.labels import ACTION
 from storage.lifecycle import Action, Actor
-from storage.models import Channel, Notification, NotificationStatus
+from storage.models import Channel, Notification, NotificationStatus, Staff
 
 from . import queues
 
@@ -43,12 +43,52 @@ def visible(actor: Actor) -> Q:
     return Q(channel=Channel.BACKOFFICE) & (Q(*parts, join_type=Q.OR) if parts else Q(id=0))
 
 
-async def unread(actor: Actor, cap: int = queues.SIDEBAR_CAP) -> int:
-    """Count the actor's unread notifications, up to ``cap`` (a row goes to a role or to a unit, never both)."""
+SHOWN_STATES = (NotificationStatus.PENDING, NotificationStatus.SENT)  # unread by anyone, read by someone
+
+
+async def _edge(actor: Actor, status: NotificationStatus, newest: bool, upto: int | None = None) -> int | None:
+    """Return the newest (or oldest) id of the actor's notifications in ``status`` (and ``<= upto``), None if none."""
+    found: list[int] = []
+    for part in _parts(actor):  # one index walk per part, one row each
+        qs = Notification.filter(part, status=status, channel=Channel.BACKOFFICE)
+        if upto is not None:
+            qs = qs.filter(id__lte=upto)
+        found += await qs.order_by("-id" if newest else "id").limit(1).values_list("id", flat=True)
+    if not found:
+        return None
+    return max(found) if newest else min(found)
+
+
+async def _newest(actor: Actor, upto: int | None = None) -> int:
+    """Return the id of the actor's newest notification (``<= upto``), 0 if none."""
+    ids = [await _edge(actor, status, True, upto) for status in SHOWN_STATES]
+    return max((i for i in ids if i is not None), default=0)
+
+
+async def read_to(staff: Staff, actor: Actor) -> int:
+    """Return the id up to which this person has read their notifications.
+
+    Worked out once per account: up to the oldest that nobody of its roles and units has read yet (so a new
+    dispatcher sees the alerts still unattended, and accounts from before per-person marks keep what was unread).
+    """
+    if staff.notifications_read_to is not None:
+        return staff.notifications_read_to
+    oldest = await _edge(actor, NotificationStatus.PENDING, False)
+    mark = oldest - 1 if oldest is not None else await _newest(actor)
+    if not await Staff.filter(id=staff.id, notifications_read_to__isnull=True).update(notifications_read_to=mark):
+        stored = await Staff.filter(id=staff.id).first().values_list("notifications_read_to", flat=True)
+        mark = stored if isinstance(stored, int) else mark  # another request of this person set it first
+    staff.notifications_read_to = mark
+    return mark
+
+
+async def unread(staff: Staff, actor: Actor, cap: int = queues.SIDEBAR_CAP) -> int:
+    """Count this person's unread notifications, up to ``cap`` (a row goes to a role or to a unit, never both)."""
+    mark = await read_to(staff, actor)
     total = 0
-    for part in _parts(actor):  # one query per part: each walks its own index, not every unread staff row
-        total += await queues.capped_count(
-            Notification.filter(part, status=NotificationStatus.PENDING, channel=Channel.BACKOFFICE), cap - total)
+    for part in _parts(actor):  # one query per part: each walks its own index, not every staff row
+        total += await queues.capped_count(Notification.filter(
+            part, status__in=list(SHOWN_STATES), channel=Channel.BACKOFFICE, id__gt=mark), cap - total)
         if total >= cap:
             break
     return total
@@ -58,17 +98,27 @@ async def latest(actor: Actor) -> list[Notification]:
     """Return the actor's latest notifications, newest first."""
     found: list[Notification] = []
     for part in _parts(actor):
-        for status in (NotificationStatus.PENDING, NotificationStatus.SENT):  # each in its index's order
+        for status in SHOWN_STATES:  # each in its index's order
             found += await Notification.filter(part, status=status, channel=Channel.BACKOFFICE).order_by(
                 "-id").limit(SHOWN)
     return sorted({n.id: n for n in found}.values(), key=lambda n: -n.id)[:SHOWN]
 
 
-async def mark_read(actor: Actor, newest: int, now: dt.datetime) -> int:
-    """Mark read every unread notification of the actor up to id ``newest`` (the newest it was shown), for everyone
-    it was addressed to; return how many. Older ones beyond the page's hundred go too, so the count can reach 0."""
-    return await Notification.filter(visible(actor), id__lte=newest, status=NotificationStatus.PENDING).update(
-        status=NotificationStatus.SENT, sent_at=now)
+async def mark_read(staff: Staff, actor: Actor, newest: int, now: dt.datetime) -> int:
+    """Mark this person's notifications read up to id ``newest`` (the newest they were shown); return the new mark.
+
+    Older ones beyond the page's hundred go too, so the count can reach 0; ones that came after the page was shown
+    stay unread. Others they were addressed to keep their own marks; the rows now count as read by someone.
+    """
+    mark = await _newest(actor, upto=newest)  # never past what exists: later ones must still count as unread
+    if mark > await read_to(staff, actor):
+        await Staff.filter(id=staff.id).filter(
+            Q(notifications_read_to__isnull=True) | Q(notifications_read_to__lt=mark)).update(
+            notifications_read_to=mark)
+        staff.notifications_read_to = mark
+        await Notification.filter(visible(actor), id__lte=mark, status=NotificationStatus.PENDING).update(
+            status=NotificationStatus.SENT, sent_at=now)
+    return staff.notifications_read_to or 0
 
 
 def _named(template: str) -> tuple[str, str]:

@@ -98,6 +98,8 @@ class Staff(Model):
     locked_until = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     last_login_at = fields.DatetimeField(null=True)
+    # The newest back-office notification id this person has read (None: not yet worked out; see backoffice.inbox).
+    notifications_read_to = fields.IntField(null=True)
     # TOTP second factor: the secret (Fernet-encrypted with the secret key), set at enrolment,
     # active once confirmed with a first code. totp_last_step makes every code usable once.
     totp_secret = fields.CharField(max_length=256, null=True)

@@ -46,7 +46,7 @@ async def render(request: web.Request, template: str, context: dict[str, Any] | 
         ctx["role_labels"] = [ROLE[r][1 if language == "en" else 0] for r in sorted(actor.roles)]
         ctx["roles"] = {r.value for r in actor.roles}
         ctx["can_export"] = bool(actor.roles & EXPORT_ROLES)
-        ctx["unread"] = queues.count_label(await inbox.unread(actor))
+        ctx["unread"] = queues.count_label(await inbox.unread(staff, actor))
     else:
         ctx["csrf_token"] = login_token(request)
     return aiohttp_jinja2.render_template(template, request, ctx, status=status)

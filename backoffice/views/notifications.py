@@ -5,7 +5,6 @@ from __future__ import annotations
 from aiohttp import web
 
 from storage.cases import utcnow
-from storage.models import NotificationStatus
 
 from .. import inbox
 from ..auth import current_actor
@@ -16,21 +15,22 @@ from .common import redirect, render
 
 async def notifications_page(request: web.Request) -> web.Response:
     """List the latest notifications for the staff member's roles and units, unread first marked."""
-    _, actor = current_actor(request)
+    staff, actor = current_actor(request)
     english = lang(request) == "en"
-    rows = [{"id": n.id, "says": inbox.says(n, english), "at": n.created_at,
-             "case_id": n.case_id, "unread": n.status == NotificationStatus.PENDING}
+    mark = await inbox.read_to(staff, actor)
+    rows = [{"id": n.id, "says": inbox.says(n, english), "at": n.created_at, "case_id": n.case_id,
+             "unread": n.id > mark}
             for n in await inbox.latest(actor)]
     return await render(request, "notifications.html", {"rows": rows, "newest": rows[0]["id"] if rows else 0,
                                                         "unread_shown": any(r["unread"] for r in rows)})
 
 
 async def mark_read(request: web.Request) -> web.Response:
-    """Mark the reader's unread notifications read up to the newest shown, then show the page again."""
-    _, actor = current_actor(request)
+    """Mark the reader's own notifications read up to the newest shown (not others'), then show the page again."""
+    staff, actor = current_actor(request)
     newest = db_id(str((await request.post()).get("newest", "")))
     if newest:
-        await inbox.mark_read(actor, newest, utcnow())
+        await inbox.mark_read(staff, actor, newest, utcnow())
     return redirect("/notifications")
 
 

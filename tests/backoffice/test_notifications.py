@@ -6,9 +6,9 @@ import re
 
 from storage.cases import CaseService, NewCase
 from storage.lifecycle import Action, Actor, Role
-from storage.models import Channel, Notification, NotificationStatus, Urgency
+from storage.models import Channel, Notification, NotificationStatus, Staff, Urgency
 
-from .conftest import City
+from .conftest import City, password_hash
 
 UNREAD = re.compile(r'class="count unread-count">(\d+\+?)<')
 
@@ -66,3 +66,33 @@ async def test_more_unread_than_one_page_shows_can_all_be_marked_read(city: City
         r'name="newest" value="(\d+)"', page).group(1)})
     assert unread(page) is None  # the fifty older ones too: nothing is left that no button clears
     assert await Notification.filter(status=NotificationStatus.PENDING).count() == 0
+
+
+async def test_each_reader_has_their_own_read_state_and_later_ones_stay_unread(city: City, login_as) -> None:
+    async def alert(n: int) -> None:
+        await Notification.create(audience="dispatchers", role="dispatcher", channel=Channel.BACKOFFICE,
+                                  template="return", params={"number": f"8890-20261127-{n:05d}"})
+
+    await Staff.create(username="dispatcher2", display_name="调度员二", password_hash=password_hash(),
+                       roles=[Role.DISPATCHER.value])
+    await alert(1)
+    first, second = await login_as("dispatcher"), await login_as("dispatcher2")
+    assert unread((await first.get("/notifications"))[1]) == "1"
+    assert unread((await second.get("/notifications"))[1]) == "1"
+    status, page = await first.post("/notifications/read", {"newest": "99999999"})
+    assert unread(page) is None and '<td class="state">已读</td>' in page
+    status, page = await second.get("/notifications")  # the colleague's reading is not theirs
+    assert unread(page) == "1" and '<td class="state">未读</td>' in page
+
+    await alert(2)  # after the first one read "everything": it is new to them all the same
+    status, page = await first.get("/notifications")
+    assert unread(page) == "1" and page.count('<td class="state">未读</td>') == 1
+    assert unread((await second.get("/queues"))[1]) == "2"
+
+    # A new dispatcher starts with what nobody of the role has read yet (the second alert), not the history.
+    await Staff.create(username="dispatcher3", display_name="调度员三", password_hash=password_hash(),
+                       roles=[Role.DISPATCHER.value])
+    third = await login_as("dispatcher3")
+    status, page = await third.get("/notifications")
+    assert unread(page) == "1" and "8890-20261127-00002" in page and "8890-20261127-00001" in page
+    assert page.count('<td class="state">未读</td>') == 1
