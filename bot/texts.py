@@ -143,8 +143,12 @@ TEXTS: dict[str, tuple[str, str]] = {
     "query.number": ("请输入诉求编号（例如 8890-20261126-00042）：", "Enter the appeal number (e.g. 8890-20261126-00042):"),
     "query.number.invalid": ("没有识别到诉求编号，格式如 8890-20261126-00042。", "That is not an appeal number; it looks like 8890-20261126-00042."),
     "query.code": ("请输入查询码（提交时告知的10位字母数字）：", "Enter the tracking code (the 10 letters and digits you were given):"),
-    "query.not_found": ("编号或查询码不正确，请核对后重新输入查询码。", "The number or tracking code is not right; check it and enter the code again."),
-    "query.locked": ("查询码错误次数过多，请稍后再试或拨打热线。", "Too many wrong codes; try again later or call the hotline."),
+    "query.not_found": (
+        "编号或查询码不正确。请核对后重新输入查询码；编号输错了可以直接输入正确的编号。",
+        "The number or tracking code is not right. Enter the code again, or type the correct appeal number if that was wrong.",
+    ),
+    "query.number.changed": ("已改为查询 {number}。", "Now looking up {number}."),
+    "query.locked": ("查询码错误次数过多，请15分钟后再试，或拨打热线。", "Too many wrong codes; try again in 15 minutes or call the hotline."),
     "query.expired": ("该诉求已归档，查询码已失效。如需了解详情请拨打热线。", "This appeal is archived and its tracking code has expired; call the hotline for details."),
     "query.detail": (
         "诉求 {number}\n状态：{status}（{meaning}）\n承办单位：{unit}\n办理时限：{due}\n办理经过：\n{timeline}",

@@ -66,6 +66,16 @@ def case_number(text: str) -> str | None:
     return found[0].number if found else None
 
 
+def typed_case_number(text: str, prefix: str) -> str | None:
+    """Return the case number in ``text``, also typed as bare digits (88902026112600042 for 8890-20261126-00042)."""
+    number = case_number(text)
+    if number:
+        return number
+    digits = re.sub(r"[\s\-]", "", normalize_width(clean(text)))
+    m = re.fullmatch(rf"{re.escape(prefix)}(\d{{8}})(\d{{5}})", digits) if prefix.isdigit() else None
+    return case_number(f"{prefix}-{m[1]}-{m[2]}") if m else None
+
+
 def tracking(text: str) -> str | None:
     """Return a tracking code (10 letters/digits, case and spaces ignored), or None."""
     code = re.sub(r"[\s\-]", "", normalize_width(clean(text))).upper()

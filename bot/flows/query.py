@@ -9,7 +9,7 @@ from storage.lifecycle import CaseStatus
 from storage.models import Case
 
 from ..dialog.flow import MENU, Ctx, Flow, Ok, Reask, Result, Step
-from ..dialog.parsers import case_number, tracking
+from ..dialog.parsers import case_number, clean, tracking, typed_case_number
 from ..messages import Choice, Inbound, Outbound
 from .facts import case_facts
 
@@ -58,9 +58,25 @@ async def number_prompt(ctx: Ctx) -> list[Outbound]:
 
 
 async def number_parse(ctx: Ctx, inbound: Inbound) -> Result:
-    """Accept a case number."""
-    number = case_number(inbound.text or "")
-    return Ok(number) if number else Reask("query.number.invalid")
+    """Accept a case number (with dashes or as bare digits), or a number and its code in one message."""
+    number = typed_case_number(inbound.text or "", ctx.services.hotline)
+    if number is None:
+        return Reask("query.number.invalid")
+    code = _code_after(inbound.text or "", number)
+    if code is not None:
+        shown = await _show(ctx, number, code)
+        if shown is not None:
+            return shown
+        ctx.say("query.not_found")
+    return Ok(number)
+
+
+def _code_after(text: str, number: str) -> str | None:
+    """Return a tracking code typed after the case number in the same message, if any."""
+    rest = clean(text)
+    for form in (number, number.replace("-", "")):
+        rest = rest.replace(form, " ")
+    return tracking(rest.strip(" ，,：:;；"))
 
 
 async def code_prompt(ctx: Ctx) -> list[Outbound]:
@@ -83,24 +99,38 @@ def _failed(ctx: Ctx) -> None:
 
 
 async def code_parse(ctx: Ctx, inbound: Inbound) -> Result:
-    """Show the case whose number and tracking code both match; a code fits one case only."""
+    """Show the case whose number and tracking code both match; a code fits one case only.
+
+    A case number typed here replaces the one given before (so a mistyped number can be corrected).
+    """
     if _locked(ctx):
         ctx.say("query.locked")
         return Ok(next=MENU)
+    number = typed_case_number(inbound.text or "", ctx.services.hotline)
     code = tracking(inbound.text or "")
-    case = await Case.get_or_none(number=ctx.slots.get("number", ""), tracking_code=code) if code else None
+    if number is not None:
+        ctx.slots["number"] = number
+        code = _code_after(inbound.text or "", number)
+        if code is None:
+            return Reask("query.number.changed", {"number": number})
+    return await _show(ctx, ctx.slots.get("number", ""), code) or Reask("query.not_found")
+
+
+async def _show(ctx: Ctx, number: str, code: str | None) -> Result | None:
+    """Show the case whose number and code match (then back to the menu); None after counting a failure."""
+    case = await Case.get_or_none(number=number, tracking_code=code) if code else None
     if case is None:
         _failed(ctx)
         if _locked(ctx):
             ctx.say("query.locked")
             return Ok(next=MENU)
-        return Reask("query.not_found")
+        return None
     ctx.slots.pop("_code_fail", None)
     if case.status is CaseStatus.ARCHIVED:
         ctx.say("query.expired")
     else:
         ctx.replies.append(await case_facts(ctx, case))
-    return Ok(code)
+    return Ok(code, next=MENU)
 
 
 FLOW = Flow("query", (

@@ -26,7 +26,7 @@ def make_engine(suggester=None) -> DialogEngine:
     advisor = Advisor(model_path=None, suggester=suggester) if suggester else Advisor(model_path=None)
     if suggester is None:
         advisor._model_tried = True  # the tests do not depend on whether a model file ships
-    services = Services(cases=CaseService(hotline_prefix="8890"), advisor=advisor, hotline="12345")
+    services = Services(cases=CaseService(hotline_prefix="8890"), advisor=advisor, hotline="8890")
     return DialogEngine(services, all_flows())
 
 

@@ -68,3 +68,28 @@ async def test_a_case_number_at_the_menu_goes_straight_to_the_code(chat: Chat) -
     assert "查询码" in await chat.say(f"查询 {case.number}")
     assert case.number in await chat.say(case.tracking_code)
     assert await Case.all().count() == 1
+
+
+async def test_a_mistyped_number_can_be_corrected_and_number_and_code_can_come_together(chat: Chat) -> None:
+    world = await make_world()
+    case = await make_case(world, CaseStatus.ACCEPTED)
+    prefix, day, serial = case.number.split("-")
+    wrong = f"{prefix}-{day}-{int(serial) + 900:05d}"
+    await chat.tap("query")
+    assert "查询码" in await chat.say(wrong)
+    reply = await chat.say(case.tracking_code)
+    assert "不正确" in reply and "输入正确的编号" in reply  # says how to get out of it
+    reply = await chat.say(case.number)  # the corrected number replaces the wrong one
+    assert f"已改为查询 {case.number}" in reply and "查询码" in reply
+    reply = await chat.say(case.tracking_code)
+    assert case.number in reply and "已受理" in reply
+
+    await chat.tap("query")
+    reply = await chat.say(f"{case.number} {case.tracking_code}")  # both in one message
+    assert "已受理" in reply and "请输入查询码" not in reply
+    await chat.tap("query")
+    assert "查询码" in await chat.say(case.number.replace("-", ""))  # bare digits, as read off a phone
+    assert "已受理" in await chat.say(case.tracking_code)
+    await chat.tap("query")
+    await chat.say(wrong)
+    assert "已受理" in await chat.say(f"{case.number}，{case.tracking_code}")  # corrected with its code at once
