@@ -60,8 +60,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "submit.photo_limit": ("最多可附{photos}张照片，多出的未保存。", "At most {photos} photos; the extra ones were not kept."),
     "submit.too_short": ("描述太简短了，请多说几句（至少{limit}个字）。", "That is too short; please say a little more (at least {limit} characters)."),
     "emergency": (
-        "⚠ 这可能是紧急情况！请立即拨打 {hotline}（{what}）。我们也已将您的诉求标记为紧急，优先处理。",
-        "⚠ This may be an emergency! Call {hotline} ({what}) now. We have also flagged your appeal as urgent.",
+        "⚠ 这可能是紧急情况！请立即拨打 {hotline}（{what}）。您在这里提交的诉求会标记为紧急，优先处理。",
+        "⚠ This may be an emergency! Call {hotline} ({what}) now. The appeal you submit here will be flagged as urgent.",
     ),
     "emergency.119": ("火警", "fire"),
     "emergency.110": ("报警", "police"),

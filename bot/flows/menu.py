@@ -34,8 +34,9 @@ async def start_parse(ctx: Ctx, inbound: Inbound) -> Result:
     if not text or not has_words(text):
         return Reask("menu.unknown")
     emergency = ctx.services.advisor.urgency(text).level == "emergency"
-    if emergency:
-        submit.warn(ctx, text)
+    if emergency and len(text) <= submit.MAX_TEXT:  # warned once, and straight into a submission with it
+        await submit.take_description(ctx, text, carry=True)
+        return Ok(next="submit:category")
     intent = classify(text[:500]).intent
     if intent == "query" or (intent == "unknown" and case_number(text)):
         number = case_number(text)

@@ -64,7 +64,8 @@ async def describe_parse(ctx: Ctx, inbound: Inbound) -> Result:
             ctx.say("submit.photo_limit", photos=ctx.services.max_photos)
         if not clean(inbound.text):
             return Reask("submit.photo_saved", {"count": len(photos)})
-    result = words(inbound, MAX_TEXT, MIN_DESCRIPTION)
+    urgent = ctx.services.advisor.urgency(clean(inbound.text)).level == "emergency"
+    result = words(inbound, MAX_TEXT, 1 if urgent else MIN_DESCRIPTION)  # "煤气泄漏" is enough: warn at once
     if isinstance(result, Ok):
         if await offer_answer(ctx, result.value):
             return Ok(result.value, next="answer")

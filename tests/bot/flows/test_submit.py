@@ -60,10 +60,24 @@ async def test_emergency_words_warn_at_once_and_flag_the_case(chat: Chat) -> Non
     assert (await Case.get()).urgency == Urgency.EMERGENCY
 
 
-async def test_emergency_at_the_menu_warns_before_anything_else(chat: Chat) -> None:
+async def test_emergency_at_the_menu_warns_once_and_goes_straight_into_a_submission(chat: Chat) -> None:
     await chat.say("你好")
-    await chat.say("小区里燃气泄漏了，味道很大，我要投诉")
-    assert "119" in chat.last[0].text or "110" in chat.last[0].text
+    reply = await chat.say("小区里燃气泄漏了，味道很大，我要投诉")
+    assert "119" in chat.last[0].text and reply.count("⚠") == 1  # warned once, not twice
+    assert "类别" in chat.last[-1].text or "对吗" in chat.last[-1].text  # the description is taken already
+    await finish(chat)
+    case = await Case.get()
+    assert case.urgency == Urgency.EMERGENCY and "燃气泄漏" in case.text
+
+
+async def test_a_bare_emergency_is_never_too_short(chat: Chat) -> None:
+    reply = await chat.say("煤气泄漏")  # four characters at the menu: no "didn't understand", no case promised yet
+    assert "119" in reply and reply.count("⚠") == 1 and "没有听明白" not in reply
+    await finish(chat)
+    assert (await Case.get()).urgency == Urgency.EMERGENCY
+    await to_describe(chat)
+    reply = await chat.say("着火了")  # below the usual five characters in the describe step
+    assert "119" in reply and "太简短" not in reply
 
 
 async def test_a_similar_open_case_can_be_followed_instead(chat: Chat) -> None:
