@@ -31,6 +31,8 @@ B = 0.75
 WORD_WEIGHT, BIGRAM_WEIGHT, CHAR_WEIGHT = 1.0, 1.0, 0.35
 ANSWER_WEIGHT = 0.4  # an answer row counts less than a question variant
 ANSWER_COVER = 0.6  # a question word found only in the answer covers this much of its weight
+MIN_LETTERS = 3  # a question needs this many Chinese characters or Latin letters: "1", "12" or "好的" asks nothing
+_LETTER = re.compile(r"[\u3400-\u9fffA-Za-z]")
 SHORT_QUESTION = 24  # characters: below this, rapidfuzz similarity joins the confidence
 THRESHOLD = 0.38
 CANDIDATES = 30
@@ -223,7 +225,12 @@ class KnowledgeIndex:
     def best(self, question: str, day: dt.date | None = None) -> Hit | None:
         """Return the one article to answer with, or None when the best is below the threshold."""
         hits = self.search(question, limit=1, day=day)
-        return hits[0] if hits and hits[0].score >= self.threshold else None
+        return hits[0] if hits and self.confident(question, hits[0].score) else None
+
+    def confident(self, question: str, score: float) -> bool:
+        """Tell whether a hit's score answers the question (a number or a filler word asks nothing, whatever it
+        matches: "1" or "好的" covers some article's term fully)."""
+        return score >= self.threshold and len(_LETTER.findall(question)) >= MIN_LETTERS
 
 
 def build(docs: Sequence[KnowledgeDoc], threshold: float = THRESHOLD) -> KnowledgeIndex:

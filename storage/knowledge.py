@@ -322,8 +322,9 @@ class KnowledgeBase:
             if article is None:  # withdrawn or expired since the index was built
                 continue
             unit: Unit = article.unit
+            sure = index.confident(question, hit.score)
             out.append(Answer(article.id, article.version, article.questions[0], article.answer, article.source,
-                              unit.code, unit.name_zh, article.category, hit.score, hit.score >= index.threshold))
+                              unit.code, unit.name_zh, article.category, hit.score, sure))
         return out
 
     async def answer_for(self, question: str) -> Answer | None:

@@ -160,6 +160,11 @@ async def test_off_topic_text_and_complaints_get_no_answer(kb_chat: Chat) -> Non
     assert "是否解决" not in reply and "类别" in reply
     await kb_chat.say("菜单")
     assert "请描述" in await kb_chat.say("我要投诉")  # short intent words keep their meaning
+    await kb_chat.say("菜单")
+    for filler in ("15", "11", "好的"):  # "15" is a term of the heating article ("11月15日"), yet no question
+        reply = await kb_chat.say(filler)
+        assert "是否解决" not in reply and HEATING_ANSWER not in reply, filler
+    assert await Case.all().count() == 0
 
 
 async def test_other_answers_are_asked_again_and_english_works(kb_chat: Chat) -> None:

@@ -74,6 +74,18 @@ def test_below_the_threshold_it_refuses(index: KnowledgeIndex, question: str) ->
     assert index.best(question) is None, index.search(question)
 
 
+@pytest.mark.parametrize("reply", ["20", "65", "12315", "好的", "嗯嗯", "ok"])
+def test_a_number_or_a_filler_word_is_no_question(index: KnowledgeIndex, reply: str) -> None:
+    assert index.best(reply) is None, index.search(reply)  # a citizen typing "20" at the menu asks nothing
+
+
+def test_a_bare_number_matches_an_article_fully_yet_is_refused(index: KnowledgeIndex) -> None:
+    hits = index.search("96118")
+    assert hits and hits[0].article_id == "water-cut" and hits[0].score >= index.threshold
+    assert index.best("96118") is None and not index.confident("96118", hits[0].score)
+    assert index.best("96118是什么电话") is not None  # with words around it, it is a question
+
+
 def test_search_ranks_with_scores_in_unit_range(index: KnowledgeIndex) -> None:
     hits = index.search("公积金", limit=3)
     assert hits[0].article_id == "fund-withdraw"
