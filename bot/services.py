@@ -50,8 +50,10 @@ class OpenCase:
     id: int
     number: str
     status: CaseStatus
-    title: str
-    text: str
+    category: str | None
+    district: str | None
+    street: str | None
+    created_at: dt.datetime | str
 
 
 class Advisor:
@@ -194,22 +196,28 @@ class Advisor:
 
     async def similar(self, text: str, district: str | None, street: str | None,
                       now: dt.datetime) -> OpenCase | None:
-        """Return an open case within 30 days that is likely the same matter, or None."""
+        """Return an open case within 30 days that is likely the same matter, or None.
+
+        When the place's district is known, only a case in that same district is offered: a citizen is asked to
+        follow a case about their own neighbourhood, never one elsewhere or of unknown place.
+        """
         await self._refresh(cases=True)
         matches = self._index.query(text, district, street, since=now - SIMILAR_WINDOW, limit=3, explain=False)
         if not matches:
             return None
         ids = [m.case_id for m in matches]
         # One plain read, batched with the dialog's statements on SQLite (no round trip of its own).
-        _, rows = await batch.execute(f'SELECT id, number, status, title, text FROM {Case._meta.db_table} WHERE id IN '
-                                      f'({", ".join("?" * len(ids))})', ids, fetch=True)
-        found = {r["id"]: OpenCase(r["id"], r["number"], CaseStatus(r["status"]), r["title"], r["text"])
-                 for r in rows}
+        _, rows = await batch.execute(
+            f'SELECT id, number, status, category, district, street, created_at FROM {Case._meta.db_table} '
+            f'WHERE id IN ({", ".join("?" * len(ids))})', ids, fetch=True)
+        found = {r["id"]: OpenCase(r["id"], r["number"], CaseStatus(r["status"]), r["category"], r["district"],
+                                   r["street"], r["created_at"]) for r in rows}
         for match in matches:
             case = found.get(match.case_id)
-            if case is not None and case.status in OPEN_STATUSES:
+            if case is None or case.status not in OPEN_STATUSES:
+                self._index.remove(match.case_id)
+            elif district is None or case.district == district:
                 return case
-            self._index.remove(match.case_id)
         return None
 
     def remember(self, case: Case) -> None:

@@ -88,9 +88,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     "submit.phone": ("请输入您的手机号或固定电话：", "Enter your mobile or landline number:"),
     "submit.phone.invalid": ("号码格式不对，请输入11位手机号或带区号的固定电话。", "That number is not valid; enter an 11-digit mobile or a landline with area code."),
     "submit.similar": (
-        "我们发现一件正在办理的相似诉求 {number}（{status}）：“{excerpt}”。您可以关注这件诉求，不再重复提交；也可以继续提交新的诉求。",
-        "There is a similar open appeal {number} ({status}): \"{excerpt}\". You can follow it instead of submitting again, or submit a new one.",
+        "附近已有一件相似的诉求正在办理：{number}（{status}；{what}；{day}提交）。您可以关注这件诉求，不再重复提交；也可以继续提交新的诉求。",
+        "A similar appeal nearby is already being handled: {number} ({status}; {what}; submitted {day}). You can follow it instead of submitting again, or submit a new one.",
     ),
+    "submit.similar.same": ("同类问题", "the same kind of problem"),
     "submit.similar.follow": ("关注这件诉求", "Follow that appeal"),
     "submit.similar.new": ("继续提交新诉求", "Submit a new appeal"),
     "submit.similar.followed": (

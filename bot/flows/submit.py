@@ -14,7 +14,7 @@ from tortoise.transactions import in_transaction
 
 from storage import batch
 from storage.cases import NewCase
-from storage.knowledge import Answer, KnowledgeError, record_direct_answer
+from storage.knowledge import Answer, KnowledgeError, local_day, record_direct_answer
 from storage.labels import label
 from storage.lifecycle import Actor, CaseStatus
 from storage.models import Attachment, Case, CaseKind, Channel, Citizen, Urgency
@@ -296,16 +296,26 @@ async def similar_prompt(ctx: Ctx) -> list[Outbound] | None:
     if "similar" not in ctx.slots:
         case = await ctx.services.advisor.similar(ctx.slots["text"], ctx.slots.get("district"),
                                                   ctx.slots.get("street"), ctx.now)
-        ctx.slots["similar"] = None if case is None else {
-            "id": case.id, "number": case.number, "status": case.status.value, "excerpt": case.title or case.text[:30],
+        ctx.slots["similar"] = None if case is None else {  # never its text: another citizen's words
+            "id": case.id, "number": case.number, "status": case.status.value, "category": case.category,
+            "place": " ".join(p for p in (case.district, case.street) if p), "day": _day(case.created_at),
         }
     found = ctx.slots["similar"]
     if found is None:
         return None
     status = label(CaseStatus(found["status"]), ctx.language)
-    return [Outbound(ctx.text("submit.similar", number=found["number"], status=status, excerpt=found["excerpt"]), (
+    what = "，".join(p for p in (found.get("category"), found.get("place")) if p) or ctx.text("submit.similar.same")
+    return [Outbound(ctx.text("submit.similar", number=found["number"], status=status, what=what,
+                              day=found.get("day", "")), (
         ctx.choice("follow", "submit.similar.follow"), ctx.choice("new", "submit.similar.new"),
     ), "choice")]
+
+
+def _day(created: dt.datetime | str) -> str:
+    """Return the local date a case was submitted on (as the database gives it: a datetime or ISO text)."""
+    when = created if isinstance(created, dt.datetime) else dt.datetime.fromisoformat(str(created))
+    when = when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+    return f"{local_day(when):%Y-%m-%d}"
 
 
 async def similar_parse(ctx: Ctx, inbound: Inbound) -> Result:

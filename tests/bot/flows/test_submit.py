@@ -93,9 +93,23 @@ async def test_a_similar_open_case_can_be_followed_instead(chat: Chat) -> None:
     first = await Case.get()
     assert first.number in reply and "follow" in other.buttons()
     assert first.tracking_code not in reply
+    assert "路灯坏了" not in reply and "东湖区" in reply  # the place, never the other citizen's words
     followed = await other.tap("follow")
     assert first.number in followed
     assert await Case.all().count() == 1
+
+
+async def test_a_similar_case_elsewhere_is_not_offered(chat: Chat) -> None:
+    await to_describe(chat)
+    await chat.say(DESCRIPTION)
+    await finish(chat)
+    other = Chat(chat.engine, user_key="web-elsewhere")
+    await other.tap("submit")
+    await other.say("小区3栋门口的路灯坏了快一个月了，晚上很黑")
+    await other.tap(other.buttons()[0])
+    await other.say("西山区人民路")  # the same words, another district
+    reply = await other.tap("anonymous")
+    assert "follow" not in other.buttons() and "请确认" in reply
 
 
 @pytest.mark.parametrize("bad, answer", [
