@@ -7,9 +7,13 @@
   const form = document.getElementById("composer");
   const input = document.getElementById("text");
   const photo = document.getElementById("photo");
+  const locate = document.getElementById("locate");
+  const MAX = Number(input.dataset.max) || 2000; // the longest message the server takes
+  const KEPT = "appeals-chat-log"; // this tab's transcript: a reload shows it again; "end" forgets it
   let ws = null;
   let retry = 500;
   let seq = 0;
+  let repeat = null; // after a reload: the last question shown, which the server asks again on "hello"
   const pending = new Map(); // id -> frame, resent after a reconnect (the server drops duplicates)
 
   function newId() {
@@ -18,13 +22,31 @@
     return "c" + Date.now().toString(36) + rnd + "-" + seq;
   }
 
-  function bubble(text, cls) {
+  function kept() {
+    try { return JSON.parse(sessionStorage.getItem(KEPT) || "[]"); } catch (e) { return []; }
+  }
+
+  function bubble(text, cls, keep) {
     const div = document.createElement("div");
     div.className = "msg " + cls;
     div.textContent = text;
     log.appendChild(div);
     log.scrollTop = log.scrollHeight;
+    if (keep !== false) {
+      try { sessionStorage.setItem(KEPT, JSON.stringify(kept().concat([[cls, text]]).slice(-200))); } catch (e) { /* full or off */ }
+    }
     return div;
+  }
+
+  function restore() {
+    let last = null;
+    for (const [cls, text] of kept()) {
+      if (typeof text === "string" && ["me", "bot", "notice", "error"].includes(cls)) {
+        bubble(text, cls, false);
+        last = cls === "bot" ? text : null;
+      }
+    }
+    repeat = last;
   }
 
   function button(choice, parent) {
@@ -40,16 +62,19 @@
   }
 
   function show(messages, cls) {
-    choices.replaceChildren();
+    if (cls !== "notice") choices.replaceChildren(); // a pushed notice leaves the current question's buttons
     for (const m of messages) {
-      const div = bubble(m.text, cls);
       if (cls === "notice") {
+        const div = bubble(m.text, cls);
         for (const c of m.choices || []) button(c, div);
-      } else {
-        for (const c of m.choices || []) button(c, choices);
+        continue;
       }
-      document.getElementById("locate").hidden = m.expect !== "location";
+      if (repeat === null || m.text !== repeat) bubble(m.text, cls); // not the restored question twice
+      repeat = null;
+      for (const c of m.choices || []) button(c, choices);
+      locate.hidden = m.expect !== "location";
     }
+    requestAnimationFrame(function () { log.scrollTop = log.scrollHeight; }); // once the buttons took their room
   }
 
   function send(frame) {
@@ -86,6 +111,11 @@
     event.preventDefault();
     const text = input.value;
     if (!text.trim()) return;
+    if (text.length > MAX) { // kept in the box to shorten, never lost
+      bubble("内容太长了（最多" + MAX + "字，现有" + text.length + "字），请删减后再发送。\n" +
+             "Too long (at most " + MAX + " characters, now " + text.length + "); please shorten it.", "error", false);
+      return;
+    }
     bubble(text, "me");
     input.value = "";
     fit();
@@ -100,6 +130,9 @@
     input.style.height = "auto";
     input.style.height = Math.min(input.scrollHeight + 2, 140) + "px";
     if (!input.value) input.scrollTop = 0;
+    const n = input.value.length;
+    if (n > MAX * 0.9) status.textContent = "已输入 " + n + " / " + MAX + " 字" + (n > MAX ? "，超出了" : "");
+    else if (status.textContent.indexOf("已输入") === 0) status.textContent = "";
   }
   input.addEventListener("input", fit);
 
@@ -122,18 +155,27 @@
     }
   });
 
-  document.getElementById("locate").addEventListener("click", function () {
-    if (!navigator.geolocation) return;
+  function noLocation() {
+    bubble("无法获取定位（未授权或设备不支持），请直接输入地址。\nYour location is not available; please type the address.",
+           "error", false);
+  }
+
+  locate.addEventListener("click", function () {
+    if (!navigator.geolocation) { noLocation(); return; }
+    status.textContent = "正在获取定位…";
     navigator.geolocation.getCurrentPosition(function (pos) {
+      status.textContent = "";
       bubble("[定位] " + pos.coords.latitude.toFixed(5) + ", " + pos.coords.longitude.toFixed(5), "me");
       send({ type: "location", lat: pos.coords.latitude, lon: pos.coords.longitude });
-    });
+    }, function () { status.textContent = ""; noLocation(); }, { timeout: 15000 });
   });
 
   document.getElementById("end").addEventListener("click", async function () {
+    try { sessionStorage.removeItem(KEPT); } catch (e) { /* off */ }
     await fetch("/chat/logout", { method: "POST", credentials: "same-origin" });
     location.reload();
   });
 
+  restore();
   connect();
 })();
