@@ -71,8 +71,9 @@ def _value_text(name: str, value: Any, lang: str, units: dict[str, str] | None =
 async def timeline(case: Case, lang: str, hidden: bool) -> list[dict[str, Any]]:
     """Return the case's events with labels in the page language."""
     events = await CaseEvent.filter(case_id=case.id).order_by("id")
-    units = {code: (en or zh) if lang == "en" else zh
-             for code, zh, en in await Unit.all().values_list("code", "name_zh", "name_en")}
+    units: dict[str, str] = {}
+    for ident, code, zh, en in await Unit.all().values_list("id", "code", "name_zh", "name_en"):
+        units[code] = units[str(ident)] = (en or zh) if lang == "en" else zh  # forms send ids, effects store codes
     names = await staff_names(e.staff_id for e in events)  # type: ignore[attr-defined]
     out = []
     for e in events:

@@ -231,6 +231,9 @@ class CaseService:
                 raise MissingFields(missing)
             change = Change(case=case, actor=actor, payload=payload, now=now)
             await EFFECTS[action](change)
+            if "note" not in change.data and "note" in transition.optional + transition.required:
+                if note := text_field(payload, "note"):  # what staff typed beside any action is kept on its event
+                    change.data["note"] = note
             before = CaseStatus(case.status)
             after = transition.target or before
             updates = {**change.updates, "status": after, "version": case.version + 1, "updated_at": now}

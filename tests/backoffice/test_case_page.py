@@ -35,9 +35,14 @@ async def test_handler_sees_masked_case_and_signs_it(login_as, city: City) -> No
     assert "张*" in page and "401" not in page and "东湖区幸福里街道" in page
     expected = allowed_actions(await CaseView.load(case, dt.datetime.now(dt.UTC)), actor_for(city.staff["handler"]))
     assert forms(page) == [a.value for a in expected] and "sign" in forms(page)
-    status, page = await handler.act(case.id, "sign", note="已签收")
+    status, page = await handler.act(case.id, "sign", note="已签收，安排城管中队夜查")
     assert status == 200 and "办理中" in page and "签收" in page
+    assert "已签收，安排城管中队夜查" in page  # the note typed beside it is in the timeline (below, exactly)
     assert (await Case.get(id=case.id)).status == CaseStatus.IN_PROGRESS
+    status, page = await (await login_as("head")).act(case.id, "return", reason="不属于本单位职责",
+                                                      suggested_unit=str(city.world.other.id))
+    assert status == 200 and f"<dt>建议承办单位</dt><dd>{city.world.other.name_zh}</dd>" in page  # named, not "17"
+    assert "<dt>说明</dt><dd>已签收，安排城管中队夜查</dd>" in page
 
 
 async def test_unmask_needs_a_reason_then_shows_the_data(login_as, city: City) -> None:

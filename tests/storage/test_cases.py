@@ -400,3 +400,21 @@ async def test_out_of_range_or_odd_ids_are_a_polite_error(database_url: str, ref
         with pytest.raises(InvalidField):
             await CaseService().apply(case.id, action, world.actor(Role.DISPATCHER), payload)
     assert (await Case.get(id=case.id)).status == CaseStatus.ACCEPTED
+
+
+async def test_a_note_typed_beside_any_action_is_kept_on_its_event(database_url: str) -> None:
+    world = await make_world()
+    case = await make_case(world, CaseStatus.SUBMITTED)
+    service = CaseService()
+    steps = [
+        (Action.ACCEPT, world.actor(Role.DISPATCHER), {"note": "已电话核实情况属实"}),
+        (Action.DISPATCH, world.actor(Role.DISPATCHER), {"lead_unit": "lead", "note": "请核查夜间施工"}),
+        (Action.SIGN, world.actor(Role.HANDLER, world.lead), {"note": "已签收，安排夜查"}),
+    ]
+    for action, actor, payload in steps:
+        await service.apply(case.id, action, actor, payload)
+    notes = {e.action: (e.data or {}).get("note") for e in await CaseEvent.filter(case_id=case.id)}
+    assert notes[Action.ACCEPT] == "已电话核实情况属实" and notes[Action.DISPATCH] == "请核查夜间施工"
+    assert notes[Action.SIGN] == "已签收，安排夜查"
+    with pytest.raises(InvalidField):  # still bounded like every text field
+        await service.apply(case.id, Action.NOTE, world.actor(Role.HANDLER, world.lead), {"note": "长" * 4001})
