@@ -35,6 +35,11 @@ class Queue:
     narrow: Narrow
     platform: bool = True  # shown to platform staff
     unit: bool = True  # shown to unit staff
+    unit_narrow: Narrow | None = None  # how it narrows for unit staff, where that differs
+
+    def narrow_for(self, actor: Actor) -> Narrow:
+        """Return how this queue narrows the cases for ``actor``."""
+        return self.unit_narrow if self.unit_narrow is not None and not sees_all(actor) else self.narrow
 
 
 def _status(*statuses: CaseStatus) -> Narrow:
@@ -42,6 +47,16 @@ def _status(*statuses: CaseStatus) -> Narrow:
 
 
 _CLOCKED = [s.value for s in UNIT_STATUSES | {CaseStatus.RETURNED}]
+_UNIT_CLOCKED = [s.value for s in UNIT_STATUSES]  # a case the unit returned is the dispatchers' to move, not late there
+
+
+def _due_soon(statuses: list[str]) -> Narrow:
+    return lambda qs, now: qs.filter(status__in=statuses, due_at__gt=now, due_at__lte=now + SOON)
+
+
+def _overdue(statuses: list[str]) -> Narrow:
+    return lambda qs, now: qs.filter(status__in=statuses, due_at__lte=now)
+
 
 QUEUES: tuple[Queue, ...] = (
     Queue("submitted", "待受理", "To accept", _status(CaseStatus.SUBMITTED), unit=False),
@@ -49,9 +64,8 @@ QUEUES: tuple[Queue, ...] = (
     Queue("to_sign", "待签收", "To sign for", _status(CaseStatus.DISPATCHED)),
     Queue("in_progress", "办理中", "In progress", _status(CaseStatus.IN_PROGRESS, CaseStatus.REOPENED)),
     Queue("review", "待审核", "Pending review", _status(CaseStatus.PENDING_REVIEW)),
-    Queue("due_soon", "即将超期", "Due soon",
-          lambda qs, now: qs.filter(status__in=_CLOCKED, due_at__gt=now, due_at__lte=now + SOON)),
-    Queue("overdue", "已超期", "Overdue", lambda qs, now: qs.filter(status__in=_CLOCKED, due_at__lte=now)),
+    Queue("due_soon", "即将超期", "Due soon", _due_soon(_CLOCKED), unit_narrow=_due_soon(_UNIT_CLOCKED)),
+    Queue("overdue", "已超期", "Overdue", _overdue(_CLOCKED), unit_narrow=_overdue(_UNIT_CLOCKED)),
     Queue("callback", "待回访", "To call back", _status(CaseStatus.RESOLVED), unit=False),
     Queue("mine", "本单位诉求", "My unit's cases", lambda qs, now: qs, platform=False),
     Queue("all", "全部诉求", "All cases", lambda qs, now: qs, unit=False),
@@ -384,7 +398,8 @@ async def _part_page(qs: QuerySet[Case], bound: QuerySet[Case], f: Filters, size
 
 async def page(actor: Actor, queue: Queue, f: Filters, now: dt.datetime, size: int = PAGE_SIZE) -> Page:
     """Return one keyset page of a queue for an actor."""
-    narrowed = [(queue.narrow(part, now), queue.narrow(bound, now)) for part, bound in await parts_with_bounds(actor)]
+    narrow = queue.narrow_for(actor)
+    narrowed = [(narrow(part, now), narrow(bound, now)) for part, bound in await parts_with_bounds(actor)]
     merged = {c.id: c for part, bound in narrowed for c in await _part_page(part, bound, f, size)}
     rows = sorted(merged.values(), key=_order_key(f.sort))[:size + 1]
     more = len(rows) > size
@@ -412,7 +427,7 @@ async def counts(actor: Actor, now: dt.datetime, cap: int = SIDEBAR_CAP) -> dict
     transition would update the same few rows (one writer at a time on SQLite, a hot row on
     PostgreSQL), and "due soon" and "overdue" change with the clock, not with writes.
     """
-    keyed = [(q.key, q.narrow(part, now)) for part in await parts(actor) for q in queues_for(actor)]
+    keyed = [(q.key, q.narrow_for(actor)(part, now)) for part in await parts(actor) for q in queues_for(actor)]
     postgres = search.dialect() != "sqlite"
     columns, values = [], []
     for i, (_, qs) in enumerate(keyed):

@@ -50,6 +50,22 @@ async def test_each_queue_holds_its_statuses_and_clocks(login_as, city: City) ->
     assert len(numbers(page)) == len(made)
 
 
+async def test_a_returned_case_is_late_for_the_dispatchers_not_for_the_unit_that_returned_it(
+        login_as, city: City) -> None:
+    now = dt.datetime.now(dt.UTC)
+    returned = await make_case(city.world, CaseStatus.RETURNED, due_at=now - dt.timedelta(hours=1))
+    late = await make_case(city.world, CaseStatus.IN_PROGRESS, due_at=now - dt.timedelta(hours=1))
+    soon = await make_case(city.world, CaseStatus.RETURNED, due_at=now + dt.timedelta(hours=5))
+    handler = await login_as("handler")
+    assert returned.number in numbers((await handler.get("/queues/mine"))[1])  # still its history
+    _, page = await handler.get("/queues/overdue")
+    assert numbers(page) == [late.number]
+    assert soon.number not in numbers((await handler.get("/queues/due_soon"))[1])
+    supervisor = await login_as("supervisor")
+    assert set(numbers((await supervisor.get("/queues/overdue"))[1])) == {returned.number, late.number}
+    assert soon.number in numbers((await supervisor.get("/queues/due_soon"))[1])
+
+
 async def test_filters_and_chinese_search(login_as, city: City) -> None:
     a = await make_case(city.world, CaseStatus.IN_PROGRESS, title="噪音扰民", text="楼下烧烤店深夜噪音很大",
                         district="西山区", channel=Channel.PHONE, urgency=Urgency.URGENT, category="环境保护")
