@@ -58,7 +58,8 @@ async def _media(request: web.Request, detail: CaseDetail) -> dict[str, object]:
     return {"photos": shown, "place": place, "map_svg": Markup(place.svg)}  # built by maps.draw, names escaped
 
 
-async def _show(request: web.Request, error: str = "", status: int = 200, form_action: str = "") -> web.Response:
+async def _show(request: web.Request, error: str = "", status: int = 200, form_action: str = "",
+                kept: dict[str, str] | None = None) -> web.Response:
     _, actor = current_actor(request)
     detail = await case_detail(actor, _case_id(request), request.get(SESSION), lang(request), now(),
                                request.app[SUGGESTER])
@@ -66,7 +67,7 @@ async def _show(request: web.Request, error: str = "", status: int = 200, form_a
     return await render(request, "case.html", {
         **await _media(request, detail),
         "d": detail, "c": detail.case, "can_merge": any(f.action == "merge" for f in detail.forms),
-        "error": error, "error_action": form_action,
+        "error": error, "error_action": form_action, "kept": kept or {},  # a refused form's text, to correct
         "channel": CHANNELS[Channel(detail.case.channel)][i], "urgency": URGENCIES[Urgency(detail.case.urgency)][i],
         "done": _done_label(request.query.get("done", ""), lang(request)),
     }, status=status)
@@ -99,7 +100,8 @@ async def case_action(request: web.Request) -> web.Response:
     except CaseNotFound as exc:
         return await error_page(request, 404, exc.message(lang(request)))
     except CaseError as exc:
-        return await _show(request, exc.message(lang(request)), exc.status_code, action.value)
+        kept = {k: v for k, v in form.items() if isinstance(v, str) and k not in ("csrf_token", "expected_version")}
+        return await _show(request, exc.message(lang(request)), exc.status_code, action.value, kept)
     return redirect(f"/cases/{case_id}?done={action.value}")
 
 

@@ -327,3 +327,16 @@ async def test_the_map_speaks_english_on_request(login_as, city: City) -> None:
     assert "Photos and place" in page and "Open in an external map" in page and "rounded to about 100 m" in page
     assert 'href="https://www.openstreetmap.org/?mlat=28.12&amp;mlon=113.0#map=16/28.12/113.0"' in page
     assert 'class="district here" data-district="南港区"' in page and "map, pin at 28.120, 113.000" in page
+
+
+async def test_a_refused_form_comes_back_with_what_was_typed(login_as, city: City) -> None:
+    case = await make_case(city.world, CaseStatus.IN_PROGRESS)
+    handler = await login_as("handler")
+    reply = "<b>已派人疏通</b>" + "管道已清理完毕。" * 1000  # over the 8,000 characters a reply may have
+    status, page = await handler.act(case.id, "submit_reply", reply=reply)
+    assert status == 400 and "不能超过8000字" in page
+    assert "&lt;b&gt;已派人疏通&lt;/b&gt;" + "管道已清理完毕。" * 1000 + "</textarea>" in page  # kept, as text
+    assert "<b>已派人疏通</b>" not in page
+    status, page = await handler.act(case.id, "request_extension", days="3", reason="")
+    assert status == 400 and 'value="3"' in page  # the days stay chosen while the reason is added
+    assert (await Case.get(id=case.id)).status == CaseStatus.IN_PROGRESS
