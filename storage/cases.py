@@ -49,6 +49,7 @@ class CaseView:
     extension_pending: bool
     return_window_open: bool
     unit_ids: frozenset[int] = field(default_factory=frozenset)
+    emergency: bool = False
 
     @classmethod
     async def load(cls, case: Case, now: dt.datetime) -> CaseView:
@@ -63,6 +64,7 @@ class CaseView:
             extension_pending=case.extension_pending_days is not None,
             return_window_open=case.return_due_at is None or now <= case.return_due_at,
             unit_ids=frozenset(units),
+            emergency=Urgency(case.urgency) is Urgency.EMERGENCY,
         )
 
 

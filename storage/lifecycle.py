@@ -151,6 +151,7 @@ class Guard(StrEnum):
     NOT_MALICIOUS = "not_malicious"
     MALICIOUS = "malicious"
     NOT_CONFIDENTIAL_FOR_UNITS = "not_confidential_for_units"
+    NOT_EMERGENCY = "not_emergency"
 
 
 @dataclass(frozen=True)
@@ -205,6 +206,7 @@ TRANSITIONS: dict[Action, Transition] = {
             # SYSTEM: the chat bot served a published knowledge article and the citizen said it answered.
             _roles((Role.OPERATOR, Scope.ANY), (Role.DISPATCHER, Scope.ANY), (Role.SYSTEM, Scope.ANY)),
             required=("reply",), optional=("source",), notify=(Audience.CITIZEN,),
+            guards=(Guard.NOT_EMERGENCY,),  # an emergency is dispatched at once, never closed with an article
         ),
         Transition(
             Action.MERGE, frozenset({CaseStatus.SUBMITTED, CaseStatus.ACCEPTED}), CaseStatus.MERGED,
@@ -336,6 +338,7 @@ class CaseLike(Protocol):
     malicious: bool
     extension_pending: bool
     return_window_open: bool
+    emergency: bool
 
     @property
     def unit_ids(self) -> frozenset[int]:
@@ -386,6 +389,8 @@ def _guard_holds(guard: Guard, case: CaseLike, granting: frozenset[Role]) -> boo
         return not case.malicious
     if guard is Guard.MALICIOUS:
         return case.malicious
+    if guard is Guard.NOT_EMERGENCY:
+        return not case.emergency
     # A confidential case never shows the citizen's identity to the handling unit: only a role
     # that grants the action on its own, beyond unit membership, may see it.
     return not (case.confidential and granting <= UNIT_ROLES)

@@ -144,6 +144,12 @@ async def intake_submit(request: web.Request) -> web.Response:
     if "answer_with" in form:  # 直接答复 with one of the suggested articles
         article_id = db_id(str(form.get("answer_with", "")))
         answers = await knowledge_answers(request, new.text)
+        if new.kind is not CaseKind.CONSULTATION:  # closing the call at once is the operator's explicit choice
+            return await _page(request, values, error=tr(
+                request, "直接答复只用于咨询类来电：请把“诉求类型”选为“咨询”，"
+                "确认答案能解答来电人的问题后再点“直接答复”。",
+                "Answering directly is for questions only: set Kind to Consultation, make sure the answer settles the "
+                "caller's question, then press Answered directly."), proposal=proposal, answers=answers, status=400)
         try:
             if article_id is None:
                 raise KnowledgeError("not_found", 404)

@@ -61,6 +61,12 @@ async def test_operator_sees_answers_and_records_a_direct_answer(login_as, city:
     assert SOCIAL in page and "《社会保险关系转移接续办法》；知识库#" in page and "市住房和城乡建设局" in page
     assert f'name="answer_with" value="{social.id}"' in page and "匹配度" in page
 
+    status, page = await operator.post("/intake", call(text, kind="complaint", answer_with=str(social.id)))
+    assert status == 400 and "直接答复只用于咨询类来电" in page and text in page  # the call stays on the form
+    assert await Case.filter(text=text).count() == 0
+    status, page = await operator.post("/intake", call(text, urgency="emergency", answer_with=str(social.id)))
+    assert status == 409 and "紧急诉求须立即派单处置" in page and await Case.filter(text=text).count() == 0
+
     status, page = await operator.post("/intake", call(text, answer_with=str(social.id)))
     case = await Case.get(text=text)
     assert status == 200 and case.number in page and "直接答复" in page

@@ -31,6 +31,7 @@ async def test_answers_appear_while_typing_and_one_click_answers_the_call(databa
         assert SOCIAL in text and XSS in text  # the markup is shown as text, never run
         assert await live.locator("img").count() == 0 and dialogs == []
         await page.fill("input[name=name]", "李先生")
+        await page.select_option("select[name=kind]", "consultation")  # answering directly is for questions
         async with page.expect_navigation():
             await live.locator(f"button[name=answer_with][value='{social.id}']").click()
         assert "直接答复" in await page.inner_text("main")
