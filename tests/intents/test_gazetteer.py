@@ -224,3 +224,16 @@ def test_one_gazetteer_per_file_whatever_the_path_spelling(tmp_path, monkeypatch
     assert load() is load(None) is load(DEMO_PATH) is load(str(DEMO_PATH)) is Gazetteer.demo()
     monkeypatch.chdir(DEMO_PATH.parent)
     assert load(DEMO_PATH.name) is load()  # a relative path names the same file
+
+
+def test_the_demo_gazetteer_knows_every_place_of_the_demo_city() -> None:
+    """The chat resolves what the demo city's units cover (幸福里小区东门 → 东湖区 湖滨街道), aliases included."""
+    import json
+    from pathlib import Path
+
+    places = json.loads((Path(__file__).parents[2] / "storage" / "demo" / "city.json").read_text("utf-8"))["places"]
+    demo = Gazetteer.demo()
+    for place in places:
+        for name in (place["name"], *(a for a in place["aliases"] if len(a) > 2)):  # "老街" alone names no place
+            found = demo.resolve(f"{name}门口")
+            assert (found.district, found.street) == (place["district"], place["street"]), name
