@@ -159,6 +159,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     "query.unit_none": ("尚未派单", "not yet assigned"),
     "query.due_none": ("派单后确定", "set when assigned"),
     "query.rate_it": ("评价这件诉求", "Rate this appeal"),
+    "query.rate_elsewhere": (
+        "这件诉求不是在本会话中提交的：请在提交它的渠道评价，也可以拨打热线 {hotline} 评价。",
+        "This appeal was not submitted in this conversation: rate it on the channel it came from, or call {hotline}.",
+    ),
     # evaluate flow
     "evaluate.pick": ("请选择要评价的诉求：", "Choose the appeal to rate:"),
     "evaluate.none": ("目前没有等待您评价的诉求。", "No appeal is waiting for your rating."),

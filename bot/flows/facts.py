@@ -49,4 +49,6 @@ async def case_facts(ctx: Ctx, case: Case) -> Outbound:
     buttons = ()
     if status is CaseStatus.RESOLVED and case.citizen_id == ctx.citizen_id:
         buttons = (ctx.choice(f"go:evaluate:{case.id}", "query.rate_it"),)
+    elif status is CaseStatus.RESOLVED:  # looked up by number and code: rated by whoever submitted it
+        text += "\n" + ctx.text("query.rate_elsewhere", hotline=ctx.services.hotline)
     return Outbound(text, buttons, "choice" if buttons else "text")

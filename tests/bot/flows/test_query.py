@@ -93,3 +93,13 @@ async def test_a_mistyped_number_can_be_corrected_and_number_and_code_can_come_t
     await chat.tap("query")
     await chat.say(wrong)
     assert "已受理" in await chat.say(f"{case.number}，{case.tracking_code}")  # corrected with its code at once
+
+
+async def test_a_resolved_case_looked_up_by_code_says_where_to_rate_it(chat: Chat) -> None:
+    world = await make_world()
+    case = await make_case(world, CaseStatus.RESOLVED)
+    await chat.tap("query")
+    await chat.say(case.number)
+    reply = await chat.say(case.tracking_code)
+    assert "已办结" in reply and "不是在本会话中提交的" in reply and "8890" in reply
+    assert not any(b.startswith("go:evaluate") for b in chat.buttons())  # someone else's to rate
