@@ -22,6 +22,7 @@ from .models import AuditEntry, Case, Channel, Citizen, Evaluation, JobRun, Noti
 from .outbox import run_periodically
 
 log = logging.getLogger(__name__)
+REOPENING = (Rating.DISSATISFIED, Rating.VERY_DISSATISFIED)  # a rating that sends the case back (重办)
 SUPERVISED = (CaseStatus.DISPATCHED, CaseStatus.IN_PROGRESS, CaseStatus.REOPENED)
 HEARTBEAT, HEARTBEAT_KEY = "scheduler", "last_pass"  # the job_run row of the last completed pass
 
@@ -188,12 +189,12 @@ class Scheduler:
                     report.count("rating_reminder")
 
     async def reopen_dissatisfied(self, now: dt.datetime, report: TickReport) -> None:
-        """Send a case back to its unit (重办) when its latest rating is 不满意 or 非常不满意."""
+        """Send a case back to its unit (重办) when its latest rating is 不满意 or 非常不满意, or says unsolved."""
         # The chat reopens a citizen's 不满意 itself right after the rating: ratings younger than the
         # grace period are left to it.
         candidates = await Evaluation.filter(
-            case__status=CaseStatus.EVALUATED, rating__in=[Rating.DISSATISFIED, Rating.VERY_DISSATISFIED],
-            created_at__lte=now - dt.timedelta(minutes=10),
+            Q(rating__in=list(REOPENING)) | Q(solved=False),
+            case__status=CaseStatus.EVALUATED, created_at__lte=now - dt.timedelta(minutes=10),
         )
         if not candidates:
             return
@@ -206,8 +207,10 @@ class Scheduler:
             if latest.get(evaluation.case_id) != evaluation.id or str(evaluation.id) in done:
                 continue
             case = await Case.get(id=evaluation.case_id)
-            reopen = partial(self.service.apply, case.id, Action.REOPEN, Actor.system(),
-                             {"reason": "回访不满意，重新办理 / dissatisfied at call-back"}, case.version)
+            reason = ("回访不满意，重新办理 / dissatisfied at call-back" if evaluation.rating in REOPENING
+                      else "回访未解决，重新办理 / unsolved at call-back")
+            reopen = partial(self.service.apply, case.id, Action.REOPEN, Actor.system(), {"reason": reason},
+                             case.version)
             try:
                 if await self._once("reopen", str(evaluation.id), reopen):
                     report.count("reopen")

@@ -30,6 +30,9 @@ from .queues import CHANNELS, URGENCIES
 def _done_label(value: str, language: str) -> str:
     if value == "submit":
         return "已登记" if language != "en" else "Recorded"
+    if value == "callback":
+        return ("Call-back recorded; a dissatisfied or unsolved result sends the case back to its unit (重办) "
+                "within minutes") if language == "en" else "已记录回访；不满意或未解决的，几分钟内自动重办"
     try:
         return label(Action(value), language)
     except ValueError:

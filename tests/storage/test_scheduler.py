@@ -192,6 +192,9 @@ async def test_a_dissatisfied_call_back_reopens_the_case_once(database_url: str)
     happy = await make_case(world, CaseStatus.RESOLVED)
     await service.apply(happy.id, Action.CALLBACK, world.actor(Role.OPERATOR),
                         {"rating": "satisfied", "contacted": True, "solved": True})
+    unsolved = await make_case(world, CaseStatus.RESOLVED)  # polite, but the problem is still there
+    await service.apply(unsolved.id, Action.CALLBACK, world.actor(Role.OPERATOR),
+                        {"rating": "basically_satisfied", "contacted": True, "solved": False})
     scheduler = Scheduler(service, clock=clock)
     await scheduler.tick()
     assert (await Case.get(id=case.id)).status == CaseStatus.EVALUATED  # a grace period for the chat's own reopen
@@ -204,3 +207,6 @@ async def test_a_dissatisfied_call_back_reopens_the_case_once(database_url: str)
     reopens = await CaseEvent.filter(case_id=case.id, action=Action.REOPEN)
     assert len(reopens) == 1 and reopens[0].actor_role == Role.SYSTEM
     assert (await Case.get(id=happy.id)).status == CaseStatus.EVALUATED
+    assert (await Case.get(id=unsolved.id)).status == CaseStatus.REOPENED  # "unsolved" sends it back too
+    reason = (await CaseEvent.get(case_id=unsolved.id, action=Action.REOPEN)).data["reason"]
+    assert reason.startswith("回访未解决")
