@@ -10,7 +10,7 @@ from typing import Any
 from .deadlines import add_limit, add_working_days, is_official, local, policy_for
 from .errors import InvalidField
 from .lifecycle import Action, Actor, Audience, CaseStatus, Rating, RejectClass, SuperviseLevel
-from .models import Case, CaseAssignment, CaseKind, Evaluation, Policy, Unit, Urgency
+from .models import Case, CaseAssignment, CaseKind, CatalogueEntry, Evaluation, Policy, Unit, Urgency
 
 Effect = Callable[["Change"], Awaitable[None]]
 
@@ -100,9 +100,27 @@ async def _assign(case: Case, unit: Unit, lead: bool, now: dt.datetime) -> None:
 
 # --- one effect per action that writes more than its event -----------------------------------
 
+async def catalogue_categories() -> list[str]:
+    """Return the categories of the active dispatch catalogue, sorted."""
+    return sorted(set(await CatalogueEntry.filter(active=True).values_list("category", flat=True)))
+
+
+async def catalogue_category(value: str, current: str | None = None) -> str:
+    """Return ``value`` if it is a category of the active dispatch catalogue (or the case's own, or no catalogue
+    exists yet); refuse a made-up one, which no unit, time limit or statistic would know."""
+    value = value.strip()
+    if not value or value == current:
+        return value
+    active = CatalogueEntry.filter(active=True)
+    if await active.filter(category=value).exists() or not await active.exists():
+        return value
+    raise InvalidField("category", "不是派单目录中的类别，请从列表中选择", "not a category of the dispatch catalogue: "
+                       "choose one from the list")
+
+
 async def _accept(c: Change) -> None:
     if c.payload.get("category"):
-        c.updates["category"] = text_field(c.payload, "category", 32)
+        c.updates["category"] = await catalogue_category(text_field(c.payload, "category", 32), c.case.category)
 
 
 async def _reject(c: Change) -> None:
@@ -138,7 +156,8 @@ async def _dispatch(c: Change) -> None:
         co_values = [v for v in co_values.replace("，", ",").split(",") if v.strip()]
     co_units = [await _unit("co_units", v) for v in co_values]
     if c.payload.get("category"):
-        c.case.category = c.updates["category"] = text_field(c.payload, "category", 32)
+        c.case.category = c.updates["category"] = await catalogue_category(text_field(c.payload, "category", 32),
+                                                                           c.case.category)
     # A transfer away ends the old units' part: they lose access everywhere.
     await CaseAssignment.filter(case_id=c.case.id, active=True).update(active=False, ended_at=c.now)
     await _assign(c.case, lead, True, c.now)

@@ -9,6 +9,7 @@ from aiohttp import web
 from markupsafe import Markup
 
 from bot import uploads
+from storage.effects import catalogue_categories
 from storage.errors import CaseError, CaseNotFound
 from storage.labels import label
 from storage.lifecycle import Action
@@ -71,6 +72,7 @@ async def _show(request: web.Request, error: str = "", status: int = 200, form_a
         **await _media(request, detail),
         "d": detail, "c": detail.case, "can_merge": any(f.action == "merge" for f in detail.forms),
         "error": error, "error_action": form_action, "kept": kept or {},  # a refused form's text, to correct
+        "catalogue": await catalogue_categories(),
         "channel": CHANNELS[Channel(detail.case.channel)][i], "urgency": URGENCIES[Urgency(detail.case.urgency)][i],
         "done": _done_label(request.query.get("done", ""), lang(request)),
     }, status=status)

@@ -9,6 +9,7 @@ from multidict import MultiDictProxy
 from tortoise.transactions import in_transaction
 
 from storage.cases import NewCase
+from storage.effects import catalogue_categories, catalogue_category
 from storage.errors import CaseError
 from storage.knowledge import Answer, KnowledgeError, record_direct_answer
 from storage.lifecycle import Actor, Role
@@ -94,7 +95,7 @@ async def _page(request: web.Request, values: dict[str, Any], status: int = 200,
     i = 1 if lang(request) == "en" else 0
     return await render(request, "intake.html", {
         "v": values, "kinds": [(k.value, v[i]) for k, v in KINDS.items()],
-        "urgencies": [(u.value, v[i]) for u, v in URGENCY.items()], **extra,
+        "urgencies": [(u.value, v[i]) for u, v in URGENCY.items()], "catalogue": await catalogue_categories(), **extra,
     }, status=status)
 
 
@@ -132,6 +133,10 @@ async def intake_submit(request: web.Request) -> web.Response:
     except IntakeError:
         return await _page(request, values, error=tr(request, "表单有误。", "The form is not valid."), status=400)
     proposal = await request.app[SUGGESTER].propose(new.text, new.district)
+    try:
+        await catalogue_category(new.category or "")
+    except CaseError as exc:
+        return await _page(request, values, error=exc.message(lang(request)), proposal=proposal, status=400)
     if form.get("do") == "suggest":
         if not values["category"] and proposal.categories:
             values["category"] = proposal.categories[0]["category"]

@@ -340,3 +340,23 @@ async def test_a_refused_form_comes_back_with_what_was_typed(login_as, city: Cit
     status, page = await handler.act(case.id, "request_extension", days="3", reason="")
     assert status == 400 and 'value="3"' in page  # the days stay chosen while the reason is added
     assert (await Case.get(id=case.id)).status == CaseStatus.IN_PROGRESS
+
+
+async def test_a_category_must_come_from_the_dispatch_catalogue(login_as, city: City) -> None:
+    from storage.models import CatalogueEntry
+
+    await CatalogueEntry.create(category="城乡建设", unit=city.world.lead)
+    case = await make_case(city.world, CaseStatus.SUBMITTED)
+    dispatcher = await login_as("dispatcher")
+    _, page = await dispatcher.get(f"/cases/{case.id}")
+    assert '<option value="城乡建设">' in page  # the whole catalogue is offered in the category list
+    status, page = await dispatcher.act(case.id, "accept", category="乱写类别xyz")
+    assert status == 400 and "不是派单目录中的类别" in page and 'value="乱写类别xyz"' in page  # kept to correct
+    assert (await Case.get(id=case.id)).status == CaseStatus.SUBMITTED
+    status, page = await dispatcher.act(case.id, "accept", category="城乡建设")
+    assert status == 200 and (await Case.get(id=case.id)).category == "城乡建设"
+
+    operator = await login_as("operator")
+    status, page = await operator.post("/intake", {"text": "小区门口路灯坏了一个星期", "kind": "complaint",
+                                                   "urgency": "normal", "category": "火星类别", "do": "record"})
+    assert status == 400 and "不是派单目录中的类别" in page and await Case.all().count() == 1
