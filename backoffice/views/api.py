@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
+from storage.effects import catalogue_category
 from storage.errors import CaseError, MissingFields
 from storage.labels import STATUS
 from storage.lifecycle import Action, CaseStatus, Role
@@ -138,6 +139,10 @@ async def intake(request: web.Request) -> web.Response:
         new, name, phone = parse_call(body)
     except (BadPayload, IntakeError) as exc:
         return _error(400, "payload", f"invalid field: {exc}")
+    try:
+        await catalogue_category(new.category or "")  # a category given must be the dispatch catalogue's
+    except CaseError as exc:
+        return _case_error(exc, lang(request))
     proposal = await request.app[SUGGESTER].propose(new.text, new.district)
     suggestion = proposal.as_suggestion()
     new = replace(new, suggestion=suggestion, category=new.category or suggestion.get("category"),

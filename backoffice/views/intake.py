@@ -133,10 +133,11 @@ async def intake_submit(request: web.Request) -> web.Response:
     except IntakeError:
         return await _page(request, values, error=tr(request, "表单有误。", "The form is not valid."), status=400)
     proposal = await request.app[SUGGESTER].propose(new.text, new.district)
-    try:
-        await catalogue_category(new.category or "")
-    except CaseError as exc:
-        return await _page(request, values, error=exc.message(lang(request)), proposal=proposal, status=400)
+    if form.get("do") != "suggest":
+        try:  # what the operator typed: the classifier's own suggestion is the catalogue's already
+            await catalogue_category(new.category or "")
+        except CaseError as exc:
+            return await _page(request, values, error=exc.message(lang(request)), proposal=proposal, status=400)
     if form.get("do") == "suggest":
         if not values["category"] and proposal.categories:
             values["category"] = proposal.categories[0]["category"]

@@ -45,6 +45,13 @@ async def test_operator_records_a_call_through_the_api(login_as, city: City) -> 
     assert status == 400
     status, body = await operator.api("POST", "/api/intake", {"text": "  "})
     assert status == 400
+    from storage.models import CatalogueEntry
+
+    await CatalogueEntry.create(category="城乡建设", unit=city.world.lead)
+    status, body = await operator.api("POST", "/api/intake", {"text": "小区垃圾三天没人清运", "category": "火星类别"})
+    assert status == 400 and "不是派单目录中的类别" in body["message"] and await Case.all().count() == 1
+    status, body = await operator.api("POST", "/api/intake", {"text": "小区垃圾三天没人清运", "category": "城乡建设"})
+    assert status == 201
 
 
 async def test_openapi_lists_every_api_route_and_action(browser: Browser, city: City) -> None:
