@@ -227,6 +227,22 @@ async def test_stale_version_is_a_conflict_and_changes_nothing(database_url: str
     assert await snapshot(case.id) == before
 
 
+async def test_a_colleague_viewing_the_citizens_data_does_not_make_a_form_stale(database_url: str) -> None:
+    world = await make_world()
+    case = await make_case(world, CaseStatus.SUBMITTED)
+    seen = case.version  # the dispatcher's form was drawn at this version
+    service = CaseService()
+    await service.apply(case.id, Action.UNMASK, world.actor(Role.OPERATOR), {"reason": "回拨核实"})
+    await service.apply(case.id, Action.ACCEPT, world.actor(Role.DISPATCHER), expected_version=seen)
+    assert (await Case.get(id=case.id)).status == CaseStatus.ACCEPTED
+    other = await make_case(world, CaseStatus.SUBMITTED)
+    seen = other.version
+    await service.apply(other.id, Action.UNMASK, world.actor(Role.OPERATOR), {"reason": "回拨核实"})
+    await service.apply(other.id, Action.NOTE, world.actor(Role.OPERATOR), {"note": "来电人补充了地址"})
+    with pytest.raises(Conflict):  # a note is news: the form is out of date
+        await service.apply(other.id, Action.ACCEPT, world.actor(Role.DISPATCHER), expected_version=seen)
+
+
 async def test_unknown_case_is_not_found(database_url: str) -> None:
     world = await make_world()
     with pytest.raises(CaseNotFound):
