@@ -12,7 +12,7 @@ from storage.deadlines import local
 from storage.labels import ACTION, STATUS, field_label, label
 from storage.lifecycle import OPEN_STATUSES, Action, Actor, CaseStatus, Rating, RejectClass, Role, SuperviseLevel
 from storage.lifecycle import allowed_actions as lifecycle_allowed
-from storage.models import Case, CaseEvent, Citizen, StaffSession, Unit
+from storage.models import Case, CaseEvent, Channel, Citizen, StaffSession, Unit
 
 from . import sessions
 from .access import hides_citizen, visible_case, visible_cases
@@ -22,12 +22,13 @@ from .masking import citizen_view, text_view
 from .suggest import Proposal, Suggester, similar_cases
 
 UNMASK_MINUTES = 10
-_ENUM_FIELDS = {"rating": Rating, "reject_class": RejectClass, "level": SuperviseLevel}
+_ENUM_FIELDS = {"rating": Rating, "reject_class": RejectClass, "level": SuperviseLevel, "channel": Channel}
 #: Labels of what effects record on events beyond the action's own fields; internal keys are not shown.
 EVENT_KEYS: dict[str, tuple[str, str]] = {
     "policy": ("时限规则", "Time-limit rule"), "due_at": ("办理时限", "Due"),
     "suggested_category": ("建议类别", "Suggested category"), "late": ("超时签收", "Signed late"),
     "channel": ("渠道", "Channel"), "on_time": ("按时办结", "On time"), "malicious": ("恶意标记", "Malicious"),
+    "direct": ("直接答复", "Answered directly"), "source": ("依据", "Source"),
 }
 HIDDEN_KEYS = frozenset({"calendar"})
 UNIT_KEYS = frozenset({"lead_unit", "co_units", "co_unit", "suggested_unit"})

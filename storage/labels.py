@@ -5,6 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from .lifecycle import Action, CaseStatus, Rating, RejectClass, Role, SuperviseLevel
+from .models import Channel
 
 Label = tuple[str, str]  # (zh-CN, en)
 
@@ -138,7 +139,14 @@ REFUSAL: dict[str, Label] = {
     "invalid": ("{field}填写有误：{detail}", "{field} is not valid: {detail}"),
 }
 
+CHANNEL: dict[Channel, Label] = {
+    Channel.WEBCHAT: ("网页", "Web chat"), Channel.TELEGRAM: ("Telegram", "Telegram"),
+    Channel.WEBHOOK: ("接口", "Webhook"), Channel.OPEN311: ("Open311", "Open311"),
+    Channel.PHONE: ("电话", "Phone"), Channel.BACKOFFICE: ("后台", "Back-office"),
+}
+
 _TABLES: dict[type, dict] = {
+    Channel: CHANNEL,
     CaseStatus: STATUS,
     Action: ACTION,
     Role: ROLE,

@@ -25,9 +25,9 @@ from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from tortoise.queryset import QuerySet
 
 from storage.deadlines import SHANGHAI, local
-from storage.labels import STATUS
+from storage.labels import STATUS, label
 from storage.lifecycle import Actor, CaseStatus
-from storage.models import AuditEntry, Case, Citizen, Unit
+from storage.models import AuditEntry, Case, Channel, Citizen, Unit
 
 from .. import queues
 from ..access import hides_citizen, visible_cases
@@ -93,7 +93,7 @@ async def _rows(qs: QuerySet[Case], limit: int, actor: Actor) -> AsyncIterator[l
             out.append([
                 c.number, text_view(c.title, masked=True), text_view(c.text, masked=True),
                 STATUS[CaseStatus(c.status)][0], c.category, c.district, "" if person["hidden"] else c.street,
-                c.channel.value, units.get(c.lead_unit_id, ""), person["name"], person["phone"],  # type: ignore[attr-defined]
+                label(Channel(c.channel)), units.get(c.lead_unit_id, ""), person["name"], person["phone"],  # type: ignore[attr-defined]
                 c.created_at, c.due_at,
             ])
         yield out

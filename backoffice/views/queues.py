@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from storage.labels import STATUS
+from storage.labels import CHANNEL, STATUS
 from storage.lifecycle import CaseStatus
 from storage.models import Channel, Unit, Urgency
 
@@ -17,11 +17,7 @@ from ..operations import clocks
 from ..sessions import now
 from .common import error_page, redirect, render
 
-CHANNELS = {
-    Channel.WEBCHAT: ("网页", "Web chat"), Channel.TELEGRAM: ("Telegram", "Telegram"),
-    Channel.WEBHOOK: ("接口", "Webhook"), Channel.OPEN311: ("Open311", "Open311"),
-    Channel.PHONE: ("电话", "Phone"), Channel.BACKOFFICE: ("后台", "Back-office"),
-}
+CHANNELS = CHANNEL
 URGENCIES = {Urgency.NORMAL: ("一般", "Normal"), Urgency.URGENT: ("加急", "Urgent"),
              Urgency.EMERGENCY: ("紧急", "Emergency")}
 
