@@ -124,6 +124,14 @@ def place_of(signal: Signal) -> str | None:
     return found[0] if found else None
 
 
+def _span(window: timedelta) -> tuple[str, str]:
+    """Return a window as words (zh-CN, English): "2 天" / "2 days", "6 小时" / "6 hours"."""
+    hours = window.total_seconds() / 3600
+    if hours >= 24 and hours % 24 == 0:
+        return f"{int(hours // 24)} 天", f"{int(hours // 24)} days"
+    return f"{hours:g} 小时", f"{hours:g} hours"
+
+
 def collective(signals: Sequence[Signal], config: CollectiveConfig = CollectiveConfig()) -> list[RiskWarning]:
     """Warn when many distinct citizens raise cases about one place within a short window."""
     by_place: dict[str, list[Signal]] = defaultdict(list)
@@ -144,7 +152,9 @@ def collective(signals: Sequence[Signal], config: CollectiveConfig = CollectiveC
             cue = any(id(s) in cues for s in inside)
             needed = config.min_citizens_with_cue if cue else config.min_citizens
             if len(citizens) >= needed and (fired_until is None or inside[0].time > fired_until):
-                detail = f"{len(citizens)} citizens within {config.window}" + (" (联名/聚集)" if cue else "")
+                zh, en = _span(config.window)
+                detail = (f"{len(citizens)} 位市民 {zh}内反映" + ("（联名/聚集）" if cue else "")
+                          + f" / {len(citizens)} citizens within {en}" + (" (joint or gathering)" if cue else ""))
                 out.append(RiskWarning("collective", place, inside[0].time, len(inside), needed, len(citizens),
                                        tuple(s.id for s in inside), detail))
                 fired_until = group[hi].time  # one warning per wave, not one per message

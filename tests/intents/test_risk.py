@@ -70,6 +70,7 @@ def test_many_citizens_at_one_place_in_a_short_window_is_collective() -> None:
     found = collective(wave)
     assert len(found) == 1
     assert found[0].key == "幸福里小区" and found[0].score == 10 and found[0].case_ids == tuple(range(10))
+    assert found[0].detail.startswith("10 位市民 ") and "0:00:00" not in found[0].detail  # words, not a timedelta
 
 
 def test_spread_out_or_single_person_traffic_is_not_collective() -> None:
