@@ -126,7 +126,7 @@ ALLOWED = frozenset({"status", "unit", "category", "district", "channel", "urgen
 def _text(params: Mapping[str, str], name: str, limit: int) -> str | None:
     value = params.get(name, "").strip()
     if len(value) > limit or "\x00" in value:
-        raise BadFilter(name)
+        raise BadFilter(f"搜索词不能超过{limit}字 / at most {limit} characters" if name == "q" else name)
     return value or None
 
 
@@ -228,8 +228,8 @@ def _search(qs: QuerySet[Case], q: str) -> QuerySet[Case]:
     if TRACKING.fullmatch(q.upper()):
         return qs.filter(tracking_code=q.upper())
     terms = search.terms(q)
-    if terms is None:  # one character: no pair to look up, a substring scan (id windows in page())
-        return qs.filter(Q(number__icontains=q) | Q(title__icontains=q) | Q(text__icontains=q))
+    if terms is None:  # one-character words: no pair to look up, a substring scan (id windows in page())
+        return qs.filter(search.contains_all(search.words_of(q), number=True))
     return search.narrow(qs, terms)
 
 

@@ -27,16 +27,26 @@ class Terms:
     text: str
     pairs: tuple[str, ...]
     sequence: str | None = None
+    words: tuple[str, ...] = ()  # words separated by spaces: a case must contain each (煤气 滨湖)
+
+
+def words_of(query: str) -> tuple[str, ...]:
+    """Return the distinct space-separated words of a query, in order."""
+    return tuple(dict.fromkeys(query.split()))
 
 
 def terms(query: str) -> Terms | None:
-    """Prepare a query for the index, or return None when it has no pair to look up (one character)."""
-    folded = query.translate(_ASCII_LOWER)
-    pairs = tuple(dict.fromkeys(folded[i:i + 2] for i in range(len(folded) - 1)))[:MAX_PAIRS]
-    sequence = query if query.isascii() and query.isdigit() else None
+    """Prepare a query for the index, or return None when it has no pair to look up (one-character words only)."""
+    words = words_of(query)
+    pairs: list[str] = []
+    for word in words:  # pairs within each word: the space between words is no character of a case
+        folded = word.translate(_ASCII_LOWER)
+        pairs += [folded[i:i + 2] for i in range(len(folded) - 1)]
+    pairs = list(dict.fromkeys(pairs))[:MAX_PAIRS]
+    sequence = query if len(words) == 1 and query.isascii() and query.isdigit() else None
     if not pairs and sequence is None:
         return None
-    return Terms(query, pairs, sequence)
+    return Terms(query, tuple(pairs), sequence, words)
 
 
 def _hex(value: str) -> str:
@@ -109,8 +119,17 @@ async def candidates(t: Terms, *, before: int | None = None, after: int | None =
 
 
 def verify(t: Terms) -> Q:
-    """Return the condition a candidate must meet: the query in its title or text, or its number's sequence."""
-    found = Q(title__icontains=t.text) | Q(text__icontains=t.text)
+    """Return the condition a candidate must meet: each word in its title or text, or its number's sequence."""
+    found = contains_all(t.words or (t.text,))
     if t.sequence is not None:
         found |= Q(number__endswith=t.sequence.lstrip("0") or t.sequence)
+    return found
+
+
+def contains_all(words: tuple[str, ...], number: bool = False) -> Q:
+    """Return the condition that every word is in a case's title or text (or, with ``number``, its number)."""
+    found = Q()
+    for word in words:
+        either = Q(title__icontains=word) | Q(text__icontains=word)
+        found &= (either | Q(number__icontains=word)) if number else either
     return found

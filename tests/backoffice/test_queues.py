@@ -73,7 +73,8 @@ async def test_filters_and_chinese_search(login_as, city: City) -> None:
     old = await make_case(city.world, CaseStatus.SUBMITTED, created_at=dt.datetime(2026, 1, 5, 3, tzinfo=dt.UTC))
     dispatcher = await login_as("dispatcher")
     checks = {
-        "q=烧烤": [a], "q=" + a.number[-5:]: [a], "district=西山区": [a], "channel=phone": [a],
+        "q=烧烤": [a], "q=深夜 烧烤": [a], "q=烧烤 东湖": [], "q=" + a.number[-5:]: [a], "district=西山区": [a],
+        "channel=phone": [a],
         "urgency=urgent": [a], "category=环境保护": [a], "status=submitted": [old],
         f"unit={city.world.lead.id}": [b, a], "since=2026-01-05&until=2026-01-05": [old],
         "since=2026-02-01&status=in_progress&district=东湖区": [b],
@@ -81,6 +82,8 @@ async def test_filters_and_chinese_search(login_as, city: City) -> None:
     for query, expected in checks.items():
         status, page = await dispatcher.get(f"/queues/all?{query}")
         assert status == 200 and numbers(page) == [c.number for c in expected], query
+    status, page = await dispatcher.get("/queues/all?q=" + "烧烤" * 60)
+    assert status == 400 and "搜索词不能超过100字" in page  # says what is wrong, not "q"
 
 
 async def test_keyset_pages_cover_every_case_once(login_as, city: City) -> None:

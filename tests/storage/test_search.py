@@ -41,6 +41,17 @@ async def test_two_character_words_and_phrases_are_found(database_url: str) -> N
     assert made["路灯"].id in await found(sequence) and made["路灯"].id in await found(sequence.lstrip("0"))
 
 
+async def test_words_separated_by_spaces_must_each_be_there_in_any_order(database_url: str) -> None:
+    world = await make_world()
+    service = CaseService()
+    operator = world.actor(Role.OPERATOR)
+    made = {text: await service.submit(NewCase(text=text, channel=Channel.PHONE), operator) for text in TEXTS}
+    both = {made[TEXTS[1]].id}  # 东湖区幸福里小区路灯不亮
+    assert await found("幸福里 路灯") == await found("路灯 幸福里") == await found("  路灯   幸福里 ") == both
+    assert await found("路灯 噪音") == set()  # each word, not either
+    assert await found("小区 宽带") == {made[TEXTS[2]].id}
+
+
 async def test_the_index_finds_exactly_what_a_substring_search_finds(database_url: str) -> None:
     rng = random.Random(12345)
     alphabet = "噪音扰民路灯不亮小区幸福里 -，AbcD😡1"
@@ -54,10 +65,10 @@ async def test_the_index_finds_exactly_what_a_substring_search_finds(database_ur
         source = rng.choice(rows)[1]
         start = rng.randrange(len(source))
         query = source[start:start + rng.randint(2, 4)]
-        if len(query) < 2 or query.isdigit():
+        words = query.lower().split()  # a space separates words, each of which must be there
+        if query.isdigit() or not any(len(w) >= 2 for w in words):
             continue
-        folded = query.lower()
-        expected = {c.id for c in cases if folded in c.title.lower() or folded in c.text.lower()}
+        expected = {c.id for c in cases if all(w in c.title.lower() or w in c.text.lower() for w in words)}
         assert await found(query) == expected, query
 
 
