@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from aiohttp import web
 from multidict import MultiDictProxy
 from tortoise.transactions import in_transaction
 
+from bot.dialog.parsers import phone
 from storage.cases import NewCase
 from storage.effects import catalogue_categories, catalogue_category
 from storage.errors import CaseError
@@ -82,7 +84,11 @@ def parse_call(data: dict[str, Any]) -> tuple[NewCase, str, str]:
         category=text("category", 32) or None, kind=kind, urgency=urgency, address=text("address", 255),
         district=text("district", 64) or None, street=text("street", 64) or None, **flags,
     )
-    return new, text("name", 64), text("phone", 32)
+    raw_phone = text("phone", 32)
+    number = phone(raw_phone) if raw_phone else ""
+    if raw_phone and (number is None or len(number) < len(re.sub(r"\D", "", raw_phone)) - 2):
+        raise IntakeError("phone")  # "abc123" is no number; a number with words around it is not one either
+    return new, text("name", 64), number or ""
 
 
 def _form_dict(form: MultiDictProxy[Any]) -> dict[str, Any]:
@@ -130,8 +136,13 @@ async def intake_submit(request: web.Request) -> web.Response:
     values = _form_dict(form)
     try:
         new, name, phone = parse_call(values)
-    except IntakeError:
-        return await _page(request, values, error=tr(request, "表单有误。", "The form is not valid."), status=400)
+    except IntakeError as exc:
+        if str(exc) == "phone":
+            message = tr(request, "联系电话格式不对：请填写11位手机号或带区号的固定电话。",
+                         "The phone number is not valid: an 11-digit mobile or a landline with its area code.")
+        else:
+            message = tr(request, "表单有误。", "The form is not valid.")
+        return await _page(request, values, error=message, status=400)
     proposal = await request.app[SUGGESTER].propose(new.text, new.district)
     if form.get("do") != "suggest":
         try:  # what the operator typed: the classifier's own suggestion is the catalogue's already

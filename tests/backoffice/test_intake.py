@@ -45,4 +45,12 @@ async def test_only_operators_record_calls_and_text_is_required(login_as, city: 
     assert status == 400 and "请填写" in page
     status, _ = await operator.post("/intake", {"text": "x", "kind": "bogus", "do": "record"})
     assert status == 400
+    status, page = await operator.post("/intake", {"text": "小区路灯坏了", "phone": "abc123", "do": "record"})
+    assert status == 400 and "联系电话格式不对" in page and 'value="abc123"' in page  # kept to correct
     assert await Case.all().count() == 0
+    status, _ = await operator.post("/intake", {"text": "小区路灯坏了", "phone": "+86 139-1234-5678", "do": "record"})
+    assert status == 200  # the case page, after the redirect
+    assert (await Case.get()).citizen_id is not None
+    from storage.models import Citizen
+
+    assert (await Citizen.get(id=(await Case.get()).citizen_id)).phone == "13912345678"  # stored as digits
