@@ -138,8 +138,10 @@ async def _merge(c: Change) -> None:
     else:
         row_id = _row_id(ref)
         parent = await Case.get_or_none(id=row_id) if row_id is not None else None
-    if parent is None or parent.id == c.case.id:
+    if parent is None:
         raise InvalidField("parent", "找不到可并入的诉求", "no such case to merge into")
+    if parent.id == c.case.id:
+        raise InvalidField("parent", "不能并入自身", "cannot merge a case into itself")
     while parent.parent_id is not None and parent.status == CaseStatus.MERGED:
         parent = await Case.get(id=parent.parent_id)
     if parent.id == c.case.id:

@@ -301,9 +301,10 @@ async def test_merge_refuses_itself_and_unknown_parents(database_url: str) -> No
     world = await make_world()
     case = await make_case(world, CaseStatus.ACCEPTED)
     service = CaseService()
-    for parent in (case.number, "8890-19990101-00001", "<script>"):
-        with pytest.raises(InvalidField):
+    for parent, says in ((case.number, "不能并入自身"), ("8890-19990101-00001", "找不到"), ("<script>", "找不到")):
+        with pytest.raises(InvalidField) as refused:
             await service.apply(case.id, Action.MERGE, world.actor(Role.DISPATCHER), {"parent": parent})
+        assert says in refused.value.message(), parent
     assert (await Case.get(id=case.id)).status == CaseStatus.ACCEPTED
 
 
