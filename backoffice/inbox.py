@@ -7,8 +7,8 @@ from typing import Any
 
 from tortoise.expressions import Q
 
-from storage.labels import ACTION
-from storage.lifecycle import Action, Actor
+from storage.labels import ACTION, SUPERVISE_LEVEL
+from storage.lifecycle import Action, Actor, SuperviseLevel
 from storage.models import Channel, Notification, NotificationStatus, Staff
 
 from . import queues
@@ -136,6 +136,9 @@ def says(row: Notification, english: bool) -> str:
     params: dict[str, Any] = {"number": "", **(row.params or {})}
     if row.template == "submit" and params.get("urgency") == "emergency":
         zh, en = "紧急诉求 {number}，请立即处理", "Emergency appeal {number}: act now"
+    if row.template == "supervise" and params.get("level") in SuperviseLevel._value2member_map_:
+        kind_zh, kind_en = SUPERVISE_LEVEL[SuperviseLevel(params["level"])]  # 催办, 督办单 or 通报: not all alike
+        zh, en = f"{kind_zh} {{number}}", f"{kind_en}: {{number}}"
     try:
         return (en if english else zh).format(**params).strip()
     except (KeyError, IndexError, ValueError):

@@ -40,6 +40,11 @@ async def test_an_emergency_and_a_dispatch_reach_the_staff_they_are_for_until_re
     assert gas.number not in (await other.get("/notifications"))[1] and unread(
         (await other.get("/notifications"))[1]) is None  # not another unit's
 
+    for level in ("order", "bulletin"):
+        await Notification.create(audience="lead_unit", unit_id=world.lead.id, channel=Channel.BACKOFFICE,
+                                  template="supervise", params={"number": gas.number, "level": level})
+    page = (await handler.get("/notifications"))[1]
+    assert f"督办单 {gas.number}" in page and f"通报 {gas.number}" in page  # two different things, told apart
     await Notification.create(audience="lead_unit", unit_id=world.lead.id, channel=Channel.BACKOFFICE,
                               template="deny_extension", params={"number": gas.number})  # a kind with no wording
     assert f"驳回延期 {gas.number}" in (await handler.get("/notifications"))[1]  # says its action's label
