@@ -132,8 +132,17 @@ def cmd_run(args: argparse.Namespace) -> int:
             report = await seed_demo(password, cases=args.demo_cases)
             print(f"  {report.units} 个单位, {report.cases} 件诉求, {len(report.staff)} 个演示账号"
                   f" / units, cases, demo accounts", flush=True)
-            for username, roles, unit in report.staff[:8]:
+            shown, roles_seen = [], set()
+            for username, roles, unit in report.staff:  # one account of every role (unit heads included)
+                if roles not in roles_seen:
+                    roles_seen.add(roles)
+                    shown.append((username, roles, unit))
+            for username, roles, unit in shown:
                 print(f"    {username:<20} {roles:<12} {unit}", flush=True)
+            if len(report.staff) > len(shown):
+                print(f"    …… 另有 {len(report.staff) - len(shown)} 个（其他单位的同类账号，见 管理 → 账号）"
+                      f" / {len(report.staff) - len(shown)} more of these roles in other units: Admin → Staff",
+                      flush=True)
         if admin.generated_password:
             args.admin_line = (f"管理员 admin 的初始密码（只显示这一次）/ admin's first password (shown once): "
                                f"{admin.generated_password}  — 演示账号使用同一密码 / demo accounts share it")

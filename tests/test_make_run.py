@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -70,3 +71,5 @@ def test_make_run_from_a_fresh_copy_answers_healthz(tmp_path: Path) -> None:
             out, _ = proc.communicate()
     assert f"http://127.0.0.1:{port}" in out
     assert "admin" in out and "shown once" in out
+    for role in ("operator", "dispatcher", "handler", "unit_head", "supervisor", "auditor"):  # one of each to try
+        assert re.search(rf"^ +\S+ +{role}\b", out, re.M), role
