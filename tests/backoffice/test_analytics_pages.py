@@ -268,3 +268,25 @@ def test_a_control_character_in_a_name_never_corrupts_the_xlsx() -> None:
     assert sheet.title == "2026-03"
     assert [c.value for c in sheet["A"]] == ["单位", "市交通运输局", 3, "=HYPERLINK(1)"]
     assert sheet["A4"].data_type == "s"  # text, not a formula
+
+
+async def test_a_long_ranking_opens_unfolded_on_the_report_and_kpi_pages(login_as, city: City) -> None:
+    from storage.models import UnitKind
+
+    clock = Clock()
+    service = CaseService(clock=clock)
+    dispatcher = city.world.actor(Role.DISPATCHER)
+    for i in range(13):  # more units than a folded table shows at once
+        unit = await Unit.create(code=f"street-{i}", name_zh=f"第{i}街道办事处", name_en=f"Street {i}",
+                                 kind=UnitKind.BUREAU)
+        case = await service.submit(NewCase(text="路灯不亮，请尽快处理。", channel=Channel.WEBCHAT,
+                                            citizen_id=city.world.citizen.id, category="城乡建设"),
+                                    city.world.actor(Role.CITIZEN))
+        await service.apply(case.id, Action.ACCEPT, dispatcher)
+        await service.apply(case.id, Action.DISPATCH, dispatcher, {"lead_unit": unit.code})
+    admin = await login_as("admin")
+    for path in (f"/reports/monthly?month={MONTH}", f"/analytics/kpi?month={MONTH}"):
+        _, page = await admin.get(path)
+        assert '<details class="long-table" open>' in page, path  # the page's one table, not a fold to open
+    _, page = await admin.get(f"/analytics?month={MONTH}")
+    assert '<details class="long-table" open>' not in page  # the dashboard's many tables stay folded
