@@ -110,6 +110,8 @@ def clocks(case: Case, now: dt.datetime, lang: str) -> list[dict[str, Any]]:
         if moment is None or CaseStatus(case.status) not in statuses:
             continue
         left = moment - now
+        if attr == "return_due_at" and left.total_seconds() < 0:
+            continue  # a return window that closed is no one's lateness: the unit simply can no longer return it
         hours = abs(left.total_seconds()) / 3600
         span = f"{hours:.0f} h" if hours < 48 else (f"{hours / 24:.1f} d" if lang == "en" else f"{hours / 24:.1f} 天")
         state = "overdue" if left.total_seconds() < 0 else ("soon" if left < dt.timedelta(hours=24) else "ok")
@@ -117,8 +119,9 @@ def clocks(case: Case, now: dt.datetime, lang: str) -> list[dict[str, Any]]:
             text = f"overdue by {span}" if state == "overdue" else f"{span} left"
         else:
             text = f"已超期 {span}" if state == "overdue" else f"剩余 {span}"
-        out.append({"name": attr, "label": en if lang == "en" else zh, "at": local(moment), "left": text,
-                    "state": state, "at_iso": moment.isoformat()})
+        short = (en if lang == "en" else zh).removesuffix("时限").removesuffix(" by")
+        out.append({"name": attr, "label": en if lang == "en" else zh, "short": short, "at": local(moment),
+                    "left": text, "state": state, "at_iso": moment.isoformat()})
     return out
 
 

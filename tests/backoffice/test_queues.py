@@ -46,8 +46,13 @@ async def test_each_queue_holds_its_statuses_and_clocks(login_as, city: City) ->
         assert case.number in numbers(page), queue
     _, page = await supervisor.get("/queues/overdue")
     assert numbers(page) == [made["overdue"].number] and "已超期" in page
+    assert '<span class="clock-name">办理</span> 已超期' in page  # which clock it is, in words on the row
     _, page = await supervisor.get("/queues/all")
     assert len(numbers(page)) == len(made)
+    closed = await make_case(city.world, CaseStatus.IN_PROGRESS, due_at=now + dt.timedelta(days=5),
+                             return_due_at=now - dt.timedelta(days=3))
+    _, page = await supervisor.get(f"/queues/in_progress?q={closed.number[-5:]}")
+    assert closed.number in numbers(page) and "退单</span> 已超期" not in page  # a closed window is nobody's lateness
 
 
 async def test_a_returned_case_is_late_for_the_dispatchers_not_for_the_unit_that_returned_it(
