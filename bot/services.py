@@ -67,6 +67,7 @@ class Advisor:
         self.places = places or gazetteer.load()
         self._catalogue: routing.Catalogue | None = None
         self._categories: list[str] = []
+        self._unit_en: dict[str, str] = {}  # unit code → English name, for English conversations
         self._loaded_at = -1e9
         self._cases_at = -1e9
         self._index = SimilarIndex()
@@ -123,6 +124,7 @@ class Advisor:
         entries = [{"category": r.category, "district": r.district, "unit_code": r.unit.code,
                     "unit_name": r.unit.name_zh} for r in rows]
         self._catalogue = routing.Catalogue.from_dict(entries) if entries else None
+        self._unit_en = {r.unit.code: r.unit.name_en for r in rows if r.unit.name_en}
         self._categories = list(dict.fromkeys(r.category for r in rows))
         self._loaded_at = time.monotonic()
 
@@ -185,6 +187,10 @@ class Advisor:
             out.append({"category": s.category, "score": round(float(s.score), 3),
                         "unit_code": unit.unit_code if unit else None, "unit_name": unit.unit_name if unit else None})
         return out
+
+    def unit_label(self, code: str | None, name: str, language: str) -> str:
+        """Return a suggested unit's name in the conversation's language (its Chinese name when it has no other)."""
+        return (self._unit_en.get(code or "") or name) if language == "en" else name
 
     def locate(self, text: str) -> gazetteer.Location:
         """Resolve the district and street an address names."""

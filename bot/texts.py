@@ -214,6 +214,19 @@ def t(key: str, language: str = "zh-CN", **params: object) -> str:
     return template.format(**params) if params else template
 
 
+#: English names of the demo catalogue's categories (a city's own catalogue adds its own here; others show as stored).
+CATEGORY_EN: dict[str, str] = {
+    "城乡建设": "Urban and rural construction", "劳动和社会保障": "Labour and social security",
+    "教育文体": "Education, culture and sports", "商贸旅游": "Commerce and tourism", "环境保护": "Environment",
+    "卫生计生": "Health and family planning", "交通运输": "Transport",
+}
+
+
+def category_label(name: str, language: str = "zh-CN") -> str:
+    """Return a catalogue category as the citizen reads it: its English name in English where one is known."""
+    return CATEGORY_EN.get(name, name) if language == "en" else name
+
+
 def meaning(status: CaseStatus, language: str = "zh-CN") -> str:
     """Return what a status means for the citizen, in plain words."""
     zh, en = MEANING[status]

@@ -22,6 +22,7 @@ from storage.models import Attachment, Case, CaseKind, Channel, Citizen, Urgency
 from ..dialog.flow import MENU, Ctx, Flow, Ok, Reask, Result, Step
 from ..dialog.parsers import MAX_TEXT, clean, command_word, phone, words
 from ..messages import Choice, Inbound, Outbound
+from ..texts import CATEGORY_EN, category_label
 
 MIN_DESCRIPTION = 5
 CONFIRM_WORDS = ("confirm", "确认", "确认提交", "提交", "是", "yes", "submit", "ok")
@@ -181,14 +182,16 @@ async def category_prompt(ctx: Ctx) -> list[Outbound] | None:
         top = suggested[0]
         key = "submit.category.suggest" if top.get("unit_name") else "submit.category.suggest_no_unit"
         buttons = [ctx.choice("yes", "submit.category.yes")]
-        buttons += [Choice(f"cat:{s['category']}", s["category"]) for s in suggested[1:3]]
+        buttons += [Choice(f"cat:{s['category']}", category_label(s["category"], ctx.language)) for s in suggested[1:3]]
         buttons.append(ctx.choice("list", "submit.category.other"))
-        return [Outbound(ctx.text(key, category=top["category"], unit=top.get("unit_name") or ""),
+        unit = ctx.services.advisor.unit_label(top.get("unit_code"), top.get("unit_name") or "", ctx.language)
+        return [Outbound(ctx.text(key, category=category_label(top["category"], ctx.language), unit=unit),
                          tuple(buttons), "choice")]
     categories = await ctx.services.advisor.categories()
     if not categories:
         return None
-    buttons = [Choice(f"cat:{c}", c) for c in categories] + [ctx.choice("unsure", "submit.category.unsure")]
+    buttons = [Choice(f"cat:{c}", category_label(c, ctx.language)) for c in categories]
+    buttons.append(ctx.choice("unsure", "submit.category.unsure"))
     return [Outbound(ctx.text("submit.category.menu"), tuple(buttons), "choice")]
 
 
@@ -206,6 +209,7 @@ async def category_parse(ctx: Ctx, inbound: Inbound) -> Result:
         return Ok(None)
     categories = await ctx.services.advisor.categories() + [s["category"] for s in suggested]
     name = value[4:] if value.startswith("cat:") else clean(inbound.text)
+    name = next((zh for zh, en in CATEGORY_EN.items() if en.lower() == name.lower()), name)  # typed in English
     if name in categories:
         unit = next((s.get("unit_code") for s in suggested if s["category"] == name), None)
         ctx.slots["unit_code"] = unit
@@ -304,7 +308,8 @@ async def similar_prompt(ctx: Ctx) -> list[Outbound] | None:
     if found is None:
         return None
     status = label(CaseStatus(found["status"]), ctx.language)
-    what = "，".join(p for p in (found.get("category"), found.get("place")) if p) or ctx.text("submit.similar.same")
+    category = category_label(found["category"], ctx.language) if found.get("category") else None
+    what = "，".join(p for p in (category, found.get("place")) if p) or ctx.text("submit.similar.same")
     return [Outbound(ctx.text("submit.similar", number=found["number"], status=status, what=what,
                               day=found.get("day", "")), (
         ctx.choice("follow", "submit.similar.follow"), ctx.choice("new", "submit.similar.new"),
@@ -342,7 +347,8 @@ async def summary_prompt(ctx: Ctx) -> list[Outbound]:
     """Show everything once more and ask for confirmation."""
     s = ctx.slots
     place = "".join(f" ({p})" for p in [" ".join(x for x in (s.get("district"), s.get("street")) if x)] if p)
-    text = ctx.text("submit.summary", text=s["text"], category=s.get("category") or ctx.text("submit.unsure_category"),
+    category = category_label(s["category"], ctx.language) if s.get("category") else ctx.text("submit.unsure_category")
+    text = ctx.text("submit.summary", text=s["text"], category=category,
                     address=s.get("address", ""), place=place, contact=_contact_text(ctx),
                     photos=len(s.get("photos", [])))
     return [Outbound(text, (ctx.choice("confirm", "submit.confirm"), ctx.choice("restart", "submit.restart"),

@@ -117,6 +117,28 @@ async def test_a_classifier_suggestion_is_shown_with_its_unit(city: str) -> None
     assert case.suggestion["unit"]
 
 
+async def test_in_english_the_category_and_unit_are_named_in_english(city: str) -> None:
+    def suggest(text: str) -> list[SimpleNamespace]:
+        return [SimpleNamespace(category="环境保护", score=0.8), SimpleNamespace(category="城乡建设", score=0.1)]
+
+    chat = Chat(make_engine(suggester=suggest))
+    await chat.say("english")
+    await chat.tap("submit")
+    reply = await chat.say("Loud construction noise at night on Renmin Road, Xishan district")
+    assert "'Environment' matter" in reply and "环境保护" not in reply
+    unit = next(o for o in chat.last if o.choices)
+    assert [c.label for c in unit.choices][1] == "Urban and rural construction"
+    assert "人民政府" not in reply and "环境局" not in reply  # the unit's English name
+    await chat.tap("list")
+    assert "Transport" in [c.label for o in chat.last for c in o.choices]
+    await chat.say("transport")  # typed in English, taken as the category
+    await chat.say("西山区人民路")
+    summary = await chat.tap("anonymous")
+    assert "Transport" in summary and "交通运输" not in summary
+    await chat.tap("confirm")
+    assert (await Case.get()).category == "交通运输"  # stored as the catalogue names it
+
+
 async def test_a_broken_step_keeps_the_session_and_apologises(chat: Chat, monkeypatch) -> None:
     await chat.tap("submit")
 
