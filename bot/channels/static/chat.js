@@ -88,7 +88,7 @@
     ws = new WebSocket(scheme + location.host + "/chat/ws");
     ws.onopen = function () {
       retry = 500;
-      status.textContent = "已连接";
+      status.textContent = "已连接 · connected";
       ws.send(JSON.stringify({ type: "hello" }));
       for (const frame of pending.values()) ws.send(JSON.stringify(frame));
     };
@@ -101,7 +101,7 @@
       else if (data.type === "error") bubble(data.message || "消息格式有误，请重试。", "error");
     };
     ws.onclose = function () {
-      status.textContent = "连接已断开，正在重连…";
+      status.textContent = "连接已断开，正在重连… · reconnecting…";
       setTimeout(connect, retry);
       retry = Math.min(retry * 2, 10000);
     };
@@ -142,16 +142,16 @@
     if (!file) return;
     const body = new FormData();
     body.append("file", file, file.name);
-    status.textContent = "正在上传照片…";
+    status.textContent = "正在上传照片… · uploading…";
     try {
       const response = await fetch("/chat/upload", { method: "POST", body: body, credentials: "same-origin" });
       const data = await response.json();
       status.textContent = "";
-      if (!response.ok) { bubble(data.message || "上传失败", "error"); return; }
+      if (!response.ok) { bubble(data.message || "上传失败 / Upload failed", "error"); return; }
       bubble("[照片] " + data.filename, "me");
       send({ type: "attachment", attachments: [data.attachment], text: "" });
     } catch (e) {
-      bubble("上传失败，请重试。", "error");
+      bubble("上传失败，请重试。/ Upload failed; please try again.", "error");
     }
   });
 
@@ -162,7 +162,7 @@
 
   locate.addEventListener("click", function () {
     if (!navigator.geolocation) { noLocation(); return; }
-    status.textContent = "正在获取定位…";
+    status.textContent = "正在获取定位… · locating…";
     navigator.geolocation.getCurrentPosition(function (pos) {
       status.textContent = "";
       bubble("[定位] " + pos.coords.latitude.toFixed(5) + ", " + pos.coords.longitude.toFixed(5), "me");
