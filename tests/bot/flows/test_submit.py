@@ -171,3 +171,12 @@ async def test_the_photos_sent_with_the_description_belong_to_the_case(chat: Cha
     case = await Case.get()
     assert (await Attachment.get(id=taken.id)).case_id == case.id
     assert (await Attachment.get(id=other.id)).case_id is None  # another upload, never sent, stays unclaimed
+
+
+async def test_a_photo_sent_at_the_menu_starts_a_submission_and_is_kept(chat: Chat, tmp_path) -> None:
+    taken = await uploads.store(png(20, 10), "a.png", tmp_path)
+    reply = "".join(o.text for o in await chat.send(attachments=(taken.id,)))  # no words yet, at the menu
+    assert "照片已收到（1张）" in reply and "请描述" in reply and "没有听明白" not in reply
+    await chat.say(DESCRIPTION)
+    await finish(chat)
+    assert (await Attachment.get(id=taken.id)).case_id == (await Case.get()).id
