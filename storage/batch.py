@@ -32,6 +32,8 @@ from tortoise.connection import get_connection
 from tortoise.exceptions import IntegrityError, OperationalError
 from tortoise.models import Model
 
+from .writelock import writing
+
 MAX_BATCH = 500  # statements per transaction, so one flush never holds the connection long
 
 _numbered: dict[str, str] = {}
@@ -78,6 +80,12 @@ def _locked(exc: sqlite3.Error) -> bool:
 
 
 def _run_batch(db: sqlite3.Connection, items: list[Work]) -> list[Any]:
+    """Run ``_in_batch`` holding the cross-process writer lock (see storage/writelock.py)."""
+    with writing(db):
+        return _in_batch(db, items)
+
+
+def _in_batch(db: sqlite3.Connection, items: list[Work]) -> list[Any]:
     """Run on the database thread: every item in one transaction, each behind a savepoint of its own.
 
     A single statement needs none: SQLite undoes a statement that fails, and the transaction goes on.

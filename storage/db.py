@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from tortoise import Tortoise, connections
 from tortoise.migrations.api.migrate import migrate as _migrate
 
-from . import deadlines
+from . import checkpoint, deadlines, writelock
 
 APP = "appeals"
 MODELS = ["storage.models"]
@@ -37,6 +37,8 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
                 "busy_timeout": SQLITE_BUSY_TIMEOUT_MS,
                 "synchronous": "NORMAL",
                 "foreign_keys": "ON",
+                # storage/checkpoint.py copies the log back off the write path; this is only the backstop
+                "wal_autocheckpoint": 10_000,
             },
         }
     else:
@@ -101,8 +103,13 @@ async def init(database_url: str) -> None:
     _ensure_parent(database_url)
     deadlines.forget_rules()  # policies cached from another database must not leak into this one
     await Tortoise.init(config=tortoise_config(database_url))
+    path = sqlite_path(database_url)
+    if path is not None:
+        checkpoint.start(path)
 
 
 async def close() -> None:
-    """Close every database connection."""
+    """Close every database connection (and stop the checkpoint thread)."""
     await Tortoise.close_connections()
+    checkpoint.stop_all()
+    writelock.close_all()

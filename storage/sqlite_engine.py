@@ -16,17 +16,39 @@ from tortoise.backends.base.client import TransactionContext
 from tortoise.backends.sqlite.client import SqliteClient, SqliteTransactionContext, SqliteTransactionWrapper
 from tortoise.exceptions import TransactionManagementError
 
+from . import writelock
+
 
 class ImmediateTransactionWrapper(SqliteTransactionWrapper):
-    """A transaction that begins with ``BEGIN IMMEDIATE``."""
+    """A transaction that begins with ``BEGIN IMMEDIATE``, holding the cross-process writer lock throughout."""
 
     async def begin(self) -> None:
-        """Commit anything pending on the connection, then take the write lock."""
+        """Commit anything pending on the connection, then take the writer lock and SQLite's write lock."""
+        raw = self._connection._conn
+        await self._connection._execute(writelock.acquire, raw)  # queued by the kernel, not by busy polling
         try:
             await self._connection.commit()
             await self._connection.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
+            await self._connection._execute(writelock.release, raw)
             raise TransactionManagementError(exc) from exc
+        except BaseException:
+            await self._connection._execute(writelock.release, raw)
+            raise
+
+    async def commit(self) -> None:
+        """Commit, then let the next writer of any process go."""
+        try:
+            await super().commit()
+        finally:
+            await self._connection._execute(writelock.release, self._connection._conn)
+
+    async def rollback(self) -> None:
+        """Roll back, then let the next writer of any process go."""
+        try:
+            await super().rollback()
+        finally:
+            await self._connection._execute(writelock.release, self._connection._conn)
 
 
 class ImmediateSqliteClient(SqliteClient):
