@@ -93,11 +93,12 @@ def _serve(settings: Settings, admin_line: str, workers: int | None = None) -> i
 
 
 async def _warm_up(app: web.Application) -> None:
-    """Load the NLP parts before the first citizen (the server answers meanwhile), then freeze the heap."""
-    app[WARM_UP] = asyncio.create_task(warmup.warm_up(app[webchat.BOT]))
+    """Load the NLP parts before the first citizen, then freeze the heap.
 
-
-WARM_UP = web.AppKey("warm_up", asyncio.Task)
+    Awaited at start-up, so the process accepts connections only once warm (a second or two): with several
+    workers on one port, the others serve meanwhile, and no citizen's first message waits for a dictionary.
+    """
+    await warmup.warm_up(app[webchat.BOT])
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:

@@ -56,6 +56,12 @@ class OpenCase:
     created_at: dt.datetime | str
 
 
+def _log_failure(task: asyncio.Task[None]) -> None:
+    """Log a background refresh that failed (the next call tries again)."""
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("refreshing the catalogue or the similar-case index failed: %s", task.exception())
+
+
 class Advisor:
     """Ask intents/ for category, unit, place, urgency and similar open cases; degrade when a part is missing."""
 
@@ -73,6 +79,7 @@ class Advisor:
         self._index = SimilarIndex()
         self._index_max_id = 0
         self._lock = asyncio.Lock()
+        self._background: asyncio.Task[None] | None = None  # a refresh running while callers go on
         self._model_lock = threading.Lock()  # the warm-up and a first message may both load it
         self._classified = False  # whether a classification has completed (everything it needs is loaded)
 
@@ -102,14 +109,32 @@ class Advisor:
             self._classified = True
 
     async def _refresh(self, cases: bool = False) -> None:
-        """Reload the catalogue (and add new cases) every 30 s; with ``cases``, add new cases every 5 s too."""
+        """Keep the catalogue (every 30 s) and, with ``cases``, the similar-case index (every 5 s) up to date.
+
+        Only a first load is waited for. Later ones run in a background task while callers go on with what is
+        loaded: a refresh that brings in another worker's thousands of new cases must not hold up every step.
+        """
         cases_due = cases and self._due(self._cases_at, CASES_REFRESH_SECONDS)
-        if not cases_due and not self._due(self._loaded_at, REFRESH_SECONDS):
+        catalogue_due = self._due(self._loaded_at, REFRESH_SECONDS)
+        if not cases_due and not catalogue_due:
             return
+        if (catalogue_due and self._loaded_at < 0) or (cases_due and self._cases_at < 0):
+            await self._refresh_now(cases)  # nothing loaded yet: the caller needs it
+        elif self._background is None or self._background.done():
+            self._background = asyncio.create_task(self._refresh_now(cases), name="advisor-refresh")
+            self._background.add_done_callback(_log_failure)
+
+    async def settle(self) -> None:
+        """Wait for a background refresh in progress, if any."""
+        if self._background is not None:
+            await asyncio.shield(self._background)
+
+    async def _refresh_now(self, cases: bool) -> None:
+        """Reload what is due (the catalogue; new cases when asked or with the catalogue), one refresh at a time."""
         async with self._lock:  # the checks again: another caller may have refreshed while this one waited
             if self._due(self._loaded_at, REFRESH_SECONDS):
                 await self._load_catalogue()
-            elif not self._due(self._cases_at, CASES_REFRESH_SECONDS):
+            elif not (cases and self._due(self._cases_at, CASES_REFRESH_SECONDS)):
                 return
             await self._add_new_cases()
 
@@ -137,10 +162,11 @@ class Advisor:
         ids = await Case.filter(id__gt=self._index_max_id - margin, created_at__gte=since,
                                 status__in=list(OPEN_STATUSES)).order_by("id").limit(20000).values_list("id", flat=True)
         missing = [case_id for case_id in ids if case_id not in self._index]
-        for start in range(0, len(missing), 500):
+        for start in range(0, len(missing), 200):
             for case_id, text, district, street, created_at in await Case.filter(
-                    id__in=missing[start:start + 500]).values_list("id", "text", "district", "street", "created_at"):
+                    id__in=missing[start:start + 200]).values_list("id", "text", "district", "street", "created_at"):
                 self._index.add(case_id, text, district, street, created_at)
+            await asyncio.sleep(0)  # let the steps waiting meanwhile go on between chunks
         if ids:
             self._index_max_id = max(self._index_max_id, max(ids))
         self._cases_at = time.monotonic()

@@ -15,6 +15,7 @@ import logging
 
 from intents import chat_intent
 from intents.tokenize import cut
+from storage.cases import utcnow
 
 from .runtime import Bot
 
@@ -33,9 +34,13 @@ def _load(bot: Bot) -> None:
 
 
 async def warm_up(bot: Bot) -> None:
-    """Load the NLP parts, then collect once and freeze what is left (all of it long-lived)."""
+    """Load the NLP parts, the catalogue, the similar-case index and the knowledge index, then collect once and
+    freeze what is left (all of it long-lived)."""
     try:
         await asyncio.to_thread(_load, bot)
+        services = bot.engine.services
+        await services.advisor.similar(SAMPLE, None, None, utcnow())  # the catalogue and the open cases
+        await services.answer(SAMPLE)  # the knowledge base's index
     except Exception:  # noqa: BLE001 - a part that cannot load degrades later, politely, as before
         log.exception("warm-up failed; the parts load on first use")
     gc.collect()

@@ -47,6 +47,8 @@ async def test_a_case_another_process_created_is_a_similar_candidate_within_seco
     other = await CaseService().submit(NewCase(text=text, channel=Channel.PHONE, district="东湖区"),
                                        Actor(roles=frozenset({Role.OPERATOR})))  # another worker's citizen
     await asyncio.sleep(0.35)  # the catalogue (30 s) is not due, the cases are
+    await advisor.similar(text, "东湖区", None, utcnow())  # starts the refresh in the background: steps go on
+    await advisor.settle()
     found = await advisor.similar(text, "东湖区", None, utcnow())
     assert found is not None and found.number == other.number
 
@@ -73,5 +75,32 @@ async def test_on_postgresql_a_case_committed_after_a_higher_id_is_still_found(
     assert await advisor.similar("东湖区幸福里小区3栋门口路灯坏了一个月", "东湖区", None, utcnow()) is None
     await Case.filter(id=hidden).update(status=late.status)  # now it has: a lower id than one already read
     await asyncio.sleep(0.35)
+    await advisor.similar("东湖区幸福里小区3栋门口路灯坏了一个月", "东湖区", None, utcnow())  # starts the refresh
+    await advisor.settle()
     found = await advisor.similar("东湖区幸福里小区3栋门口路灯坏了一个月", "东湖区", None, utcnow())
     assert found is not None and found.id == hidden
+
+
+async def test_a_slow_refresh_runs_beside_the_steps_instead_of_in_front_of_them(
+        city: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    from bot import services
+    from storage.cases import utcnow
+
+    monkeypatch.setattr(services, "CASES_REFRESH_SECONDS", 0.1)
+    advisor = Advisor(model_path=None)
+    text = "东湖区幸福里小区3栋门口路灯坏了一个月，晚上很黑"
+    await advisor.similar(text, "东湖区", None, utcnow())  # the first load is waited for
+    release = asyncio.Event()
+
+    async def slow() -> None:  # another worker's thousands of new cases, say
+        await release.wait()
+
+    monkeypatch.setattr(advisor, "_add_new_cases", slow)
+    await asyncio.sleep(0.15)
+    for _ in range(3):  # each step answers at once from what is loaded while the refresh goes on
+        await asyncio.wait_for(advisor.similar(text, "东湖区", None, utcnow()), timeout=1)
+        assert await asyncio.wait_for(advisor.categories(), timeout=1)
+    release.set()
+    await advisor.settle()
