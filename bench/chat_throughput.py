@@ -9,7 +9,8 @@ category → where → contact → confirm) under a fresh web-chat identity. Pri
 
     .venv/bin/python bench/chat_throughput.py [--levels 1,50,200] [--rounds 3] [--workers N] [--profile FILE]
 
-Beside steps/s and latency it prints the chat server's CPU time per step (all threads, and the
+It also prints the p99 of each kind of step (hello, menu, describe, … confirm) at the highest level, which names
+where a tail comes from. Beside steps/s and latency it prints the chat server's CPU time per step (all threads, and the
 event loop's share), read from /proc: a figure that other jobs on a shared machine disturb far less
 than throughput. ``--workers N`` runs `appeals serve --workers N` (N processes sharing one port and the
 one database; the kernel hands each connection to one of them) and N echo processes on one port;
@@ -79,10 +80,11 @@ def serve_echo(port: int) -> None:
 class Client:
     """One websocket conversation that times each request/reply pair."""
 
-    def __init__(self, http: aiohttp.ClientSession, ws: aiohttp.ClientWebSocketResponse, latencies: list[float]):
-        self.http, self.ws, self.latencies, self.seq = http, ws, latencies, 0
+    def __init__(self, http: aiohttp.ClientSession, ws: aiohttp.ClientWebSocketResponse, latencies: list[float],
+                 by_step: dict[str, list[float]] | None = None):
+        self.http, self.ws, self.latencies, self.seq, self.by_step = http, ws, latencies, 0, by_step
 
-    async def step(self, frame: dict) -> list[dict]:
+    async def step(self, frame: dict, name: str = "") -> list[dict]:
         self.seq += 1
         frame["id"] = f"b{self.seq}"
         started = time.perf_counter()
@@ -92,6 +94,8 @@ class Client:
             if data.get("in_reply_to") == frame["id"]:
                 break
         self.latencies.append(time.perf_counter() - started)
+        if self.by_step is not None and name:
+            self.by_step.setdefault(name, []).append(self.latencies[-1])
         if data["type"] == "error":
             raise RuntimeError(f"error frame: {data}")
         return data["messages"]
@@ -101,24 +105,24 @@ def _buttons(messages: list[dict]) -> list[str]:
     return [c["value"] for m in messages for c in m.get("choices", [])]
 
 
-async def submission(base: str, n: int, latencies: list[float]) -> int:
-    """Run one full submission under a fresh identity; return the dialog steps it took."""
+async def submission(base: str, n: int, latencies: list[float], by_step: dict[str, list[float]] | None = None) -> int:
+    """Run one full submission under a fresh identity; return the dialog steps it took (latencies by step)."""
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
         async with http.get(base + "/chat") as page:
             await page.read()
         async with http.ws_connect(base + "/chat/ws") as ws:
-            c = Client(http, ws, latencies)
-            await c.step({"type": "hello"})
-            await c.step({"type": "choice", "value": "submit"})
+            c = Client(http, ws, latencies, by_step)
+            await c.step({"type": "hello"}, "hello")
+            await c.step({"type": "choice", "value": "submit"}, "menu")
             text = f"{PLACES[n % 5]}{n}号附近{PROBLEMS[n % 6]}，已经{n % 9 + 2}天了，请尽快处理（{n}）"
-            out = await c.step({"type": "message", "text": text})
+            out = await c.step({"type": "message", "text": text}, "describe")
             if any(v.startswith("cat:") or v == "yes" for v in _buttons(out)):
-                out = await c.step({"type": "choice", "value": _buttons(out)[0]})
-            await c.step({"type": "message", "text": f"{PLACES[n % 5]}{n}号"})
-            out = await c.step({"type": "choice", "value": "anonymous"})
+                out = await c.step({"type": "choice", "value": _buttons(out)[0]}, "category")
+            await c.step({"type": "message", "text": f"{PLACES[n % 5]}{n}号"}, "place")
+            out = await c.step({"type": "choice", "value": "anonymous"}, "contact")
             if "new" in _buttons(out):
-                out = await c.step({"type": "choice", "value": "new"})
-            out = await c.step({"type": "choice", "value": "confirm"})
+                out = await c.step({"type": "choice", "value": "new"}, "similar")
+            out = await c.step({"type": "choice", "value": "confirm"}, "confirm")
             if "诉求编号" not in out[0]["text"]:
                 raise RuntimeError(f"no case number: {out}")
             return c.seq
@@ -146,12 +150,13 @@ async def level(chat: str, echo: str, conversations: int, rounds: int, counter: 
                 pids: tuple[list[int], list[int]] = ([], [])) -> dict:
     """Measure one concurrency level on both servers (and the CPU time each server's processes used)."""
     lat: list[float] = []
+    by_step: dict[str, list[float]] = {}
 
     async def user(i: int) -> int:
         total = 0
         for _ in range(rounds):
             counter[0] += 1
-            total += await submission(chat, counter[0], lat)
+            total += await submission(chat, counter[0], lat, by_step)
         return total
 
     def chat_cpu_now() -> tuple[float, float]:
@@ -174,7 +179,8 @@ async def level(chat: str, echo: str, conversations: int, rounds: int, counter: 
             "p50_ms": _pct(lat, 0.5), "p99_ms": _pct(lat, 0.99), "echo_per_s": echoes / echo_s,
             "echo_p99_ms": _pct(echo_lat, 0.99), "cpu_ms_per_step": 1000 * chat_cpu / steps,
             "loop_cpu_ms_per_step": 1000 * loop_cpu / steps,
-            "echo_cpu_ms": 1000 * echo_cpu / echoes}
+            "echo_cpu_ms": 1000 * echo_cpu / echoes,
+            "p99_by_step": {name: round(_pct(values, 0.99), 1) for name, values in by_step.items()}}
 
 
 async def prepare(database_url: str) -> None:
@@ -242,6 +248,8 @@ async def main(levels: list[int], rounds: int, profile: str | None = None, worke
                 await proc.wait()
         shutil.rmtree(tmp, ignore_errors=True)  # the SQLite file and uploads of this run
     top = results[-1]
+    print(f"p99 by step at {top['conversations']} conversations (ms): "
+          + ", ".join(f"{name} {ms:.0f}" for name, ms in top["p99_by_step"].items()))
     summary = {"steps_per_s": round(top["steps_per_s"], 1), "echo_per_s": round(top["echo_per_s"], 1),
                "ratio": round(top["steps_per_s"] / top["echo_per_s"], 3), "p99_ms": round(top["p99_ms"], 1),
                "conversations": top["conversations"], "database": database_url.split(":", 1)[0], "workers": workers,
