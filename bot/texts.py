@@ -63,6 +63,10 @@ TEXTS: dict[str, tuple[str, str]] = {
         "⚠ 这可能是紧急情况！请立即拨打 {hotline}（{what}）。您在这里提交的诉求会标记为紧急，优先处理。",
         "⚠ This may be an emergency! Call {hotline} ({what}) now. The appeal you submit here will be flagged as urgent.",
     ),
+    "emergency.self_harm": (
+        "⚠ 如果您正有伤害自己的想法，请立即拨打 110，或拨打心理援助热线 12356（全天）。您并不孤单，愿意的话也可以在这里继续说，您提交的诉求会标记为紧急，优先处理。",
+        "⚠ If you are thinking of harming yourself, call 110 now, or the psychological help line 12356 (day and night). You are not alone; you may go on telling us here, and what you submit will be flagged as urgent.",
+    ),
     "emergency.119": ("火警", "fire"),
     "emergency.110": ("报警", "police"),
     "emergency.120": ("急救", "ambulance"),

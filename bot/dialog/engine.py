@@ -43,6 +43,9 @@ class ConcurrentUpdate(RuntimeError):
     """The lease was lost while a step ran; the change was rolled back."""
 
 
+MAX_SCAN = 2000  # characters of a message checked for emergency words (a longer one is refused anyway)
+
+
 class DialogEngine:
     """Turn one inbound message into replies, with the session row as the only state."""
 
@@ -173,6 +176,8 @@ class DialogEngine:
         flow, step = row.flow, row.step
         if flow not in self.flows:
             flow, step = "menu", "start"
+        if inbound.text and not inbound.choice:  # at any step, even one asking for a place or a phone number
+            self._warn_if_emergency(ctx, inbound.text, flow)
         expired = row.expires_at is not None and now > row.expires_at and flow != "menu"
         if inbound.resume and not expired:
             replies, changed = await self._ask_again(ctx, flow, step)
@@ -205,6 +210,19 @@ class DialogEngine:
                 flow, step = await self._enter(ctx, flow, target)
         replies = ctx.replies + await self._prompt(ctx, flow, step)
         return await self._save(row, token, ctx, flow, step, replies, inbound.key)
+
+    def _warn_if_emergency(self, ctx: Ctx, text: str, flow: str) -> None:
+        """Tell the citizen to call the emergency number at once; a submission under way is flagged urgent."""
+        found = self.services.advisor.urgency(text[:MAX_SCAN])
+        if found.level != "emergency":
+            return
+        if "self_harm" in found.kinds:
+            ctx.say("emergency.self_harm")
+        else:
+            hotline = found.hotline or "110"
+            ctx.say("emergency", hotline=hotline, what=ctx.text(f"emergency.{hotline}"))
+        if flow == "submit":
+            ctx.slots["urgency"] = "emergency"
 
     def _global(self, ctx: Ctx, inbound: Inbound, flow: str) -> str | None:
         """Return where a global command or a 'go:' button leads, or None for the current step."""

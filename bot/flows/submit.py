@@ -30,21 +30,17 @@ SOLVED_WORDS = ("yes", "y", "是", "是的", "对", "解决了", "已解决", "�
 UNSOLVED_WORDS = ("no", "n", "否", "不是", "没有", "没解决", "未解决", "没有解决", "不对")
 
 
-def warn(ctx: Ctx, text: str) -> bool:
-    """Tell the citizen to call the emergency number at once; return whether it is an emergency."""
-    found = ctx.services.advisor.urgency(text)
-    if found.level != "emergency":
-        return False
-    hotline = found.hotline or "110"
-    ctx.say("emergency", hotline=hotline, what=ctx.text(f"emergency.{hotline}"))
-    return True
-
-
 async def take_description(ctx: Ctx, text: str, carry: bool = False) -> None:
-    """Keep the description, warn about emergencies and ask intents for a category and unit."""
+    """Keep the description, flag an emergency (the engine has warned already) and ask intents for a category
+    and unit (none for a self-harm threat: staff choose, and no bureau is named to a person in crisis)."""
     target = ctx.carry if carry else ctx.slots
     target["text"] = text
-    target["urgency"] = Urgency.EMERGENCY.value if warn(ctx, text) else Urgency.NORMAL.value
+    found = ctx.services.advisor.urgency(text)
+    emergency = found.level == "emergency" or ctx.slots.get("urgency") == Urgency.EMERGENCY.value
+    target["urgency"] = Urgency.EMERGENCY.value if emergency else Urgency.NORMAL.value
+    if "self_harm" in found.kinds:
+        target["suggested"] = []
+        return
     district = ctx.services.advisor.locate(text).district
     target["suggested"] = await ctx.services.advisor.suggest(text, district)
 

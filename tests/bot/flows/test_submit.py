@@ -180,3 +180,37 @@ async def test_a_photo_sent_at_the_menu_starts_a_submission_and_is_kept(chat: Ch
     await chat.say(DESCRIPTION)
     await finish(chat)
     assert (await Attachment.get(id=taken.id)).case_id == (await Case.get()).id
+
+
+async def test_an_emergency_is_caught_at_every_step_and_in_english(chat: Chat) -> None:
+    for text, hotline in (("有个小孩掉进河里了", "119"), ("电梯困人了，里面有老人", "119"), ("家里进小偷了", "110")):
+        reply = await chat.say(text)  # at the menu: these read as nothing else
+        assert hotline in reply and "没有听明白" not in reply, text
+        await chat.say("取消")
+    await to_describe(chat)
+    await chat.say(DESCRIPTION)
+    await chat.tap(chat.buttons()[0])
+    reply = await chat.say("快来人啊，楼下着火了，有人被困")  # typed where the place is asked
+    assert "119" in reply and "⚠" in reply
+    await chat.tap("anonymous")
+    if "new" in chat.buttons():
+        await chat.tap("new")
+    await chat.tap("confirm")
+    assert (await Case.get()).urgency == Urgency.EMERGENCY  # the submission under way is flagged for staff
+    english = Chat(chat.engine, user_key="web-en")
+    await english.say("english")
+    await english.tap("submit")
+    assert "119" in await english.say("Gas leak in my kitchen, it smells very strong")
+
+
+async def test_a_self_harm_threat_gets_the_help_line_and_no_bureau(chat: Chat) -> None:
+    from types import SimpleNamespace
+
+    from tests.bot.conftest import make_engine
+
+    chat = Chat(make_engine(suggester=lambda text: [SimpleNamespace(category="商贸旅游", score=0.9)]))
+    await to_describe(chat)
+    reply = await chat.say("我不想活了，谁也帮不了我")
+    assert "12356" in reply and "110" in reply
+    assert "建议由" not in reply and "商务局" not in reply  # no category or bureau suggested to a person in crisis
+    assert "unsure" in chat.buttons() or "请选择问题类别" in reply
