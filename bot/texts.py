@@ -99,8 +99,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "submit.similar.follow": ("关注这件诉求", "Follow that appeal"),
     "submit.similar.new": ("继续提交新诉求", "Submit a new appeal"),
     "submit.similar.followed": (
-        "好的，没有新建诉求。诉求 {number} 正在办理（{status}），办理结果会向全体反映人公开答复。",
-        "Fine, no new appeal was created. Appeal {number} is being handled ({status}).",
+        "好的，没有新建诉求。您已关注诉求 {number}（{status}），办理结果会通知您，也可以在“查询办理进度”里查看。",
+        "Fine, no new appeal was created. You now follow appeal {number} ({status}): you will be told its outcome, and find it under 'Check progress'.",
     ),
     "submit.summary": (
         "请确认：\n问题：{text}\n类别：{category}\n地点：{address}{place}\n联系方式：{contact}\n照片：{photos}张",
@@ -142,6 +142,8 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Sorry, that answer was just updated or withdrawn. Your question goes to staff; it is already filled in.",
     ),
     # query flow
+    "query.followed": ("关注 ", "Following "),
+    "query.merged": ("已并入诉求 {parent} 一并办理：{status}", "Handled together with appeal {parent}: {status}"),
     "query.mine": ("您提交过的诉求：", "Your appeals:"),
     "query.none": ("您在本渠道还没有提交过诉求。", "You have no appeals on this channel yet."),
     "query.other": ("用编号和查询码查询", "Look up by number and code"),
@@ -191,6 +193,19 @@ TEXTS: dict[str, tuple[str, str]] = {
     "notify.answer_directly": ("您的咨询 {number} 已直接答复：{reply}", "Your question {number} was answered directly: {reply}"),
     "notify.rating_reminder": ("您的诉求 {number} 已办结，还没有收到您的评价。请抽空评价办理结果。", "Your appeal {number} is resolved and we have not had your rating yet. Please rate it."),
     "notify.reopen": ("您的诉求 {number} 已重新办理，新的时限 {due_at}。", "Your appeal {number} is being handled again, due {due_at}."),
+    "notify.followed_approve_reply": (
+        "您关注（或已并入）的诉求 {parent} 已办结。答复：{reply}",
+        "The appeal {parent} you follow (or yours was merged into) is resolved. Reply: {reply}",
+    ),
+    "notify.followed_answer_directly": ("您关注的诉求 {parent} 已答复：{reply}", "The appeal {parent} you follow was answered: {reply}"),
+    "notify.followed_reject": (
+        "您关注（或已并入）的诉求 {parent} 不予受理：{reason}",
+        "The appeal {parent} you follow (or yours was merged into) was not accepted: {reason}",
+    ),
+    "notify.followed_reopen": (
+        "您关注（或已并入）的诉求 {parent} 已重新办理，新的时限 {due_at}。",
+        "The appeal {parent} you follow (or yours was merged into) is being handled again, due {due_at}.",
+    ),
     "notify.other": ("您的诉求 {number} 状态更新为：{status}。", "Your appeal {number} is now: {status}."),
 }
 

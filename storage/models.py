@@ -578,6 +578,24 @@ class WebhookPeer(Model):
         table = "webhook_peer"
 
 
+class CaseFollower(Model):
+    """A citizen who chose to follow a similar open case (并单) instead of submitting the same matter again."""
+
+    id = fields.IntField(primary_key=True)
+    case: fields.ForeignKeyRelation[Case] = fields.ForeignKeyField(
+        "appeals.Case", related_name="followers", on_delete=fields.CASCADE
+    )
+    citizen: fields.ForeignKeyRelation[Citizen] = fields.ForeignKeyField(
+        "appeals.Citizen", related_name="following", on_delete=fields.CASCADE
+    )
+    channel = fields.CharEnumField(Channel, max_length=16)  # told of the outcome there
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "case_follower"
+        unique_together = (("case", "citizen"),)
+
+
 class RiskAck(Model):
     """A supervisor's acknowledgement of one risk warning, found again by the warning's fingerprint."""
 

@@ -13,8 +13,17 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from . import batch
-from .lifecycle import Audience, Role
-from .models import Case, CaseAssignment, CaseEvent, Channel, ChannelIdentity, Notification, NotificationStatus
+from .lifecycle import Action, Audience, CaseStatus, Role
+from .models import (
+    Case,
+    CaseAssignment,
+    CaseEvent,
+    CaseFollower,
+    Channel,
+    ChannelIdentity,
+    Notification,
+    NotificationStatus,
+)
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
@@ -39,14 +48,53 @@ async def enqueue(
     if Audience.LEAD_UNIT in audiences or Audience.CO_UNITS in audiences:
         assignments = await CaseAssignment.filter(case_id=case.id, active=True).order_by("id")
     rows = recipients(case, event, audiences, params, identities, assignments)
+    if Audience.CITIZEN in audiences and event.action in OUTCOMES:
+        rows += await _also_told(case, event, params)
     for row in rows:
         await row.save()
     return rows
 
 
+#: The events whose news reaches, besides the case's own citizen, those who followed it or whose same appeal was
+#: merged into it (办理结果向全体反映人公开答复).
+OUTCOMES = frozenset({Action.APPROVE_REPLY, Action.ANSWER_DIRECTLY, Action.REJECT, Action.REOPEN})
+
+
+async def _also_told(case: Case, event: CaseEvent, params: Mapping[str, Any]) -> list[Notification]:
+    """Return the outbox rows telling the case's followers and the citizens of appeals merged into it its outcome."""
+    told = {case.citizen_id}
+    rows: list[Notification] = []
+    common = {"event_id": event.id, "template": f"followed_{event.action.value}", "audience": Audience.CITIZEN.value}
+    shared = {k: v for k, v in params.items() if k in ("reply", "reason", "due_at", "status")}
+    merged = await Case.filter(parent_id=case.id, status=CaseStatus.MERGED, citizen_id__isnull=False).values_list(
+        "id", "number", "citizen_id", "channel")
+    for child_id, number, citizen_id, channel in merged:  # their own appeal, handled as this one
+        if citizen_id in told:
+            continue
+        told.add(citizen_id)
+        for address_channel, address in _on(channel, await citizen_identities(citizen_id)):
+            rows.append(Notification(case_id=child_id, citizen_id=citizen_id, channel=Channel(address_channel),
+                                     address=address, params={**shared, "number": number, "parent": case.number},
+                                     **common))
+    for citizen_id, channel in await CaseFollower.filter(case_id=case.id).values_list("citizen_id", "channel"):
+        if citizen_id in told:
+            continue
+        told.add(citizen_id)
+        for address_channel, address in _on(channel, await citizen_identities(citizen_id)):
+            rows.append(Notification(case_id=case.id, citizen_id=citizen_id, channel=Channel(address_channel),
+                                     address=address, params={**shared, "number": case.number,
+                                                               "parent": case.number}, **common))
+    return rows
+
+
+def _on(channel: str, identities: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Return the identities on ``channel``, else the oldest one."""
+    return [i for i in identities if i[0] == channel] or list(identities[:1])
+
+
 def preferred(case: Case, identities: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
     """Return the identities a case's citizen is told through: those on the case's channel, else the oldest."""
-    return [i for i in identities if i[0] == case.channel] or list(identities[:1])
+    return _on(case.channel, identities)
 
 
 async def citizen_identities(citizen_id: int) -> list[tuple[str, str]]:

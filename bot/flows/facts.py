@@ -5,7 +5,7 @@ from __future__ import annotations
 from storage.deadlines import local
 from storage.labels import label
 from storage.lifecycle import Action, CaseStatus
-from storage.models import Case, CaseEvent, Unit
+from storage.models import Case, CaseEvent, CaseFollower, Unit
 
 from ..dialog.flow import Ctx
 from ..messages import Outbound
@@ -46,9 +46,19 @@ async def case_facts(ctx: Ctx, case: Case) -> Outbound:
     )
     if case.reply and status in (CaseStatus.RESOLVED, CaseStatus.EVALUATED, CaseStatus.ARCHIVED):
         text += "\n" + ctx.text("query.reply", reply=case.reply)
+    if status is CaseStatus.MERGED and case.parent_id:  # the same matter, handled as the other: tell how that goes
+        parent = await Case.get_or_none(id=case.parent_id)
+        if parent is not None:
+            text += "\n" + ctx.text("query.merged", parent=parent.number,
+                                    status=label(CaseStatus(parent.status), ctx.language))
+            if parent.reply and CaseStatus(parent.status) in (CaseStatus.RESOLVED, CaseStatus.EVALUATED,
+                                                              CaseStatus.ARCHIVED):
+                text += "\n" + ctx.text("query.reply", reply=parent.reply)
     buttons = ()
+    followed = case.citizen_id != ctx.citizen_id and await CaseFollower.exists(case_id=case.id,
+                                                                              citizen_id=ctx.citizen_id)
     if status is CaseStatus.RESOLVED and case.citizen_id == ctx.citizen_id:
         buttons = (ctx.choice(f"go:evaluate:{case.id}", "query.rate_it"),)
-    elif status is CaseStatus.RESOLVED:  # looked up by number and code: rated by whoever submitted it
+    elif status is CaseStatus.RESOLVED and not followed:  # looked up by number and code: rated by its submitter
         text += "\n" + ctx.text("query.rate_elsewhere", hotline=ctx.services.hotline)
     return Outbound(text, buttons, "choice" if buttons else "text")

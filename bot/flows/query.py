@@ -19,16 +19,20 @@ CODE_LOCK = dt.timedelta(minutes=15)
 
 
 async def _mine(ctx: Ctx) -> list[Case]:
-    return await Case.filter(citizen_id=ctx.citizen_id).order_by("-id").limit(MY_CASES)
+    """Return the citizen's latest cases: their own and those they follow (关注), newest first."""
+    own = await Case.filter(citizen_id=ctx.citizen_id).order_by("-id").limit(MY_CASES)
+    followed = await Case.filter(followers__citizen_id=ctx.citizen_id).order_by("-id").limit(MY_CASES)
+    return sorted({c.id: c for c in own + followed}.values(), key=lambda c: -c.id)[:MY_CASES]
 
 
 async def mine_prompt(ctx: Ctx) -> list[Outbound] | None:
-    """List the citizen's own cases on this channel."""
+    """List the citizen's own cases on this channel, and those they follow."""
     cases = await _mine(ctx)
     if not cases:
         ctx.say("query.none")
         return None
-    buttons = [Choice(f"case:{c.id}", f"{c.number} {label(c.status, ctx.language)}") for c in cases]
+    buttons = [Choice(f"case:{c.id}", ("" if c.citizen_id == ctx.citizen_id else ctx.text("query.followed"))
+                      + f"{c.number} {label(c.status, ctx.language)}") for c in cases]
     buttons.append(ctx.choice("other", "query.other"))
     return [Outbound(ctx.text("query.mine"), tuple(buttons), "choice")]
 

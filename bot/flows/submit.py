@@ -17,7 +17,7 @@ from storage.cases import NewCase
 from storage.knowledge import Answer, KnowledgeError, local_day, record_direct_answer
 from storage.labels import label
 from storage.lifecycle import Actor, CaseStatus
-from storage.models import Attachment, Case, CaseKind, Channel, Citizen, Urgency
+from storage.models import Attachment, Case, CaseFollower, CaseKind, Channel, Citizen, Urgency
 
 from ..dialog.flow import MENU, Ctx, Flow, Ok, Reask, Result, Step
 from ..dialog.parsers import MAX_TEXT, clean, command_word, phone, words
@@ -323,6 +323,9 @@ async def similar_parse(ctx: Ctx, inbound: Inbound) -> Result:
     """Follow the similar case (no new case) or go on."""
     found = ctx.slots.get("similar")
     if inbound.choice == "follow" and found:
+        if ctx.citizen_id:  # told its outcome, and listed among this citizen's cases
+            await CaseFollower.get_or_create(case_id=found["id"], citizen_id=ctx.citizen_id,
+                                             defaults={"channel": Channel(ctx.channel)})
         ctx.say("submit.similar.followed", number=found["number"],
                 status=label(CaseStatus(found["status"]), ctx.language))
         return Ok(True, next=MENU)

@@ -214,3 +214,55 @@ async def test_a_self_harm_threat_gets_the_help_line_and_no_bureau(chat: Chat) -
     assert "12356" in reply and "110" in reply
     assert "建议由" not in reply and "商务局" not in reply  # no category or bureau suggested to a person in crisis
     assert "unsure" in chat.buttons() or "请选择问题类别" in reply
+
+
+async def test_a_follower_finds_the_followed_case_and_is_told_its_outcome(chat: Chat) -> None:
+    from bot.notifier import render
+    from storage.cases import CaseService
+    from storage.lifecycle import Action, Actor, CaseStatus, Role
+    from storage.models import CaseFollower, Notification
+
+    await to_describe(chat)
+    await chat.say(DESCRIPTION)
+    await finish(chat)
+    first = await Case.get()
+    other = Chat(chat.engine, user_key="web-follower")
+    await other.tap("submit")
+    await other.say("东湖区幸福里小区3栋门口的路灯坏了快一个月了，晚上很黑")
+    await other.tap(other.buttons()[0])
+    await other.say("东湖区幸福里小区3栋")
+    await other.tap("anonymous")
+    assert "已关注诉求" in await other.tap("follow")
+    follower = await CaseFollower.get(case_id=first.id)
+    assert await other.tap("query") and f"case:{first.id}" in other.buttons()  # among "my cases", as followed
+    assert "关注 " + first.number in [c.label for o in other.last for c in o.choices][0]
+
+    await Case.filter(id=first.id).update(status=CaseStatus.PENDING_REVIEW, reply="路灯已于今日修复。")
+    await CaseService(hotline_prefix="8890").apply(first.id, Action.APPROVE_REPLY,
+                                                   Actor(roles=frozenset({Role.SUPERVISOR})))
+    told = await Notification.get(citizen_id=follower.citizen_id, template="followed_approve_reply")
+    text = render(told).text
+    assert first.number in text and "路灯已于今日修复" in text
+    assert await Notification.filter(citizen_id=first.citizen_id, template="approve_reply").count() == 1
+
+
+async def test_a_merged_appeals_citizen_sees_and_is_told_how_the_other_goes(chat: Chat) -> None:
+    from bot.notifier import render
+    from storage.cases import CaseService
+    from storage.lifecycle import Action, Actor, CaseStatus, Role
+    from storage.models import Notification
+
+    await to_describe(chat)
+    await chat.say(DESCRIPTION)
+    await finish(chat)
+    mine = await Case.get()
+    parent = await Case.create(number="8890-20261127-09999", tracking_code="PARENT0001", text="同一路灯坏了",
+                               channel="phone", status=CaseStatus.PENDING_REVIEW, reply="已修复。")
+    service = CaseService(hotline_prefix="8890")
+    await service.apply(mine.id, Action.MERGE, Actor(roles=frozenset({Role.DISPATCHER})), {"parent": parent.number})
+    await service.apply(parent.id, Action.APPROVE_REPLY, Actor(roles=frozenset({Role.SUPERVISOR})))
+    told = await Notification.get(citizen_id=mine.citizen_id, template="followed_approve_reply")
+    assert parent.number in render(told).text and "已修复" in render(told).text
+    await chat.tap("query")
+    reply = await chat.tap(f"case:{mine.id}")
+    assert f"已并入诉求 {parent.number} 一并办理：已办结" in reply and "已修复" in reply
