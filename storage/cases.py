@@ -50,6 +50,7 @@ class CaseView:
     return_window_open: bool
     unit_ids: frozenset[int] = field(default_factory=frozenset)
     emergency: bool = False
+    consultation: bool = False
 
     @classmethod
     async def load(cls, case: Case, now: dt.datetime) -> CaseView:
@@ -65,6 +66,7 @@ class CaseView:
             return_window_open=case.return_due_at is None or now <= case.return_due_at,
             unit_ids=frozenset(units),
             emergency=Urgency(case.urgency) is Urgency.EMERGENCY,
+            consultation=CaseKind(case.kind) is CaseKind.CONSULTATION,
         )
 
 

@@ -9,7 +9,8 @@ from typing import Any
 
 from .deadlines import add_limit, add_working_days, is_official, local, policy_for
 from .errors import InvalidField
-from .lifecycle import Action, Actor, Audience, CaseStatus, Rating, RejectClass, SuperviseLevel
+from .labels import label
+from .lifecycle import OPEN_STATUSES, Action, Actor, Audience, CaseStatus, Rating, RejectClass, SuperviseLevel
 from .models import Case, CaseAssignment, CaseKind, CatalogueEntry, Evaluation, Policy, Unit, Urgency
 
 Effect = Callable[["Change"], Awaitable[None]]
@@ -131,6 +132,9 @@ async def _reject(c: Change) -> None:
         c.notify += [Audience.DISPATCHERS, Audience.SUPERVISORS]
 
 
+MERGE_PARENTS = OPEN_STATUSES  # the matter is still being handled there
+
+
 async def _merge(c: Change) -> None:
     ref = str(c.payload["parent"]).strip()
     if "-" in ref:
@@ -146,6 +150,10 @@ async def _merge(c: Change) -> None:
         parent = await Case.get(id=parent.parent_id)
     if parent.id == c.case.id:
         raise InvalidField("parent", "不能并入自身", "cannot merge a case into itself")
+    if CaseStatus(parent.status) not in MERGE_PARENTS:  # a closed one would leave this appeal never handled
+        status = CaseStatus(parent.status)
+        raise InvalidField("parent", f"只能并入正在办理的诉求（{parent.number}：{label(status)}）",
+                           f"only an open case can take it ({parent.number}: {label(status, 'en')})")
     c.updates["parent_id"] = parent.id
     c.data.update(parent=parent.number, reason=text_field(c.payload, "reason"))
     c.params.update(parent=parent.number)
@@ -264,7 +272,7 @@ async def _supervise(c: Change) -> None:
 
 
 async def _submit_reply(c: Change) -> None:
-    c.updates["reply"] = text_field(c.payload, "reply", 8000)
+    c.updates["reply"] = c.data["reply"] = text_field(c.payload, "reply", 8000)  # each one stays on the timeline
     if "solved" in c.payload:
         c.data["solved"] = _bool("solved", c.payload["solved"])
 

@@ -124,6 +124,8 @@ REFUSAL: dict[str, Label] = {
     "guard:pending_extension": ("没有待审批的延期申请。", "There is no pending extension request."),
     "guard:within_return_window": ("已超过退单时限，不能退单。", "The return window has closed."),
     "guard:not_malicious": ("该诉求已被标记为恶意诉求。", "The case is already labelled malicious."),
+    "guard:consultation": ("直接答复只用于咨询类诉求；投诉、求助等须派单办理。",
+                           "Only a question is answered directly; complaints and requests are dispatched."),
     "guard:not_emergency": ("紧急诉求须立即派单处置，不能以知识库答案直接答复办结。",
                             "An emergency is dispatched at once, never closed with a knowledge answer."),
     "guard:malicious": ("该诉求没有恶意标记。", "The case has no malicious label."),

@@ -152,6 +152,7 @@ class Guard(StrEnum):
     MALICIOUS = "malicious"
     NOT_CONFIDENTIAL_FOR_UNITS = "not_confidential_for_units"
     NOT_EMERGENCY = "not_emergency"
+    CONSULTATION = "consultation"
 
 
 @dataclass(frozen=True)
@@ -206,7 +207,8 @@ TRANSITIONS: dict[Action, Transition] = {
             # SYSTEM: the chat bot served a published knowledge article and the citizen said it answered.
             _roles((Role.OPERATOR, Scope.ANY), (Role.DISPATCHER, Scope.ANY), (Role.SYSTEM, Scope.ANY)),
             required=("reply",), optional=("source",), notify=(Audience.CITIZEN,),
-            guards=(Guard.NOT_EMERGENCY,),  # an emergency is dispatched at once, never closed with an article
+            # Only a question is answered from the knowledge base; an emergency is dispatched at once.
+            guards=(Guard.NOT_EMERGENCY, Guard.CONSULTATION),
         ),
         Transition(
             Action.MERGE, frozenset({CaseStatus.SUBMITTED, CaseStatus.ACCEPTED}), CaseStatus.MERGED,
@@ -339,6 +341,7 @@ class CaseLike(Protocol):
     extension_pending: bool
     return_window_open: bool
     emergency: bool
+    consultation: bool
 
     @property
     def unit_ids(self) -> frozenset[int]:
@@ -391,6 +394,8 @@ def _guard_holds(guard: Guard, case: CaseLike, granting: frozenset[Role]) -> boo
         return case.malicious
     if guard is Guard.NOT_EMERGENCY:
         return not case.emergency
+    if guard is Guard.CONSULTATION:
+        return case.consultation
     # A confidential case never shows the citizen's identity to the handling unit: only a role
     # that grants the action on its own, beyond unit membership, may see it.
     return not (case.confidential and granting <= UNIT_ROLES)

@@ -15,7 +15,7 @@ from .accounts import create_staff
 from .cases import CaseService, NewCase
 from .deadlines import ensure_default_policies
 from .knowledge import seed_knowledge
-from .lifecycle import Action, Actor, CaseStatus, Rating, Role
+from .lifecycle import OPEN_STATUSES, Action, Actor, CaseStatus, Rating, Role
 from .models import (
     Case,
     CaseKind,
@@ -238,10 +238,13 @@ async def seed_demo(password: str, cases: int = 300, seed: int = 8890) -> SeedRe
         actor = staff["operator"] if channel is Channel.PHONE else Actor.citizen(citizen.id)
         case = await service.submit(new, actor)
         other = "jtj" if t["unit"] != "jtj" else "zjj"
+        # A repeat is merged into an earlier appeal of the same matter that is still being handled (a closed one
+        # cannot take it), else into the latest one still open.
         await _drive(service, clock, case, target, staff, handlers[t["unit"]], t["unit"], other,
                      first_of_template.get(k, previous), rng, t["reply"])
-        first_of_template.setdefault(k, case)
-        previous = case
+        if target in OPEN_STATUSES:
+            first_of_template.setdefault(k, case)
+            previous = case
     # The demo's history was delivered long ago: nothing from it should be sent now.
     await Notification.all().update(status=NotificationStatus.SENT, sent_at=dt.datetime.now(dt.UTC))
     return SeedReport(units=len(units), catalogue=len(city["catalogue"]), staff=accounts, cases=len(plan))

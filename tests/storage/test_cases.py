@@ -16,6 +16,7 @@ from storage.models import (
     Case,
     CaseAssignment,
     CaseEvent,
+    CaseKind,
     Channel,
     Evaluation,
     Notification,
@@ -62,6 +63,8 @@ def guard_fields(action: Action) -> dict[str, Any]:
         return {"extension_pending_days": 3}
     if action is Action.CLEAR_MALICIOUS:
         return {"malicious": True}
+    if action is Action.ANSWER_DIRECTLY:
+        return {"kind": CaseKind.CONSULTATION}
     return {}
 
 
@@ -305,6 +308,10 @@ async def test_merge_refuses_itself_and_unknown_parents(database_url: str) -> No
         with pytest.raises(InvalidField) as refused:
             await service.apply(case.id, Action.MERGE, world.actor(Role.DISPATCHER), {"parent": parent})
         assert says in refused.value.message(), parent
+    closed = await make_case(world, CaseStatus.RESOLVED)
+    with pytest.raises(InvalidField) as refused:  # the matter is no longer handled there: it would be lost
+        await service.apply(case.id, Action.MERGE, world.actor(Role.DISPATCHER), {"parent": closed.number})
+    assert "只能并入正在办理的诉求" in refused.value.message() and "已办结" in refused.value.message()
     assert (await Case.get(id=case.id)).status == CaseStatus.ACCEPTED
 
 
@@ -433,5 +440,12 @@ async def test_a_note_typed_beside_any_action_is_kept_on_its_event(database_url:
     notes = {e.action: (e.data or {}).get("note") for e in await CaseEvent.filter(case_id=case.id)}
     assert notes[Action.ACCEPT] == "已电话核实情况属实" and notes[Action.DISPATCH] == "请核查夜间施工"
     assert notes[Action.SIGN] == "已签收，安排夜查"
+    await Case.filter(id=case.id).update(status=CaseStatus.IN_PROGRESS)
+    handler = world.actor(Role.HANDLER, world.lead)
+    await service.apply(case.id, Action.SUBMIT_REPLY, handler, {"reply": "第一次答复：已批评教育司机"})
+    await service.apply(case.id, Action.SEND_BACK, world.actor(Role.UNIT_HEAD, world.lead), {"reason": "不具体"})
+    await service.apply(case.id, Action.SUBMIT_REPLY, handler, {"reply": "第二次答复：已调整线路"})
+    replies = [e.data.get("reply") for e in await CaseEvent.filter(case_id=case.id, action=Action.SUBMIT_REPLY)]
+    assert replies == ["第一次答复：已批评教育司机", "第二次答复：已调整线路"]  # the earlier one is not lost
     with pytest.raises(InvalidField):  # still bounded like every text field
         await service.apply(case.id, Action.NOTE, world.actor(Role.HANDLER, world.lead), {"note": "长" * 4001})

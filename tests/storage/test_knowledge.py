@@ -22,6 +22,7 @@ from storage.knowledge import (
 from storage.lifecycle import Action, Actor, CaseStatus, Role
 from storage.models import (
     CaseEvent,
+    CaseKind,
     Channel,
     KnowledgeArticle,
     KnowledgeStatus,
@@ -159,7 +160,8 @@ async def test_an_expired_article_is_never_served(desk: Desk) -> None:
 async def test_direct_answer_resolves_the_case_with_answer_and_source(desk: Desk) -> None:
     article = await publish(KnowledgeService(lambda: NOW), desk)
     cases = CaseService(clock=lambda: NOW)
-    new = NewCase(text="请问今年几号开始供暖？", channel=Channel.PHONE, citizen_id=desk.world.citizen.id)
+    new = NewCase(text="请问今年几号开始供暖？", channel=Channel.PHONE, citizen_id=desk.world.citizen.id,
+                  kind=CaseKind.CONSULTATION)
     case = await cases.submit(new, desk.operator)
     answer = await KnowledgeBase(lambda: NOW).answer_for(case.text)
     assert answer is not None and answer.article_id == article.id

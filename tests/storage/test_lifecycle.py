@@ -105,7 +105,9 @@ def test_scopes_are_only_used_as_designed() -> None:
 
 def test_an_emergency_is_never_closed_with_a_knowledge_answer() -> None:
     operator = Actor(roles=frozenset({Role.OPERATOR}))
-    assert Action.ANSWER_DIRECTLY in allowed_actions(view(CaseStatus.SUBMITTED), operator)
-    assert Action.ANSWER_DIRECTLY not in allowed_actions(view(CaseStatus.SUBMITTED, emergency=True), operator)
+    assert Action.ANSWER_DIRECTLY in allowed_actions(view(CaseStatus.SUBMITTED, consultation=True), operator)
+    assert Action.ANSWER_DIRECTLY not in allowed_actions(view(CaseStatus.SUBMITTED, consultation=True,
+                                                              emergency=True), operator)
+    assert Action.ANSWER_DIRECTLY not in allowed_actions(view(CaseStatus.SUBMITTED), operator)  # a complaint
     dispatcher = Actor(roles=frozenset({Role.DISPATCHER}))
     assert Action.ACCEPT in allowed_actions(view(CaseStatus.SUBMITTED, emergency=True), dispatcher)
