@@ -18,18 +18,18 @@ TEXTS: dict[str, tuple[str, str]] = {
     "menu.resume.no": ("重新开始", "Start over"),
     "help.text": (
         "您可以：反映问题（投诉、求助、建议），查询办理进度，评价办理结果。\n"
-        "随时可以发送：「取消」放弃当前操作，「菜单」回到主菜单，「帮助」查看本说明，「人工」转人工服务。\n"
+        "随时可以发送：「取消」放弃当前操作，「菜单」回到主菜单，「帮助」查看本说明，「人工」人工服务电话。\n"
         "紧急情况请直接拨打 110（警情）、119（火警）、120（急救）。发送 English 可切换为英文。",
         "You can report a problem (complaint, request, suggestion), check progress, or rate a reply.\n"
-        "Send at any time: 'cancel' to stop, 'menu' for the main menu, 'help' for this text, 'agent' for a person.\n"
+        "Send at any time: 'cancel' to stop, 'menu' for the main menu, 'help' for this text, 'agent' for the hotline to call.\n"
         "In an emergency call 110 (police), 119 (fire) or 120 (ambulance) now. Send 中文 for Chinese.",
     ),
     "language.set": ("已切换为中文。发送 English 可切换为英文。", "Switched to English. Send 中文 for Chinese."),
     "cancel.label": ("取消", "Cancel"),
-    "cancel.done": ("已取消，未提交任何内容。", "Cancelled; nothing was submitted."),
+    "cancel.done": ("已取消，回到主菜单。", "Cancelled; back to the main menu."),
     "agent.text": (
-        "人工服务请拨打热线 {hotline}（24小时）。您也可以继续在这里留言，工作人员会尽快处理。",
-        "For a person, call the {hotline} hotline (24 hours). You can also keep writing here; staff will handle it.",
+        "需要与工作人员通话，请拨打热线 {hotline}（24小时）。在这里提交的诉求也都由工作人员逐件受理和办理。",
+        "To talk to a person, call the {hotline} hotline (24 hours). Every appeal submitted here is also accepted and handled by staff.",
     ),
     "busy": ("上一条消息还在处理中，请稍后再发。", "Your previous message is still being handled; please send again shortly."),
     "slow_down": ("您发送得太快了，请稍等几秒再发。已收到的内容不会丢失。", "You are sending too fast; wait a few seconds. Nothing you sent is lost."),
@@ -143,6 +143,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     # query flow
     "query.followed": ("关注 ", "Following "),
+    "query.rejected": ("不予受理的原因：{reason}", "Why it was not accepted: {reason}"),
     "query.merged": ("已并入诉求 {parent} 一并办理：{status}", "Handled together with appeal {parent}: {status}"),
     "query.mine": ("您提交过的诉求：", "Your appeals:"),
     "query.none": ("您在本渠道还没有提交过诉求。", "You have no appeals on this channel yet."),
@@ -187,7 +188,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "notify.reject": ("您的诉求 {number} 不予受理：{reason}", "Your appeal {number} was not accepted: {reason}"),
     "notify.merge": ("您的诉求 {number} 与 {parent} 是同一事项，已合并办理。", "Your appeal {number} is the same matter as {parent} and is handled with it."),
     "notify.dispatch": ("您的诉求 {number} 已交由「{unit}」办理，时限 {due_at}。", "Your appeal {number} went to '{unit}', due {due_at}."),
-    "notify.sign": ("「承办单位」已签收您的诉求 {number}，正在办理。", "The unit has taken on your appeal {number}."),
+    "notify.sign": ("「{unit}」已签收您的诉求 {number}，正在办理。", "'{unit}' has taken on your appeal {number}."),
     "notify.approve_extension": ("您的诉求 {number} 办理时限延长至 {due_at}。", "The deadline of your appeal {number} is now {due_at}."),
     "notify.approve_reply": ("您的诉求 {number} 已办结。答复：{reply}\n请对办理结果进行评价。", "Your appeal {number} is resolved. Reply: {reply}\nPlease rate it."),
     "notify.answer_directly": ("您的咨询 {number} 已直接答复：{reply}", "Your question {number} was answered directly: {reply}"),

@@ -197,6 +197,9 @@ async def _dispatch(c: Change) -> None:
 
 async def _sign(c: Change) -> None:
     c.data["late"] = c.case.sign_due_at is not None and c.now > c.case.sign_due_at
+    unit = await Unit.get_or_none(id=c.case.lead_unit_id) if c.case.lead_unit_id else None
+    if unit is not None:  # the citizen is told who took it on
+        c.params.update(unit=unit.name_zh, unit_en=unit.name_en)
 
 
 async def _return(c: Change) -> None:

@@ -32,7 +32,8 @@ COMMANDS: dict[str, str] = {
     "取消": "cancel", "cancel": "cancel", "退出": "cancel", "/cancel": "cancel",
     "菜单": "menu", "menu": "menu", "主菜单": "menu", "/start": "menu", "/menu": "menu",
     "帮助": "help", "help": "help", "?": "help", "/help": "help",
-    "人工": "agent", "人工服务": "agent", "转人工": "agent", "agent": "agent", "human": "agent",
+    "人工": "agent", "人工服务": "agent", "转人工": "agent", "人工客服": "agent", "我要人工": "agent",
+    "我要人工客服": "agent", "找人工": "agent", "agent": "agent", "human": "agent",
     "english": "lang:en", "/english": "lang:en",
     "中文": "lang:zh-CN", "chinese": "lang:zh-CN", "/chinese": "lang:zh-CN",
 }

@@ -46,6 +46,10 @@ async def case_facts(ctx: Ctx, case: Case) -> Outbound:
     )
     if case.reply and status in (CaseStatus.RESOLVED, CaseStatus.EVALUATED, CaseStatus.ARCHIVED):
         text += "\n" + ctx.text("query.reply", reply=case.reply)
+    if status is CaseStatus.REJECTED:  # the reason is the citizen's to know (it was sent, and may be lost)
+        rejected = await CaseEvent.filter(case_id=case.id, action=Action.REJECT).order_by("-id").first()
+        if rejected is not None and (rejected.data or {}).get("reason"):
+            text += "\n" + ctx.text("query.rejected", reason=rejected.data["reason"])
     if status is CaseStatus.MERGED and case.parent_id:  # the same matter, handled as the other: tell how that goes
         parent = await Case.get_or_none(id=case.parent_id)
         if parent is not None:

@@ -127,6 +127,9 @@ async def test_a_pushed_notice_keeps_the_buttons_and_a_reload_keeps_what_was_sai
     await page.locator("#choices button").first.wait_for()
     log = await page.locator("#log").inner_text()
     assert case.tracking_code in log and case.number in log  # the receipt survives a reload of the tab
+    assert await page.locator("#log span.nowrap", has_text=case.number).count() >= 1  # never split across lines
+    await page.locator("label[role=button]").focus()  # the camera control is reachable from the keyboard
+    assert await page.evaluate("document.activeElement.getAttribute('aria-label')") == "上传照片 / photo"
     assert "路灯坏了一个月" in log and log.count("请选择") <= 2
 
     await page.fill("#text", "很" * 2100)
@@ -135,6 +138,16 @@ async def test_a_pushed_notice_keeps_the_buttons_and_a_reload_keeps_what_was_sai
     assert len(await page.locator("#text").input_value()) == 2100  # kept in the box to shorten
     assert await page.locator(".msg.me", has_text="很很很很很很很很很很").count() == 0
 
+    asked: list[str] = []
+
+    async def answer(dialog) -> None:  # noqa: ANN001 - Playwright's Dialog
+        asked.append(dialog.message)
+        await (dialog.dismiss() if len(asked) == 1 else dialog.accept())
+
+    page.on("dialog", answer)
+    await page.get_by_role("button", name="结束会话").click()  # asked first: "no" keeps everything
+    await page.wait_for_timeout(200)
+    assert "请先记下诉求编号和查询码" in asked[0] and case.tracking_code in await page.locator("#log").inner_text()
     async with page.expect_navigation():
         await page.get_by_role("button", name="结束会话").click()
     await page.locator("#choices button").first.wait_for()

@@ -440,6 +440,8 @@ async def test_a_note_typed_beside_any_action_is_kept_on_its_event(database_url:
     notes = {e.action: (e.data or {}).get("note") for e in await CaseEvent.filter(case_id=case.id)}
     assert notes[Action.ACCEPT] == "已电话核实情况属实" and notes[Action.DISPATCH] == "请核查夜间施工"
     assert notes[Action.SIGN] == "已签收，安排夜查"
+    signed = await Notification.get(case_id=case.id, template="sign", audience="citizen")
+    assert signed.params["unit"] == world.lead.name_zh  # the citizen is told which unit took it on
     await Case.filter(id=case.id).update(status=CaseStatus.IN_PROGRESS)
     handler = world.actor(Role.HANDLER, world.lead)
     await service.apply(case.id, Action.SUBMIT_REPLY, handler, {"reply": "第一次答复：已批评教育司机"})

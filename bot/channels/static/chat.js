@@ -26,10 +26,25 @@
     try { return JSON.parse(sessionStorage.getItem(KEPT) || "[]"); } catch (e) { return []; }
   }
 
+  const NUMBER = /\d{3,6}-\d{8}-\d{3,6}/g; // a case number is never broken across lines
+
+  function fill(div, text) {
+    let at = 0;
+    for (const m of text.matchAll(NUMBER)) {
+      div.appendChild(document.createTextNode(text.slice(at, m.index)));
+      const span = document.createElement("span");
+      span.className = "nowrap";
+      span.textContent = m[0];
+      div.appendChild(span);
+      at = m.index + m[0].length;
+    }
+    div.appendChild(document.createTextNode(text.slice(at)));
+  }
+
   function bubble(text, cls, keep) {
     const div = document.createElement("div");
     div.className = "msg " + cls;
-    div.textContent = text;
+    fill(div, text);
     log.appendChild(div);
     log.scrollTop = log.scrollHeight;
     if (keep !== false) {
@@ -136,6 +151,11 @@
   }
   input.addEventListener("input", fit);
 
+  const picker = photo.closest("label");
+  picker.addEventListener("keydown", function (event) { // the camera control works from the keyboard too
+    if (event.key === "Enter" || event.key === " ") { event.preventDefault(); photo.click(); }
+  });
+
   photo.addEventListener("change", async function () {
     const file = photo.files[0];
     photo.value = "";
@@ -171,6 +191,10 @@
   });
 
   document.getElementById("end").addEventListener("click", async function () {
+    if (!window.confirm("结束后，本页会清除这次的对话记录，下次打开是新的会话。请先记下诉求编号和查询码。确定结束吗？\n" +
+                        "End the session? This page forgets the conversation: note your appeal number and tracking code first.")) {
+      return;
+    }
     try { sessionStorage.removeItem(KEPT); } catch (e) { /* off */ }
     await fetch("/chat/logout", { method: "POST", credentials: "same-origin" });
     location.reload();

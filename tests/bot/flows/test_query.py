@@ -103,3 +103,17 @@ async def test_a_resolved_case_looked_up_by_code_says_where_to_rate_it(chat: Cha
     reply = await chat.say(case.tracking_code)
     assert "已办结" in reply and "不是在本会话中提交的" in reply and "8890" in reply
     assert not any(b.startswith("go:evaluate") for b in chat.buttons())  # someone else's to rate
+
+
+async def test_a_rejected_case_says_why_and_the_agent_words_are_understood(chat: Chat) -> None:
+    world = await make_world()
+    case = await make_case(world, CaseStatus.REJECTED)
+    await CaseEvent.create(case=case, action=Action.REJECT, from_status=CaseStatus.SUBMITTED,
+                           to_status=CaseStatus.REJECTED, actor_role="dispatcher", version=2,
+                           data={"reject_class": "other_channel", "reason": "该事项已进入诉讼程序，请通过法院解决。"})
+    await chat.tap("query")
+    await chat.say(case.number)
+    reply = await chat.say(case.tracking_code)
+    assert "不予受理的原因：该事项已进入诉讼程序" in reply
+    reply = await chat.say("我要人工客服")
+    assert "8890" in reply and "没有听明白" not in reply
