@@ -13,7 +13,7 @@ from storage import outbox
 from storage.cases import utcnow
 from storage.labels import label
 from storage.lifecycle import CaseStatus
-from storage.models import Channel, Notification
+from storage.models import Channel, DialogSession, Notification
 
 from .messages import Choice, Outbound
 from .texts import TEXTS, t
@@ -28,6 +28,13 @@ OFFLINE_RETRY = dt.timedelta(seconds=30)
 class _Params(dict):
     def __missing__(self, key: str) -> str:
         return ""
+
+
+async def language_for(row: Notification, default: str) -> str:
+    """Return the language the recipient's conversation is in (a citizen who switched to English reads English)."""
+    found = await DialogSession.filter(channel=Channel(row.channel), user_key=row.address).first().values_list(
+        "language", flat=True)
+    return found if isinstance(found, str) and found else default
 
 
 def render(row: Notification, language: str = "zh-CN") -> Outbound:
@@ -103,7 +110,7 @@ class Notifier:
 
     async def _deliver(self, row: Notification, send: Callable[[str, list[Outbound]], Awaitable[bool]]) -> bool:
         now = self.clock()
-        if row.template in SILENT or await send(row.address, [render(row, self.language)]):
+        if row.template in SILENT or await send(row.address, [render(row, await language_for(row, self.language))]):
             await outbox.mark_sent(row, now)
             return True
         return False

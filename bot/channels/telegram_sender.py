@@ -55,9 +55,10 @@ class TelegramSender:
         if await is_blocked(row.address):
             await self._dead(row, "chat unreachable (blocked or deleted)")
             return "blocked"
-        message = notifier.render(row, self.language)
+        language = await notifier.language_for(row, self.language)
+        message = notifier.render(row, language)
         try:
-            for chunk in wire.chunks(message, self.language):
+            for chunk in wire.chunks(message, language):
                 await call(self.bot, "sendMessage", chunk.params(int(row.address)))
         except RetryAfter as exc:
             seconds = retry_seconds(exc)

@@ -53,8 +53,9 @@ class WebhookSender:
         if peer is None or not peer.callback_url:
             await self._dead(row, "peer unknown, inactive or without a callback URL")
             return "dead"
-        body = json.dumps({"type": "notice", "id": f"n{row.id}", "user": user,
-                           "messages": [notifier.render(row, self.language).to_json()]}, ensure_ascii=False).encode()
+        message = notifier.render(row, await notifier.language_for(row, self.language))
+        body = json.dumps({"type": "notice", "id": f"n{row.id}", "user": user, "messages": [message.to_json()]},
+                          ensure_ascii=False).encode()
         stamp = str(int(time.time()))
         headers = {"Content-Type": "application/json", "X-Appeals-Timestamp": stamp,
                    "X-Appeals-Signature": signature(peer.secret, stamp, body)}

@@ -111,3 +111,14 @@ async def test_many_connected_citizens_are_claimed_in_chunks(database_url: str) 
         hub.add(f"idle-{i}", nothing_due)
     hub.add(row.address, socket)
     assert await Notifier(hub).drain_once() == 1 and len(socket.got) == 1
+
+
+async def test_a_citizen_who_chose_english_gets_notices_in_english(database_url: str) -> None:
+    from storage.models import DialogSession
+
+    row = await _dispatched_notification()
+    await DialogSession.create(channel="webchat", user_key=row.address, flow="menu", step="start", language="en")
+    socket = Socket()
+    assert await Notifier(Hub()).deliver_pending(row.address, socket) == 1
+    text = socket.got[0][0].text
+    assert text.startswith("Your appeal") and "went to" in text and "已交由" not in text
