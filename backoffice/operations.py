@@ -197,7 +197,7 @@ async def case_detail(actor: Actor, case_id: int, session: StaffSession | None, 
     proposal = Proposal()
     similar: list[dict[str, Any]] = []
     if suggester is not None and CaseStatus(case.status) in OPEN_STATUSES:
-        proposal = await suggester.propose(case.text, case.district)
+        proposal = await suggester.propose(case.text, case.district, case.category)  # units of staff's category
         similar = await _similar(actor, case, hidden or not unmasked)
     earlier: list[dict[str, Any]] = []
     if case.citizen_id and not hidden and not case.anonymous:

@@ -54,7 +54,8 @@ class Suggester:
             log.warning("classifier unavailable; pages show no suggestions", exc_info=True)
             self._failed = True
 
-    def _propose(self, text: str, district: str | None, catalogue: list[tuple[str, str | None, str, str]]) -> Proposal:
+    def _propose(self, text: str, district: str | None, catalogue: list[tuple[str, str | None, str, str]],
+                 category: str | None = None) -> Proposal:
         self._load()
         if self._model is None:
             return Proposal(district=district)
@@ -71,7 +72,7 @@ class Suggester:
             units = [
                 {"unit_code": u.unit_code, "unit_name": u.unit_name, "category": u.category,
                  "score": round(u.score, 3), "reason": u.reason}
-                for u in routing.suggest_units(ranked, district, cat)
+                for u in routing.suggest_units(_given_first(ranked, category), district, cat)
             ]
         except routing.CatalogueError:
             log.warning("dispatch catalogue is inconsistent; no unit suggestions", exc_info=True)
@@ -80,8 +81,11 @@ class Suggester:
         ]
         return Proposal(categories, units, district, street)
 
-    async def propose(self, text: str, district: str | None = None) -> Proposal:
-        """Propose categories, units and place for a text (off the event loop)."""
+    async def propose(self, text: str, district: str | None = None, category: str | None = None) -> Proposal:
+        """Propose categories, units and place for a text (off the event loop).
+
+        ``category``: the one staff gave the case already; its units come first (the classifier may think otherwise).
+        """
         if not self.enabled or not text.strip():
             return Proposal(district=district)
         from storage.models import CatalogueEntry
@@ -91,7 +95,22 @@ class Suggester:
         )
         # City-wide rules have no district: sort None first rather than comparing it with a name.
         catalogue = sorted(set(rows), key=lambda r: (r[0], r[1] or "", r[2], r[3]))
-        return await asyncio.to_thread(self._propose, text, district, catalogue)
+        return await asyncio.to_thread(self._propose, text, district, catalogue, category)
+
+
+@dataclass(frozen=True)
+class _Given:
+    """A category staff chose, ranked above whatever the classifier thought."""
+
+    category: str
+    score: float = 1.0
+
+
+def _given_first(ranked: list[Any], category: str | None) -> list[Any]:
+    """Return the classifier's ranking with staff's category first (as sure as can be), if there is one."""
+    if not category:
+        return ranked
+    return [_Given(category), *(s for s in ranked if s.category != category)]
 
 
 Candidate = tuple[int, str, str | None, str | None, dt.datetime]
