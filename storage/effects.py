@@ -165,6 +165,8 @@ async def _dispatch(c: Change) -> None:
     if isinstance(co_values, str):
         co_values = [v for v in co_values.replace("，", ",").split(",") if v.strip()]
     co_units = [await _unit("co_units", v) for v in co_values]
+    if any(unit.id == lead.id for unit in co_units):  # as 协调 refuses it: one unit cannot help itself
+        raise InvalidField("co_units", "协办单位不能是主办单位", "a co-unit cannot be the lead unit")
     if c.payload.get("category"):
         c.case.category = c.updates["category"] = await catalogue_category(text_field(c.payload, "category", 32),
                                                                            c.case.category)

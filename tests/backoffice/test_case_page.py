@@ -360,3 +360,21 @@ async def test_a_category_must_come_from_the_dispatch_catalogue(login_as, city: 
     status, page = await operator.post("/intake", {"text": "小区门口路灯坏了一个星期", "kind": "complaint",
                                                    "urgency": "normal", "category": "火星类别", "do": "record"})
     assert status == 400 and "不是派单目录中的类别" in page and await Case.all().count() == 1
+
+
+async def test_a_unit_is_not_its_own_co_unit_and_the_choice_survives_the_refusal(login_as, city: City) -> None:
+    world = city.world
+    case = await make_case(world, CaseStatus.ACCEPTED)
+    dispatcher = await login_as("dispatcher")
+    status, page = await dispatcher.act(case.id, "dispatch", lead_unit=str(world.lead.id),
+                                        co_units=[str(world.lead.id), str(world.other.id)])
+    assert status == 400 and "协办单位不能是主办单位" in page
+    assert f'<option value="{world.other.id}" selected>' in page  # the co-units chosen are still chosen
+    assert (await Case.get(id=case.id)).status == CaseStatus.ACCEPTED
+
+
+async def test_approving_an_extension_shows_and_proposes_the_days_asked_for(login_as, city: City) -> None:
+    case = await make_case(city.world, CaseStatus.IN_PROGRESS, extension_pending_days=4)
+    supervisor = await login_as("supervisor")
+    _, page = await supervisor.get(f"/cases/{case.id}")
+    assert "申请延期 4 个工作日" in page and 'name="days" min="1" max="10" value="4"' in page
