@@ -44,6 +44,11 @@ class ConcurrentUpdate(RuntimeError):
     """The lease was lost while a step ran; the change was rolled back."""
 
 
+def _global_word(inbound: Inbound) -> str | None:
+    """Return the global command a typed message is (取消, 菜单, 帮助 …), if it is one."""
+    return COMMANDS.get(command_word(inbound))
+
+
 MAX_SCAN = 2000  # characters of a message checked for emergency words (a longer one is refused anyway)
 
 
@@ -189,6 +194,8 @@ class DialogEngine:
             return replies
         if expired:
             slots["_resume"] = {"flow": flow, "step": step}
+            if inbound.text and not inbound.choice and not inbound.attachments and _global_word(inbound) is None:
+                slots["_resume"]["text"] = inbound.text  # the answer typed meanwhile: applied if they go on
             flow, step = "menu", "resume"
             replies = await self._prompt(ctx, flow, step)
             return await self._save(row, token, ctx, flow, step, replies, inbound.key)
@@ -198,19 +205,34 @@ class DialogEngine:
         elif jump is not None:
             flow, step = await self._enter(ctx, flow, jump)
         else:
-            current = self.flows[flow].step(step)
-            result = await current.parse(ctx, inbound)
-            if isinstance(result, Reask):
-                ctx.replies.append(Outbound(ctx.text(result.key, **result.params)))
-            else:
-                if current.slot:
-                    slots[current.slot] = result.value
-                target = result.next or current.target(ctx)
-                if current.commit is not None:
-                    return await self._commit(row, token, ctx, flow, current, target, inbound.key)
-                flow, step = await self._enter(ctx, flow, target)
+            moved = await self._step(row, token, ctx, flow, step, inbound, inbound.key)
+            if isinstance(moved, list):
+                return moved
+            flow, step = moved
+            replay = ctx.slots.pop("_replay", None)
+            if isinstance(replay, str) and replay and flow != "menu":  # what was typed as the session expired
+                moved = await self._step(row, token, ctx, flow, step,
+                                         Inbound(inbound.channel, inbound.user_key, text=replay), inbound.key)
+                if isinstance(moved, list):
+                    return moved
+                flow, step = moved
         replies = ctx.replies + await self._prompt(ctx, flow, step)
         return await self._save(row, token, ctx, flow, step, replies, inbound.key)
+
+    async def _step(self, row: DialogSession, token: str | None, ctx: Ctx, flow: str, step: str, inbound: Inbound,
+                    key: str | None) -> tuple[str, str] | list[Outbound]:
+        """Parse one answer at ``step``: return where the dialog goes, or the replies once a commit has saved."""
+        current = self.flows[flow].step(step)
+        result = await current.parse(ctx, inbound)
+        if isinstance(result, Reask):
+            ctx.replies.append(Outbound(ctx.text(result.key, **result.params)))
+            return flow, step
+        if current.slot:
+            ctx.slots[current.slot] = result.value
+        target = result.next or current.target(ctx)
+        if current.commit is not None:
+            return await self._commit(row, token, ctx, flow, current, target, key)
+        return await self._enter(ctx, flow, target)
 
     def _warn_if_emergency(self, ctx: Ctx, text: str, flow: str) -> None:
         """Tell the citizen to call the emergency number at once; a submission under way is flagged urgent."""

@@ -100,6 +100,8 @@ async def resume_parse(ctx: Ctx, inbound: Inbound) -> Result:
     word = inbound.choice or clean(inbound.text)
     if resume and word in ("resume", "接着办", "继续", "continue", "是", "yes"):
         ctx.carry.update({k: v for k, v in ctx.slots.items() if not k.startswith("_")})
+        if resume.get("text"):  # typed as the session expired: taken as the answer now, not asked for again
+            ctx.carry["_replay"] = resume["text"]
         return Ok(next=f"{resume['flow']}:{resume['step']}")
     if resume and word not in ("restart", "重新开始", "start over", "否", "no"):
         ctx.slots["_resume"] = resume

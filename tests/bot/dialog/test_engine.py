@@ -55,6 +55,23 @@ async def test_cancel_menu_help_and_agent_anywhere(chat: Chat) -> None:
     assert "取消" in await chat.say("help")
 
 
+async def test_what_is_typed_as_the_session_expires_is_kept_for_going_on(chat: Chat) -> None:
+    now = [dt.datetime(2026, 11, 26, 2, 0, tzinfo=dt.UTC)]
+    chat.engine.services.clock = lambda: now[0]
+    await chat.tap("submit")
+    now[0] += dt.timedelta(hours=2)  # a slow typist
+    reply = await chat.say("西山区人民路工地每天夜里十二点以后还在施工，噪音很大，影响休息")
+    assert "未完成" in reply and chat.buttons() == ["resume", "restart"]
+    reply = await chat.tap("resume")
+    assert "类别" in reply and "请描述" not in reply  # taken as the description, not asked for again
+    row = await DialogSession.get()
+    assert row.step == "category" and row.slots["text"].startswith("西山区人民路工地")
+    now[0] += dt.timedelta(hours=2)
+    await chat.say("这段话不再需要")
+    await chat.tap("restart")  # starting over drops it
+    assert (await DialogSession.get()).flow == "menu" and "这段话" not in str((await DialogSession.get()).slots)
+
+
 async def test_idle_expiry_offers_to_resume(chat: Chat) -> None:
     now = [dt.datetime(2026, 11, 26, 2, 0, tzinfo=dt.UTC)]
     chat.engine.services.clock = lambda: now[0]
