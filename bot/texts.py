@@ -81,6 +81,10 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Where is it? Write the district, street, estate or road and number, or send your location.",
     ),
     "submit.location.too_short": ("地址太简单了，请写得具体一些，例如“东湖区幸福里小区3栋”。", "Please give a more precise address, e.g. 'Building 3, Xingfuli estate, Donghu district'."),
+    "submit.location.outside": (
+        "这个定位不在本市范围内，已照收；工作人员会核实地点。如果发错了，可以在最后一步选“重新填写”。",
+        "That pin is outside the city; it is kept and staff will check the place. If it was a mistake, choose 'Start again' at the last step.",
+    ),
     "submit.location.pin": ("地图定位（{lat:.5f}, {lon:.5f}）", "map pin ({lat:.5f}, {lon:.5f})"),
     "submit.contact": (
         "工作人员可能需要联系您核实情况。请选择：",

@@ -230,6 +230,8 @@ async def location_parse(ctx: Ctx, inbound: Inbound) -> Result:
         district = ctx.services.advisor.places.district_at(lat, lon)  # None outside the city: staff decide
         ctx.slots.update(latitude=lat, longitude=lon, district=district, street=None)
         await follow_district(ctx, district)
+        if district is None:  # said, not silently kept: the citizen may have sent where they are, not the problem
+            ctx.say("submit.location.outside")
         return Ok(ctx.text("submit.location.pin", lat=lat, lon=lon))
     result = words(inbound, 200)
     if isinstance(result, Reask):

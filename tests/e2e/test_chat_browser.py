@@ -30,7 +30,12 @@ async def submit(page, description: str) -> None:
     if await follow_new.count():
         await follow_new.click()
     await page.get_by_text("请确认").wait_for()
-    await confirm.click()
+    tapped = await page.evaluate("""() => {
+        const b = [...document.querySelectorAll('#choices button')].find(x => x.textContent === '确认提交');
+        b.click();
+        return b.disabled;
+    }""")
+    assert tapped  # disabled by the tap itself: a second tap cannot send it again
     await page.get_by_text("诉求编号").wait_for()
 
 
@@ -118,6 +123,7 @@ async def test_a_pushed_notice_keeps_the_buttons_and_a_reload_keeps_what_was_sai
     await page.get_by_role("button", name="查询办理进度").wait_for()
     menu = await page.locator("#choices button").count()
     assert menu >= 3
+    assert await page.locator("#choices button:disabled").count() == 0  # the new question's buttons are live
 
     await CaseService(hotline_prefix="8890").apply(case.id, Action.ACCEPT, Actor(roles=frozenset({Role.DISPATCHER})))
     await page.locator(".msg.notice").first.wait_for(timeout=15_000)  # staff's change, pushed

@@ -70,6 +70,7 @@
     b.textContent = choice.label;
     b.dataset.value = choice.value;
     b.addEventListener("click", function () {
+      for (const other of parent.querySelectorAll("button")) other.disabled = true; // one tap: no double submit
       bubble(choice.label, "me");
       send({ type: "choice", value: choice.value });
     });

@@ -74,7 +74,7 @@ async def test_a_pin_outside_the_city_keeps_the_position_and_leaves_the_district
     chat = Chat(make_engine(suggester=streetlights))
     await to_location(chat)
     reply = joined(await chat.send(location=(39.9042, 116.4074)))
-    assert "联系" in reply
+    assert "联系" in reply and "不在本市范围内" in reply  # said, not silently kept
     case = await confirm(chat)
     assert case.district is None and case.street is None
     assert (case.latitude, case.longitude) == (39.9042, 116.4074)
