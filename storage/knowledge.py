@@ -50,8 +50,8 @@ class KnowledgeError(Exception):
         "not_found": ("未找到该知识条目。", "No such article."),
         "not_owner": ("只有该条目所属单位的工作人员可以修改。",
                       "Only staff of the owning unit may change this article."),
-        "not_reviewer": ("只有所属单位负责人（且不是作者本人）可以审核。",
-                         "Only the owning unit's head, other than the author, may review it."),
+        "not_reviewer": ("只有所属单位负责人或督办员（且不是作者本人）可以审核。",
+                         "Only the owning unit's head or a supervisor, other than the author, may review it."),
         "in_review": ("该条目正在审核中，请先审核或退回。",
                       "The article is under review; approve or send it back first."),
         "no_draft": ("没有待提交的草稿。", "There is no draft to submit."),
@@ -59,6 +59,7 @@ class KnowledgeError(Exception):
         "not_servable": ("该条目未发布或已过有效期，不能用于答复。",
                          "The article is not published or not valid today."),
         "invalid": ("内容不完整或过长：{field}", "Missing or too long: {field}"),
+        "dates": ("失效日期不能早于生效日期。", "The end date cannot be before the start date."),
     }
 
     def __init__(self, key: str, status_code: int | None = None, **params: str) -> None:
@@ -71,7 +72,24 @@ class KnowledgeError(Exception):
     def message(self, language: str = "zh-CN") -> str:
         """Return the explanation in the user's language."""
         zh, en = self.TEXTS[self.key]
-        return (en if language == "en" else zh).format(**self.params)
+        params = dict(self.params)
+        if params.get("field") in FIELD_NAMES:  # the field as the form names it, not its code
+            params["field"] = FIELD_NAMES[params["field"]][1 if language == "en" else 0]
+        return (en if language == "en" else zh).format(**params)
+
+
+def may_review(actor: Actor, unit_id: int) -> bool:
+    """Tell whether ``actor`` may review the unit's articles: its unit heads, or a platform supervisor (so a unit with
+    a single head, who wrote the revision, is never stuck); nobody reviews their own revision."""
+    return (Role.UNIT_HEAD in actor.roles and unit_id in actor.unit_ids) or Role.SUPERVISOR in actor.roles
+
+
+#: How an article form's fields are named to the people filling it in.
+FIELD_NAMES: dict[str, tuple[str, str]] = {
+    "questions": ("问题（每行一种问法）", "Questions (one way of asking per line)"), "answer": ("答案", "Answer"),
+    "category": ("类别", "Category"), "source": ("依据", "Source"), "valid_from": ("生效日期", "Valid from"),
+    "valid_to": ("失效日期", "Valid until"), "note": ("审核意见", "Review note"), "unit": ("单位", "Unit"),
+}
 
 
 @dataclass(frozen=True)
@@ -96,7 +114,7 @@ class ArticleDraft:
         if len(self.source.strip()) > 255 or len(self.category.strip()) > 32:
             raise KnowledgeError("invalid", field="source" if len(self.source.strip()) > 255 else "category")
         if self.valid_from and self.valid_to and self.valid_to < self.valid_from:
-            raise KnowledgeError("invalid", field="valid_to")
+            raise KnowledgeError("dates", field="valid_to")
         return {"questions": questions, "answer": answer, "category": self.category.strip(),
                 "source": self.source.strip(), "valid_from": self.valid_from, "valid_to": self.valid_to}
 
@@ -171,7 +189,7 @@ class KnowledgeService:
 
     async def _reviewed(self, article_id: int, actor: Actor) -> tuple[KnowledgeArticle, KnowledgeRevision]:
         article = await _article(article_id)
-        if Role.UNIT_HEAD not in actor.roles or article.unit_id not in actor.unit_ids:
+        if not may_review(actor, article.unit_id):
             raise KnowledgeError("not_reviewer", 403)
         revision = await _latest(article_id)
         if revision.status is not RevisionStatus.REVIEW:

@@ -15,7 +15,7 @@ from aiohttp import web
 from multidict import MultiDictProxy
 
 from storage.accounts import staff_names
-from storage.knowledge import EDITORS, ArticleDraft, KnowledgeError, history, local_day
+from storage.knowledge import EDITORS, ArticleDraft, KnowledgeError, history, local_day, may_review
 from storage.lifecycle import Actor, Role
 from storage.models import KnowledgeArticle, KnowledgeRevision, KnowledgeStatus, RevisionStatus, Unit
 
@@ -50,6 +50,10 @@ def _is_editor(actor: Actor, unit_id: int) -> bool:
 
 def _is_head(actor: Actor, unit_id: int) -> bool:
     return Role.UNIT_HEAD in actor.roles and unit_id in actor.unit_ids
+
+
+def _is_reviewer(actor: Actor, unit_id: int) -> bool:
+    return may_review(actor, unit_id)
 
 
 def _label(table: dict[Any, tuple[str, str]], key: Any, request: web.Request) -> str:
@@ -152,8 +156,12 @@ async def _readable(request: web.Request) -> tuple[Actor, KnowledgeArticle] | we
     return actor, article
 
 
-async def article_page(request: web.Request) -> web.Response:
-    """Show an article: what is served, the latest revision with what the viewer may do, the history."""
+async def article_page(request: web.Request, values: dict[str, str] | None = None, error: str = "",
+                       status_code: int = 200) -> web.Response:
+    """Show an article: what is served, the latest revision with what the viewer may do, the history.
+
+    ``values`` and ``error``: an edit that was refused, shown again in the form with why.
+    """
     if isinstance(found := await _readable(request), web.Response):
         return found
     staff, _ = current_actor(request)
@@ -162,7 +170,7 @@ async def article_page(request: web.Request) -> web.Response:
     revisions = await history(article.id)
     latest = revisions[-1] if revisions else None
     people = await staff_names(i for r in revisions for i in (r.author_id, r.reviewer_id))  # type: ignore[attr-defined]
-    editor, head = _is_editor(actor, unit_id), _is_head(actor, unit_id)
+    editor, head, reviewer = _is_editor(actor, unit_id), _is_head(actor, unit_id), _is_reviewer(actor, unit_id)
     status = latest.status if latest else None
     done = DONE.get(request.query.get("done", ""))
     return await render(request, "knowledge_article.html", {
@@ -175,14 +183,14 @@ async def article_page(request: web.Request) -> web.Response:
                     for r in reversed(revisions)],
         "can_edit": editor and status is not RevisionStatus.REVIEW,
         "can_submit": editor and status is RevisionStatus.DRAFT,
-        "can_review": head and status is RevisionStatus.REVIEW and latest is not None
+        "can_review": reviewer and status is RevisionStatus.REVIEW and latest is not None
         and latest.author_id != staff.id,  # type: ignore[attr-defined]
-        "own_review": head and status is RevisionStatus.REVIEW and latest is not None
+        "own_review": reviewer and status is RevisionStatus.REVIEW and latest is not None
         and latest.author_id == staff.id,  # type: ignore[attr-defined]
         "can_withdraw": head and article.status is KnowledgeStatus.PUBLISHED,
         "done": tr(request, *done) if done else "",
-        "v": _values(latest),
-    })
+        "v": values if values is not None else _values(latest), "error": error,
+    }, status=status_code)
 
 
 def _values(revision: KnowledgeRevision | None) -> dict[str, str]:
@@ -208,6 +216,10 @@ def _step(run: Step, done: str) -> Callable[[web.Request], Awaitable[web.Respons
                 raise KnowledgeError("not_found", 404)
             await run(request, article_id, actor, form)
         except KnowledgeError as exc:
+            if exc.status_code == 400 and done == "saved":  # a refused edit: the form again, as typed, with why
+                values = {k: str(form.get(k, "")) for k in ("questions", "answer", "category", "source",
+                                                            "valid_from", "valid_to")}
+                return await article_page(request, values, exc.message(lang(request)), 400)
             return await _refused(request, exc)
         return redirect(f"/knowledge/{article_id}?done={done}")
 

@@ -194,7 +194,9 @@ async def test_invalid_drafts_name_the_bad_field(desk: Desk) -> None:
             await service.create(desk.world.lead.id, draft, desk.handler)
         fields.append(refused.value.params["field"])
     assert fields == ["questions", "answer", "source", "valid_to"]
-    assert "questions" in KnowledgeError("invalid", field="questions").message("en")
+    assert "Questions" in KnowledgeError("invalid", field="questions").message("en")  # as the form names it
+    assert "问题" in KnowledgeError("invalid", field="questions").message() and "questions" not in (
+        KnowledgeError("invalid", field="questions").message())
 
 
 async def test_the_demo_articles_seed_for_the_demo_units(database_url: str) -> None:
