@@ -6,15 +6,34 @@ from aiohttp import web
 
 from storage import outbox
 from storage.deadlines import local
-from storage.lifecycle import Role
-from storage.models import Notification, NotificationStatus
+from storage.labels import ACTION, label
+from storage.lifecycle import Action, Role
+from storage.models import Channel, Notification, NotificationStatus
 
 from ..auth import current_actor
-from ..i18n import tr
+from ..i18n import lang, tr
 from ..ids import db_id
 from .common import error_page, redirect, render
 
 ROLES = frozenset({Role.SUPERVISOR, Role.ADMIN})
+#: What a notification was, for templates that are no lifecycle action.
+KINDS: dict[str, tuple[str, str]] = {
+    "rating_reminder": ("评价提醒", "Rating reminder"), "callback_task": ("回访任务", "Call-back task"),
+    "daily_digest": ("每日汇总", "Daily digest"),
+}
+
+
+def kind_label(template: str, english: bool) -> str:
+    """Return what a notification was in words: its lifecycle action, or its kind (a follower's copy says so)."""
+    followed = template.startswith("followed_")
+    name = template.removeprefix("followed_")
+    try:
+        zh, en = ACTION[Action(name)]
+    except ValueError:
+        zh, en = KINDS.get(name, (name, name))
+    if followed:
+        zh, en = f"{zh}（告知关注者）", f"{en} (to a follower)"
+    return en if english else zh
 
 
 async def dead_letters(request: web.Request) -> web.Response:
@@ -25,8 +44,10 @@ async def dead_letters(request: web.Request) -> web.Response:
     rows = await Notification.filter(
         status__in=[NotificationStatus.FAILED, NotificationStatus.DEAD]
     ).order_by("-id").limit(200).prefetch_related("case")
+    english = lang(request) == "en"
     return await render(request, "outbox.html", {"rows": [
-        {"id": n.id, "status": n.status.value, "channel": n.channel.value, "template": n.template,
+        {"id": n.id, "status": n.status.value, "channel": label(Channel(n.channel), "en" if english else "zh-CN"),
+         "template": kind_label(n.template, english),
          "attempts": n.attempts, "error": n.last_error[:300], "created": local(n.created_at),
          "next": local(n.next_attempt_at), "case_id": n.case_id, "number": n.case.number if n.case else ""}
         for n in rows

@@ -26,6 +26,7 @@ async def test_a_channel_failing_then_recovering_delivers_once(login_as, city: C
     supervisor = await login_as("supervisor")
     status, page = await supervisor.get("/outbox")
     assert status == 200 and "死信" in page and "connection refused" in page
+    assert "<td>Open311</td><td>派单</td>" in page  # the channel and what it was, in words
     assert XSS not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
     status, page = await supervisor.post(f"/outbox/{row.id}/retry", {"reason": ""})
     assert status == 400
