@@ -24,6 +24,7 @@ from .views import (
     admin_settings,
     analytics,
     api,
+    audit,
     cases,
     export,
     intake,
@@ -76,6 +77,7 @@ def setup(app: web.Application, settings: Settings) -> None:
     analytics.add_routes(r)
     supervision.add_routes(r)
     outbox.add_routes(r)
+    audit.add_routes(r)
     notifications.add_routes(r)
     knowledge.add_routes(r)
     api.add_routes(r)
