@@ -17,6 +17,7 @@ Intent = Literal["submit", "query", "evaluate", "help", "greeting", "unknown"]
 INTENTS: tuple[str, ...] = ("submit", "query", "evaluate", "help", "greeting")
 _NEGATORS = ("不", "别", "没", "勿")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
+_LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
 _LATIN_GAP = re.compile(r"(?<=[A-Za-z0-9])\s+(?=[A-Za-z0-9])")  # keep Latin words apart
 CASE_NUMBER_WEIGHT = 4.0
 GREETING_MAX_REST = 4  # a greeting followed by more than this many characters is a preamble
@@ -83,7 +84,7 @@ def scores(text: str, lexicon: IntentLexicon | None = None) -> dict[str, float]:
                     result[intent] += weight
                     greeting_chars += len(term) if intent == "greeting" else 0
             start = squeezed.find(term, start + 1)
-    content = len(_CJK.findall(squeezed))
+    content = len(_CJK.findall(squeezed)) + 2 * len(_LATIN_WORD.findall(text or ""))  # an English word ≈ 2 characters
     if result["greeting"] and content - greeting_chars > GREETING_MAX_REST:
         result["greeting"] *= 0.2
     if content >= 12 and not (result["query"] or result["evaluate"] or result["help"]):

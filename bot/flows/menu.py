@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from intents.chat_intent import classify
 
 from ..dialog.flow import MENU, Ctx, Flow, Ok, Reask, Result, Step
@@ -11,6 +13,12 @@ from ..texts import TEXTS
 from . import submit
 
 DESCRIPTION_MIN = 8  # free text this long that reads as a complaint is taken as the description
+_LATIN_WORD = re.compile(r"[A-Za-z]+")
+
+
+def _size(text: str) -> int:
+    """Return how much a message says: its characters, an English word counting as one ("I want to complain": 4)."""
+    return len("".join(_LATIN_WORD.sub("", text).split())) + len(_LATIN_WORD.findall(text))
 
 
 async def start_prompt(ctx: Ctx) -> list[Outbound]:
@@ -63,7 +71,7 @@ async def start_parse(ctx: Ctx, inbound: Inbound) -> Result:
         return Ok(next=MENU)
     if intent == "greeting":
         return Ok(next=MENU)
-    if intent == "submit" and len(text) >= DESCRIPTION_MIN and len(text) <= submit.MAX_TEXT:
+    if intent == "submit" and _size(text) >= DESCRIPTION_MIN and len(text) <= submit.MAX_TEXT:
         await submit.take_description(ctx, text, carry=True)
         return Ok(next="submit:category")
     if intent == "submit":
@@ -79,7 +87,7 @@ def _may_ask(intent: str, text: str) -> bool:
     """
     if len(text) > submit.MAX_TEXT:
         return False
-    return intent == "unknown" or (intent in ("help", "submit") and len(text) >= DESCRIPTION_MIN)
+    return intent == "unknown" or (intent in ("help", "submit") and _size(text) >= DESCRIPTION_MIN)
 
 
 async def resume_prompt(ctx: Ctx) -> list[Outbound] | None:

@@ -31,3 +31,14 @@ async def test_gibberish_and_unknown_buttons_are_asked_again(chat: Chat) -> None
     assert "没有听明白" in await chat.say("asdf qwer")
     assert "按钮" in await chat.tap("does-not-exist")
     assert "帮助" in await chat.tap("help") or "取消" in chat.last[0].text
+
+
+async def test_english_free_text_at_the_menu_is_understood(chat: Chat) -> None:
+    await chat.say("english")
+    reply = await chat.say("Loud construction noise every night on Renmin Road near my building")
+    assert "did not understand" not in reply and "category" in reply.lower()  # taken as the description
+    await chat.say("menu")
+    assert "appeal number" in await chat.say("what is the status of my case")  # the query flow
+    await chat.say("menu")
+    reply = await chat.say("I want to complain")
+    assert "Describe the problem" in reply
