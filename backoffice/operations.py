@@ -12,7 +12,7 @@ from storage.deadlines import local
 from storage.labels import ACTION, STATUS, field_label, label
 from storage.lifecycle import OPEN_STATUSES, Action, Actor, CaseStatus, Rating, RejectClass, Role, SuperviseLevel
 from storage.lifecycle import allowed_actions as lifecycle_allowed
-from storage.models import Case, CaseEvent, Channel, Citizen, StaffSession, Unit
+from storage.models import Case, CaseEvent, CaseFollower, Channel, Citizen, StaffSession, Unit
 
 from . import sessions
 from .access import hides_citizen, visible_case, visible_cases
@@ -161,6 +161,8 @@ class CaseDetail:
     proposal: Proposal
     similar: list[dict[str, Any]] = field(default_factory=list)
     earlier: list[dict[str, Any]] = field(default_factory=list)
+    merged: list[dict[str, Any]] = field(default_factory=list)  # appeals of the same matter merged into this one
+    followers: int = 0  # citizens who chose to follow this case instead of submitting it again
 
     def as_json(self) -> dict[str, Any]:
         """Return the detail as JSON-ready data."""
@@ -173,7 +175,7 @@ class CaseDetail:
             "lead_unit": self.lead_unit, "units": self.units, "citizen": self.citizen, "reply": c.reply,
             "timeline": self.events, "clocks": self.clocks, "allowed_actions": [f.action for f in self.forms],
             "suggestions": {"categories": self.proposal.categories, "units": self.proposal.units},
-            "similar": self.similar, "earlier": self.earlier,
+            "similar": self.similar, "earlier": self.earlier, "merged": self.merged, "followers": self.followers,
         }
 
 
@@ -205,9 +207,11 @@ async def case_detail(actor: Actor, case_id: int, session: StaffSession | None, 
             .order_by("-id").limit(10)
         earlier = [{"id": c.id, "number": c.number, "title": text_view(c.title, masked=not unmasked),
                     "status": c.status.value, "status_label": label(CaseStatus(c.status), lang),
-                    "channel": c.channel.value, "at": local(c.created_at)} for c in rows]
+                    "channel": label(Channel(c.channel), lang), "at": local(c.created_at)} for c in rows]
+    merged = [{"id": c.id, "number": c.number, "at": local(c.created_at), "channel": label(Channel(c.channel), lang)}
+              for c in await visible_cases(actor).filter(parent_id=case.id, status=CaseStatus.MERGED).order_by("id")]
     return CaseDetail(
-        earlier=earlier,
+        earlier=earlier, merged=merged, followers=await CaseFollower.filter(case_id=case.id).count(),
         case=case, status_label=label(CaseStatus(case.status), lang),
         lead_unit=unit_names.get(case.lead_unit_id, "") if case.lead_unit_id else "",  # type: ignore[arg-type]
         units=[unit_names[u] for u in sorted(view.unit_ids) if u in unit_names],

@@ -79,8 +79,8 @@ async def create_staff(
             raise AccountError(f"单位不存在 / no such unit: {unit_code}")
     if {Role.HANDLER, Role.UNIT_HEAD} & set(role_list) and unit is None:
         raise AccountError("承办人和单位负责人必须属于一个单位 / handlers and unit heads need a unit")
-    if await Staff.exists(username=username):
-        raise AccountError(f"用户名已存在 / username taken: {username}")
+    if await Staff.exists(username__iexact=username):  # "Dispatcher" beside "dispatcher" would confuse everyone
+        raise AccountError(f"用户名已存在（不区分大小写） / username taken (case aside): {username}")
     staff = await Staff.create(
         username=username, display_name=display_name or username, password_hash=hash_password(password),
         roles=[r.value for r in role_list], unit=unit,

@@ -301,6 +301,7 @@ async def _answer_directly(c: Change) -> None:
 
 async def _send_back(c: Change) -> None:
     c.data["reason"] = text_field(c.payload, "reason")
+    c.updates["reply"] = ""  # not the answer any more (it stays on its submit_reply event); the unit writes anew
 
 
 async def _rate(c: Change, source: str) -> None:

@@ -378,3 +378,24 @@ async def test_approving_an_extension_shows_and_proposes_the_days_asked_for(logi
     supervisor = await login_as("supervisor")
     _, page = await supervisor.get(f"/cases/{case.id}")
     assert "申请延期 4 个工作日" in page and 'name="days" min="1" max="10" value="4"' in page
+
+
+async def test_a_case_shows_the_appeals_merged_into_it_and_its_followers(login_as, city: City) -> None:
+    from storage.models import CaseFollower
+
+    parent = await make_case(city.world, CaseStatus.IN_PROGRESS)
+    child = await make_case(city.world, CaseStatus.SUBMITTED)
+    dispatcher = await login_as("dispatcher")
+    status, _ = await dispatcher.act(child.id, "merge", parent=parent.number, reason="同一路灯")
+    assert status == 200 and (await Case.get(id=child.id)).status == CaseStatus.MERGED
+    await CaseFollower.create(case=parent, citizen=city.world.citizen, channel="webchat")
+    _, page = await dispatcher.get(f"/cases/{parent.id}")
+    assert "并入此件的诉求" in page and f'href="/cases/{child.id}">{child.number}</a>' in page
+    assert "1 位市民关注此件" in page
+
+
+async def test_a_reply_sent_back_is_no_longer_shown_as_the_answer(login_as, city: City) -> None:
+    case = await make_case(city.world, CaseStatus.PENDING_REVIEW, reply="已批评教育司机")
+    head = await login_as("head")
+    status, page = await head.act(case.id, "send_back", reason="答复不具体")
+    assert status == 200 and (await Case.get(id=case.id)).reply == ""  # the unit writes a new one

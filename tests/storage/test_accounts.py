@@ -55,3 +55,13 @@ async def test_unit_staff_need_a_unit_and_citizen_is_not_a_staff_role(database_u
     with pytest.raises(AccountError):
         await create_staff("bad name", "long-password-1", [Role.OPERATOR])
     assert await Staff.all().count() == 0
+
+
+async def test_a_username_differing_only_in_case_is_taken(database_url: str) -> None:
+    from storage.accounts import AccountError, create_staff
+    from storage.lifecycle import Role
+
+    await create_staff("dispatcher", "a long enough password", [Role.DISPATCHER])
+    with pytest.raises(AccountError) as taken:
+        await create_staff("Dispatcher", "a long enough password", [Role.DISPATCHER])
+    assert "用户名已存在" in str(taken.value)
