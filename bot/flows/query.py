@@ -107,9 +107,6 @@ async def code_parse(ctx: Ctx, inbound: Inbound) -> Result:
 
     A case number typed here replaces the one given before (so a mistyped number can be corrected).
     """
-    if _locked(ctx):
-        ctx.say("query.locked")
-        return Ok(next=MENU)
     number = typed_case_number(inbound.text or "", ctx.services.hotline)
     code = tracking(inbound.text or "")
     if number is not None:
@@ -121,7 +118,13 @@ async def code_parse(ctx: Ctx, inbound: Inbound) -> Result:
 
 
 async def _show(ctx: Ctx, number: str, code: str | None) -> Result | None:
-    """Show the case whose number and code match (then back to the menu); None after counting a failure."""
+    """Show the case whose number and code match (then back to the menu); None after counting a failure.
+
+    Every look-up by code comes here, so five wrong codes lock them all (the number step's "number code" too).
+    """
+    if _locked(ctx):
+        ctx.say("query.locked")
+        return Ok(next=MENU)
     case = await Case.get_or_none(number=number, tracking_code=code) if code else None
     if case is None:
         _failed(ctx)

@@ -52,6 +52,9 @@ async def test_guessing_codes_locks_the_lookup(chat: Chat) -> None:
     await chat.tap("query")
     await chat.say(case.number)
     assert "次数过多" in await chat.say(case.tracking_code)
+    await chat.tap("query")
+    reply = await chat.say(f"{case.number} {case.tracking_code}")  # number and code at once: locked all the same
+    assert "次数过多" in reply and "已受理" not in reply
 
 
 async def test_archived_cases_codes_have_expired(chat: Chat) -> None:
@@ -116,4 +119,4 @@ async def test_a_rejected_case_says_why_and_the_agent_words_are_understood(chat:
     reply = await chat.say(case.tracking_code)
     assert "不予受理的原因：该事项已进入诉讼程序" in reply
     reply = await chat.say("我要人工客服")
-    assert "8890" in reply and "没有听明白" not in reply
+    assert "热线 8890" in reply and "没有听明白" not in reply
