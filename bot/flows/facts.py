@@ -59,10 +59,8 @@ async def case_facts(ctx: Ctx, case: Case) -> Outbound:
                                                               CaseStatus.ARCHIVED):
                 text += "\n" + ctx.text("query.reply", reply=parent.reply)
     buttons = ()
-    followed = case.citizen_id != ctx.citizen_id and await CaseFollower.exists(case_id=case.id,
-                                                                              citizen_id=ctx.citizen_id)
     if status is CaseStatus.RESOLVED and case.citizen_id == ctx.citizen_id:
         buttons = (ctx.choice(f"go:evaluate:{case.id}", "query.rate_it"),)
-    elif status is CaseStatus.RESOLVED and not followed:  # looked up by number and code: rated by its submitter
-        text += "\n" + ctx.text("query.rate_elsewhere", hotline=ctx.services.hotline)
+    elif status is CaseStatus.RESOLVED and not await CaseFollower.exists(case_id=case.id, citizen_id=ctx.citizen_id):
+        text += "\n" + ctx.text("query.rate_elsewhere", hotline=ctx.services.hotline)  # found by number and code
     return Outbound(text, buttons, "choice" if buttons else "text")
