@@ -68,22 +68,16 @@ async def _also_told(case: Case, event: CaseEvent, params: Mapping[str, Any]) ->
     shared = {k: v for k, v in params.items() if k in ("reply", "reason", "due_at", "status")}
     merged = await Case.filter(parent_id=case.id, status=CaseStatus.MERGED, citizen_id__isnull=False).values_list(
         "id", "number", "citizen_id", "channel")
-    for child_id, number, citizen_id, channel in merged:  # their own appeal, handled as this one
+    followers = await CaseFollower.filter(case_id=case.id).values_list("citizen_id", "channel")
+    # Their own appeal, handled as this one, first; then those who chose to follow it. Each citizen is told once.
+    for about_id, number, citizen_id, channel in [*merged, *((case.id, case.number, c, ch) for c, ch in followers)]:
         if citizen_id in told:
             continue
         told.add(citizen_id)
         for address_channel, address in _on(channel, await citizen_identities(citizen_id)):
-            rows.append(Notification(case_id=child_id, citizen_id=citizen_id, channel=Channel(address_channel),
+            rows.append(Notification(case_id=about_id, citizen_id=citizen_id, channel=Channel(address_channel),
                                      address=address, params={**shared, "number": number, "parent": case.number},
                                      **common))
-    for citizen_id, channel in await CaseFollower.filter(case_id=case.id).values_list("citizen_id", "channel"):
-        if citizen_id in told:
-            continue
-        told.add(citizen_id)
-        for address_channel, address in _on(channel, await citizen_identities(citizen_id)):
-            rows.append(Notification(case_id=case.id, citizen_id=citizen_id, channel=Channel(address_channel),
-                                     address=address, params={**shared, "number": case.number,
-                                                               "parent": case.number}, **common))
     return rows
 
 
