@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import logging
 import threading
 import time
@@ -54,6 +55,9 @@ class OpenCase:
     district: str | None
     street: str | None
     created_at: dt.datetime | str
+
+
+_assess = functools.lru_cache(maxsize=256)(urgency.assess)  # the same text, asked about several times per step
 
 
 def _log_failure(task: asyncio.Task[None]) -> None:
@@ -223,8 +227,8 @@ class Advisor:
         return self.places.resolve(text)
 
     def urgency(self, text: str) -> urgency.Urgency:
-        """Assess whether a text reports an emergency."""
-        return urgency.assess(text)
+        """Assess whether a text reports an emergency (one message is asked about by the engine and its step)."""
+        return _assess(text)
 
     async def similar(self, text: str, district: str | None, street: str | None,
                       now: dt.datetime) -> OpenCase | None:
