@@ -250,7 +250,7 @@ class DialogEngine:
     def _global(self, ctx: Ctx, inbound: Inbound, flow: str) -> str | None:
         """Return where a global command or a 'go:' button leads, or None for the current step."""
         word = inbound.choice if inbound.choice and inbound.choice.startswith("cmd:") else None
-        command = word[4:] if word else COMMANDS.get(command_word(inbound)) if not inbound.choice else None
+        command = word[4:] if word else _global_word(inbound) if not inbound.choice else None
         if command in ("cancel", "menu"):
             if command == "cancel" and flow != "menu":
                 ctx.say("cancel.done")
