@@ -39,11 +39,7 @@ async def start_parse(ctx: Ctx, inbound: Inbound) -> Result:
     if inbound.choice:
         return Reask("choice.unknown")
     if inbound.attachments:  # a photo first: it starts a submission, kept for it
-        photos = list(dict.fromkeys(inbound.attachments))[: ctx.services.max_photos]
-        ctx.carry["photos"] = photos
-        if len(inbound.attachments) > len(photos):
-            ctx.say("submit.photo_limit", photos=ctx.services.max_photos)
-        ctx.say("submit.photo_saved", count=len(photos))
+        ctx.say("submit.photo_saved", count=submit.keep_photos(ctx, inbound.attachments, carry=True))
         if clean(inbound.text) and len(clean(inbound.text)) >= submit.MIN_DESCRIPTION:  # with a caption: its words
             await submit.take_description(ctx, clean(inbound.text), carry=True)
             return Ok(next="submit:category")

@@ -8,6 +8,7 @@ answer with its source (step ``answer``): "yes" records a consultation answered 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 from tortoise.transactions import in_transaction
@@ -53,14 +54,9 @@ async def describe_prompt(ctx: Ctx) -> list[Outbound]:
 async def describe_parse(ctx: Ctx, inbound: Inbound) -> Result:
     """Accept a description (and photos)."""
     if inbound.attachments:
-        photos: list[int] = list(ctx.slots.get("photos", []))
-        room = ctx.services.max_photos - len(photos)
-        photos += [a for a in inbound.attachments if a not in photos][: max(room, 0)]
-        ctx.slots["photos"] = photos
-        if len(inbound.attachments) > room:
-            ctx.say("submit.photo_limit", photos=ctx.services.max_photos)
+        count = keep_photos(ctx, inbound.attachments)
         if not clean(inbound.text):
-            return Reask("submit.photo_saved", {"count": len(photos)})
+            return Reask("submit.photo_saved", {"count": count})
     urgent = ctx.services.advisor.urgency(clean(inbound.text)).level == "emergency"
     result = words(inbound, MAX_TEXT, 1 if urgent else MIN_DESCRIPTION)  # "煤气泄漏" is enough: warn at once
     if isinstance(result, Ok):
@@ -68,6 +64,18 @@ async def describe_parse(ctx: Ctx, inbound: Inbound) -> Result:
             return Ok(result.value, next="answer")
         await take_description(ctx, result.value)
     return result
+
+
+def keep_photos(ctx: Ctx, attachments: Sequence[int], carry: bool = False) -> int:
+    """Keep sent photos for the submission, up to the limit (saying so beyond it); return how many it has."""
+    target = ctx.carry if carry else ctx.slots
+    photos: list[int] = list(target.get("photos", []))
+    room = ctx.services.max_photos - len(photos)
+    photos += [a for a in dict.fromkeys(attachments) if a not in photos][: max(room, 0)]
+    target["photos"] = photos
+    if len(attachments) > room:
+        ctx.say("submit.photo_limit", photos=ctx.services.max_photos)
+    return len(photos)
 
 
 async def offer_answer(ctx: Ctx, text: str, carry: bool = False) -> bool:
