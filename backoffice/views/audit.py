@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from aiohttp import web
+from tortoise.expressions import Q
 
 from storage.accounts import staff_names
 from storage.deadlines import local
@@ -55,11 +56,11 @@ ACTIONS: dict[str, tuple[str, str]] = {
 }
 
 
-def _kind_of(action: str) -> str:
-    for key, (_, _, prefixes) in KINDS.items():
-        if any(action.startswith(p) for p in prefixes):
-            return key
-    return "other"
+def _of_kind(kind: str) -> Q:
+    """Return the filter of the entries of one kind (those of no listed prefix for "other")."""
+    prefixes = KINDS[kind][2] or tuple(p for _, _, listed in KINDS.values() for p in listed)
+    matches = Q(*(Q(action__startswith=p) for p in prefixes), join_type=Q.OR)
+    return ~matches if kind == "other" else matches
 
 
 async def audit_page(request: web.Request) -> web.Response:
@@ -70,10 +71,7 @@ async def audit_page(request: web.Request) -> web.Response:
                                                  "Only auditors and admins see the audit log."))
     english = lang(request) == "en"
     kind = request.query.get("kind", "")
-    entries = await AuditEntry.all().order_by("-id").limit(SHOWN * 5)
-    if kind in KINDS:
-        entries = [e for e in entries if _kind_of(e.action) == kind]
-    entries = entries[:SHOWN]
+    entries = await AuditEntry.filter(_of_kind(kind) if kind in KINDS else Q()).order_by("-id").limit(SHOWN)
     views = await CaseEvent.filter(action=Action.UNMASK).order_by("-id").limit(SHOWN).prefetch_related("case")
     names = await staff_names([e.staff_id for e in entries] + [v.staff_id for v in views])  # type: ignore[attr-defined]
     rows = [{
