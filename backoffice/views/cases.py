@@ -63,7 +63,7 @@ async def _media(request: web.Request, detail: CaseDetail) -> dict[str, object]:
 
 
 async def _show(request: web.Request, error: str = "", status: int = 200, form_action: str = "",
-                kept: dict[str, str] | None = None, kept_lists: dict[str, list[str]] | None = None) -> web.Response:
+                kept: dict[str, list[str]] | None = None) -> web.Response:
     _, actor = current_actor(request)
     detail = await case_detail(actor, _case_id(request), request.get(SESSION), lang(request), now(),
                                request.app[SUGGESTER])
@@ -71,8 +71,9 @@ async def _show(request: web.Request, error: str = "", status: int = 200, form_a
     return await render(request, "case.html", {
         **await _media(request, detail),
         "d": detail, "c": detail.case, "can_merge": any(f.action == "merge" for f in detail.forms),
-        "error": error, "error_action": form_action, "kept": kept or {},  # a refused form's text, to correct
-        "kept_lists": kept_lists or {},
+        # A refused form's values, to correct: each field's last (a co-unit list keeps them all).
+        "error": error, "error_action": form_action, "kept": {k: v[-1] for k, v in (kept or {}).items() if v},
+        "kept_lists": kept or {},
         "catalogue": await catalogue_categories(),
         "channel": CHANNELS[Channel(detail.case.channel)][i], "urgency": URGENCIES[Urgency(detail.case.urgency)][i],
         "done": _done_label(request.query.get("done", ""), lang(request)),
@@ -106,9 +107,8 @@ async def case_action(request: web.Request) -> web.Response:
     except CaseNotFound as exc:
         return await error_page(request, 404, exc.message(lang(request)))
     except CaseError as exc:
-        kept = {k: v for k, v in form.items() if isinstance(v, str) and k not in ("csrf_token", "expected_version")}
-        lists = {k: [str(v) for v in form.getall(k)] for k in set(form) if k not in ("csrf_token", "expected_version")}
-        return await _show(request, exc.message(lang(request)), exc.status_code, action.value, kept, lists)
+        kept = {k: [str(v) for v in form.getall(k)] for k in set(form) if k not in ("csrf_token", "expected_version")}
+        return await _show(request, exc.message(lang(request)), exc.status_code, action.value, kept)
     return redirect(f"/cases/{case_id}?done={action.value}")
 
 
