@@ -7,8 +7,8 @@ from typing import Any
 
 from tortoise.expressions import Q
 
-from storage.labels import ACTION, SUPERVISE_LEVEL
-from storage.lifecycle import Action, Actor, SuperviseLevel
+from storage.labels import SUPERVISE_LEVEL, action_label
+from storage.lifecycle import Actor, SuperviseLevel
 from storage.models import Channel, Notification, NotificationStatus, Staff
 
 from . import queues
@@ -123,10 +123,7 @@ async def mark_read(staff: Staff, actor: Actor, newest: int, now: dt.datetime) -
 
 def _named(template: str) -> tuple[str, str]:
     """Return the wording of a template without its own: the lifecycle action's label and the case number."""
-    try:
-        zh, en = ACTION[Action(template)]
-    except (ValueError, KeyError):
-        zh = en = template
+    zh, en = action_label(template) or (template, template)
     return f"{zh} {{number}}", f"{en} {{number}}"
 
 

@@ -164,6 +164,11 @@ def label(value: StrEnum, language: str = "zh-CN") -> str:
     return en if language == "en" else zh
 
 
+def action_label(name: str) -> Label | None:
+    """Return the (zh-CN, English) label of the lifecycle action ``name`` names (a notice's template), or None."""
+    return ACTION.get(Action(name)) if name in Action._value2member_map_ else None
+
+
 def field_label(name: str, language: str = "zh-CN") -> str:
     """Return the label of a transition field."""
     zh, en = FIELD.get(name, (name, name))

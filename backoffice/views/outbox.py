@@ -6,8 +6,8 @@ from aiohttp import web
 
 from storage import outbox
 from storage.deadlines import local
-from storage.labels import ACTION, label
-from storage.lifecycle import Action, Role
+from storage.labels import action_label, label
+from storage.lifecycle import Role
 from storage.models import Channel, Notification, NotificationStatus
 
 from ..auth import current_actor
@@ -27,10 +27,7 @@ def kind_label(template: str, english: bool) -> str:
     """Return what a notification was in words: its lifecycle action, or its kind (a follower's copy says so)."""
     followed = template.startswith("followed_")
     name = template.removeprefix("followed_")
-    try:
-        zh, en = ACTION[Action(name)]
-    except ValueError:
-        zh, en = KINDS.get(name, (name, name))
+    zh, en = action_label(name) or KINDS.get(name, (name, name))
     if followed:
         zh, en = f"{zh}（告知关注者）", f"{en} (to a follower)"
     return en if english else zh
