@@ -290,3 +290,4 @@ async def test_a_long_ranking_opens_unfolded_on_the_report_and_kpi_pages(login_a
         assert '<details class="long-table" open>' in page, path  # the page's one table, not a fold to open
     _, page = await admin.get(f"/analytics?month={MONTH}")
     assert '<details class="long-table" open>' not in page  # the dashboard's many tables stay folded
+    assert '<details class="long-table">' in page  # (it has a long one, folded)

@@ -23,7 +23,7 @@ async def test_an_auditor_sees_unmasking_exports_and_sign_ins_with_their_reasons
     assert case.number in page and "需要电话联系诉求人" in page and "handler姓名" in page  # who looked, and why
     assert XSS not in page and "&lt;img src=x onerror=alert(1)&gt;" in page  # what staff typed is text
     assert "导出 Excel" in page and "季度统计" in page and "dispatcher姓名" in page
-    assert "登录" in page  # the sign-ins of this very test
+    assert "<td>登录</td>" in page  # the sign-ins of this very test (the hint above says 登录 too)
     status, page = await auditor.get("/audit?kind=export")
     assert "导出 Excel" in page and "<td>登录</td>" not in page
     assert 'href="/audit"' in (await auditor.get("/queues"))[1]  # reachable from the menu

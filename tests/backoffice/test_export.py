@@ -49,6 +49,7 @@ async def test_xlsx_opens_with_chinese_headers_local_dates_masked_data_and_is_au
     assert "138****5678" in str(row["内容"]) and "13812345678" not in str(row["内容"])
     assert row["诉求人"] == "张*" and row["电话"] == "138****5678"
     assert row["渠道"] in ("网页", "电话", "Telegram", "接口", "Open311", "后台")  # a label, not "webchat"
+    assert row["渠道"] == "网页"  # the builders' cases come by web chat
     assert row["登记时间"] == dt.datetime(2026, 3, 2, 9, 30)  # a real date cell, in Asia/Shanghai
     assert isinstance(row["办理时限"], dt.datetime)
     entry = await AuditEntry.get(action="export_xlsx")

@@ -92,9 +92,10 @@ async def test_a_slow_refresh_runs_beside_the_steps_instead_of_in_front_of_them(
     advisor = Advisor(model_path=None)
     text = "东湖区幸福里小区3栋门口路灯坏了一个月，晚上很黑"
     await advisor.similar(text, "东湖区", None, utcnow())  # the first load is waited for
-    release = asyncio.Event()
+    release, entered = asyncio.Event(), asyncio.Event()
 
     async def slow() -> None:  # another worker's thousands of new cases, say
+        entered.set()
         await release.wait()
 
     monkeypatch.setattr(advisor, "_add_new_cases", slow)
@@ -102,5 +103,6 @@ async def test_a_slow_refresh_runs_beside_the_steps_instead_of_in_front_of_them(
     for _ in range(3):  # each step answers at once from what is loaded while the refresh goes on
         await asyncio.wait_for(advisor.similar(text, "东湖区", None, utcnow()), timeout=1)
         assert await asyncio.wait_for(advisor.categories(), timeout=1)
+    assert entered.is_set()  # the refresh did start, and ran beside the steps
     release.set()
     await advisor.settle()

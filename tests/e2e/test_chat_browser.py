@@ -44,24 +44,7 @@ async def test_submit_and_query_in_the_browser(browser, base: str) -> None:
     dialogs: list[str] = []
     page.on("dialog", lambda d: dialogs.append(d.message))
     await page.goto(base + "/chat")
-    await page.get_by_role("button", name="我要反映问题").click()
-    await page.get_by_text("请描述您遇到的问题").wait_for()
-    await page.fill("#text", f"{XSS} 东湖区幸福里小区3栋门口路灯坏了一个月，晚上很黑")
-    await page.press("#text", "Enter")
-    await page.locator("#choices button").first.wait_for()
-    await page.locator("#choices button").first.click()
-    await page.get_by_text("问题发生在哪里").wait_for()
-    await page.fill("#text", "东湖区幸福里小区3栋")
-    await page.click("#send")
-    await page.get_by_role("button", name="匿名反映（无法回访）").click()
-    confirm = page.get_by_role("button", name="确认提交")
-    follow_new = page.get_by_role("button", name="继续提交新诉求")
-    await confirm.or_(follow_new).wait_for()
-    if await follow_new.count():
-        await follow_new.click()
-    await page.get_by_text("请确认").wait_for()
-    await confirm.click()
-    await page.get_by_text("诉求编号").wait_for()
+    await submit(page, f"{XSS} 东湖区幸福里小区3栋门口路灯坏了一个月，晚上很黑")
     case = await Case.get()
     assert case.text.startswith(XSS)
     assert await page.locator(".msg.me", has_text=XSS).count() == 1  # shown as text …
@@ -151,9 +134,10 @@ async def test_a_pushed_notice_keeps_the_buttons_and_a_reload_keeps_what_was_sai
         await (dialog.dismiss() if len(asked) == 1 else dialog.accept())
 
     page.on("dialog", answer)
-    await page.get_by_role("button", name="结束会话").click()  # asked first: "no" keeps everything
-    await page.wait_for_timeout(200)
-    assert "请先记下诉求编号和查询码" in asked[0] and case.tracking_code in await page.locator("#log").inner_text()
+    async with page.expect_event("dialog") as shown:
+        await page.get_by_role("button", name="结束会话").click()  # asked first: "no" keeps everything
+    asked_first = (await shown.value).message
+    assert "请先记下诉求编号和查询码" in asked_first and case.tracking_code in await page.locator("#log").inner_text()
     async with page.expect_navigation():
         await page.get_by_role("button", name="结束会话").click()
     await page.locator("#choices button").first.wait_for()

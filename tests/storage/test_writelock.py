@@ -41,12 +41,13 @@ def _holder(lock: Path, seconds: float) -> subprocess.Popen[str]:
 
 async def test_a_write_waits_for_another_process_writing_then_goes_ahead(database_url: str) -> None:
     path = _path(database_url)
-    holder = _holder(Path(f"{path}-writer.lock"), 0.6)
+    holder = _holder(Path(f"{path}-writer.lock"), 1.5)
     started = time.perf_counter()
     changed, _ = await batch.execute("UPDATE case_counter SET serial = serial WHERE 1 = 0", [])
     waited = time.perf_counter() - started
     holder.wait(timeout=10)
     assert changed == 0 and waited >= 0.4  # in line behind the other writer, then done (no "database is locked")
+    assert waited >= 1.0  # for most of the holder's 1.5 s, with room for a slow start
 
 
 async def test_a_writer_killed_while_holding_the_lock_never_blocks_the_others(database_url: str) -> None:

@@ -234,7 +234,8 @@ async def test_a_follower_finds_the_followed_case_and_is_told_its_outcome(chat: 
     await other.tap("anonymous")
     assert "已关注诉求" in await other.tap("follow")
     follower = await CaseFollower.get(case_id=first.id)
-    assert await other.tap("query") and f"case:{first.id}" in other.buttons()  # among "my cases", as followed
+    await other.tap("query")
+    assert f"case:{first.id}" in other.buttons()  # among "my cases", as followed
     assert "关注 " + first.number in [c.label for o in other.last for c in o.choices][0]
 
     await Case.filter(id=first.id).update(status=CaseStatus.PENDING_REVIEW, reply="路灯已于今日修复。")
