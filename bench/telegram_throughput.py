@@ -4,7 +4,9 @@ Runs `appeals serve` (webhook mode: APPEALS_PUBLIC_URL set) on a fresh SQLite fi
 APPEALS_BENCH_DATABASE_URL) in its own process, pointed by TELEGRAM_API_BASE_URL at the fake Bot API
 server of the tests, which runs in this process and counts the bot's sendMessage calls. A bare
 aiohttp endpoint that parses the JSON and answers JSON runs in a third process. The same client
-code POSTs the same updates to both. One update is counted when the platform has stored it,
+code POSTs the same updates to both, over as many connections as the platform registered with setWebhook
+(``max_connections``; Telegram's default is 40), and reads each answer as Telegram does: a Bot API method
+in it (the platform's reply) is carried out by the fake. One update is counted when the platform has stored it,
 run it through the dialog engine and sent its reply to the (fake) Telegram: the platform's own
 update log (outcome "handled") after the run, over the time until the last reply arrived. Every
 text is sent once before timing (lazy loads happen there). The bare endpoint's figure is requests
@@ -13,7 +15,7 @@ answered per second. Also printed: webhook latency, the server's CPU per update,
 webhook) and N bare processes on one port. ``--profile FILE`` writes a cProfile of the (single)
 server's event loop during the timed run.
 
-    .venv/bin/python bench/telegram_throughput.py [--updates 3000] [--chats 1000] [--concurrency 40] [--workers N]
+    .venv/bin/python bench/telegram_throughput.py [--updates 3000] [--chats 1000] [--concurrency N] [--workers N]
                                                    [--profile FILE]
 
 The last line is one JSON object: {"updates_per_s", "bare_per_s", "ratio"}.
@@ -33,7 +35,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -64,8 +68,11 @@ def serve_bare(port: int) -> None:
 
 
 async def post_all(url: str, updates: list[dict], concurrency: int, headers: dict[str, str],
-                   latencies: list[float] | None = None) -> int:
-    """POST every update with ``concurrency`` clients; return how many got a 2xx (latencies appended)."""
+                   latencies: list[float] | None = None, answered: Callable[[bytes], Any] = json.loads) -> int:
+    """POST every update with ``concurrency`` clients; return how many got a 2xx (latencies appended).
+
+    ``answered`` gets each answer's body, as Telegram reads it (a method in it is carried out).
+    """
     queue: asyncio.Queue[bytes] = asyncio.Queue()
     for update in updates:
         queue.put_nowait(json.dumps(update, ensure_ascii=False).encode())
@@ -80,7 +87,7 @@ async def post_all(url: str, updates: list[dict], concurrency: int, headers: dic
                 body = queue.get_nowait()
                 sent = time.perf_counter()
                 async with http.post(url, data=body) as response:
-                    await response.read()
+                    answered(await response.read())
                     ok += response.status < 300
                 latencies.append(time.perf_counter() - sent)
 
@@ -166,13 +173,14 @@ async def run(updates_n: int, chats: int, concurrency: int, profile: str | None 
                 await asyncio.sleep(0.05)
             else:
                 raise TimeoutError("the platform never registered its webhook")
+            concurrency = concurrency or int(fake.webhook.get("max_connections") or 40)  # as Telegram does
             secret = hmac.new(SECRET_KEY.encode(), b"telegram-webhook", hashlib.sha256).hexdigest()
             hook = f"http://127.0.0.1:{app_port}/channels/telegram"
             headers = {"X-Telegram-Bot-Api-Secret-Token": secret}
             # Warm up: each text once (lazy loads such as the classifier and the knowledge index happen
             # here, not in the timed run).
             warm = [fake.message(1 + n, text) for n, text in enumerate(GREETINGS)]
-            await post_all(hook, warm, 1, headers)
+            await post_all(hook, warm, 1, headers, answered=fake.carry_out)
             await replies_settled(fake, len(warm))
             before = (await outcomes(database)).get("handled", 0)
             sent_before = fake.counts.get("sendMessage", 0)
@@ -183,7 +191,7 @@ async def run(updates_n: int, chats: int, concurrency: int, profile: str | None 
             own_before = time.process_time()
             start = time.perf_counter()
             latencies: list[float] = []
-            accepted = await post_all(hook, updates, concurrency, headers, latencies)
+            accepted = await post_all(hook, updates, concurrency, headers, latencies, fake.carry_out)
             posted = time.perf_counter() - start
             done, sent = await replies_settled(fake, sent_before + updates_n)
             counts = await outcomes(database)
@@ -230,7 +238,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--updates", type=int, default=3000)
     parser.add_argument("--chats", type=int, default=1000)
-    parser.add_argument("--concurrency", type=int, default=40)  # Telegram opens at most 40 webhook connections
+    parser.add_argument("--concurrency", type=int, default=0,
+                        help="webhook connections at once (default: the max_connections the platform registered)")
     parser.add_argument("--profile", help="write a cProfile of the server's event loop to this file")
     parser.add_argument("--workers", type=int, default=1,
                         help="appeals serve --workers N: N server processes on one port (and N bare ones)")

@@ -11,11 +11,12 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import web
+from aiohttp import ClientSession, web
 
 from tests.support.server import serving
 
 TOKEN = "123456:TEST-token-for-the-fake-bot-api"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 BOT_USER = {"id": 123456, "is_bot": True, "first_name": "Appeals", "username": "appeals_test_bot"}
 
 
@@ -103,6 +104,28 @@ class FakeTelegram:
             await asyncio.sleep(0.01)
         return self.texts(chat)
 
+    def record(self, method: str, params: dict[str, Any]) -> None:
+        """Note a Bot API call received."""
+        self.calls.append(Call(method, params))
+        self.counts[method] = self.counts.get(method, 0) + 1
+
+    def carry_out(self, answer: bytes) -> None:
+        """Carry out a method the bot gave as its answer to a webhook call, as Telegram does (no result goes back)."""
+        try:
+            body = json.loads(answer)
+        except ValueError:
+            return
+        if isinstance(body, dict) and isinstance(body.get("method"), str):
+            self.record(body["method"], {k: v for k, v in body.items() if k != "method"})
+
+    async def deliver(self, http: ClientSession, url: str, update: dict[str, Any], secret: str) -> int:
+        """POST an update to a webhook as Telegram does, carry out the method in the answer; return the status."""
+        async with http.post(url, json=update, headers={SECRET_HEADER: secret}) as response:
+            body = await response.read()
+        if response.status < 300:
+            self.carry_out(body)
+        return response.status
+
     # -- the HTTP side ----------------------------------------------------------------------------
     async def _params(self, request: web.Request) -> dict[str, Any]:
         if request.content_type == "application/json":
@@ -134,8 +157,7 @@ class FakeTelegram:
         if request.match_info["token"] != TOKEN:
             return web.json_response({"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401)
         method, params = request.match_info["method"], await self._params(request)
-        self.calls.append(Call(method, params))
-        self.counts[method] = self.counts.get(method, 0) + 1
+        self.record(method, params)
         if self.failures.get(method):
             code, description = self.failures[method].pop(0)
             body: dict[str, Any] = {"ok": False, "error_code": code, "description": description}

@@ -137,9 +137,8 @@ async def test_webhook_stores_then_answers_and_refuses_forged_calls(hooked, fake
             assert unsigned.status == 401
         assert await JobRun.filter(job="telegram").count() == 0
         for _ in range(3):
-            async with http.post(url, json=update, headers={telegram.SECRET_HEADER: channel.secret}) as ok:
-                assert ok.status == 200
-                assert await JobRun.filter(job="telegram").count() == 1  # stored before the 2xx
+            assert await fake.deliver(http, url, update, channel.secret) == 200
+            assert await JobRun.filter(job="telegram").count() == 1  # stored before the 2xx
     await fake.wait_for(1, CHAT)
     import asyncio
 
@@ -214,8 +213,7 @@ async def test_a_flood_spread_over_two_processes_is_throttled_as_one(settings: S
         secret = first[telegram.CHANNEL_KEY].secret
         for i, update in enumerate(flood):  # a load balancer sends every other update to the other process
             url = (one if i % 2 == 0 else two) + telegram.WEBHOOK_PATH
-            async with http.post(url, json=update, headers={telegram.SECRET_HEADER: secret}) as response:
-                assert response.status == 200
+            assert await fake.deliver(http, url, update, secret) == 200
         deadline = asyncio.get_running_loop().time() + 30
         while await JobRun.filter(job="telegram").count() != 60 or not all(
                 r.data.get("done") for r in await JobRun.filter(job="telegram")):
@@ -233,11 +231,8 @@ async def test_concurrent_redeliveries_of_one_update_are_stored_and_answered_onc
     url, channel = hooked
     update = fake.message(CHAT, "/start")
     async with aiohttp.ClientSession() as http:
-        async def deliver() -> int:
-            async with http.post(url, json=update, headers={telegram.SECRET_HEADER: channel.secret}) as response:
-                return response.status
-
-        assert await asyncio.gather(*(deliver() for _ in range(8))) == [200] * 8  # one group commit
+        deliveries = (fake.deliver(http, url, update, channel.secret) for _ in range(8))
+        assert await asyncio.gather(*deliveries) == [200] * 8  # one group commit
     await fake.wait_for(1, CHAT)
     await asyncio.sleep(0.3)
     assert len(fake.sent(CHAT)) == 1
@@ -308,9 +303,8 @@ async def test_a_sibling_worker_neither_polls_nor_registers_nor_replays_but_hand
         channel = hooked_sibling[telegram.CHANNEL_KEY]
         assert "setWebhook" not in fake.counts  # worker 0 registers the webhook
         async with aiohttp.ClientSession() as http:
-            async with http.post(url + telegram.WEBHOOK_PATH, json=fake.message(CHAT, "/start"),
-                                 headers={telegram.SECRET_HEADER: channel.secret}) as response:
-                assert response.status == 200
+            assert await fake.deliver(http, url + telegram.WEBHOOK_PATH, fake.message(CHAT, "/start"),
+                                      channel.secret) == 200
         assert "需要办理什么" in "".join(await fake.wait_for(1, CHAT))  # but it answers what reaches it
 
 
@@ -344,9 +338,7 @@ async def test_an_update_a_busy_sibling_held_while_worker_0_replayed_it_is_answe
         await busy.acquire()
         update = fake.message(CHAT, "/start")
         async with aiohttp.ClientSession() as http:
-            async with http.post(url + telegram.WEBHOOK_PATH, json=update,
-                                 headers={telegram.SECRET_HEADER: channel.secret}) as response:
-                assert response.status == 200  # stored, then held
+            assert await fake.deliver(http, url + telegram.WEBHOOK_PATH, update, channel.secret) == 200  # held
         assert "需要办理什么" in "".join(await fake.wait_for(1, CHAT, timeout=5))  # worker 0 replayed it
         busy.release()  # the sibling gets to it at last
         for _ in range(50):
@@ -385,20 +377,20 @@ async def test_an_update_waits_for_an_earlier_one_of_its_chat_that_another_worke
     channel.ordered = True  # several workers (this test's settings have one)
     channel.lease = dt.timedelta(seconds=3)
     inbox = Inbox(TOKEN.split(":")[0])
-    headers = {telegram.SECRET_HEADER: channel.secret}
     loop = asyncio.get_running_loop()
 
     async def post(update: dict) -> None:
-        async with aiohttp.ClientSession() as http, http.post(url, json=update, headers=headers) as response:
-            assert response.status == 200  # stored: Telegram goes on with the next update at once
+        async with aiohttp.ClientSession() as http:
+            assert await fake.deliver(http, url, update, channel.secret) == 200
 
     first = fake.message(CHAT, "/start")
     assert await inbox.accept(first["update_id"], first)  # another worker stored it and is still on it
-    await post(fake.message(CHAT, "/help"))
+    held = asyncio.create_task(post(fake.message(CHAT, "/help")))
     await asyncio.sleep(0.3)
     assert fake.sent(CHAT) == []  # /help is not answered before /start
     await inbox.done_many({first["update_id"]: "handled"})  # the other worker has answered /start
     assert "帮助" in "".join(await fake.wait_for(1, CHAT, timeout=2))
+    await held
 
     failed = fake.message(CHAT, "菜单")  # another worker failed on it (database locked, say) and told the citizen
     assert await inbox.accept(failed["update_id"], failed)
@@ -413,13 +405,14 @@ async def test_an_update_waits_for_an_earlier_one_of_its_chat_that_another_worke
     lost = fake.message(CHAT, "菜单")
     assert await inbox.accept(lost["update_id"], lost)  # stored by a worker that then died
     started, answered = loop.time(), len(fake.sent(CHAT))
-    await post(fake.message(CHAT, "/help"))
+    held = asyncio.create_task(post(fake.message(CHAT, "/help")))
     other = loop.time()
     await post(fake.message(CHAT + 7, "/start"))  # another chat does not wait for this one's
     await fake.wait_for(1, CHAT + 7, timeout=10)
     assert loop.time() - other < 2
     await fake.wait_for(answered + 1, CHAT, timeout=10)
     assert loop.time() - started >= 2.9  # it waited one lease, then went ahead
+    await held
 
 
 def test_updates_are_ordered_across_processes_wherever_several_can_take_one_chats_calls(settings: Settings) -> None:
@@ -465,8 +458,7 @@ async def test_an_update_whose_step_failed_is_told_marked_failed_and_kept_for_a_
     monkeypatch.setattr(channel.throttle, "allowed", locked)
     update = fake.message(CHAT, "/start")
     async with aiohttp.ClientSession() as http:
-        async with http.post(url, json=update, headers={telegram.SECRET_HEADER: channel.secret}) as response:
-            assert response.status == 200
+        assert await fake.deliver(http, url, update, channel.secret) == 200
     assert "出了点问题" in "".join(await fake.wait_for(1, CHAT))  # the citizen is told to try again
     inbox = Inbox(TOKEN.split(":")[0])
     for _ in range(100):
@@ -475,3 +467,71 @@ async def test_an_update_whose_step_failed_is_told_marked_failed_and_kept_for_a_
         await asyncio.sleep(0.02)
     assert await inbox.unfinished_before(CHAT, update["update_id"] + 1) == []
     assert update in await inbox.pending()  # and it is still there for worker 0's replay
+
+
+async def _answer(http: aiohttp.ClientSession, url: str, update: dict, secret: str) -> dict:
+    """POST an update to the webhook; return the JSON answer."""
+    async with http.post(url, json=update, headers={telegram.SECRET_HEADER: secret}) as response:
+        assert response.status == 200
+        return await response.json()
+
+
+async def test_the_webhook_answers_with_the_reply_for_telegram_to_carry_out(hooked, fake: FakeTelegram) -> None:
+    url, channel = hooked
+    assert int(fake.webhook["max_connections"]) == telegram.MAX_CONNECTIONS  # each call is held for its step
+    async with aiohttp.ClientSession() as http:
+        answer = await _answer(http, url, fake.message(CHAT, "/start"), channel.secret)
+        assert answer["method"] == "sendMessage" and answer["chat_id"] == CHAT and "需要办理什么" in answer["text"]
+        assert {"submit", "query"} <= {b["callback_data"] for row in answer["reply_markup"]["inline_keyboard"]
+                                       for b in row}
+        assert "sendMessage" not in fake.counts  # the reply needed no request of its own
+        again = await _answer(http, url, fake.message(CHAT, "/start"), channel.secret)
+        assert again["text"] == answer["text"]
+        redelivered = fake.tap(CHAT, "submit")
+        first = await _answer(http, url, redelivered, channel.secret)
+        assert first["method"] == "sendMessage" and first["text"] != answer["text"]
+        assert await _answer(http, url, redelivered, channel.secret) == {"ok": True}  # handled once already
+    assert "sendMessage" not in fake.counts
+    assert await channel.inbox.outcomes() == {"handled": 3}
+
+
+async def test_a_reply_of_several_messages_sends_the_first_and_answers_with_the_last(
+        hooked, fake: FakeTelegram) -> None:
+    url, channel = hooked
+    long_text = "\n".join(f"第{i}行" + "字" * 60 for i in range(100))  # two Telegram messages
+    channel.bot.engine.handle = _replying(channel.bot.engine.handle, long_text)
+    async with aiohttp.ClientSession() as http:
+        answer = await _answer(http, url, fake.message(CHAT, "/start"), channel.secret)
+    sent = fake.texts(CHAT)
+    assert len(sent) == 1 and sent[0] + "\n" + answer["text"] == long_text  # in order: the request came first
+    assert answer["method"] == "sendMessage"
+
+
+def _replying(handle, text: str):
+    """Wrap the engine's handle so that its reply is one long text."""
+    from bot.messages import Outbound
+
+    async def handle_long(inbound):
+        await handle(inbound)
+        return [Outbound(text)]
+
+    return handle_long
+
+
+async def test_a_step_slower_than_the_wait_gets_a_plain_2xx_and_its_reply_as_a_request(
+        hooked, fake: FakeTelegram) -> None:
+    url, channel = hooked
+    channel.answer_wait = 0.2
+    busy = asyncio.Lock()  # the chat's earlier step is still running
+    channel._locks[CHAT] = busy
+    await busy.acquire()
+    loop = asyncio.get_running_loop()
+    async with aiohttp.ClientSession() as http:
+        started = loop.time()
+        assert await _answer(http, url, fake.message(CHAT, "/start"), channel.secret) == {"ok": True}
+        assert loop.time() - started < 2
+    busy.release()
+    assert "需要办理什么" in "".join(await fake.wait_for(1, CHAT))
+    assert fake.counts["sendMessage"] == 1  # sent as a request of its own, once
+    await asyncio.sleep(0.2)
+    assert len(fake.sent(CHAT)) == 1

@@ -97,15 +97,16 @@ async def test_a_sibling_process_in_flight_update_is_not_replayed_at_start(setti
         await Inbox(TOKEN.split(":")[0]).accept(old["update_id"], old)
         await lose_done_marks(old)
         sibling = running[telegram.CHANNEL_KEY]
-        async with http.post(url + telegram.WEBHOOK_PATH, json=fresh,
-                             headers={telegram.SECRET_HEADER: sibling.secret}) as response:
-            assert response.status == 200  # stored; the sibling is handling it now
+        delivery = asyncio.create_task(fake.deliver(http, url + telegram.WEBHOOK_PATH, fresh, sibling.secret))
+        while not await JobRun.filter(job="telegram", key__endswith=f":{fresh['update_id']}").exists():
+            await asyncio.sleep(0.005)  # stored; the sibling is handling it now
         starting = create_app(hooked, manage_orm=False)
         async with serving(starting):
             channel = starting[telegram.CHANNEL_KEY]
             await settled(channel)
             await settled(sibling)
             assert len(fake.sent(OTHER)) == 1  # the dead process's update was replayed
+        assert await delivery == 200
     assert len(fake.sent(CHAT)) == 1  # the sibling's was answered by the sibling alone
     assert (await dialog())["version"] == 2
 
