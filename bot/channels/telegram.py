@@ -377,7 +377,7 @@ class TelegramChannel:
         if chat.get("type") != "private":
             await self._reply(chat_id, [Outbound(t("telegram.private", self.language))], payload["update_id"])
             return "not_private"
-        if not await self.throttle.allowed(str(chat_id), *self.inbox.flood_range(chat_id, payload["update_id"])):
+        if not await self._allowed(chat_id, payload["update_id"]):
             log.warning("telegram chat %s throttled (update %s)", chat_id, payload["update_id"])
             await self.inbox.uncount(chat_id, payload["update_id"])
             if self.throttle.should_tell(str(chat_id)) and await self.inbox.tell_once(chat_id, self.throttle.window):
@@ -405,6 +405,16 @@ class TelegramChannel:
         for inbound in inbounds:
             replies = await self.bot.engine.handle(inbound)  # a deep link's earlier steps stay unsaid
         return await self._reply(chat_id, replies, payload["update_id"])
+
+    async def _allowed(self, chat_id: int, update_id: int) -> bool:
+        """Count the update against the chat's flood limit; tell whether it may be handled.
+
+        Where one process holds all of a chat's calls (not ``ordered``) its own count is the whole count; otherwise
+        a busy chat's rows of every process are counted too (see ``Throttle.allowed``).
+        """
+        if not self.ordered:
+            return self.throttle.allow(str(chat_id))
+        return await self.throttle.allowed(str(chat_id), *self.inbox.flood_range(chat_id, update_id))
 
     async def _inbounds(self, message: dict[str, Any], key: str) -> list[Inbound] | str:
         """Translate a message; a photo is fetched and stored first. Return an error text key on refusal."""

@@ -209,6 +209,8 @@ async def test_a_flood_spread_over_two_processes_is_throttled_as_one(settings: S
     hooked = tg_settings(settings, fake, public_url="https://appeals.example.org")
     first, second = create_app(hooked, manage_orm=False), create_app(hooked, manage_orm=False)
     flood = [fake.message(CHAT, f"第{i}条：西山区人民路夜间施工噪音很大") for i in range(60)]
+    for app in (first, second):
+        app[telegram.CHANNEL_KEY].ordered = True  # several processes (this test's settings have one worker)
     async with serving(first) as one, serving(second) as two, aiohttp.ClientSession() as http:
         secret = first[telegram.CHANNEL_KEY].secret
         for i, update in enumerate(flood):  # a load balancer sends every other update to the other process
@@ -451,6 +453,7 @@ async def test_an_update_whose_step_failed_is_told_marked_failed_and_kept_for_a_
     from bot.channels.telegram_inbox import Inbox
 
     url, channel = hooked
+    channel.ordered = True  # several workers (this test's settings have one): the flood count is shared
 
     async def locked(*_: object) -> bool:
         raise RuntimeError("database is locked")  # the shared flood count's read fails
