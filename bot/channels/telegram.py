@@ -21,6 +21,7 @@ from telegram import Update
 from telegram.error import RetryAfter, TelegramError
 from telegram.ext import Application, ContextTypes, TypeHandler
 
+from storage import jsontext
 from storage.cases import utcnow
 from storage.keys import secret_key
 from storage.models import DialogSession
@@ -43,6 +44,7 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 ALLOWED_UPDATES = ["message", "callback_query"]
 SEND_TRIES = 3
 ANSWER_WAIT = 2.0  # seconds a webhook call waits to carry its update's last reply; later ones go as requests
+GIVEN_KEPT = 10_000  # answers kept for a redelivery (Telegram redelivers within minutes)
 MAX_CONNECTIONS = 100  # webhook connections Telegram may open at once (its most): each is held while its step runs
 
 
@@ -68,6 +70,12 @@ async def send_chunks(bot: TelegramBot, chat_id: int | str, chunks: list[wire.Ch
                 if attempt == SEND_TRIES - 1:
                     raise
                 await asyncio.sleep(retry_seconds(exc))
+
+
+def _answer(method: dict[str, Any] | None) -> web.Response:
+    """Answer a webhook call: 2xx, with a Bot API method for Telegram to carry out if there is one."""
+    return web.Response(body=jsontext.dumps_bytes(method if method is not None else {"ok": True}),
+                        content_type="application/json")
 
 
 class TelegramChannel:
@@ -113,6 +121,7 @@ class TelegramChannel:
         # Webhook calls waiting for their update's last reply, to answer with it (see ``receive``).
         self._answers: dict[int, asyncio.Future[dict[str, Any] | None]] = {}
         self.answer_wait = answer_wait
+        self._given: dict[int, dict[str, Any]] = {}  # the latest answers given, by update_id, for redeliveries
         self._replayed: set[int] = set()  # update_ids this process replayed since its start
         self._held_elsewhere: dict[int, dict[str, Any]] = {}  # replays another process had taken: tried each pass
         # Which worker this is (host and index: one process at a time), and which start of it: an earlier start's
@@ -254,7 +263,9 @@ class TelegramChannel:
             return web.json_response({"error": "no update_id"}, status=400)
         update_id = payload["update_id"]
         if not await self.commits.accept(update_id, payload):
-            return web.json_response({"ok": True})  # a redelivery: handled once already
+            # A redelivery: handled once already. Telegram delivers again only when it got no answer, so the
+            # reply that answer carried (if this process gave it) never reached the citizen: it is given again.
+            return _answer(self._given.get(update_id))
         answer = self._answers[update_id] = asyncio.get_running_loop().create_future()
         try:
             await self.enqueue(payload)
@@ -264,7 +275,11 @@ class TelegramChannel:
             if not answer.done():
                 answer.cancel()  # too slow: the reply goes out as a request of its own
         method = None if answer.cancelled() else answer.result()
-        return web.json_response(method if method is not None else {"ok": True})
+        if method is not None:
+            self._given[update_id] = method
+            if len(self._given) > GIVEN_KEPT:
+                del self._given[next(iter(self._given))]  # the oldest
+        return _answer(method)
 
     # -- handling one update --------------------------------------------------------------------------
     async def _on_update(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
