@@ -32,7 +32,7 @@ TEXTS: dict[str, tuple[str, str]] = {
         "To talk to a person, call the {hotline} hotline (24 hours). Every appeal submitted here is also accepted and handled by staff.",
     ),
     "busy": ("上一条消息还在处理中，请稍后再发。", "Your previous message is still being handled; please send again shortly."),
-    "slow_down": ("您发送得太快了，请稍等几秒再发。已收到的内容不会丢失。", "You are sending too fast; wait a few seconds. Nothing you sent is lost."),
+    "slow_down": ("您发送得太快了，这条消息未被处理，请稍等片刻后重新发送。", "You are sending too fast: this message was not handled; wait a moment and send it again."),
     "error": ("抱歉，系统暂时出了点问题，请稍后再试。您的对话已保存。", "Sorry, something went wrong; please try again shortly. Your conversation is saved."),
     "telegram.slow_down": ("您发送得太快了。接下来约一分钟内发来的消息不会被处理，请稍后把需要的内容重新发送。", "You are sending too fast. Messages sent during the next minute or so are not handled; please send what you need again shortly."),
     "telegram.location": ("发送我的位置", "Send my location"),

@@ -99,8 +99,11 @@ async def receive(request: web.Request) -> web.Response:
         return web.json_response({"duplicate": True, "messages": []})  # a replay: handled once already
     bot = request.app[BOT]
     if not await request.app[THROTTLE].allowed(inbound.user_key, USERS, sender, sender + "g"):  # hex digests < g
-        await JobRun.filter(job=f"webhook:{peer.id}", key=str(frame["id"])).update(data={"outcome": "throttled"})
-        await JobRun.filter(job=USERS, key=counted).delete()  # a refused message does not count against the next
+        # Refused: forgotten, so the same message sent again later is handled (not taken for a replay), and it
+        # does not count against the next.
+        log.warning("webhook peer %s: user flood, message %s refused", peer.name, frame["id"])
+        await JobRun.filter(job=f"webhook:{peer.id}", key=str(frame["id"])).delete()
+        await JobRun.filter(job=USERS, key=counted).delete()
         return _error(429, "slow_down", t("slow_down", bot.language))
     replies = await bot.engine.handle(inbound)
     return web.json_response({"messages": [o.to_json() for o in replies]},

@@ -60,8 +60,11 @@ async def test_a_flood_gets_429_with_a_polite_message(base: str) -> None:
                 for i in range(25)]
     assert [s for s, _ in statuses].count(200) == 20
     refused = [d for s, d in statuses if s == 429]
-    assert len(refused) == 5 and all("太快" in d["message"] for d in refused)
+    assert len(refused) == 5 and all("太快" in d["message"] and "重新发送" in d["message"] for d in refused)
     assert await JobRun.filter(job=webhook.USERS).count() == 20  # refused messages count against nothing
+    again = await post(base, "gateway", secret, {"id": "f24", "user": "u9", "text": "你好"})
+    assert again[0] == 429 and "duplicate" not in again[1]  # sent again: refused for the flood, not a replay
+    assert not await JobRun.filter(job__startswith="webhook:", key="f24").exists()  # so later it is handled
 
 
 async def test_notices_are_posted_signed_to_the_callback_with_retries(city: str) -> None:
