@@ -32,6 +32,8 @@ DEFINITIONS = json.loads(Path(__file__).with_name("open311_services.json").read_
 PREFIX = "/open311/v2"
 FMT = "{format:json|xml}"
 DEFAULT_DAYS = 90
+MEDIA_LABEL = "照片链接 Photo: "  # the line of a case's text that keeps the media_url a client sent
+MEDIA = re.compile(re.escape(MEDIA_LABEL) + r"(?P<url>https?://\S{1,1000})")
 MAX_RESULTS = 1000
 MAX_DESCRIPTION = 4000
 POSTS = "open311-post"  # JobRun.job of one accepted POST; key "<client>:<time>:<random>"
@@ -157,11 +159,6 @@ async def create_request(request: web.Request) -> web.Response:
     client = await api_client(str(form.get("api_key") or request.query.get("api_key") or ""))
     if client is None:
         return error(fmt, 403, "api_key is missing or invalid")
-    wait = await request.app[LIMIT].retry_after(client)
-    if wait is not None:
-        response = error(fmt, 429, f"too many requests for this api_key; retry after {wait} seconds")
-        response.headers["Retry-After"] = str(wait)
-        return response
     code = str(form.get("service_code") or "")
     if not code:
         return error(fmt, 400, "service_code is required")
@@ -174,17 +171,24 @@ async def create_request(request: web.Request) -> web.Response:
     address = str(form.get("address_string") or form.get("address_id") or "")[:255]
     if (lat is None or lon is None) and not address:
         return error(fmt, 400, "a location is required: lat and long, address_string or address_id")
-    description = str(form.get("description") or "").strip()
-    if not description:
-        return error(fmt, 400, "description is required")
+    description = str(form.get("description") or "").strip()  # optional in the specification
     if len(description) > MAX_DESCRIPTION:
         return error(fmt, 400, f"description is longer than {MAX_DESCRIPTION} characters")
     answers, problem = _answers(code, form)
     if problem:
         return error(fmt, 400, problem)
     media = str(form.get("media_url") or "")
-    if media and re.fullmatch(r"https?://\S{1,1000}", media):
-        answers.append(f"照片链接 Photo: {media}")  # kept as text, never fetched
+    if media and not MEDIA.fullmatch(f"{MEDIA_LABEL}{media}"):
+        return error(fmt, 400, "media_url must be an http or https URL")
+    if media:
+        answers.append(f"{MEDIA_LABEL}{media}")  # kept as text, never fetched
+    if not description:
+        description = f"（未附描述 No description）{code}"
+    wait = await request.app[LIMIT].retry_after(client)  # a request refused above does not count
+    if wait is not None:
+        response = error(fmt, 429, f"too many requests for this api_key; retry after {wait} seconds")
+        response.headers["Retry-After"] = str(wait)
+        return response
     name = " ".join(str(form.get(k) or "").strip() for k in ("first_name", "last_name")).strip()[:64] or None
     phone = re.sub(r"[^\d+\-]", "", str(form.get("phone") or ""))[:32] or None
     citizen = await Citizen.create(name=name, phone=phone)
@@ -201,6 +205,7 @@ async def create_request(request: web.Request) -> web.Response:
             suggestion={"open311_client": client},
         ), Actor.citizen(citizen.id))
     except MissingFields as exc:
+        await citizen.delete()  # nothing is left of a refused request
         return error(fmt, 400, f"missing: {exc}")
     notice = f"已受理，编号 {case.number}。Received as {case.number}."
     return respond(fmt, "service_requests", [{"service_request_id": case.number, "service_notice": notice,
@@ -219,8 +224,16 @@ def _public(case: Case, unit: str | None) -> dict[str, Any]:
         "service_notice": None, "requested_datetime": w3c(case.created_at), "updated_datetime": w3c(case.updated_at),
         "expected_datetime": w3c(case.due_at), "address": place or None, "address_id": None, "zipcode": None,
         "lat": round(case.latitude, 4) if case.latitude is not None else None,
-        "long": round(case.longitude, 4) if case.longitude is not None else None, "media_url": None,
+        "long": round(case.longitude, 4) if case.longitude is not None else None, "media_url": _media(case),
     }
+
+
+def _media(case: Case) -> str | None:
+    """Return the media_url a client application sent with the request, if any."""
+    if case.channel != Channel.OPEN311:
+        return None
+    found = MEDIA.search(case.text or "")
+    return found["url"] if found else None
 
 
 async def _render(cases: list[Case]) -> list[dict[str, Any]]:
@@ -251,8 +264,13 @@ async def list_requests(request: web.Request) -> web.Response:
     for value in (start, end):
         if isinstance(value, str):
             return error(fmt, 400, value)
+    span = dt.timedelta(days=DEFAULT_DAYS)  # the specification: a range may not span more than 90 days
     if start is None:
-        start = (end or utcnow()) - dt.timedelta(days=DEFAULT_DAYS)  # type: ignore[operator]
+        start = (end or utcnow()) - span  # type: ignore[operator]
+    elif end is None:
+        end = start + span  # type: ignore[operator]
+    if end is not None and end - start > span:  # type: ignore[operator]
+        return error(fmt, 400, f"start_date and end_date may not span more than {DEFAULT_DAYS} days")
     cases = visible.filter(created_at__gte=start)
     if end is not None:
         cases = cases.filter(created_at__lte=end)
@@ -291,3 +309,11 @@ def setup(app: web.Application, settings: Settings, cases: CaseService) -> None:
     app.router.add_post(f"{PREFIX}/requests.{FMT}", create_request, name="open311_create")
     app.router.add_get(f"{PREFIX}/requests.{FMT}", list_requests, name="open311_requests")
     app.router.add_get(PREFIX + "/requests/{request_id:[^/]+}." + FMT, get_request, name="open311_request")
+    for method in ("GET", "POST"):
+        app.router.add_route(method, PREFIX + "/{tail:.*}", unknown)  # last: what no route above matched
+
+
+async def unknown(request: web.Request) -> web.Response:
+    """Answer a URL under /open311/v2/ that names no endpoint or format, in the specification's error format."""
+    fmt = "xml" if request.match_info["tail"].endswith(".xml") else "json"
+    return error(fmt, 404, f"{request.path} is not a GeoReport v2 endpoint here (formats: json, xml)")

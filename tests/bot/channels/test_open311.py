@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from typing import Any
 from xml.etree import ElementTree as ET
 
@@ -103,13 +104,21 @@ async def test_errors_follow_the_specification(base: str) -> None:
     good = {"api_key": key, "service_code": "城乡建设", "lat": "28.6", "long": "115.9", "description": "路灯坏了"}
     cases = [({**good, "api_key": "wrong"}, 403), ({**good, "service_code": "nope"}, 404),
              ({k: v for k, v in good.items() if k not in ("lat", "long")}, 400), ({**good, "lat": "north"}, 400),
-             ({**good, "description": ""}, 400), ({**good, "service_code": "环境保护", "attribute[when]": "x"}, 400)]
+             ({**good, "media_url": "javascript:alert(1)"}, 400),
+             ({**good, "service_code": "环境保护", "attribute[when]": "x"}, 400)]
     for form, code in cases:
         status, errors = await post(base, f"{REQUESTS}.json", form)
         assert status == code and errors == [{"code": code, "description": errors[0]["description"]}], form
     status, root = await post(base, f"{REQUESTS}.xml", {**good, "api_key": "wrong"})
     assert status == 403 and root.find("error/code").text == "403"
     assert (await get(base, f"{REQUESTS}.json", start_date="yesterday"))[0] == 400
+    status, errors = await get(base, f"{REQUESTS}.json", start_date="2026-01-01T00:00:00Z",
+                               end_date="2026-06-01T00:00:00Z")
+    assert status == 400 and "90 days" in errors[0]["description"]
+    status, errors = await get(base, "/open311/v2/services.html")
+    assert status == 404 and errors == [{"code": 404, "description": errors[0]["description"]}]
+    status, root = await get(base, "/open311/v2/discovery.xml")
+    assert status == 404 and root.tag == "errors"
     assert (await get(base, f"{REQUESTS}/8890-00000000-00000.json"))[0] == 404
     assert await Case.all().count() == 0
 
@@ -130,6 +139,8 @@ async def test_posts_are_rate_limited_per_api_key_across_processes(settings: Set
     busy, other = await create_api_key("busy-app"), await create_api_key("other-app")
     form = {"service_code": "城乡建设", "address_string": "西山区人民路", "description": "井盖缺失"}
     async with serving(first) as one, serving(second) as two, aiohttp.ClientSession() as http:
+        for _ in range(5):  # refused requests (no location here) do not count
+            assert (await post(one, f"{REQUESTS}.json", {**form, "api_key": busy, "address_string": ""}))[0] == 400
         for base in (one, two, one):
             assert (await post(base, f"{REQUESTS}.json", {**form, "api_key": busy}))[0] == 200
         async with http.post(f"{two}{REQUESTS}.json", data={**form, "api_key": busy}) as refused:
@@ -163,3 +174,30 @@ async def test_a_jurisdiction_we_do_not_serve_is_refused(settings: Settings) -> 
         status, created = await post(base, f"{REQUESTS}.json", {**form, "jurisdiction_id": "appeals.jiangcity.example"})
         assert status == 200 and created[0]["service_request_id"]
         assert (await post(base, f"{REQUESTS}.json", form))[0] == 200  # optional: one jurisdiction served here
+
+
+async def test_a_request_with_only_a_category_a_pin_and_a_photo_link(base: str) -> None:
+    key = await create_api_key("photo-app")
+    form = {"api_key": key, "service_code": "城乡建设", "lat": "28.6801", "long": "115.8922",
+            "media_url": "https://photos.example.org/p/42.jpg"}  # description is optional in the specification
+    status, created = await post(base, f"{REQUESTS}.json", form)
+    assert status == 200, created
+    number = created[0]["service_request_id"]
+    case = await Case.get(number=number)
+    assert "城乡建设" in case.text and "https://photos.example.org/p/42.jpg" in case.text  # staff see the link
+    request = (await get(base, f"{REQUESTS}/{number}.json"))[1][0]
+    assert request["media_url"] == "https://photos.example.org/p/42.jpg"
+    root = (await get(base, f"{REQUESTS}/{number}.xml"))[1]
+    assert root.find("request/media_url").text == "https://photos.example.org/p/42.jpg"
+
+
+async def test_only_a_start_date_lists_the_90_days_from_it(base: str) -> None:
+    key = await create_api_key("dates-app")
+    form = {"api_key": key, "service_code": "城乡建设", "address_string": "西山区人民路", "description": "井盖缺失"}
+    number = (await post(base, f"{REQUESTS}.json", form))[1][0]["service_request_id"]
+    old = await Case.get(number=number)
+    await Case.filter(id=old.id).update(created_at=old.created_at - dt.timedelta(days=200))
+    recent = (await post(base, f"{REQUESTS}.json", form))[1][0]["service_request_id"]
+    since = (old.created_at - dt.timedelta(days=201)).isoformat()
+    assert [r["service_request_id"] for r in (await get(base, f"{REQUESTS}.json", start_date=since))[1]] == [number]
+    assert [r["service_request_id"] for r in (await get(base, f"{REQUESTS}.json"))[1]] == [recent]
