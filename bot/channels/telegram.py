@@ -18,7 +18,7 @@ from typing import Any
 from aiohttp import web
 from telegram import Bot as TelegramBot
 from telegram import Update
-from telegram.error import RetryAfter, TelegramError
+from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application, ContextTypes, TypeHandler
 
 from storage import jsontext
@@ -43,6 +43,7 @@ WEBHOOK_PATH = "/channels/telegram"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 ALLOWED_UPDATES = ["message", "callback_query"]
 SEND_TRIES = 3
+RETRY_PAUSE = 0.5  # seconds before a reply that failed in transit is sent again (then twice that)
 ANSWER_WAIT = 2.0  # seconds a webhook call waits to carry its update's last reply; later ones go as requests
 GIVEN_KEPT = 10_000  # answers kept for a redelivery (Telegram redelivers within minutes)
 MAX_CONNECTIONS = 100  # webhook connections Telegram may open at once (its most): each is held while its step runs
@@ -60,7 +61,7 @@ async def send(bot: TelegramBot, chat_id: int | str, replies: list[Outbound], la
 
 
 async def send_chunks(bot: TelegramBot, chat_id: int | str, chunks: list[wire.Chunk]) -> None:
-    """Send messages one after another, waiting out flood limits."""
+    """Send messages one after another, waiting out flood limits and trying a failed one again (network, 5xx)."""
     for chunk in chunks:
         for attempt in range(SEND_TRIES):
             try:
@@ -70,6 +71,10 @@ async def send_chunks(bot: TelegramBot, chat_id: int | str, chunks: list[wire.Ch
                 if attempt == SEND_TRIES - 1:
                     raise
                 await asyncio.sleep(retry_seconds(exc))
+            except NetworkError as exc:  # a timeout, a dropped connection, Telegram's 5xx; not a refusal
+                if isinstance(exc, BadRequest) or attempt == SEND_TRIES - 1:
+                    raise
+                await asyncio.sleep(RETRY_PAUSE * 2 ** attempt)
 
 
 def _answer(method: dict[str, Any] | None) -> web.Response:

@@ -272,6 +272,17 @@ async def test_telegrams_429_on_a_reply_is_waited_out(polling, fake: FakeTelegra
     assert await polling.inbox.outcomes() == {"handled": 1}
 
 
+async def test_a_reply_that_fails_in_transit_is_sent_again(polling, fake: FakeTelegram) -> None:
+    fake.fail("sendMessage", 502, "Bad Gateway")  # Telegram's front end, once
+    replies = await handled(fake, fake.message(CHAT, "/start"))
+    assert len(replies) == 2 and replies[0] == replies[1] and "需要办理什么" in replies[1]  # refused, then sent
+    assert await polling.inbox.outcomes() == {"handled": 1}
+    fake.fail("sendMessage", 400, "Bad Request: message text is empty")  # a refusal is not sent again
+    replies = await handled(fake, fake.message(CHAT, "/help"))
+    assert len(replies) == 1
+    assert await polling.inbox.outcomes() == {"handled": 1, "reply_failed": 1}
+
+
 def test_the_throttle_forgets_quiet_chats_and_still_limits_busy_ones_among_many() -> None:
     throttle = Throttle(limit=20, window=60.0)
     for i in range(15_000):  # a busy city: fifteen thousand chats active within one minute
