@@ -18,9 +18,9 @@ from tortoise.transactions import in_transaction
 
 from storage import batch, jsontext
 from storage.cases import utcnow
-from storage.models import JobRun
+from storage.models import DialogSession, JobRun
 
-from .telegram_wire import chat_of
+from .telegram_wire import CHANNEL, chat_of
 
 UPDATES = "telegram"  # JobRun.job of a received update; key "<bot id>:<update_id>"
 BLOCKED = "telegram-blocked"  # JobRun.job of a chat that blocked the bot or was deleted; key: chat id
@@ -334,8 +334,18 @@ async def mark_blocked(chat_id: str, reason: str) -> None:
 
 
 async def is_blocked(chat_id: str) -> bool:
-    """Tell whether a chat was recorded as unreachable."""
-    return await JobRun.exists(job=BLOCKED, key=chat_id[:96])
+    """Tell whether a chat was recorded as unreachable and has not written to the bot since.
+
+    Any message proves the chat reachable again (the citizen unblocked the bot): its dialog was saved after the
+    record, which is then forgotten.
+    """
+    row = await JobRun.filter(job=BLOCKED, key=chat_id[:96]).first()
+    if row is None:
+        return False
+    if await DialogSession.filter(channel=CHANNEL, user_key=chat_id, updated_at__gt=row.created_at).exists():
+        await unblock(chat_id)
+        return False
+    return True
 
 
 async def unblock(chat_id: str) -> None:

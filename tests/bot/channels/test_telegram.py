@@ -14,6 +14,7 @@ from bot.channels import telegram, telegram_inbox
 from bot.channels.telegram_inbox import is_blocked
 from bot.channels.telegram_sender import TelegramSender
 from bot.channels.telegram_wire import split
+from bot.messages import Inbound
 from bot.runtime import build
 from bot.throttle import Throttle
 from storage.cases import CaseService
@@ -184,6 +185,13 @@ async def test_api_error_is_retried_with_backoff_then_dead_lettered(city: str, s
         assert len(fake.calls) == calls  # a blocked chat is not called again
         await again.refresh_from_db()
         assert again.status == NotificationStatus.DEAD
+        now += dt.timedelta(minutes=1)
+        await channel.bot.engine.handle(Inbound(Channel.TELEGRAM, "777", text="你好", key="tg9001"))  # unblocked
+        later = await Notification.create(audience="citizen", channel=Channel.TELEGRAM, address="777",
+                                          template="accept", params={"number": "8890-20261126-00002"})
+        assert await sender.drain_once() == {"sent": 1}  # any message, not only /start, shows it reachable
+        await later.refresh_from_db()
+        assert later.status == NotificationStatus.SENT and not await is_blocked("777")
     finally:
         await channel.application.shutdown()
 
