@@ -91,15 +91,27 @@ def inbound_from_tap(chat_id: int, data: str, key: str) -> Inbound:
     return Inbound(CHANNEL, str(chat_id), choice=data[:200], key=key)
 
 
+def _fitting(text: str, limit: int) -> int:
+    """Return how many characters of ``text`` fit in ``limit`` UTF-16 code units (Telegram's measure)."""
+    if len(text) <= limit and text.isascii() or len(text.encode("utf-16-le")) <= 2 * limit:
+        return len(text)
+    units = 0
+    for index, char in enumerate(text):
+        units += 2 if ord(char) > 0xFFFF else 1  # an emoji beyond the BMP is two units
+        if units > limit:
+            return index
+    return len(text)
+
+
 def split(text: str, limit: int = MAX_TEXT) -> list[str]:
-    """Cut ``text`` into pieces of at most ``limit`` characters, at line breaks where possible."""
+    """Cut ``text`` into pieces of at most ``limit`` UTF-16 code units, at line breaks where possible."""
     pieces: list[str] = []
-    while len(text) > limit:
-        cut = text.rfind("\n", 0, limit)
-        if cut < limit // 2:
-            cut = text.rfind(" ", 0, limit)
-        if cut < limit // 2:
-            cut = limit
+    while (room := _fitting(text, limit)) < len(text):
+        cut = text.rfind("\n", 0, room)
+        if cut < room // 2:
+            cut = text.rfind(" ", 0, room)
+        if cut < room // 2:
+            cut = room
         pieces.append(text[:cut])
         text = text[cut:].lstrip("\n")
     return [*pieces, text] if text or not pieces else pieces

@@ -212,6 +212,11 @@ def test_long_replies_are_split_at_line_breaks() -> None:
     pieces = split(text)
     assert len(pieces) > 1 and all(len(p) <= 4096 for p in pieces)
     assert "\n".join(pieces) == text
+    emoji = "好😀" * 2000  # 4,000 characters, 6,000 UTF-16 code units: Telegram counts the units
+    pieces = split(emoji)
+    assert len(pieces) == 2 and "".join(pieces) == emoji
+    assert all(len(p.encode("utf-16-le")) // 2 <= 4096 for p in pieces)
+    assert split("短消息") == ["短消息"] and split("") == [""]
 
 
 async def test_a_flood_spread_over_two_processes_is_throttled_as_one(settings: Settings, fake: FakeTelegram) -> None:
