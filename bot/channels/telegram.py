@@ -34,7 +34,7 @@ from ..texts import t
 from ..throttle import Throttle
 from . import telegram_wire as wire
 from .telegram_http import AiohttpRequest, call, retry_seconds
-from .telegram_inbox import GroupCommit, Inbox, mark_blocked, unblock
+from .telegram_inbox import GroupCommit, Inbox, mark_blocked, recall_choice, remember_choices, unblock
 from .telegram_sender import TelegramSender, unreachable
 
 log = logging.getLogger("appeals.telegram")
@@ -412,7 +412,10 @@ class TelegramChannel:
                 if isinstance(query.get("message"), dict):  # a button works once
                     await call(bot, "editMessageReplyMarkup",
                                {"chat_id": chat_id, "message_id": query["message"].get("message_id")})
-            inbounds = [wire.inbound_from_tap(chat_id, str(query.get("data") or ""), key)]
+            data = str(query.get("data") or "")
+            if data.startswith(wire.LONG):
+                data = await recall_choice(data)
+            inbounds = [wire.inbound_from_tap(chat_id, data, key)]
         elif isinstance(message, dict):
             found = await self._inbounds(message, key)
             if isinstance(found, str):
@@ -457,6 +460,8 @@ class TelegramChannel:
     async def _reply(self, chat_id: int, replies: list[Outbound], update_id: int | None = None) -> str:
         """Send the replies to an update; the last rides in its webhook call's answer if that call still waits."""
         chunks = [chunk for outbound in replies for chunk in wire.chunks(outbound, self.language)]
+        if long := wire.long_choices(replies):
+            await remember_choices(long)  # before the buttons can be pressed
         answer = self._answers.pop(update_id, None) if update_id is not None and chunks else None
         try:
             await send_chunks(self.application.bot, chat_id, chunks[:-1] if answer is not None else chunks)

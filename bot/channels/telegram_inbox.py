@@ -26,6 +26,8 @@ UPDATES = "telegram"  # JobRun.job of a received update; key "<bot id>:<update_i
 BLOCKED = "telegram-blocked"  # JobRun.job of a chat that blocked the bot or was deleted; key: chat id
 CHATS = "telegram-chat"  # JobRun.job of an update by chat, for the shared throttle; key "<bot>:<chat>:<update_id>"
 TOLD = "telegram-told"  # JobRun.job of a slow-down notice sent; key "<bot>:<chat>"
+CHOICES = "telegram-choice"  # JobRun.job of a button whose choice is too long for callback_data; key: its token
+KEEP_CHOICES = dt.timedelta(days=7)  # a button pressed later than this is asked again
 TAKEN = "telegram-taken"  # JobRun.job of an update handled late (a replay, or held long): key "<bot>:<update_id>"
 KEEP = dt.timedelta(hours=24)  # Telegram keeps undelivered updates 24 h; so do we
 KEEP_CHATS = dt.timedelta(minutes=10)  # longer than any throttle window
@@ -168,9 +170,10 @@ class Inbox:
         return [update_id for update_id in earlier if self._key(update_id) not in done]
 
     async def forget_old(self) -> None:
-        """Delete the throttle's rows older than any window, and takes older than any handling."""
+        """Delete the throttle's rows older than any window, takes older than any handling, old long choices."""
         since = utcnow() - KEEP_CHATS
         await JobRun.filter(job__in=[CHATS, TOLD, TAKEN], created_at__lt=since).delete()
+        await JobRun.filter(job=CHOICES, created_at__lt=utcnow() - KEEP_CHOICES).delete()
 
     async def accept_many(self, updates: list[tuple[int, dict[str, Any]]]) -> list[bool]:
         """Store several updates atomically; return, for each, whether it is new (the first of its id).
@@ -351,3 +354,19 @@ async def is_blocked(chat_id: str) -> bool:
 async def unblock(chat_id: str) -> None:
     """Forget a block: the citizen wrote to the bot again."""
     await JobRun.filter(job=BLOCKED, key=chat_id[:96]).delete()
+
+
+async def remember_choices(tokens: dict[str, str]) -> None:
+    """Keep the choices behind buttons whose callback_data is a token (their choice is longer than Telegram keeps)."""
+    for token, value in tokens.items():
+        try:
+            await JobRun.create(job=CHOICES, key=token, data={"value": value})
+        except IntegrityError:
+            await JobRun.filter(job=CHOICES, key=token).update(created_at=utcnow())  # offered again: kept longer
+
+
+async def recall_choice(token: str) -> str:
+    """Return the choice behind a button's token ("" once forgotten: the dialog asks again)."""
+    data = await JobRun.filter(job=CHOICES, key=token[:96]).first().values_list("data", flat=True)
+    fields = json.loads(data) if isinstance(data, str | bytes) else data
+    return str(fields.get("value") or "") if isinstance(fields, dict) else ""

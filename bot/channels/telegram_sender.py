@@ -18,7 +18,7 @@ from storage.models import Channel, Notification, NotificationStatus
 from .. import notifier
 from . import telegram_wire as wire
 from .telegram_http import call, retry_seconds
-from .telegram_inbox import is_blocked, mark_blocked
+from .telegram_inbox import is_blocked, mark_blocked, remember_choices
 
 log = logging.getLogger("appeals.telegram")
 
@@ -57,6 +57,8 @@ class TelegramSender:
             return "blocked"
         language = await notifier.language_for(row, self.language)
         message = notifier.render(row, language)
+        if long := wire.long_choices([message]):
+            await remember_choices(long)
         try:
             for chunk in wire.chunks(message, language):
                 await call(self.bot, "sendMessage", chunk.params(int(row.address)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -12,6 +13,7 @@ from ..texts import t
 CHANNEL = "telegram"
 MAX_TEXT = 4096  # Telegram's limit for one message's text
 MAX_CALLBACK = 64  # bytes of callback_data Telegram keeps
+LONG = "~"  # callback_data of a longer choice: this, then a digest of it (see ``callback_data``)
 COMMANDS = {"/start": "cmd:menu", "/menu": "cmd:menu", "/help": "cmd:help", "/cancel": "cmd:cancel",
             "/my": "go:query:"}
 _DEEP_LINK = re.compile(r"case_(?P<number>[0-9-]{6,40})(?:_(?P<code>[0-9A-Za-z]{10}))?")
@@ -117,10 +119,21 @@ def split(text: str, limit: int = MAX_TEXT) -> list[str]:
     return [*pieces, text] if text or not pieces else pieces
 
 
+def callback_data(value: str) -> str:
+    """Return a button's callback_data: the choice itself, or a token for one longer than Telegram keeps."""
+    if len(value.encode()) <= MAX_CALLBACK:
+        return value
+    return LONG + hashlib.sha256(value.encode()).hexdigest()[:32]
+
+
+def long_choices(replies: list[Outbound]) -> dict[str, str]:
+    """Return the tokens of the replies' choices too long for callback_data, with the choices they stand for."""
+    return {callback_data(c.value): c.value for o in replies for c in o.choices if len(c.value.encode()) > MAX_CALLBACK}
+
+
 def _markup(outbound: Outbound, language: str) -> Markup:
     if outbound.choices:
-        rows = [[{"text": c.label[:64], "callback_data": c.value}] for c in outbound.choices
-                if len(c.value.encode()) <= MAX_CALLBACK]
+        rows = [[{"text": c.label[:64], "callback_data": callback_data(c.value)}] for c in outbound.choices]
         return {"inline_keyboard": rows}
     if outbound.expect == "location":
         button = {"text": t("telegram.location", language), "request_location": True}

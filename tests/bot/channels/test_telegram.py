@@ -568,3 +568,28 @@ async def test_a_step_slower_than_the_wait_gets_a_plain_2xx_and_its_reply_as_a_r
     assert fake.counts["sendMessage"] == 1  # sent as a request of its own, once
     await asyncio.sleep(0.2)
     assert len(fake.sent(CHAT)) == 1
+
+
+async def test_a_choice_longer_than_telegram_keeps_gets_a_token_button_and_comes_back_whole(
+        polling, fake: FakeTelegram) -> None:
+    from bot.messages import Choice, Outbound
+
+    long_value = "cat:" + "城市道路桥梁隧道及附属设施养护维修" * 2  # 4 + 34 × 3 bytes: over Telegram's 64
+    seen: list[str | None] = []
+    handle = polling.bot.engine.handle
+
+    async def offering(inbound):
+        seen.append(inbound.choice)
+        if inbound.choice == "cmd:menu":
+            return [Outbound("请选择类别", (Choice(long_value, "道路桥梁"), Choice("cat:其他", "其他")), "choice")]
+        return await handle(inbound)
+
+    polling.bot.engine.handle = offering
+    await handled(fake, fake.message(CHAT, "/start"))
+    buttons = fake.buttons(CHAT)
+    assert len(buttons) == 2 and all(len(b.encode()) <= 64 for b in buttons) and buttons[1] == "cat:其他"
+    await handled(fake, fake.tap(CHAT, buttons[0]))
+    assert seen[-1] == long_value  # the dialog gets the whole choice
+    await JobRun.filter(job=telegram_inbox.CHOICES).delete()  # forgotten (a week later)
+    await handled(fake, fake.tap(CHAT, buttons[0]))
+    assert seen[-1] == ""  # the dialog asks again
