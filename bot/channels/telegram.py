@@ -144,6 +144,7 @@ class TelegramChannel:
         if not self.primary:
             return  # a sibling worker: it handles the webhook calls it receives; worker 0 does the rest
         await self._replay(started - self.lease)  # each chat's replays queue before any new update of it
+        await self._set_commands()
         if self.webhook:
             if self.webhook_url:
                 await self.application.bot.set_webhook(self.webhook_url, secret_token=self.secret,
@@ -155,6 +156,17 @@ class TelegramChannel:
             await self.application.updater.start_polling(allowed_updates=ALLOWED_UPDATES, timeout=10)
         self._tasks.append(asyncio.create_task(self.sender.run(self.notify_interval), name="telegram-sender"))
         self._tasks.append(asyncio.create_task(self._replay_later(started), name="telegram-replay"))
+
+    async def _set_commands(self) -> None:
+        """Show the commands in Telegram's menu: in Chinese, and in English for citizens whose app is in English."""
+        for language, code in (("zh-CN", None), ("en", "en")):
+            commands = [{"command": name, "description": t(f"telegram.cmd.{name}", language)}
+                        for name in ("start", "my", "help", "cancel")]
+            try:
+                await call(self.application.bot, "setMyCommands",
+                           {"commands": commands, **({"language_code": code} if code else {})})
+            except TelegramError as exc:  # the bot works without the menu
+                log.warning("telegram: setting the command menu failed: %s", exc)
 
     async def _replay(self, before: dt.datetime, since: dt.datetime | None = None) -> None:
         """Handle again the updates stored before ``before`` (and since ``since``) and never marked done.

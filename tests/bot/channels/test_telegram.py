@@ -71,6 +71,9 @@ async def test_full_submission_with_buttons_location_and_contact(polling, fake: 
     case = await submit(fake)
     assert (case.latitude, case.longitude) == (28.68, 115.89)
     assert fake.webhook == {} and any(c.method == "deleteWebhook" for c in fake.calls)
+    menus = {c.params.get("language_code"): c.params["commands"] for c in fake.calls if c.method == "setMyCommands"}
+    assert [m["command"] for m in menus[None]] == ["start", "my", "help", "cancel"]  # Telegram's command menu
+    assert "我的诉求" in menus[None][1]["description"] and menus["en"][1]["description"].startswith("My cases")
     assert any(c.method == "answerCallbackQuery" for c in fake.calls)
     assert any(c.method == "editMessageReplyMarkup" for c in fake.calls)  # a tapped button works once
 
