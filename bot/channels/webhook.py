@@ -8,6 +8,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import math
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -65,9 +66,13 @@ def _inbound(peer: str, frame: Any) -> Inbound | str:
     point: tuple[float, float] | None = None
     if location is not None:
         lat, lon = (location.get("lat"), location.get("lon")) if isinstance(location, dict) else (None, None)
-        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (lat, lon)):
+        if not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in (lat, lon)):
             return "location must be {\"lat\": number, \"lon\": number}"
+        if not (-90 <= lat <= 90 and -180 <= lon <= 180):  # type: ignore[operator]
+            return "location out of range: lat -90..90, lon -180..180"
         point = (float(lat), float(lon))  # type: ignore[arg-type]
+    if not (text.strip() or choice or point or contact):
+        return "a message needs text, choice, location or contact"
     return Inbound(CHANNEL, f"{peer}:{user}", text=text, choice=choice[:200] if choice else None,
                    location=point, contact=contact[:32] if contact else None, key=f"wh:{key}")
 

@@ -29,6 +29,16 @@ async def post(base: str, peer: str, secret: str, frame: dict[str, Any], stamp: 
         return response.status, await response.json()
 
 
+async def post_raw(base: str, peer: str, secret: str, body: bytes) -> tuple[int, dict[str, Any]]:
+    """POST a body as it is, signed."""
+    ts = str(int(time.time()))
+    headers = {"Content-Type": "application/json", "X-Appeals-Timestamp": ts,
+               "X-Appeals-Signature": signature(secret, ts, body)}
+    async with aiohttp.ClientSession() as http, http.post(f"{base}/channels/webhook/{peer}", data=body,
+                                                          headers=headers) as response:
+        return response.status, await response.json()
+
+
 async def test_a_conversation_over_the_webhook(base: str) -> None:
     secret = await create_peer("sms")
     status, data = await post(base, "sms", secret, {"id": "m1", "user": "13800000001", "text": "你好"})
@@ -52,6 +62,13 @@ async def test_forged_stale_unknown_and_replayed_calls(base: str) -> None:
     assert first[0] == again[0] == 200 and first[1]["messages"] and again[1] == {"duplicate": True, "messages": []}
     assert (await post(base, "wechat", secret, {"id": "x2", "user": 5}))[0] == 400
     assert (await post(base, "wechat", secret, {"id": "x3", "user": "u1", "location": {"lat": "a"}}))[0] == 400
+    for location in ({"lat": 999, "lon": 115.9}, {"lat": 28.7, "lon": -181}):
+        status, data = await post(base, "wechat", secret, {"id": "x4", "user": "u1", "location": location})
+        assert status == 400 and "range" in data["message"]
+    status, data = await post(base, "wechat", secret, {"id": "x5", "user": "u1"})  # nothing to handle
+    assert status == 400 and "text, choice, location or contact" in data["message"]
+    body = '{"id": "x6", "user": "u1", "location": {"lat": NaN, "lon": Infinity}}'  # Python's json reads these
+    assert (await post_raw(base, "wechat", secret, body.encode()))[0] == 400
 
 
 async def test_a_flood_gets_429_with_a_polite_message(base: str) -> None:
