@@ -124,18 +124,42 @@ async def service_definition(request: web.Request) -> web.Response:
 
 
 def _answers(code: str, form: MultiDictProxy[Any]) -> tuple[list[str], str | None]:
-    """Return the attribute answers as text lines, or a description of what is wrong."""
+    """Return the attribute answers as text lines, or a description of what is wrong.
+
+    By datatype, as the specification has them: ``singlevaluelist`` one key, ``multivaluelist`` keys given as
+    ``attribute[code][]`` (or the name repeated), ``number``, ``datetime`` (W3C), ``string`` and ``text``.
+    """
     lines = []
     for attribute in _attributes(code):
-        value = form.get(f"attribute[{attribute['code']}]")
-        if value is None or value == "":
+        name = f"attribute[{attribute['code']}]"
+        given = [str(v).strip() for v in (*form.getall(name, []), *form.getall(f"{name}[]", [])) if str(v).strip()]
+        if not given:
             if attribute.get("required"):
-                return [], f"attribute[{attribute['code']}] is required"
+                return [], f"{name} is required"
             continue
+        datatype = attribute.get("datatype", "string")
         names = {v["key"]: v["name"] for v in attribute.get("values", [])}
-        if names and value not in names:
-            return [], f"attribute[{attribute['code']}] must be one of {', '.join(names)}"
-        lines.append(f"{attribute['description']} {names.get(value, str(value)[:200])}")
+        if datatype in ("singlevaluelist", "multivaluelist"):
+            if datatype == "singlevaluelist" and len(given) > 1:
+                return [], f"{name} takes one value"
+            if unknown := [v for v in given if v not in names]:
+                return [], f"{name}: {unknown[0][:40]!r} is not one of {', '.join(names)}"
+            answer = "、".join(names[v] for v in dict.fromkeys(given))
+        elif datatype == "number":
+            try:
+                number = float(given[0])
+            except ValueError:
+                number = math.nan
+            if not math.isfinite(number):
+                return [], f"{name} must be a number"
+            answer = given[0][:40]
+        elif datatype == "datetime":
+            if isinstance(when := _date(given[0]), str):
+                return [], f"{name}: {when}"
+            answer = given[0]
+        else:
+            answer = given[0][:1000 if datatype == "text" else 200]
+        lines.append(f"{attribute['description']} {answer}")
     return lines, None
 
 

@@ -201,3 +201,32 @@ async def test_only_a_start_date_lists_the_90_days_from_it(base: str) -> None:
     since = (old.created_at - dt.timedelta(days=201)).isoformat()
     assert [r["service_request_id"] for r in (await get(base, f"{REQUESTS}.json", start_date=since))[1]] == [number]
     assert [r["service_request_id"] for r in (await get(base, f"{REQUESTS}.json"))[1]] == [recent]
+
+
+async def test_attributes_of_every_datatype_of_the_specification(base: str, monkeypatch) -> None:
+    attributes = [
+        {"code": "kinds", "datatype": "multivaluelist", "required": True, "order": 1, "description": "哪些问题？",
+         "values": [{"key": "smoke", "name": "油烟"}, {"key": "noise", "name": "噪音"},
+                    {"key": "water", "name": "污水"}]},
+        {"code": "floors", "datatype": "number", "required": False, "order": 2, "description": "影响几层？"},
+        {"code": "since", "datatype": "datetime", "required": False, "order": 3, "description": "从何时开始？"},
+        {"code": "shop", "datatype": "string", "required": False, "order": 4, "description": "店名？"},
+    ]
+    monkeypatch.setitem(open311.DEFINITIONS, "环境保护", {**open311.DEFINITIONS["环境保护"], "attributes": attributes})
+    key = await create_api_key("datatypes-app")
+    form = aiohttp.FormData([("api_key", key), ("service_code", "环境保护"), ("lat", "28.68"), ("long", "115.89"),
+                             ("description", "楼下餐馆"), ("attribute[kinds][]", "smoke"),
+                             ("attribute[kinds][]", "noise"),
+                             ("attribute[floors]", "3"), ("attribute[since]", "2026-11-01T20:00:00+08:00"),
+                             ("attribute[shop]", "老王烧烤")])
+    async with aiohttp.ClientSession() as http, http.post(base + f"{REQUESTS}.json", data=form) as response:
+        created = await response.json()
+        assert response.status == 200, created
+    text = (await Case.get(number=created[0]["service_request_id"])).text
+    assert "哪些问题？ 油烟、噪音" in text and "影响几层？ 3" in text and "老王烧烤" in text and "2026-11-01" in text
+    good = {"api_key": key, "service_code": "环境保护", "lat": "28.68", "long": "115.89", "description": "油烟"}
+    for bad, word in (({}, "required"), ({"attribute[kinds][]": "fire"}, "not one of"),
+                      ({"attribute[kinds]": "smoke", "attribute[floors]": "three"}, "number"),
+                      ({"attribute[kinds]": "smoke", "attribute[since]": "last week"}, "datetime")):
+        status, errors = await post(base, f"{REQUESTS}.json", {**good, **bad})
+        assert status == 400 and word in errors[0]["description"], (bad, errors)
