@@ -21,6 +21,7 @@ from .telegram_http import call, retry_seconds
 from .telegram_inbox import is_blocked, mark_blocked, remember_choices
 
 log = logging.getLogger("appeals.telegram")
+PARTS_SENT = "_parts_sent"  # params key: how many parts of a message split for Telegram's limit went out
 
 
 def unreachable(error: TelegramError) -> bool:
@@ -59,24 +60,34 @@ class TelegramSender:
         message = notifier.render(row, language)
         if long := wire.long_choices([message]):
             await remember_choices(long)
+        already = int((row.params or {}).get(PARTS_SENT) or 0)  # of a long message, sent before a failure
+        sent = already
         try:
-            for chunk in wire.chunks(message, language):
+            for chunk in wire.chunks(message, language)[already:]:
                 await call(self.bot, "sendMessage", chunk.params(int(row.address)))
-        except RetryAfter as exc:
+                sent += 1
+        except TelegramError as exc:
+            if sent > already:  # the next attempt goes on from the first part not sent
+                await Notification.filter(id=row.id, claimed_by=row.claimed_by).update(
+                    params={**(row.params or {}), PARTS_SENT: sent})
+            return await self._failed(row, now, exc)
+        await outbox.mark_sent(row, now)
+        return "sent"
+
+    async def _failed(self, row: Notification, now: dt.datetime, exc: TelegramError) -> str:
+        """Record why a row was not sent: wait out a flood limit, give up on a lost chat, or try again later."""
+        if isinstance(exc, RetryAfter):
             seconds = retry_seconds(exc)
             await Notification.filter(id=row.id, claimed_by=row.claimed_by).update(
                 claimed_until=None, next_attempt_at=now + dt.timedelta(seconds=seconds))
             return "later"
-        except TelegramError as exc:
-            if unreachable(exc):
-                await mark_blocked(row.address, str(exc))
-                await self._dead(row, f"chat unreachable: {exc}")
-                return "blocked"
-            log.warning("telegram notification %s failed: %s", row.id, exc)
-            await outbox.mark_failed(row, now, f"{type(exc).__name__}: {exc}")
-            return "failed"
-        await outbox.mark_sent(row, now)
-        return "sent"
+        if unreachable(exc):
+            await mark_blocked(row.address, str(exc))
+            await self._dead(row, f"chat unreachable: {exc}")
+            return "blocked"
+        log.warning("telegram notification %s failed: %s", row.id, exc)
+        await outbox.mark_failed(row, now, f"{type(exc).__name__}: {exc}")
+        return "failed"
 
     async def drain_once(self) -> dict[str, int]:
         """Claim due rows once and send them; return counts by outcome."""

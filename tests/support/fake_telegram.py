@@ -35,7 +35,7 @@ class FakeTelegram:
     updates: list[dict[str, Any]] = field(default_factory=list)
     calls: list[Call] = field(default_factory=list)
     files: dict[str, bytes] = field(default_factory=dict)
-    failures: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
+    failures: dict[str, list[tuple[int, str] | None]] = field(default_factory=dict)  # None: that call succeeds
     webhook: dict[str, Any] = field(default_factory=dict)
     base: str = ""
     counts: dict[str, int] = field(default_factory=dict)  # calls received per method (cheap to poll)
@@ -73,9 +73,10 @@ class FakeTelegram:
         self.updates.extend(updates)
         self._wake.set()
 
-    def fail(self, method: str, code: int = 500, description: str = "Internal Server Error", times: int = 1) -> None:
-        """Make the next ``times`` calls of ``method`` answer an error."""
-        self.failures.setdefault(method, []).extend([(code, description)] * times)
+    def fail(self, method: str, code: int = 500, description: str = "Internal Server Error", times: int = 1,
+             after: int = 0) -> None:
+        """Make the next ``times`` calls of ``method`` (after ``after`` that succeed) answer an error."""
+        self.failures.setdefault(method, []).extend([None] * after + [(code, description)] * times)
 
     # -- reading what the bot did -----------------------------------------------------------------
     def sent(self, chat: int | None = None) -> list[dict[str, Any]]:
@@ -158,8 +159,9 @@ class FakeTelegram:
             return web.json_response({"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401)
         method, params = request.match_info["method"], await self._params(request)
         self.record(method, params)
-        if self.failures.get(method):
-            code, description = self.failures[method].pop(0)
+        failure = self.failures[method].pop(0) if self.failures.get(method) else None
+        if failure is not None:
+            code, description = failure
             body: dict[str, Any] = {"ok": False, "error_code": code, "description": description}
             if code == 429:
                 body["parameters"] = {"retry_after": 1}

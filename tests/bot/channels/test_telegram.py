@@ -188,6 +188,18 @@ async def test_api_error_is_retried_with_backoff_then_dead_lettered(city: str, s
         assert len(fake.calls) == calls  # a blocked chat is not called again
         await again.refresh_from_db()
         assert again.status == NotificationStatus.DEAD
+        long_reply = "\n".join(f"第{i}条答复" + "字" * 60 for i in range(100))  # two Telegram messages
+        split_row = await Notification.create(audience="citizen", channel=Channel.TELEGRAM, address=str(CHAT),
+                                              template="approve_reply",
+                                              params={"number": "8890-20261126-00003", "reply": long_reply})
+        fake.fail("sendMessage", 500, after=1)  # the first part goes out, the second fails
+        assert await sender.drain_once() == {"failed": 1}
+        await split_row.refresh_from_db()
+        now = split_row.next_attempt_at
+        assert await sender.drain_once() == {"sent": 1}
+        parts = [c.params["text"] for c in fake.calls if c.method == "sendMessage" and "条答复" in c.params["text"]]
+        assert len(parts) == 3 and parts[1] == parts[2] and parts[0] != parts[1]  # the second again, not the first
+        assert "第0条答复" in parts[0] and "第99条答复" in parts[2]
         now += dt.timedelta(minutes=1)
         await channel.bot.engine.handle(Inbound(Channel.TELEGRAM, "777", text="你好", key="tg9001"))  # unblocked
         later = await Notification.create(audience="citizen", channel=Channel.TELEGRAM, address="777",
