@@ -21,6 +21,7 @@ from .texts import TEXTS, t
 log = logging.getLogger("appeals.notifier")
 
 Send = Callable[[list[Outbound]], Awaitable[None]]
+CHAT_REPLY = "chat_reply"  # a dialog's reply kept for a later try (params: the message as Outbound JSON)
 SILENT = frozenset({"submit"})  # the dialog already told the citizen the number and code
 OFFLINE_RETRY = dt.timedelta(seconds=30)
 
@@ -37,8 +38,17 @@ async def language_for(row: Notification, default: str) -> str:
     return found if isinstance(found, str) and found else default
 
 
+async def later(channel: str, address: str, replies: list[Outbound]) -> None:
+    """Queue a dialog's reply that could not be sent now, one outbox row per message, in order."""
+    for outbound in replies:
+        await Notification.create(audience="citizen", channel=Channel(channel), address=address, template=CHAT_REPLY,
+                                  params={"outbound": outbound.to_json()})
+
+
 def render(row: Notification, language: str = "zh-CN") -> Outbound:
     """Turn an outbox row into a message in plain words."""
+    if row.template == CHAT_REPLY:
+        return Outbound.from_json((row.params or {}).get("outbound") or {})
     params = _Params(row.params or {})
     status = params.get("status")
     if status in CaseStatus._value2member_map_:

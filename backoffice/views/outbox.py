@@ -19,7 +19,7 @@ ROLES = frozenset({Role.SUPERVISOR, Role.ADMIN})
 #: What a notification was, for templates that are no lifecycle action.
 KINDS: dict[str, tuple[str, str]] = {
     "rating_reminder": ("评价提醒", "Rating reminder"), "callback_task": ("回访任务", "Call-back task"),
-    "daily_digest": ("每日汇总", "Daily digest"),
+    "daily_digest": ("每日汇总", "Daily digest"), "chat_reply": ("机器人回复（补发）", "Bot reply (sent later)"),
 }
 
 

@@ -27,7 +27,7 @@ from storage.keys import secret_key
 from storage.models import DialogSession
 from storage.settings import Settings
 
-from .. import uploads
+from .. import notifier, uploads
 from ..messages import Inbound, Outbound
 from ..runtime import Bot
 from ..texts import t
@@ -470,18 +470,26 @@ class TelegramChannel:
                         key=key)]
 
     async def _reply(self, chat_id: int, replies: list[Outbound], update_id: int | None = None) -> str:
-        """Send the replies to an update; the last rides in its webhook call's answer if that call still waits."""
-        chunks = [chunk for outbound in replies for chunk in wire.chunks(outbound, self.language)]
+        """Send the replies to an update; the last rides in its webhook call's answer if that call still waits.
+
+        A reply Telegram could not take in transit even after ``send_chunks``' tries goes to the outbox, from the
+        message that failed on: its sender tries again with backoff, then dead-letters it.
+        """
+        chunks = [(index, chunk) for index, outbound in enumerate(replies)
+                  for chunk in wire.chunks(outbound, self.language)]
         if long := wire.long_choices(replies):
             await remember_choices(long)  # before the buttons can be pressed
         answer = self._answers.pop(update_id, None) if update_id is not None and chunks else None
+        sent = 0
         try:
-            await send_chunks(self.application.bot, chat_id, chunks[:-1] if answer is not None else chunks)
+            for _, chunk in chunks[:-1] if answer is not None else chunks:
+                await send_chunks(self.application.bot, chat_id, [chunk])
+                sent += 1
             if answer is not None:
                 if answer.done():  # the call stopped waiting meanwhile
-                    await send_chunks(self.application.bot, chat_id, chunks[-1:])
+                    await send_chunks(self.application.bot, chat_id, [chunks[-1][1]])
                 else:  # Telegram carries out a method given as the webhook's answer (no result comes back)
-                    answer.set_result({"method": "sendMessage", **chunks[-1].params(chat_id)})
+                    answer.set_result({"method": "sendMessage", **chunks[-1][1].params(chat_id)})
         except TelegramError as exc:
             if answer is not None and not answer.done():
                 answer.set_result(None)
@@ -489,6 +497,9 @@ class TelegramChannel:
                 await mark_blocked(str(chat_id), str(exc))
                 return "blocked"
             log.warning("telegram reply to %s failed: %s", chat_id, exc)
+            if isinstance(exc, NetworkError) and not isinstance(exc, BadRequest):
+                await notifier.later(wire.CHANNEL, str(chat_id), replies[chunks[sent][0]:])
+                return "reply_queued"
             return "reply_failed"
         return "handled"
 

@@ -311,6 +311,19 @@ async def test_a_reply_that_fails_in_transit_is_sent_again(polling, fake: FakeTe
     assert await polling.inbox.outcomes() == {"handled": 1, "reply_failed": 1}
 
 
+async def test_a_reply_telegram_cannot_take_for_a_while_goes_to_the_outbox(polling, fake: FakeTelegram) -> None:
+    fake.fail("sendMessage", 502, "Bad Gateway", times=3)  # every try of the step: Telegram is down a moment
+    await handled(fake, fake.message(CHAT, "/start"))
+    assert await polling.inbox.outcomes() == {"reply_queued": 1}
+    row = await Notification.get(channel=Channel.TELEGRAM, address=str(CHAT))
+    assert row.template == "chat_reply"
+    texts = await fake.wait_for(4, CHAT)  # three refused tries, then the outbox's sender delivers it
+    assert "需要办理什么" in texts[-1]
+    assert {"submit", "query"} <= set(fake.buttons(CHAT))  # with its buttons
+    await row.refresh_from_db()
+    assert row.status == NotificationStatus.SENT
+
+
 def test_the_throttle_forgets_quiet_chats_and_still_limits_busy_ones_among_many() -> None:
     throttle = Throttle(limit=20, window=60.0)
     for i in range(15_000):  # a busy city: fifteen thousand chats active within one minute
