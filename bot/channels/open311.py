@@ -32,6 +32,7 @@ DEFINITIONS = json.loads(Path(__file__).with_name("open311_services.json").read_
 PREFIX = "/open311/v2"
 FMT = "{format:json|xml}"
 DEFAULT_DAYS = 90
+KNOWN = re.compile(r"(services|requests)(/[^/]+)?\.(json|xml)")  # the endpoints: a wrong method there is 405
 MEDIA_LABEL = "照片链接 Photo: "  # the line of a case's text that keeps the media_url a client sent
 MEDIA = re.compile(re.escape(MEDIA_LABEL) + r"(?P<url>https?://\S{1,1000})")
 MAX_RESULTS = 1000
@@ -226,7 +227,7 @@ async def create_request(request: web.Request) -> web.Response:
             text="\n".join([description, *answers]), channel=Channel.OPEN311, citizen_id=citizen.id, category=code,
             address=address, district=district, street=place.street if place else None,
             latitude=lat, longitude=lon, anonymous=name is None and phone is None,  # type: ignore[arg-type]
-            suggestion={"open311_client": client},
+            suggestion={"open311_client": client, **({"open311_media_url": media} if media else {})},
         ), Actor.citizen(citizen.id))
     except MissingFields as exc:
         await citizen.delete()  # nothing is left of a refused request
@@ -253,11 +254,9 @@ def _public(case: Case, unit: str | None) -> dict[str, Any]:
 
 
 def _media(case: Case) -> str | None:
-    """Return the media_url a client application sent with the request, if any."""
-    if case.channel != Channel.OPEN311:
-        return None
-    found = MEDIA.search(case.text or "")
-    return found["url"] if found else None
+    """Return the media_url a client application sent with the request (masked as the text is), if any."""
+    media = (case.suggestion or {}).get("open311_media_url") if case.channel == Channel.OPEN311 else None
+    return mask_pii(media) if isinstance(media, str) and media else None
 
 
 async def _render(cases: list[Case]) -> list[dict[str, Any]]:
@@ -292,7 +291,10 @@ async def list_requests(request: web.Request) -> web.Response:
     if start is None:
         start = (end or utcnow()) - span  # type: ignore[operator]
     elif end is None:
-        end = start + span  # type: ignore[operator]
+        try:
+            end = start + span  # type: ignore[operator]
+        except OverflowError:
+            return error(fmt, 400, f"start_date {query.get('start_date')!r} is out of range")
     if end is not None and end - start > span:  # type: ignore[operator]
         return error(fmt, 400, f"start_date and end_date may not span more than {DEFAULT_DAYS} days")
     cases = visible.filter(created_at__gte=start)
@@ -338,6 +340,12 @@ def setup(app: web.Application, settings: Settings, cases: CaseService) -> None:
 
 
 async def unknown(request: web.Request) -> web.Response:
-    """Answer a URL under /open311/v2/ that names no endpoint or format, in the specification's error format."""
-    fmt = "xml" if request.match_info["tail"].endswith(".xml") else "json"
+    """Answer a URL under /open311/v2/ that names no endpoint or format (404), or an endpoint with a method it does
+    not take (405), in the specification's error format."""
+    tail = request.match_info["tail"]
+    fmt = "xml" if tail.endswith(".xml") else "json"
+    if KNOWN.fullmatch(tail):
+        response = error(fmt, 405, f"{request.method} is not allowed on {request.path}")
+        response.headers["Allow"] = "POST" if tail.startswith("requests.") and request.method == "GET" else "GET"
+        return response
     return error(fmt, 404, f"{request.path} is not a GeoReport v2 endpoint here (formats: json, xml)")

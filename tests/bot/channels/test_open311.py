@@ -119,6 +119,9 @@ async def test_errors_follow_the_specification(base: str) -> None:
     assert status == 404 and errors == [{"code": 404, "description": errors[0]["description"]}]
     status, root = await get(base, "/open311/v2/discovery.xml")
     assert status == 404 and root.tag == "errors"
+    status, errors = await post(base, f"{SERVICES}.json", {"api_key": key})  # an endpoint, the wrong method
+    assert status == 405 and errors[0]["code"] == 405
+    assert (await get(base, f"{REQUESTS}.json", start_date="9999-12-30T00:00:00Z"))[0] == 400
     assert (await get(base, f"{REQUESTS}/8890-00000000-00000.json"))[0] == 404
     assert await Case.all().count() == 0
 
@@ -180,6 +183,10 @@ async def test_a_request_with_only_a_category_a_pin_and_a_photo_link(base: str) 
     key = await create_api_key("photo-app")
     form = {"api_key": key, "service_code": "城乡建设", "lat": "28.6801", "long": "115.8922",
             "media_url": "https://photos.example.org/p/42.jpg"}  # description is optional in the specification
+    status, created = await post(base, f"{REQUESTS}.json", {
+        **form, "description": "照片链接 Photo: https://evil.example/x.jpg", "media_url": "https://p.example/u/13812345678.jpg"})
+    request = (await get(base, f"{REQUESTS}/{created[0]['service_request_id']}.json"))[1][0]
+    assert request["media_url"] == "https://p.example/u/138****5678.jpg"  # what was sent as media_url, masked
     status, created = await post(base, f"{REQUESTS}.json", form)
     assert status == 200, created
     number = created[0]["service_request_id"]
