@@ -7,6 +7,7 @@ import contextlib
 import datetime as dt
 import hashlib
 import hmac
+import json
 import logging
 import secrets
 import socket
@@ -281,12 +282,17 @@ class TelegramChannel:
         update_id = payload["update_id"]
         if not await self.commits.accept(update_id, payload):
             # A redelivery: handled once already. Telegram delivers again only when it got no answer, so the
-            # reply that answer carried (if this process gave it) never reached the citizen: it is given again.
-            return _answer(self._given.get(update_id))
+            # reply that answer carried never reached the citizen: it is given again (from this process's memory,
+            # or, from another process or after a restart, the dialog's last reply while it answers this update).
+            return _answer(self._given.get(update_id) or await self._answered_before(payload))
         answer = self._answers[update_id] = asyncio.get_running_loop().create_future()
         try:
             await self.enqueue(payload)
             await asyncio.wait({answer}, timeout=self.answer_wait)
+        except asyncio.CancelledError:  # the server is stopping this call: a reply already handed to it is sent
+            if answer.done() and not answer.cancelled() and answer.result() is not None:
+                self._track(asyncio.create_task(self._send_method(answer.result())))
+            raise
         finally:
             self._answers.pop(update_id, None)
             if not answer.done():
@@ -297,6 +303,33 @@ class TelegramChannel:
             if len(self._given) > GIVEN_KEPT:
                 del self._given[next(iter(self._given))]  # the oldest
         return _answer(method)
+
+    async def _answered_before(self, payload: dict[str, Any]) -> dict[str, Any] | None:
+        """Return the answer to a handled update if it is still the last its chat's dialog had, else None."""
+        chat = wire.chat_of(payload)
+        if chat is None:
+            return None
+        row = await DialogSession.filter(channel=wire.CHANNEL, user_key=str(chat["id"])).first().values(
+            "last_inbound_key", "slots")
+        if not row or row["last_inbound_key"] != f"tg{payload['update_id']}":
+            return None  # not handled yet (another process is on it), or the chat has moved on
+        slots = json.loads(row["slots"]) if isinstance(row["slots"], str | bytes) else row["slots"] or {}
+        replies = [Outbound.from_json(o) for o in slots.get("_out", [])]
+        chunks = [chunk for outbound in replies for chunk in wire.chunks(outbound, self.language)]
+        return {"method": "sendMessage", **chunks[-1].params(chat["id"])} if chunks else None
+
+    async def _send_method(self, method: dict[str, Any]) -> None:
+        """Send as a request of its own a sendMessage that was to ride in a webhook answer."""
+        try:
+            await send_chunks(self.application.bot, method["chat_id"],
+                              [wire.Chunk(method["text"], method.get("reply_markup"))])
+        except TelegramError as exc:
+            log.warning("telegram reply to %s failed: %s", method.get("chat_id"), exc)
+
+    def _track(self, task: asyncio.Task[Any]) -> None:
+        """Keep a task referenced until it ends (stop() waits for those in flight)."""
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
 
     # -- handling one update --------------------------------------------------------------------------
     async def _on_update(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -621,3 +621,20 @@ async def test_a_choice_longer_than_telegram_keeps_gets_a_token_button_and_comes
     await JobRun.filter(job=telegram_inbox.CHOICES).delete()  # forgotten (a week later)
     await handled(fake, fake.tap(CHAT, buttons[0]))
     assert seen[-1] == ""  # the dialog asks again
+
+
+async def test_a_redelivery_to_another_process_gets_the_answer_that_was_lost(settings: Settings,
+                                                                            fake: FakeTelegram) -> None:
+    hooked = tg_settings(settings, fake, public_url="https://appeals.example.org")
+    first, second = create_app(hooked, manage_orm=False), create_app(hooked, manage_orm=False, worker=1)
+    async with serving(first) as one, serving(second) as two, aiohttp.ClientSession() as http:
+        secret = first[telegram.CHANNEL_KEY].secret
+        update = fake.message(CHAT, "/start")
+        lost = await _answer(http, one + telegram.WEBHOOK_PATH, update, secret)  # Telegram never read it
+        assert lost["method"] == "sendMessage"
+        again = await _answer(http, two + telegram.WEBHOOK_PATH, update, secret)  # delivered again, elsewhere
+        assert again == lost
+        assert await _answer(http, two + telegram.WEBHOOK_PATH, fake.tap(CHAT, "submit"), secret) != lost
+        old = await _answer(http, two + telegram.WEBHOOK_PATH, update, secret)
+        assert old == {"ok": True}  # the chat has moved on: an old answer is not given again
+        assert await first[telegram.CHANNEL_KEY].inbox.outcomes() == {"handled": 2}
