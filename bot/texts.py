@@ -41,6 +41,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "telegram.cmd.my": ("我的诉求及办理进度", "My cases and their progress"),
     "telegram.cmd.help": ("使用帮助", "Help"),
     "telegram.cmd.cancel": ("取消当前操作", "Cancel what I am doing"),
+    "telegram.unsupported": ("暂时只能处理文字、照片、位置和手机号，请用文字描述您的问题。", "For now I can take text, photos, locations and phone numbers; please describe your issue in words."),
     "telegram.private": ("请与本机器人私聊办理诉求。", "Please talk to this bot in a private chat."),
     "choice.unknown": ("请点选下面的按钮之一。", "Please tap one of the buttons below."),
     "upload.type": ("只能上传照片（JPG、PNG、GIF、WebP）。", "Only photos (JPG, PNG, GIF, WebP) can be uploaded."),

@@ -489,14 +489,17 @@ class TelegramChannel:
         chat_id = str(message["chat"]["id"])
         if str(message.get("text") or "").startswith("/start"):
             await unblock(chat_id)  # a citizen who unblocked the bot presses Start
-        if not message.get("photo"):
+        photo = wire.picture_of(message)
+        if photo is None:
+            if wire.unsupported(message):
+                return "telegram.unsupported"  # a voice message, a sticker, a video, a file that is no picture
             return wire.inbound_from_message(message, key)
-        photo = message["photo"][-1]
         if (photo.get("file_size") or 0) > uploads.MAX_BYTES:
             return "upload.size"
         data = await (await self.application.bot.get_file(photo["file_id"])).download_as_bytearray()
+        name = str(photo.get("file_name") or f"{photo.get('file_unique_id', 'photo')}.jpg")
         try:
-            row = await uploads.store(bytes(data), f"{photo.get('file_unique_id', 'photo')}.jpg", self.upload_dir)
+            row = await uploads.store(bytes(data), name, self.upload_dir)
         except uploads.UploadRejected as exc:
             return exc.reason
         return [Inbound(wire.CHANNEL, chat_id, text=str(message.get("caption") or ""), attachments=(row.id,),

@@ -50,6 +50,24 @@ def chat_of(update: dict[str, Any]) -> dict[str, Any] | None:
     return chat if isinstance(chat, dict) and isinstance(chat.get("id"), int) else None
 
 
+ATTACHED = ("voice", "audio", "video", "video_note", "sticker", "animation", "document")  # besides photos
+
+
+def picture_of(message: dict[str, Any]) -> dict[str, Any] | None:
+    """Return the file of a message's picture: its largest photo size, or an image sent as a file."""
+    if message.get("photo"):
+        return message["photo"][-1]
+    document = message.get("document")
+    if isinstance(document, dict) and str(document.get("mime_type") or "").startswith("image/"):
+        return document
+    return None
+
+
+def unsupported(message: dict[str, Any]) -> bool:
+    """Tell whether a message holds only what the dialog cannot take (a voice message, a sticker, a video…)."""
+    return not (message.get("text") or message.get("caption")) and any(message.get(kind) for kind in ATTACHED)
+
+
 def inbound_from_message(message: dict[str, Any], key: str) -> list[Inbound]:
     """Translate a citizen's message (Bot API JSON) into the Inbounds the engine handles, in order."""
     user = str(message["chat"]["id"])

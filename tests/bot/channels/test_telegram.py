@@ -88,6 +88,22 @@ async def test_a_photo_is_fetched_and_attached(polling, fake: FakeTelegram) -> N
     assert any(c.method == "getFile" for c in fake.calls)
 
 
+async def test_a_picture_sent_as_a_file_is_attached_and_a_voice_message_is_declined_politely(
+        polling, fake: FakeTelegram) -> None:
+    fake.files["doc1"] = jpeg_header(640, 480)
+    await handled(fake, fake.message(CHAT, "/start"), fake.tap(CHAT, "submit"))
+    document = {"file_id": "doc1", "file_unique_id": "udoc1", "file_name": "IMG_2041.jpg", "mime_type": "image/jpeg",
+                "file_size": len(fake.files["doc1"])}
+    await handled(fake, fake.message(CHAT, document=document, caption="西山区人民路夜间施工噪音很大，影响休息"))
+    stored = await Attachment.get()
+    assert stored.filename == "IMG_2041.jpg" and stored.content_type == "image/jpeg"
+    voice = {"file_id": "v1", "file_unique_id": "uv1", "duration": 4, "mime_type": "audio/ogg"}
+    said = await handled(fake, fake.message(CHAT, voice=voice))
+    assert said == ["暂时只能处理文字、照片、位置和手机号，请用文字描述您的问题。"]
+    assert await polling.inbox.outcomes() == {"handled": 3, "rejected": 1}
+    assert await Attachment.all().count() == 1
+
+
 async def test_query_by_deep_link(polling, fake: FakeTelegram) -> None:
     case = await submit(fake)
     asked = await handled(fake, fake.message(CHAT, f"/start case_{case.number}"))
