@@ -62,6 +62,7 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Describe the problem: what, since when, and how it affects you. You may attach up to {photos} photos.",
     ),
     "submit.photo_saved": ("照片已收到（{count}张）。请再用文字描述一下问题。", "Photo received ({count}). Now please describe the problem in words."),
+    "submit.photo_added": ("照片已收到，共{count}张，会随诉求一起提交。", "Photo received: {count} in all, sent with your appeal."),
     "submit.photo_limit": ("最多可附{photos}张照片，多出的未保存。", "At most {photos} photos; the extra ones were not kept."),
     "submit.too_short": ("描述太简短了，请多说几句（至少{limit}个字）。", "That is too short; please say a little more (at least {limit} characters)."),
     "emergency": (

@@ -199,6 +199,11 @@ class DialogEngine:
             flow, step = "menu", "resume"
             replies = await self._prompt(ctx, flow, step)
             return await self._save(row, token, ctx, flow, step, replies, inbound.key)
+        keep = self.flows[flow].keep_photos
+        if inbound.attachments and keep is not None and not self.flows[flow].step(step).photos:
+            keep(ctx, inbound.attachments)  # kept for the flow, wherever it stands
+            if not (inbound.text or inbound.choice or inbound.location or inbound.contact):
+                return await self._save(row, token, ctx, flow, step, ctx.replies, inbound.key)  # nothing else to do
         jump = self._global(ctx, inbound, flow)
         if jump == "":
             pass  # help or agent: say it, then ask the current question again

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -66,6 +66,7 @@ Result = Ok | Reask
 Prompt = Callable[[Ctx], Awaitable[list[Outbound] | None]]  # None: nothing to ask, skip the step
 Parser = Callable[[Ctx, Inbound], Awaitable[Result]]
 Commit = Callable[[Ctx], Awaitable[str | None]]  # may return a different next step
+PhotoKeeper = Callable[[Ctx, Sequence[int]], None]
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,7 @@ class Step:
     #: The commit only reads, and queues its writes on ``ctx.writes``; they commit with the session save as
     #: one unit, so no transaction holds the database while the step runs (SQLite has one connection).
     queued: bool = False
+    photos: bool = False  # the parser takes photos itself (elsewhere the flow's ``keep_photos`` does)
 
     def target(self, ctx: Ctx) -> str:
         """Return the next step's name."""
@@ -93,6 +95,9 @@ class Flow:
 
     name: str
     steps: tuple[Step, ...]
+    #: Keeps photos sent at a step that asks for something else (an album's later pictures come one message each)
+    #: and says so; None: such photos are that step's input like any other.
+    keep_photos: PhotoKeeper | None = None
 
     def __post_init__(self) -> None:
         names = [s.name for s in self.steps]

@@ -409,8 +409,13 @@ async def submit_commit(ctx: Ctx) -> str | None:
     return None
 
 
+def photos_later(ctx: Ctx, attachments: Sequence[int]) -> None:
+    """Keep photos sent after the description (an album's later pictures), and say how many there are."""
+    ctx.say("submit.photo_added", count=keep_photos(ctx, attachments))
+
+
 FLOW = Flow("submit", (
-    Step("describe", describe_prompt, describe_parse, slot="text", next="category"),
+    Step("describe", describe_prompt, describe_parse, slot="text", next="category", photos=True),
     Step("answer", answer_prompt, answer_parse, slot="answered", next=after_answer, commit=answer_commit),
     Step("category", category_prompt, category_parse, slot="category", next="location"),
     Step("location", location_prompt, location_parse, slot="address", next="contact"),
@@ -418,4 +423,4 @@ FLOW = Flow("submit", (
     Step("phone", phone_prompt, phone_parse, slot="phone", next="similar"),
     Step("similar", similar_prompt, similar_parse, slot="followed", next="summary"),
     Step("summary", summary_prompt, summary_parse, slot="confirmed", next=MENU, commit=submit_commit, queued=True),
-))
+), keep_photos=photos_later)

@@ -104,6 +104,28 @@ async def test_a_picture_sent_as_a_file_is_attached_and_a_voice_message_is_decli
     assert await Attachment.all().count() == 1
 
 
+async def test_an_album_of_photos_is_kept_whole_for_the_submission(polling, fake: FakeTelegram) -> None:
+    for i in range(3):
+        fake.files[f"a{i}"] = jpeg_header(64 + i, 48)
+    await handled(fake, fake.message(CHAT, "/start"), fake.tap(CHAT, "submit"))
+    album = [fake.message(CHAT, media_group_id="g1", photo=[
+        {"file_id": f"a{i}", "file_unique_id": f"ua{i}", "width": 64 + i, "height": 48, "file_size": 200}],
+        **({"caption": "西山区人民路夜间施工噪音很大，影响休息"} if i == 0 else {})) for i in range(3)]
+    assert "环境保护" in "".join(await handled(fake, album[0]))  # the first picture carries the description
+    for i in (1, 2):  # the others come one message each, while the category is asked
+        assert await handled(fake, album[i]) == [f"照片已收到，共{i + 1}张，会随诉求一起提交。"]
+    await handled(fake, fake.tap(CHAT, fake.buttons(CHAT)[0]))
+    await handled(fake, fake.message(CHAT, location={"latitude": 28.68, "longitude": 115.89}))
+    await handled(fake, fake.tap(CHAT, "phone"))
+    await handled(fake, fake.message(CHAT, contact={"phone_number": "13812345678", "first_name": "C", "user_id": CHAT}))
+    if "new" in fake.buttons(CHAT):
+        await handled(fake, fake.tap(CHAT, "new"))
+    assert "照片：3张" in fake.texts(CHAT)[-1]  # the summary counts the photos
+    await handled(fake, fake.tap(CHAT, "confirm"))
+    case = await Case.get(channel=Channel.TELEGRAM)
+    assert await Attachment.filter(case_id=case.id).count() == 3
+
+
 async def test_query_by_deep_link(polling, fake: FakeTelegram) -> None:
     case = await submit(fake)
     asked = await handled(fake, fake.message(CHAT, f"/start case_{case.number}"))
