@@ -39,6 +39,7 @@ class FakeTelegram:
     webhook: dict[str, Any] = field(default_factory=dict)
     base: str = ""
     counts: dict[str, int] = field(default_factory=dict)  # calls received per method (cheap to poll)
+    carried: int = 0  # methods carried out from webhook answers
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     _messages: itertools.count = field(default_factory=lambda: itertools.count(1000))
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
@@ -118,6 +119,7 @@ class FakeTelegram:
             return
         if isinstance(body, dict) and isinstance(body.get("method"), str):
             self.record(body["method"], {k: v for k, v in body.items() if k != "method"})
+            self.carried += 1
 
     async def deliver(self, http: ClientSession, url: str, update: dict[str, Any], secret: str) -> int:
         """POST an update to a webhook as Telegram does, carry out the method in the answer; return the status."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import aiohttp
 import pytest
@@ -26,6 +26,7 @@ from tests.support.images import jpeg_header
 from tests.support.server import serving
 from tests.support.telegram import CHAT, handled, tg_settings
 
+Send = Callable[[dict], Awaitable[list[str]]]
 SUPERVISOR = Actor(roles=frozenset({Role.SUPERVISOR}), name="supervisor")
 
 
@@ -45,23 +46,27 @@ async def hooked(settings: Settings, fake: FakeTelegram) -> AsyncIterator[tuple[
         yield url + telegram.WEBHOOK_PATH, app[telegram.CHANNEL_KEY]
 
 
-async def submit(fake: FakeTelegram, chat: int = CHAT) -> Case:
-    """Run a whole submission with buttons, a map pin and a shared contact; return the case."""
-    assert "需要办理什么" in "".join(await handled(fake, fake.message(chat, "/start")))
+async def submit(fake: FakeTelegram, chat: int = CHAT, send: Send | None = None) -> Case:
+    """Run a whole submission with buttons, a map pin and a shared contact; return the case.
+
+    ``send`` delivers one update and returns the texts sent meanwhile (default: long polling).
+    """
+    send = send or (lambda update: handled(fake, update))
+    assert "需要办理什么" in "".join(await send(fake.message(chat, "/start")))
     assert {"submit", "query"} <= set(fake.buttons(chat))
-    await handled(fake, fake.tap(chat, "submit"))
-    await handled(fake, fake.message(chat, "东湖区幸福里小区3栋门口路灯坏了一个月，晚上很黑"))
-    await handled(fake, fake.tap(chat, fake.buttons(chat)[0]))
+    await send(fake.tap(chat, "submit"))
+    await send(fake.message(chat, "东湖区幸福里小区3栋门口路灯坏了一个月，晚上很黑"))
+    await send(fake.tap(chat, fake.buttons(chat)[0]))
     keyboard = fake.sent(chat)[-1]["reply_markup"]["keyboard"]
     assert keyboard[0][0]["request_location"] is True
-    await handled(fake, fake.message(chat, location={"latitude": 28.68, "longitude": 115.89}))
-    await handled(fake, fake.tap(chat, "phone"))
+    await send(fake.message(chat, location={"latitude": 28.68, "longitude": 115.89}))
+    await send(fake.tap(chat, "phone"))
     assert fake.sent(chat)[-1]["reply_markup"]["keyboard"][0][0]["request_contact"] is True
-    await handled(fake, fake.message(chat, contact={"phone_number": "13812345678", "first_name": "C", "user_id": chat}))
+    await send(fake.message(chat, contact={"phone_number": "13812345678", "first_name": "C", "user_id": chat}))
     if "new" in fake.buttons(chat):
-        await handled(fake, fake.tap(chat, "new"))
+        await send(fake.tap(chat, "new"))
     assert "confirm" in fake.buttons(chat)
-    done = "".join(await handled(fake, fake.tap(chat, "confirm")))
+    done = "".join(await send(fake.tap(chat, "confirm")))
     case = await Case.get(channel=Channel.TELEGRAM)
     assert case.number in done and case.tracking_code in done
     return case
@@ -76,6 +81,22 @@ async def test_full_submission_with_buttons_location_and_contact(polling, fake: 
     assert "我的诉求" in menus[None][1]["description"] and menus["en"][1]["description"].startswith("My cases")
     assert any(c.method == "answerCallbackQuery" for c in fake.calls)
     assert any(c.method == "editMessageReplyMarkup" for c in fake.calls)  # a tapped button works once
+
+
+async def test_full_submission_over_the_webhook_answered_in_its_responses(hooked, fake: FakeTelegram) -> None:
+    url, channel = hooked
+    delivered: list[dict] = []
+    async with aiohttp.ClientSession() as http:
+        async def deliver(update: dict) -> list[str]:
+            before = len(fake.sent())
+            assert await fake.deliver(http, url, update, channel.secret) == 200  # Telegram carries out the answer
+            delivered.append(update)
+            return fake.texts()[before:]
+
+        case = await submit(fake, send=deliver)
+    assert (case.latitude, case.longitude) == (28.68, 115.89) and case.channel == Channel.TELEGRAM
+    assert fake.carried == len(delivered)  # each update's (last) reply rode in its webhook answer
+    assert await channel.inbox.outcomes() == {"handled": len(delivered)}
 
 
 async def test_a_photo_is_fetched_and_attached(polling, fake: FakeTelegram) -> None:
