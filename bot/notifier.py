@@ -21,7 +21,8 @@ from .texts import TEXTS, t
 log = logging.getLogger("appeals.notifier")
 
 Send = Callable[[list[Outbound]], Awaitable[None]]
-CHAT_REPLY = "chat_reply"  # a dialog's reply kept for a later try (params: the message as Outbound JSON)
+CHAT_REPLY = "chat_reply"  # a dialog's reply kept for a later try (params: its messages as Outbound JSON)
+PARTS_SENT = "_parts_sent"  # params key: how many pieces of a message split for a channel's limit went out
 SILENT = frozenset({"submit"})  # the dialog already told the citizen the number and code
 OFFLINE_RETRY = dt.timedelta(seconds=30)
 
@@ -38,17 +39,29 @@ async def language_for(row: Notification, default: str) -> str:
     return found if isinstance(found, str) and found else default
 
 
-async def later(channel: str, address: str, replies: list[Outbound]) -> None:
-    """Queue a dialog's reply that could not be sent now, one outbox row per message, in order."""
-    for outbound in replies:
-        await Notification.create(audience="citizen", channel=Channel(channel), address=address, template=CHAT_REPLY,
-                                  params={"outbound": outbound.to_json()})
+async def later(channel: str, address: str, replies: list[Outbound], parts_sent: int = 0) -> None:
+    """Queue a dialog's reply that could not be sent now: its messages in one outbox row, so they stay in order.
+
+    ``parts_sent``: how many pieces of the first message (split for a channel's length limit) went out already.
+    """
+    params: dict[str, object] = {"outbounds": [outbound.to_json() for outbound in replies]}
+    if parts_sent:
+        params[PARTS_SENT] = parts_sent
+    await Notification.create(audience="citizen", channel=Channel(channel), address=address, template=CHAT_REPLY,
+                              params=params)
+
+
+def render_all(row: Notification, language: str = "zh-CN") -> list[Outbound]:
+    """Turn an outbox row into its messages: a queued reply's, or the one a notification says."""
+    if row.template == CHAT_REPLY:
+        return [Outbound.from_json(o) for o in (row.params or {}).get("outbounds") or []]
+    return [render(row, language)]
 
 
 def render(row: Notification, language: str = "zh-CN") -> Outbound:
-    """Turn an outbox row into a message in plain words."""
+    """Turn an outbox row into a message in plain words (a queued reply: its first message)."""
     if row.template == CHAT_REPLY:
-        return Outbound.from_json((row.params or {}).get("outbound") or {})
+        return (render_all(row, language) or [Outbound("")])[0]
     params = _Params(row.params or {})
     status = params.get("status")
     if status in CaseStatus._value2member_map_:

@@ -41,7 +41,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "telegram.cmd.my": ("我的诉求及办理进度", "My cases and their progress"),
     "telegram.cmd.help": ("使用帮助", "Help"),
     "telegram.cmd.cancel": ("取消当前操作", "Cancel what I am doing"),
-    "telegram.unsupported": ("暂时只能处理文字、照片、位置和手机号，请用文字描述您的问题。", "For now I can take text, photos, locations and phone numbers; please describe your issue in words."),
+    "telegram.unsupported": ("暂时只能处理文字、照片、位置和手机号，请用文字回复。", "For now I can take text, photos, locations and phone numbers; please answer in words."),
     "telegram.private": ("请与本机器人私聊办理诉求。", "Please talk to this bot in a private chat."),
     "choice.unknown": ("请点选下面的按钮之一。", "Please tap one of the buttons below."),
     "upload.type": ("只能上传照片（JPG、PNG、GIF、WebP）。", "Only photos (JPG, PNG, GIF, WebP) can be uploaded."),
@@ -62,7 +62,7 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Describe the problem: what, since when, and how it affects you. You may attach up to {photos} photos.",
     ),
     "submit.photo_saved": ("照片已收到（{count}张）。请再用文字描述一下问题。", "Photo received ({count}). Now please describe the problem in words."),
-    "submit.photo_added": ("照片已收到，共{count}张，会随诉求一起提交。", "Photo received: {count} in all, sent with your appeal."),
+    "submit.photo_added": ("照片已收到，共{count}张。", "Photo received: {count} in all."),
     "submit.photo_limit": ("最多可附{photos}张照片，多出的未保存。", "At most {photos} photos; the extra ones were not kept."),
     "submit.too_short": ("描述太简短了，请多说几句（至少{limit}个字）。", "That is too short; please say a little more (at least {limit} characters)."),
     "emergency": (

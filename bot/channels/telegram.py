@@ -533,8 +533,10 @@ class TelegramChannel:
                 await mark_blocked(str(chat_id), str(exc))
                 return "blocked"
             log.warning("telegram reply to %s failed: %s", chat_id, exc)
-            if isinstance(exc, NetworkError) and not isinstance(exc, BadRequest):
-                await notifier.later(wire.CHANNEL, str(chat_id), replies[chunks[sent][0]:])
+            if isinstance(exc, RetryAfter) or isinstance(exc, NetworkError) and not isinstance(exc, BadRequest):
+                first = chunks[sent][0]  # the message that failed; pieces of it may have gone out
+                done = sum(1 for index, _ in chunks[:sent] if index == first)
+                await notifier.later(wire.CHANNEL, str(chat_id), replies[first:], parts_sent=done)
                 return "reply_queued"
             return "reply_failed"
         return "handled"

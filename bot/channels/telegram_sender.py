@@ -21,7 +21,7 @@ from .telegram_http import call, retry_seconds
 from .telegram_inbox import is_blocked, mark_blocked, remember_choices
 
 log = logging.getLogger("appeals.telegram")
-PARTS_SENT = "_parts_sent"  # params key: how many parts of a message split for Telegram's limit went out
+PARTS_SENT = notifier.PARTS_SENT
 
 
 def unreachable(error: TelegramError) -> bool:
@@ -57,13 +57,13 @@ class TelegramSender:
             await self._dead(row, "chat unreachable (blocked or deleted)")
             return "blocked"
         language = await notifier.language_for(row, self.language)
-        message = notifier.render(row, language)
-        if long := wire.long_choices([message]):
+        messages = notifier.render_all(row, language)
+        if long := wire.long_choices(messages):
             await remember_choices(long)
         already = int((row.params or {}).get(PARTS_SENT) or 0)  # of a long message, sent before a failure
         sent = already
         try:
-            for chunk in wire.chunks(message, language)[already:]:
+            for chunk in [chunk for message in messages for chunk in wire.chunks(message, language)][already:]:
                 await call(self.bot, "sendMessage", chunk.params(int(row.address)))
                 sent += 1
         except TelegramError as exc:

@@ -196,6 +196,9 @@ class DialogEngine:
             slots["_resume"] = {"flow": flow, "step": step}
             if inbound.text and not inbound.choice and not inbound.attachments and _global_word(inbound) is None:
                 slots["_resume"]["text"] = inbound.text  # the answer typed meanwhile: applied if they go on
+            keep = self.flows[flow].keep_photos if flow in self.flows else None
+            if inbound.attachments and keep is not None:
+                keep(ctx, inbound.attachments)  # photos sent meanwhile: kept if they go on
             flow, step = "menu", "resume"
             replies = await self._prompt(ctx, flow, step)
             return await self._save(row, token, ctx, flow, step, replies, inbound.key)
@@ -203,7 +206,10 @@ class DialogEngine:
         if inbound.attachments and keep is not None and not self.flows[flow].step(step).photos:
             keep(ctx, inbound.attachments)  # kept for the flow, wherever it stands
             if not (inbound.text or inbound.choice or inbound.location or inbound.contact):
-                return await self._save(row, token, ctx, flow, step, ctx.replies, inbound.key)  # nothing else to do
+                # Nothing else to do: the question is asked again, its buttons with it (a chat page shows only the
+                # latest message's).
+                replies = ctx.replies + await self._prompt(ctx, flow, step)
+                return await self._save(row, token, ctx, flow, step, replies, inbound.key)
         jump = self._global(ctx, inbound, flow)
         if jump == "":
             pass  # help or agent: say it, then ask the current question again

@@ -411,7 +411,10 @@ async def submit_commit(ctx: Ctx) -> str | None:
 
 def photos_later(ctx: Ctx, attachments: Sequence[int]) -> None:
     """Keep photos sent after the description (an album's later pictures), and say how many there are."""
-    ctx.say("submit.photo_added", count=keep_photos(ctx, attachments))
+    before = len(ctx.slots.get("photos", []))
+    count = keep_photos(ctx, attachments)  # beyond the limit it says so itself
+    if count > before:
+        ctx.say("submit.photo_added", count=count)
 
 
 FLOW = Flow("submit", (

@@ -14,7 +14,7 @@ from bot.channels import telegram, telegram_inbox
 from bot.channels.telegram_inbox import is_blocked
 from bot.channels.telegram_sender import TelegramSender
 from bot.channels.telegram_wire import split
-from bot.messages import Inbound
+from bot.messages import Inbound, Outbound
 from bot.runtime import build
 from bot.throttle import Throttle
 from storage.cases import CaseService
@@ -120,7 +120,7 @@ async def test_a_picture_sent_as_a_file_is_attached_and_a_voice_message_is_decli
     assert stored.filename == "IMG_2041.jpg" and stored.content_type == "image/jpeg"
     voice = {"file_id": "v1", "file_unique_id": "uv1", "duration": 4, "mime_type": "audio/ogg"}
     said = await handled(fake, fake.message(CHAT, voice=voice))
-    assert said == ["暂时只能处理文字、照片、位置和手机号，请用文字描述您的问题。"]
+    assert said == ["暂时只能处理文字、照片、位置和手机号，请用文字回复。"]
     assert await polling.inbox.outcomes() == {"handled": 3, "rejected": 1}
     assert await Attachment.all().count() == 1
 
@@ -134,7 +134,8 @@ async def test_an_album_of_photos_is_kept_whole_for_the_submission(polling, fake
         **({"caption": "西山区人民路夜间施工噪音很大，影响休息"} if i == 0 else {})) for i in range(3)]
     assert "环境保护" in "".join(await handled(fake, album[0]))  # the first picture carries the description
     for i in (1, 2):  # the others come one message each, while the category is asked
-        assert await handled(fake, album[i]) == [f"照片已收到，共{i + 1}张，会随诉求一起提交。"]
+        said = await handled(fake, album[i])
+        assert said[0] == f"照片已收到，共{i + 1}张。" and "环境保护" in said[-1]  # and the question again
     await handled(fake, fake.tap(CHAT, fake.buttons(CHAT)[0]))
     await handled(fake, fake.message(CHAT, location={"latitude": 28.68, "longitude": 115.89}))
     await handled(fake, fake.tap(CHAT, "phone"))
@@ -381,6 +382,27 @@ async def test_a_reply_telegram_cannot_take_for_a_while_goes_to_the_outbox(polli
     assert {"submit", "query"} <= set(fake.buttons(CHAT))  # with its buttons
     await row.refresh_from_db()
     assert row.status == NotificationStatus.SENT
+
+    long_text = "\n".join(f"第{i}行" + "字" * 60 for i in range(100))  # two Telegram messages
+    handle = polling.bot.engine.handle
+
+    async def long_then_menu(inbound):
+        return [Outbound(long_text), *(await handle(inbound))]
+
+    polling.bot.engine.handle = long_then_menu
+    fake.fail("sendMessage", 502, "Bad Gateway", times=3, after=1)  # the second piece fails on every try
+    await handled(fake, fake.message(CHAT, "/start"))
+    queued = await Notification.filter(template="chat_reply").order_by("-id").first()
+    assert queued.params["_parts_sent"] == 1 and len(queued.params["outbounds"]) == 2  # in one row: in order
+    before = len(fake.sent(CHAT))
+    await fake.wait_for(before + 2, CHAT)  # the second piece, then the menu; the first is not sent again
+    first, second = split(long_text)
+    sent = fake.texts(CHAT)  # (the fake records refused calls too)
+    assert sent[-6:-1] == [first, second, second, second, second] and "需要办理什么" in sent[-1]
+
+    fake.fail("sendMessage", 429, "Too Many Requests: retry after 1", times=3)  # still flood-limited after the tries
+    await handled(fake, fake.message(CHAT, "/start"), timeout=20)
+    assert await polling.inbox.outcomes() == {"reply_queued": 3}  # the outbox waits it out
 
 
 def test_the_throttle_forgets_quiet_chats_and_still_limits_busy_ones_among_many() -> None:

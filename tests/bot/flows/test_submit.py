@@ -182,6 +182,26 @@ async def test_a_photo_sent_at_the_menu_starts_a_submission_and_is_kept(chat: Ch
     assert (await Attachment.get(id=taken.id)).case_id == (await Case.get()).id
 
 
+async def test_photos_sent_at_later_steps_are_kept_and_the_question_asked_again(chat: Chat, tmp_path) -> None:
+    first, second, third = [await uploads.store(png(20 + i, 10), f"{i}.png", tmp_path) for i in range(3)]
+    await to_describe(chat)
+    await chat.send(text=DESCRIPTION, attachments=(first.id,))
+    offered = chat.buttons()
+    replies = await chat.send(attachments=(second.id,))  # an album's second picture, while the category is asked
+    assert replies[0].text == "照片已收到，共2张。" and chat.buttons() == offered  # asked again, its buttons with it
+    assert "哪里" in await chat.tap(offered[0])
+    replies = await chat.send(attachments=(third.id,))  # while the place is asked
+    assert replies[0].text == "照片已收到，共3张。" and replies[-1].expect == "location"  # the location button again
+    assert "联系" in await chat.say("东湖区幸福里小区3栋")
+    await chat.tap("anonymous")
+    if "new" in chat.buttons():
+        await chat.tap("new")
+    assert "照片：3张" in chat.last[-1].text
+    await chat.tap("confirm")
+    case = await Case.get()
+    assert await Attachment.filter(case_id=case.id).count() == 3
+
+
 async def test_an_emergency_is_caught_at_every_step_and_in_english(chat: Chat) -> None:
     for text, hotline in (("有个小孩掉进河里了", "119"), ("电梯困人了，里面有老人", "119"), ("家里进小偷了", "110")):
         reply = await chat.say(text)  # at the menu: these read as nothing else
