@@ -29,6 +29,7 @@ from storage.models import DialogSession
 from storage.settings import Settings
 
 from .. import notifier, uploads
+from ..dialog.flow import AlreadyRecorded, Receipt
 from ..messages import Inbound, Outbound
 from ..runtime import Bot
 from ..texts import t
@@ -128,6 +129,8 @@ class TelegramChannel:
         self._answers: dict[int, asyncio.Future[dict[str, Any] | None]] = {}
         self.answer_wait = answer_wait
         self._given: dict[int, dict[str, Any]] = {}  # the latest answers given, by update_id, for redeliveries
+        self._inflight: set[int] = set()  # updates being handled that came with their receipt (one process)
+        self._receipts: dict[int, Receipt] = {}
         self._replayed: set[int] = set()  # update_ids this process replayed since its start
         self._held_elsewhere: dict[int, dict[str, Any]] = {}  # replays another process had taken: tried each pass
         # Which worker this is (host and index: one process at a time), and which start of it: an earlier start's
@@ -230,7 +233,7 @@ class TelegramChannel:
             await self.application.stop()
         await self.application.shutdown()
 
-    async def enqueue(self, payload: dict[str, Any], *, replay: bool = False) -> None:
+    async def enqueue(self, payload: dict[str, Any], *, replay: bool = False, receipt: Receipt | None = None) -> None:
         """Handle a stored update in its own task (one chat at a time, chats side by side).
 
         ``replay``: it was stored before this process started and never marked done.
@@ -240,17 +243,20 @@ class TelegramChannel:
         if chat_id is not None:
             self._here.setdefault(chat_id, set()).add(payload["update_id"])
         since = asyncio.get_running_loop().time()  # stored moments ago (a replay: long ago)
-        task = asyncio.create_task(self._guarded(payload, chat_id, replay=replay, since=since),
+        task = asyncio.create_task(self._guarded(payload, chat_id, replay=replay, since=since, receipt=receipt),
                                    name=f"telegram-{payload['update_id']}")
         self._running.add(task)
         task.add_done_callback(self._running.discard)
 
-    async def _guarded(self, payload: dict[str, Any], chat_id: int | None, *, replay: bool, since: float) -> None:
+    async def _guarded(self, payload: dict[str, Any], chat_id: int | None, *, replay: bool, since: float,
+                       receipt: Receipt | None = None) -> None:
         try:
-            await self._process(payload, stored=True, replay=replay, since=since)
+            await self._process(payload, stored=receipt is None, replay=replay, since=since, receipt=receipt)
         except Exception:  # noqa: BLE001 - left pending: worker 0 replays it, or the next start
             log.exception("telegram update %s failed", payload.get("update_id"))
         finally:
+            self._inflight.discard(payload["update_id"])
+            self._receipts.pop(payload["update_id"], None)
             answer = self._answers.pop(payload["update_id"], None)
             if answer is not None and not answer.done():
                 answer.set_result(None)  # nothing to carry: the webhook call answers at once
@@ -280,6 +286,8 @@ class TelegramChannel:
         if not isinstance(payload, dict) or not isinstance(payload.get("update_id"), int):
             return web.json_response({"error": "no update_id"}, status=400)
         update_id = payload["update_id"]
+        if not self.ordered:
+            return await self._receive_here(payload)
         if not await self.commits.accept(update_id, payload):
             # A redelivery: handled once already. Telegram delivers again only when it got no answer, so the
             # reply that answer carried never reached the citizen: it is given again (from this process's memory,
@@ -303,6 +311,51 @@ class TelegramChannel:
             if len(self._given) > GIVEN_KEPT:
                 del self._given[next(iter(self._given))]  # the oldest
         return _answer(method)
+
+    async def _receive_here(self, payload: dict[str, Any]) -> web.Response:
+        """``receive`` where this process holds all of a chat's calls: the update is stored with its step.
+
+        Its row is written, already marked handled, in the transaction of the dialog step it causes (one trip to
+        the database instead of three: store, step, mark), so the 2xx with the answer still comes after it is
+        stored. A duplicate of an update being handled gets a plain 2xx; one handled before is answered as before
+        (its receipt is there already: the step is undone). A step slower than ``answer_wait`` has the update
+        stored on its own first, then gets its plain 2xx; one that writes no dialog (a throttled update, a refused
+        photo, a failed step) has it stored before any reply.
+        """
+        update_id = payload["update_id"]
+        if update_id in self._inflight:
+            return _answer(None)  # the same update, delivered again while it is handled: that call answers
+        if (given := self._given.get(update_id)) is not None:
+            return _answer(given)
+        receipt = self._receipts[update_id] = self.inbox.receipt(update_id)
+        self._inflight.add(update_id)
+        answer = self._answers[update_id] = asyncio.get_running_loop().create_future()
+        try:
+            await self.enqueue(payload, receipt=receipt)
+            await asyncio.wait({answer}, timeout=self.answer_wait)
+            if not answer.done():  # too slow: stored now, so that the 2xx still means stored
+                answer.cancel()  # (its reply goes out as a request of its own)
+                await self._record(payload, receipt)
+        except asyncio.CancelledError:  # the server is stopping this call: a reply already handed to it is sent
+            if answer.done() and not answer.cancelled() and answer.result() is not None:
+                self._track(asyncio.create_task(self._send_method(answer.result())))
+            raise
+        finally:
+            self._answers.pop(update_id, None)
+            if not answer.done():
+                answer.cancel()
+        method = None if answer.cancelled() else answer.result()
+        if method is not None:
+            self._given[update_id] = method
+            if len(self._given) > GIVEN_KEPT:
+                del self._given[next(iter(self._given))]  # the oldest
+        return _answer(method)
+
+    async def _record(self, payload: dict[str, Any], receipt: Receipt) -> None:
+        """Store an update whose receipt no step committed (yet); it is then marked done after its step."""
+        if not receipt.used and not receipt.late:
+            receipt.late = True
+            await self.commits.accept(payload["update_id"], payload)
 
     async def _answered_before(self, payload: dict[str, Any]) -> dict[str, Any] | None:
         """Return the answer to a handled update if it is still the last its chat's dialog had, else None."""
@@ -337,7 +390,7 @@ class TelegramChannel:
         await self._process(update.to_dict(), stored=False)
 
     async def _process(self, payload: dict[str, Any], *, stored: bool, replay: bool = False,
-                       since: float | None = None) -> None:
+                       since: float | None = None, receipt: Receipt | None = None) -> None:
         """Store (unless ``stored``) and handle one update (Bot API JSON), after the earlier ones of its chat."""
         chat = wire.chat_of(payload)
         lock = self._locks.get(chat["id"] if chat else 0)
@@ -345,28 +398,34 @@ class TelegramChannel:
             lock = self._locks[chat["id"] if chat else 0] = asyncio.Lock()
         async with lock:  # one chat's updates in arrival order (a task queues here on its first step)
             try:
-                outcome = await self._step(payload, chat, stored=stored, replay=replay, since=since)
+                outcome = await self._step(payload, chat, stored=stored, replay=replay, since=since, receipt=receipt)
             except Exception:  # noqa: BLE001 - the database failed (locked, say): the citizen is told to retry
                 log.exception("telegram update %s failed", payload.get("update_id"))
                 if chat is not None:
                     with contextlib.suppress(TelegramError):
                         await send(self.application.bot, chat["id"], [Outbound(t("error", self.language))],
                                    self.language)
-                if stored:  # the chat's next updates need not wait for it, on any worker
+                if receipt is not None and not receipt.used:  # stored now, to be replayed like any other
+                    with contextlib.suppress(Exception):
+                        await self._record(payload, receipt)
+                if stored or receipt is not None:  # the chat's next updates need not wait for it, on any worker
                     with contextlib.suppress(Exception):
                         await self.inbox.mark_failed(payload["update_id"], payload)
                 # A stored one stays pending: worker 0 replays it two leases later (or the next start does), unless a
                 # later update of the chat supersedes it meanwhile (the citizen sent it again).
                 return
-            if outcome is not None:
-                self.commits.done(payload["update_id"], outcome)
+            if outcome is not None and (receipt is None or receipt.late or outcome != "handled"):
+                self.commits.done(payload["update_id"], outcome)  # (a committed receipt says "handled" already)
 
     async def _step(self, payload: dict[str, Any], chat: dict[str, Any] | None, *, stored: bool,
-                    replay: bool, since: float | None = None) -> str | None:
+                    replay: bool, since: float | None = None, receipt: Receipt | None = None) -> str | None:
         """Store (unless ``stored``) and handle one update; return its outcome, None if there is nothing to mark.
 
         ``since``: when this process took the stored update (the loop's clock).
         """
+        if receipt is not None:
+            async with self._slots:
+                return await self._handle(payload, chat, receipt)
         if not stored:
             if not await self.commits.accept(payload["update_id"], payload):
                 return None  # delivered before: handled once already
@@ -435,14 +494,21 @@ class TelegramChannel:
         rank = wire.key_order(last) if isinstance(last, str) else None
         return rank[0] if rank else None
 
-    async def _handle(self, payload: dict[str, Any], chat: dict[str, Any] | None) -> str:
+    async def _handle(self, payload: dict[str, Any], chat: dict[str, Any] | None,
+                      receipt: Receipt | None = None) -> str | None:
         if chat is None:
+            if receipt is not None:  # no step will commit its receipt: stored before any reply
+                await self._record(payload, receipt)
             return "ignored"
         chat_id: int = chat["id"]
         if chat.get("type") != "private":
+            if receipt is not None:
+                await self._record(payload, receipt)
             await self._reply(chat_id, [Outbound(t("telegram.private", self.language))], payload["update_id"])
             return "not_private"
         if not await self._allowed(chat_id, payload["update_id"]):
+            if receipt is not None:
+                await self._record(payload, receipt)
             log.warning("telegram chat %s throttled (update %s)", chat_id, payload["update_id"])
             await self.inbox.uncount(chat_id, payload["update_id"])
             if self.throttle.should_tell(str(chat_id)) and await self.inbox.tell_once(chat_id, self.throttle.window):
@@ -464,14 +530,26 @@ class TelegramChannel:
         elif isinstance(message, dict):
             found = await self._inbounds(message, key)
             if isinstance(found, str):
+                if receipt is not None:
+                    await self._record(payload, receipt)
                 await self._reply(chat_id, [Outbound(t(found, self.language))], payload["update_id"])
                 return "rejected"
             inbounds = found
         else:
+            if receipt is not None:
+                await self._record(payload, receipt)
             return "ignored"
         replies: list[Outbound] = []
-        for inbound in inbounds:
-            replies = await self.bot.engine.handle(inbound)  # a deep link's earlier steps stay unsaid
+        try:
+            for index, inbound in enumerate(inbounds):  # a deep link's earlier steps stay unsaid
+                replies = await self.bot.engine.handle(inbound, receipt if index == len(inbounds) - 1 else None)
+        except AlreadyRecorded:  # handled before this process started: answered as then, if still the last
+            answer = self._answers.pop(payload["update_id"], None)
+            if answer is not None and not answer.done():
+                answer.set_result(await self._answered_before(payload))
+            return None
+        if receipt is not None and not receipt.used:  # the dialog wrote nothing (it had this message already)
+            await self._record(payload, receipt)
         return await self._reply(chat_id, replies, payload["update_id"])
 
     async def _allowed(self, chat_id: int, update_id: int) -> bool:

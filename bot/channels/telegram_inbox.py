@@ -20,6 +20,7 @@ from storage import batch, jsontext
 from storage.cases import utcnow
 from storage.models import DialogSession, JobRun
 
+from ..dialog.flow import Receipt
 from .telegram_wire import CHANNEL, chat_of
 
 UPDATES = "telegram"  # JobRun.job of a received update; key "<bot id>:<update_id>"
@@ -32,6 +33,7 @@ TAKEN = "telegram-taken"  # JobRun.job of an update handled late (a replay, or h
 KEEP = dt.timedelta(hours=24)  # Telegram keeps undelivered updates 24 h; so do we
 KEEP_CHATS = dt.timedelta(minutes=10)  # longer than any throttle window
 BATCH = 500  # rows per group commit
+HANDLED = jsontext.dumps({"done": True, "outcome": "handled"})
 INSERT_SQL = "INSERT INTO job_run (job, key, data, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (job, key) DO NOTHING"
 
 log = logging.getLogger("appeals.telegram")
@@ -73,6 +75,10 @@ class Inbox:
         except IntegrityError:
             return False
         return True
+
+    def receipt(self, update_id: int) -> Receipt:
+        """Return the update's row, already marked handled, to commit with the dialog step it causes (one process)."""
+        return Receipt(INSERT_SQL, [UPDATES, self._key(update_id), HANDLED, utcnow()])
 
     def flood_range(self, chat_id: int | str, update_id: int) -> tuple[str, str, str]:
         """Return the job, key prefix and last key of the chat's updates up to this one (see Throttle.allowed)."""

@@ -23,7 +23,7 @@ from ..messages import Inbound, Outbound
 from ..services import Services
 from ..texts import t
 from . import session as sessions
-from .flow import MENU, Ctx, Flow, Reask, split_target
+from .flow import MENU, AlreadyRecorded, Ctx, Flow, Reask, Receipt, split_target
 from .parsers import command_word
 
 log = logging.getLogger("appeals.bot")
@@ -75,8 +75,11 @@ class DialogEngine:
         self._new: dict[str, None] = {}  # users whose identity their last message created, oldest first
         self.stats: Counter[str] = Counter()  # steps, busy, errors of this process, for /metrics
 
-    async def handle(self, inbound: Inbound) -> list[Outbound]:
-        """Answer one message; messages of one user are handled one at a time across processes."""
+    async def handle(self, inbound: Inbound, receipt: Receipt | None = None) -> list[Outbound]:
+        """Answer one message; messages of one user are handled one at a time across processes.
+
+        ``receipt``: the channel's record of the message, committed with the step's save (see ``Receipt``).
+        """
         key = f"{inbound.channel}\x00{inbound.user_key}"
         lock = self._local.get(key)
         if lock is None:
@@ -99,7 +102,9 @@ class DialogEngine:
                 row.slots = jsontext.copy(known.slots)
                 self.stats["steps"] += 1
                 try:
-                    return await self._run(row, None, inbound)
+                    return await self._run(row, None, inbound, receipt)
+                except AlreadyRecorded:
+                    raise  # the channel answers the redelivery
                 except ConcurrentUpdate:  # the session changed elsewhere since: run it again under the lease
                     self.stats["steps"] -= 1
                     self.stats["retried"] += 1
@@ -119,7 +124,11 @@ class DialogEngine:
                 self._mark_new(key)
             self.stats["steps"] += 1
             try:
-                return await self._run(held, token, inbound)
+                return await self._run(held, token, inbound, receipt)
+            except AlreadyRecorded:
+                with contextlib.suppress(Exception):  # otherwise the lease simply runs out
+                    await sessions.release(held, token)
+                raise  # the channel answers the redelivery
             except Exception:
                 replies = self._failed(inbound, held.language)
                 try:
@@ -172,13 +181,15 @@ class DialogEngine:
         replies, changed = await self._ask_again(ctx, row.flow, row.step)
         return None if changed else replies
 
-    async def _run(self, row: DialogSession, token: str | None, inbound: Inbound) -> list[Outbound]:
+    async def _run(self, row: DialogSession, token: str | None, inbound: Inbound,
+                   receipt: Receipt | None = None) -> list[Outbound]:
         slots: dict[str, Any] = dict(row.slots or {})
         if inbound.key and inbound.key == row.last_inbound_key:
             await sessions.release(row, token)  # a redelivery: answer as before, change nothing
             return [Outbound.from_json(o) for o in slots.get("_out", [])]
         now = self.services.clock()
-        ctx = Ctx(self.services, inbound.channel, inbound.user_key, row.citizen_id or 0, row.language, slots, now)
+        ctx = Ctx(self.services, inbound.channel, inbound.user_key, row.citizen_id or 0, row.language, slots, now,
+                  receipt=receipt)
         flow, step = row.flow, row.step
         if flow not in self.flows:
             flow, step = "menu", "start"
@@ -330,12 +341,18 @@ class DialogEngine:
         expires = None if flow == "menu" else ctx.now + self.idle
         save = sessions.save_statement(row, token, flow=flow, step=step, slots=ctx.slots, language=ctx.language,
                                        inbound_key=key or row.last_inbound_key, expires_at=expires, now=ctx.now)
-        if ctx.writes is not None:  # a queued commit: the step's writes and this save, all or nothing
-            ctx.writes.execute(*save, must_change=True)
+        receipt, ctx.receipt = ctx.receipt, None  # committed once, with the first save of the step
+        writes = ctx.writes if ctx.writes is not None else UnitOfWork() if receipt is not None else None
+        if writes is not None:  # a queued commit's writes, the channel's receipt and this save: all or nothing
+            if receipt is not None:
+                receipt.add_to(writes)
+            writes.execute(*save, must_change=True)
             try:
-                await ctx.writes.commit()
+                await writes.commit()
             except NothingChanged:
                 raise ConcurrentUpdate(row.user_key) from None
+            if receipt is not None:
+                receipt.used = True
         elif (await batch.execute(*save))[0] != 1:
             raise ConcurrentUpdate(row.user_key)
         row.flow, row.step, row.slots, row.language = flow, step, ctx.slots, ctx.language

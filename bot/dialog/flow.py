@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from storage import batch
 from storage.unit_of_work import UnitOfWork
 
 from ..messages import Choice, Inbound, Outbound
@@ -32,6 +34,7 @@ class Ctx:
     replies: list[Outbound] = field(default_factory=list)
     carry: dict[str, Any] = field(default_factory=dict)  # slots taken along into the next flow
     writes: UnitOfWork | None = None  # set while a queued commit runs: its writes, saved with the session
+    receipt: Receipt | None = None  # the channel's record of the message, committed with the step's save
 
     def text(self, key: str, **params: object) -> str:
         """Return a citizen-facing text in the conversation's language."""
@@ -44,6 +47,42 @@ class Ctx:
     def choice(self, value: str, key: str, **params: object) -> Choice:
         """Build a button with a translated label."""
         return Choice(value, self.text(key, **params))
+
+
+class AlreadyRecorded(Exception):
+    """A message's receipt was recorded before (a redelivery after a restart): its step is undone, not applied twice."""
+
+
+@dataclass
+class Receipt:
+    """An insert a channel needs committed with the step a message causes: its record of the message.
+
+    Committed with the step's save or not at all; if the row is there already the step is undone and
+    ``AlreadyRecorded`` raised, unless ``late`` (the channel stored the message itself meanwhile: the step goes on).
+    ``used`` tells the channel afterwards whether a save committed it (a redelivery of the last message, or a step
+    that failed, saves nothing: the channel then records the message itself).
+    """
+
+    sql: str
+    values: list[Any]
+    used: bool = False
+    late: bool = False
+
+    def add_to(self, writes: UnitOfWork) -> None:
+        """Queue the insert on ``writes``, before the save."""
+
+        def checked(changed: int) -> None:
+            if changed == 0 and not self.late:
+                raise AlreadyRecorded(self.values[1] if len(self.values) > 1 else "")
+
+        def work(db: sqlite3.Connection) -> None:
+            checked(db.execute(self.sql, self.values).rowcount)
+
+        async def orm() -> None:
+            changed, _ = await batch.execute(self.sql, self.values)  # inside the transaction: runs on it directly
+            checked(changed)
+
+        writes.add(work, orm)
 
 
 @dataclass(frozen=True)

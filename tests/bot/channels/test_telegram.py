@@ -386,8 +386,8 @@ async def test_a_reply_telegram_cannot_take_for_a_while_goes_to_the_outbox(polli
     long_text = "\n".join(f"第{i}行" + "字" * 60 for i in range(100))  # two Telegram messages
     handle = polling.bot.engine.handle
 
-    async def long_then_menu(inbound):
-        return [Outbound(long_text), *(await handle(inbound))]
+    async def long_then_menu(inbound, receipt=None):
+        return [Outbound(long_text), *(await handle(inbound, receipt))]
 
     polling.bot.engine.handle = long_then_menu
     fake.fail("sendMessage", 502, "Bad Gateway", times=3, after=1)  # the second piece fails on every try
@@ -653,8 +653,8 @@ def _replying(handle, text: str):
     """Wrap the engine's handle so that its reply is one long text."""
     from bot.messages import Outbound
 
-    async def handle_long(inbound):
-        await handle(inbound)
+    async def handle_long(inbound, receipt=None):
+        await handle(inbound, receipt)
         return [Outbound(text)]
 
     return handle_long
@@ -672,11 +672,39 @@ async def test_a_step_slower_than_the_wait_gets_a_plain_2xx_and_its_reply_as_a_r
         started = loop.time()
         assert await _answer(http, url, fake.message(CHAT, "/start"), channel.secret) == {"ok": True}
         assert loop.time() - started < 2
+        assert await channel.inbox.outcomes() == {"pending": 1}  # the 2xx still came after it was stored
     busy.release()
     assert "需要办理什么" in "".join(await fake.wait_for(1, CHAT))
     assert fake.counts["sendMessage"] == 1  # sent as a request of its own, once
     await asyncio.sleep(0.2)
     assert len(fake.sent(CHAT)) == 1
+    assert await channel.inbox.outcomes() == {"handled": 1}
+
+
+async def test_one_process_stores_each_update_with_its_step_or_before_any_other_reply(
+        hooked, fake: FakeTelegram, monkeypatch: pytest.MonkeyPatch) -> None:
+    url, channel = hooked
+    assert not channel.ordered  # one process on SQLite: the update's row is written with the dialog step
+    channel.throttle = Throttle(limit=2, window=60.0)
+    async with aiohttp.ClientSession() as http:
+        for count, text in enumerate(("/start", "/help", "菜单"), 1):  # the third is over the limit: refused, told
+            await _answer(http, url, fake.message(CHAT, text), channel.secret)
+            assert sum((await channel.inbox.outcomes()).values()) == count  # stored before its 2xx
+        for _ in range(100):  # the refused one's mark follows its answer
+            if await channel.inbox.outcomes() == {"handled": 2, "throttled": 1}:
+                break
+            await asyncio.sleep(0.02)
+        assert await channel.inbox.outcomes() == {"handled": 2, "throttled": 1}
+        channel.throttle = Throttle()
+
+        async def broken(*_: object) -> list:
+            raise RuntimeError("database is locked")
+
+        monkeypatch.setattr(channel.bot.engine, "handle", broken)
+        failed = fake.message(CHAT + 1, "/start")
+        assert await _answer(http, url, failed, channel.secret) == {"ok": True}
+    assert "出了点问题" in "".join(fake.texts(CHAT + 1))  # told to try again
+    assert failed in await channel.inbox.pending()  # stored before the 2xx, kept to be replayed
 
 
 async def test_a_choice_longer_than_telegram_keeps_gets_a_token_button_and_comes_back_whole(
@@ -687,11 +715,11 @@ async def test_a_choice_longer_than_telegram_keeps_gets_a_token_button_and_comes
     seen: list[str | None] = []
     handle = polling.bot.engine.handle
 
-    async def offering(inbound):
+    async def offering(inbound, receipt=None):
         seen.append(inbound.choice)
         if inbound.choice == "cmd:menu":
             return [Outbound("请选择类别", (Choice(long_value, "道路桥梁"), Choice("cat:其他", "其他")), "choice")]
-        return await handle(inbound)
+        return await handle(inbound, receipt)
 
     polling.bot.engine.handle = offering
     await handled(fake, fake.message(CHAT, "/start"))
@@ -716,6 +744,10 @@ async def test_a_redelivery_to_another_process_gets_the_answer_that_was_lost(set
         again = await _answer(http, two + telegram.WEBHOOK_PATH, update, secret)  # delivered again, elsewhere
         assert again == lost
         assert await _answer(http, two + telegram.WEBHOOK_PATH, fake.tap(CHAT, "submit"), secret) != lost
-        old = await _answer(http, two + telegram.WEBHOOK_PATH, update, secret)
-        assert old == {"ok": True}  # the chat has moved on: an old answer is not given again
-        assert await first[telegram.CHANNEL_KEY].inbox.outcomes() == {"handled": 2}
+        version = (await DialogSession.get(channel="telegram", user_key=str(CHAT))).version
+    restarted = create_app(hooked, manage_orm=False)
+    async with serving(restarted) as three, aiohttp.ClientSession() as http:
+        old = await _answer(http, three + telegram.WEBHOOK_PATH, update, secret)
+        assert old == {"ok": True}  # the chat has moved on: not applied again, and no old answer given
+    assert (await DialogSession.get(channel="telegram", user_key=str(CHAT))).version == version
+    assert await first[telegram.CHANNEL_KEY].inbox.outcomes() == {"handled": 2}
