@@ -367,7 +367,7 @@ class TelegramChannel:
         if not row or row["last_inbound_key"] != f"tg{payload['update_id']}":
             return None  # not handled yet (another process is on it), or the chat has moved on
         slots = json.loads(row["slots"]) if isinstance(row["slots"], str | bytes) else row["slots"] or {}
-        replies = [Outbound.from_json(o) for o in slots.get("_out", [])]
+        replies = wire.merged([Outbound.from_json(o) for o in slots.get("_out", [])])
         chunks = [chunk for outbound in replies for chunk in wire.chunks(outbound, self.language)]
         return {"method": "sendMessage", **chunks[-1].params(chat["id"])} if chunks else None
 
@@ -589,6 +589,7 @@ class TelegramChannel:
         A reply Telegram could not take in transit even after ``send_chunks``' tries goes to the outbox, from the
         message that failed on: its sender tries again with backoff, then dead-letters it.
         """
+        replies = wire.merged(replies)
         chunks = [(index, chunk) for index, outbound in enumerate(replies)
                   for chunk in wire.chunks(outbound, self.language)]
         if long := wire.long_choices(replies):

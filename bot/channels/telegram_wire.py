@@ -162,6 +162,22 @@ def _markup(outbound: Outbound, language: str) -> Markup:
     return {"keyboard": [[button]], "resize_keyboard": True, "one_time_keyboard": True}
 
 
+def merged(replies: list[Outbound]) -> list[Outbound]:
+    """Join a reply's plain messages into the message after them: one chat bubble (and one request) where the
+    dialog says something and then asks; a message with buttons or a location/phone key stays on its own."""
+    out: list[Outbound] = []
+    for outbound in replies:
+        if out and _plain(out[-1]):
+            before = out.pop()
+            outbound = Outbound(f"{before.text}\n\n{outbound.text}", outbound.choices, outbound.expect)
+        out.append(outbound)
+    return out
+
+
+def _plain(outbound: Outbound) -> bool:
+    return not outbound.choices and outbound.expect not in ("location", "phone")
+
+
 def chunks(outbound: Outbound, language: str) -> list[Chunk]:
     """Translate one Outbound into sendMessage calls; the keyboard goes with the last piece."""
     pieces = split(outbound.text or " ")

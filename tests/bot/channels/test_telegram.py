@@ -13,8 +13,8 @@ from backoffice.app import create_app
 from bot.channels import telegram, telegram_inbox
 from bot.channels.telegram_inbox import is_blocked
 from bot.channels.telegram_sender import TelegramSender
-from bot.channels.telegram_wire import split
-from bot.messages import Inbound, Outbound
+from bot.channels.telegram_wire import merged, split
+from bot.messages import Choice, Inbound, Outbound
 from bot.runtime import build
 from bot.throttle import Throttle
 from storage.cases import CaseService
@@ -134,8 +134,8 @@ async def test_an_album_of_photos_is_kept_whole_for_the_submission(polling, fake
         **({"caption": "西山区人民路夜间施工噪音很大，影响休息"} if i == 0 else {})) for i in range(3)]
     assert "环境保护" in "".join(await handled(fake, album[0]))  # the first picture carries the description
     for i in (1, 2):  # the others come one message each, while the category is asked
-        said = await handled(fake, album[i])
-        assert said[0] == f"照片已收到，共{i + 1}张。" and "环境保护" in said[-1]  # and the question again
+        said = await handled(fake, album[i])  # one message: the count, and the question again
+        assert said == [said[-1]] and said[-1].startswith(f"照片已收到，共{i + 1}张。") and "环境保护" in said[-1]
     await handled(fake, fake.tap(CHAT, fake.buttons(CHAT)[0]))
     await handled(fake, fake.message(CHAT, location={"latitude": 28.68, "longitude": 115.89}))
     await handled(fake, fake.tap(CHAT, "phone"))
@@ -282,6 +282,14 @@ async def test_a_flood_of_100_messages_is_throttled_politely(polling, fake: Fake
     assert await JobRun.filter(job=telegram_inbox.CHATS).count() == 20  # only handled updates count against the next
 
 
+def test_a_plain_message_is_joined_to_the_question_after_it_in_one_bubble() -> None:
+    said, asked = Outbound("请点选下面的按钮之一。"), Outbound("对吗？", (Choice("yes", "对"),), "choice")
+    assert merged([said, asked]) == [Outbound("请点选下面的按钮之一。\n\n对吗？", asked.choices, "choice")]
+    keyed = Outbound("请发送位置", (), "location")
+    assert merged([keyed, said]) == [keyed, said]  # a message with a key or buttons stays on its own
+    assert merged([asked, said, said]) == [asked, Outbound("请点选下面的按钮之一。\n\n请点选下面的按钮之一。")]
+
+
 def test_long_replies_are_split_at_line_breaks() -> None:
     text = "\n".join(f"第{i}行" + "字" * 60 for i in range(200))
     pieces = split(text)
@@ -386,8 +394,8 @@ async def test_a_reply_telegram_cannot_take_for_a_while_goes_to_the_outbox(polli
     long_text = "\n".join(f"第{i}行" + "字" * 60 for i in range(100))  # two Telegram messages
     handle = polling.bot.engine.handle
 
-    async def long_then_menu(inbound, receipt=None):
-        return [Outbound(long_text), *(await handle(inbound, receipt))]
+    async def long_then_menu(inbound, receipt=None):  # (a button: a message of its own, not joined to the next)
+        return [Outbound(long_text, (Choice("cmd:help", "帮助"),), "choice"), *(await handle(inbound, receipt))]
 
     polling.bot.engine.handle = long_then_menu
     fake.fail("sendMessage", 502, "Bad Gateway", times=3, after=1)  # the second piece fails on every try
@@ -709,8 +717,6 @@ async def test_one_process_stores_each_update_with_its_step_or_before_any_other_
 
 async def test_a_choice_longer_than_telegram_keeps_gets_a_token_button_and_comes_back_whole(
         polling, fake: FakeTelegram) -> None:
-    from bot.messages import Choice, Outbound
-
     long_value = "cat:" + "城市道路桥梁隧道及附属设施养护维修" * 2  # 4 + 34 × 3 bytes: over Telegram's 64
     seen: list[str | None] = []
     handle = polling.bot.engine.handle
