@@ -130,7 +130,8 @@ class TelegramChannel:
         self.answer_wait = answer_wait
         self._given: dict[int, dict[str, Any]] = {}  # the latest answers given, by update_id, for redeliveries
         self._inflight: set[int] = set()  # updates being handled that came with their receipt (one process)
-        self._receipts: dict[int, Receipt] = {}
+        self._receipts: dict[int, Receipt] = {}  # of the updates in _inflight: a duplicate waits until it is stored
+        self._storing: dict[int, asyncio.Future[bool]] = {}  # an update being stored on its own (see _record)
         self._replayed: set[int] = set()  # update_ids this process replayed since its start
         self._held_elsewhere: dict[int, dict[str, Any]] = {}  # replays another process had taken: tried each pass
         # Which worker this is (host and index: one process at a time), and which start of it: an earlier start's
@@ -257,6 +258,7 @@ class TelegramChannel:
         finally:
             self._inflight.discard(payload["update_id"])
             self._receipts.pop(payload["update_id"], None)
+            self._storing.pop(payload["update_id"], None)
             answer = self._answers.pop(payload["update_id"], None)
             if answer is not None and not answer.done():
                 answer.set_result(None)  # nothing to carry: the webhook call answers at once
@@ -323,8 +325,13 @@ class TelegramChannel:
         photo, a failed step) has it stored before any reply.
         """
         update_id = payload["update_id"]
-        if update_id in self._inflight:
-            return _answer(None)  # the same update, delivered again while it is handled: that call answers
+        if update_id in self._inflight:  # the same update, delivered again while it is handled: that call answers,
+            try:  # and this one gets its 2xx once the update is stored
+                await self._record(payload, self._receipts[update_id])
+            except Exception:  # noqa: BLE001 - not stored: Telegram delivers it again later
+                log.exception("telegram: storing update %s failed", update_id)
+                return web.json_response({"error": "not stored"}, status=503)
+            return _answer(None)
         if (given := self._given.get(update_id)) is not None:
             return _answer(given)
         receipt = self._receipts[update_id] = self.inbox.receipt(update_id)
@@ -333,13 +340,18 @@ class TelegramChannel:
         try:
             await self.enqueue(payload, receipt=receipt)
             await asyncio.wait({answer}, timeout=self.answer_wait)
-            if not answer.done():  # too slow: stored now, so that the 2xx still means stored
-                answer.cancel()  # (its reply goes out as a request of its own)
-                await self._record(payload, receipt)
+            if not answer.done():  # too slow: its reply goes out as a request of its own
+                answer.cancel()
+            await self._record(payload, receipt)  # the 2xx means stored: by the step's receipt, or on its own now
         except asyncio.CancelledError:  # the server is stopping this call: a reply already handed to it is sent
             if answer.done() and not answer.cancelled() and answer.result() is not None:
                 self._track(asyncio.create_task(self._send_method(answer.result())))
             raise
+        except Exception:  # noqa: BLE001 - not stored: Telegram delivers it again later
+            log.exception("telegram: storing update %s failed", update_id)
+            if answer.done() and not answer.cancelled() and answer.result() is not None:
+                self._track(asyncio.create_task(self._send_method(answer.result())))  # the citizen was answered
+            return web.json_response({"error": "not stored"}, status=503)
         finally:
             self._answers.pop(update_id, None)
             if not answer.done():
@@ -351,11 +363,27 @@ class TelegramChannel:
                 del self._given[next(iter(self._given))]  # the oldest
         return _answer(method)
 
-    async def _record(self, payload: dict[str, Any], receipt: Receipt) -> None:
-        """Store an update whose receipt no step committed (yet); it is then marked done after its step."""
-        if not receipt.used and not receipt.late:
-            receipt.late = True
-            await self.commits.accept(payload["update_id"], payload)
+    async def _record(self, payload: dict[str, Any], receipt: Receipt) -> bool:
+        """Return once the update is stored: by its step's receipt, or on its own (then marked done after its step).
+
+        Every caller waits for the same insert; one that failed is tried again by the next. True if this stored it
+        as new, False if it was there already (a redelivery after a restart) or the receipt stored it.
+        """
+        if receipt.used:
+            return False
+        update_id = payload["update_id"]
+        storing = self._storing.get(update_id)
+        if storing is None or storing.done() and (storing.cancelled() or storing.exception() is not None):
+            storing = self._storing[update_id] = asyncio.ensure_future(self._store(payload, receipt))
+        return await asyncio.shield(storing)
+
+    async def _store(self, payload: dict[str, Any], receipt: Receipt) -> bool:
+        receipt.late = True  # from now on the step's receipt may find the row there: it goes on
+        try:
+            return await self.commits.accept(payload["update_id"], payload)
+        except BaseException:
+            receipt.late = False
+            raise
 
     async def _answered_before(self, payload: dict[str, Any]) -> dict[str, Any] | None:
         """Return the answer to a handled update if it is still the last its chat's dialog had, else None."""
@@ -502,13 +530,13 @@ class TelegramChannel:
             return "ignored"
         chat_id: int = chat["id"]
         if chat.get("type") != "private":
-            if receipt is not None:
-                await self._record(payload, receipt)
+            if receipt is not None and not await self._record(payload, receipt):
+                return None  # a redelivery after a restart: answered then
             await self._reply(chat_id, [Outbound(t("telegram.private", self.language))], payload["update_id"])
             return "not_private"
         if not await self._allowed(chat_id, payload["update_id"]):
-            if receipt is not None:
-                await self._record(payload, receipt)
+            if receipt is not None and not await self._record(payload, receipt):
+                return None  # a redelivery after a restart: answered then
             log.warning("telegram chat %s throttled (update %s)", chat_id, payload["update_id"])
             await self.inbox.uncount(chat_id, payload["update_id"])
             if self.throttle.should_tell(str(chat_id)) and await self.inbox.tell_once(chat_id, self.throttle.window):
@@ -530,8 +558,8 @@ class TelegramChannel:
         elif isinstance(message, dict):
             found = await self._inbounds(message, key)
             if isinstance(found, str):
-                if receipt is not None:
-                    await self._record(payload, receipt)
+                if receipt is not None and not await self._record(payload, receipt):
+                    return None  # a redelivery after a restart: answered then
                 await self._reply(chat_id, [Outbound(t(found, self.language))], payload["update_id"])
                 return "rejected"
             inbounds = found
@@ -540,17 +568,22 @@ class TelegramChannel:
                 await self._record(payload, receipt)
             return "ignored"
         replies: list[Outbound] = []
+        if receipt is not None and len(inbounds) > 1 and not await self._record(payload, receipt):
+            return await self._again(payload)  # several steps (a deep link): stored first, so each runs once
         try:
-            for index, inbound in enumerate(inbounds):  # a deep link's earlier steps stay unsaid
-                replies = await self.bot.engine.handle(inbound, receipt if index == len(inbounds) - 1 else None)
+            for inbound in inbounds:  # a deep link's earlier steps stay unsaid
+                replies = await self.bot.engine.handle(inbound, receipt if len(inbounds) == 1 else None)
         except AlreadyRecorded:  # handled before this process started: answered as then, if still the last
-            answer = self._answers.pop(payload["update_id"], None)
-            if answer is not None and not answer.done():
-                answer.set_result(await self._answered_before(payload))
-            return None
+            return await self._again(payload)
         if receipt is not None and not receipt.used:  # the dialog wrote nothing (it had this message already)
             await self._record(payload, receipt)
         return await self._reply(chat_id, replies, payload["update_id"])
+
+    async def _again(self, payload: dict[str, Any]) -> None:
+        """Answer an update stored before this process started (a redelivery): as then, if still its chat's last."""
+        answer = self._answers.pop(payload["update_id"], None)
+        if answer is not None and not answer.done():
+            answer.set_result(await self._answered_before(payload))
 
     async def _allowed(self, chat_id: int, update_id: int) -> bool:
         """Count the update against the chat's flood limit; tell whether it may be handled.

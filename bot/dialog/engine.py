@@ -110,6 +110,8 @@ class DialogEngine:
                     self.stats["retried"] += 1
                     self._rows.drop(inbound.channel, inbound.user_key)
                 except Exception:
+                    if receipt is not None:
+                        receipt.used = False  # (a transaction around the save may have failed after it)
                     return self._failed(inbound, row.language)
             token = sessions.new_token()
             try:
@@ -130,6 +132,8 @@ class DialogEngine:
                     await sessions.release(held, token)
                 raise  # the channel answers the redelivery
             except Exception:
+                if receipt is not None:
+                    receipt.used = False  # (a transaction around the save may have failed after it)
                 replies = self._failed(inbound, held.language)
                 try:
                     await sessions.release(held, token)
