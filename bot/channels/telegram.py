@@ -129,8 +129,7 @@ class TelegramChannel:
         self._answers: dict[int, asyncio.Future[dict[str, Any] | None]] = {}
         self.answer_wait = answer_wait
         self._given: dict[int, dict[str, Any]] = {}  # the latest answers given, by update_id, for redeliveries
-        self._inflight: set[int] = set()  # updates being handled that came with their receipt (one process)
-        self._receipts: dict[int, Receipt] = {}  # of the updates in _inflight: a duplicate waits until it is stored
+        self._receipts: dict[int, Receipt] = {}  # the updates being handled that came with theirs (one process)
         self._storing: dict[int, asyncio.Future[bool]] = {}  # an update being stored on its own (see _record)
         self._replayed: set[int] = set()  # update_ids this process replayed since its start
         self._held_elsewhere: dict[int, dict[str, Any]] = {}  # replays another process had taken: tried each pass
@@ -256,7 +255,6 @@ class TelegramChannel:
         except Exception:  # noqa: BLE001 - left pending: worker 0 replays it, or the next start
             log.exception("telegram update %s failed", payload.get("update_id"))
         finally:
-            self._inflight.discard(payload["update_id"])
             self._receipts.pop(payload["update_id"], None)
             self._storing.pop(payload["update_id"], None)
             answer = self._answers.pop(payload["update_id"], None)
@@ -295,62 +293,53 @@ class TelegramChannel:
             # reply that answer carried never reached the citizen: it is given again (from this process's memory,
             # or, from another process or after a restart, the dialog's last reply while it answers this update).
             return _answer(self._given.get(update_id) or await self._answered_before(payload))
-        answer = self._answers[update_id] = asyncio.get_running_loop().create_future()
-        try:
-            await self.enqueue(payload)
-            await asyncio.wait({answer}, timeout=self.answer_wait)
-        except asyncio.CancelledError:  # the server is stopping this call: a reply already handed to it is sent
-            if answer.done() and not answer.cancelled() and answer.result() is not None:
-                self._track(asyncio.create_task(self._send_method(answer.result())))
-            raise
-        finally:
-            self._answers.pop(update_id, None)
-            if not answer.done():
-                answer.cancel()  # too slow: the reply goes out as a request of its own
-        method = None if answer.cancelled() else answer.result()
-        if method is not None:
-            self._given[update_id] = method
-            if len(self._given) > GIVEN_KEPT:
-                del self._given[next(iter(self._given))]  # the oldest
-        return _answer(method)
+        return await self._handled_and_answered(payload)
 
     async def _receive_here(self, payload: dict[str, Any]) -> web.Response:
         """``receive`` where this process holds all of a chat's calls: the update is stored with its step.
 
         Its row is written, already marked handled, in the transaction of the dialog step it causes (one trip to
         the database instead of three: store, step, mark), so the 2xx with the answer still comes after it is
-        stored. A duplicate of an update being handled gets a plain 2xx; one handled before is answered as before
-        (its receipt is there already: the step is undone). A step slower than ``answer_wait`` has the update
-        stored on its own first, then gets its plain 2xx; one that writes no dialog (a throttled update, a refused
-        photo, a failed step) has it stored before any reply.
+        stored. A duplicate of an update being handled gets a plain 2xx once it is stored; one handled before is
+        answered as before (its receipt is there already: the step is undone). A step slower than ``answer_wait``
+        has the update stored on its own, then gets its plain 2xx; one that writes no dialog (a throttled update,
+        a refused photo, a failed step) has it stored before any reply.
         """
         update_id = payload["update_id"]
-        if update_id in self._inflight:  # the same update, delivered again while it is handled: that call answers,
-            try:  # and this one gets its 2xx once the update is stored
-                await self._record(payload, self._receipts[update_id])
+        if (handling := self._receipts.get(update_id)) is not None:  # delivered again while it is handled: that
+            try:  # call answers, and this one gets its 2xx once the update is stored
+                await self._record(payload, handling)
             except Exception:  # noqa: BLE001 - not stored: Telegram delivers it again later
                 log.exception("telegram: storing update %s failed", update_id)
                 return web.json_response({"error": "not stored"}, status=503)
             return _answer(None)
         if (given := self._given.get(update_id)) is not None:
             return _answer(given)
-        receipt = self._receipts[update_id] = self.inbox.receipt(update_id)
-        self._inflight.add(update_id)
+        return await self._handled_and_answered(payload, self.inbox.receipt(update_id))
+
+    async def _handled_and_answered(self, payload: dict[str, Any], receipt: Receipt | None = None) -> web.Response:
+        """Handle an update (stored, or to be stored with its ``receipt``) and answer with its last reply.
+
+        A step slower than ``answer_wait`` gets a plain 2xx and its reply goes out as a request of its own; the
+        2xx always comes after the update is stored (503 if it cannot be: Telegram delivers it again).
+        """
+        update_id = payload["update_id"]
+        if receipt is not None:
+            self._receipts[update_id] = receipt
         answer = self._answers[update_id] = asyncio.get_running_loop().create_future()
         try:
             await self.enqueue(payload, receipt=receipt)
             await asyncio.wait({answer}, timeout=self.answer_wait)
             if not answer.done():  # too slow: its reply goes out as a request of its own
                 answer.cancel()
-            await self._record(payload, receipt)  # the 2xx means stored: by the step's receipt, or on its own now
+            if receipt is not None:
+                await self._record(payload, receipt)  # stored by the step's receipt, or on its own now
         except asyncio.CancelledError:  # the server is stopping this call: a reply already handed to it is sent
-            if answer.done() and not answer.cancelled() and answer.result() is not None:
-                self._track(asyncio.create_task(self._send_method(answer.result())))
+            self._send_if_ready(answer)
             raise
         except Exception:  # noqa: BLE001 - not stored: Telegram delivers it again later
             log.exception("telegram: storing update %s failed", update_id)
-            if answer.done() and not answer.cancelled() and answer.result() is not None:
-                self._track(asyncio.create_task(self._send_method(answer.result())))  # the citizen was answered
+            self._send_if_ready(answer)  # the citizen is answered all the same
             return web.json_response({"error": "not stored"}, status=503)
         finally:
             self._answers.pop(update_id, None)
@@ -362,6 +351,11 @@ class TelegramChannel:
             if len(self._given) > GIVEN_KEPT:
                 del self._given[next(iter(self._given))]  # the oldest
         return _answer(method)
+
+    def _send_if_ready(self, answer: asyncio.Future[dict[str, Any] | None]) -> None:
+        """Send as a request of its own a reply handed to a webhook call that will not answer with it."""
+        if answer.done() and not answer.cancelled() and answer.result() is not None:
+            self._track(asyncio.create_task(self._send_method(answer.result())))
 
     async def _record(self, payload: dict[str, Any], receipt: Receipt) -> bool:
         """Return once the update is stored: by its step's receipt, or on its own (then marked done after its step).
@@ -397,7 +391,7 @@ class TelegramChannel:
         slots = json.loads(row["slots"]) if isinstance(row["slots"], str | bytes) else row["slots"] or {}
         replies = wire.merged([Outbound.from_json(o) for o in slots.get("_out", [])])
         chunks = [chunk for outbound in replies for chunk in wire.chunks(outbound, self.language)]
-        return {"method": "sendMessage", **chunks[-1].params(chat["id"])} if chunks else None
+        return chunks[-1].method(chat["id"]) if chunks else None
 
     async def _send_method(self, method: dict[str, Any]) -> None:
         """Send as a request of its own a sendMessage that was to ride in a webhook answer."""
@@ -637,7 +631,7 @@ class TelegramChannel:
                 if answer.done():  # the call stopped waiting meanwhile
                     await send_chunks(self.application.bot, chat_id, [chunks[-1][1]])
                 else:  # Telegram carries out a method given as the webhook's answer (no result comes back)
-                    answer.set_result({"method": "sendMessage", **chunks[-1][1].params(chat_id)})
+                    answer.set_result(chunks[-1][1].method(chat_id))
         except TelegramError as exc:
             if answer is not None and not answer.done():
                 answer.set_result(None)

@@ -21,7 +21,6 @@ from .telegram_http import call, retry_seconds
 from .telegram_inbox import is_blocked, mark_blocked, remember_choices
 
 log = logging.getLogger("appeals.telegram")
-PARTS_SENT = notifier.PARTS_SENT
 
 
 def unreachable(error: TelegramError) -> bool:
@@ -60,7 +59,7 @@ class TelegramSender:
         messages = notifier.render_all(row, language)
         if long := wire.long_choices(messages):
             await remember_choices(long)
-        already = int((row.params or {}).get(PARTS_SENT) or 0)  # of a long message, sent before a failure
+        already = int((row.params or {}).get(notifier.PARTS_SENT) or 0)  # of a long message, sent before a failure
         sent = already
         try:
             for chunk in [chunk for message in messages for chunk in wire.chunks(message, language)][already:]:
@@ -69,7 +68,7 @@ class TelegramSender:
         except TelegramError as exc:
             if sent > already:  # the next attempt goes on from the first part not sent
                 await Notification.filter(id=row.id, claimed_by=row.claimed_by).update(
-                    params={**(row.params or {}), PARTS_SENT: sent})
+                    params={**(row.params or {}), notifier.PARTS_SENT: sent})
             return await self._failed(row, now, exc)
         await outbox.mark_sent(row, now)
         return "sent"

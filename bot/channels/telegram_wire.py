@@ -35,6 +35,10 @@ class Chunk:
             params["reply_markup"] = self.markup
         return params
 
+    def method(self, chat_id: int | str) -> dict[str, Any]:
+        """Return this chunk as a sendMessage method to answer a webhook call with (Telegram carries it out)."""
+        return {"method": "sendMessage", **self.params(chat_id)}
+
 
 def _command(text: str) -> tuple[str, str]:
     word, _, rest = text.strip().partition(" ")
