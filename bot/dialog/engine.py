@@ -270,8 +270,9 @@ class DialogEngine:
         else:
             hotline = found.hotline or "110"
             ctx.say("emergency", hotline=hotline, what=ctx.text(f"emergency.{hotline}"))
-        if flow == "submit":
-            ctx.slots["urgency"] = "emergency"
+        slot = self.flows[flow].urgency_slot if flow in self.flows else None
+        if slot is not None:
+            ctx.slots[slot] = "emergency"
 
     def _global(self, ctx: Ctx, inbound: Inbound, flow: str) -> str | None:
         """Return where a global command or a 'go:' button leads, or None for the current step."""

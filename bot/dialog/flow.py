@@ -137,6 +137,7 @@ class Flow:
     #: Keeps photos sent at a step that asks for something else (an album's later pictures come one message each)
     #: and says so; None: such photos are that step's input like any other.
     keep_photos: PhotoKeeper | None = None
+    urgency_slot: str | None = None  # where an emergency typed at any of its steps is noted (the case is urgent)
 
     def __post_init__(self) -> None:
         names = [s.name for s in self.steps]

@@ -426,4 +426,4 @@ FLOW = Flow("submit", (
     Step("phone", phone_prompt, phone_parse, slot="phone", next="similar"),
     Step("similar", similar_prompt, similar_parse, slot="followed", next="summary"),
     Step("summary", summary_prompt, summary_parse, slot="confirmed", next=MENU, commit=submit_commit, queued=True),
-), keep_photos=photos_later)
+), keep_photos=photos_later, urgency_slot="urgency")
